@@ -1,0 +1,81 @@
+"""The command line: ``python -m calc stack FILE.json [--json]``. Thin; JSON out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from calc.analyze import Report, analyze
+from calc.errors import SpecError
+from calc.spec import load_stack
+from calc.units import exact
+
+
+def report_to_json(report: Report) -> dict:
+    return {
+        "input_shape": list(report.input_shape), "batch": report.batch, "dtype": report.dtype,
+        "macs": report.macs, "flops": report.flops, "params": report.params, "other_ops": report.other_ops,
+        "other_ops_by_label": report.other_ops_by_label(),
+        "weight_bytes": report.weight_bytes, "activation_bytes": report.activation_bytes,
+        "unsupported": list(report.unsupported),
+        "layers": [{
+            "index": row.index, "name": row.name, "type": row.kind, "part": row.is_part,
+            "input_shape": list(row.input_shape), "output_shape": list(row.output_shape),
+            "params": row.params, "macs": row.macs, "flops": row.flops, "other_ops": row.other_ops,
+            "other_ops_by_label": dict(row.cost.other_ops),
+            "weight_bytes": row.weight_bytes, "input_bytes": row.input_bytes, "output_bytes": row.output_bytes,
+            "intensity_flops_per_byte": row.intensity,
+        } for row in report.rows_with_parts()],
+    }
+
+
+def format_table(report: Report) -> str:
+    header = ("#", "type", "output shape", "params", "MACs", "FLOPs", "other ops")
+    lines = [header]
+    for row in report.rows_with_parts():
+        name = f"  {row.name}" if row.is_part else row.name
+        lines.append((name, row.kind, "x".join(map(str, row.output_shape)), exact(row.params), exact(row.macs),
+                      exact(row.flops), exact(row.other_ops)))
+    lines.append(("", "total", "x".join(map(str, report.output_shape)), exact(report.params), exact(report.macs),
+                  exact(report.flops), exact(report.other_ops)))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    aligned = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+               for line in lines]
+    aligned.insert(1, "-" * len(aligned[0]))
+    aligned.insert(len(aligned) - 1, "-" * len(aligned[0]))
+    units = (f"batch {report.batch}, {report.dtype}; MACs exclude bias adds; FLOPs = 2 x MACs; "
+             "other ops = bias, norm, activation, pooling, softmax")
+    return "\n".join(aligned + [units])
+
+
+def _stack(args: argparse.Namespace) -> int:
+    try:
+        with open(args.file, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as error:
+        raise SpecError(f"cannot read {args.file}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{args.file} is not UTF-8 text") from None
+    report = analyze(load_stack(text))
+    print(json.dumps(report_to_json(report), indent=2) if args.json else format_table(report))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m calc", description="MACscope: MACs, FLOPs and params.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    stack = commands.add_parser("stack", help="analyse a layer stack given as JSON")
+    stack.add_argument("file", help="stack JSON file")
+    stack.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stack.set_defaults(run=_stack)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except SpecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

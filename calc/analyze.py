@@ -1,0 +1,182 @@
+"""Stack -> Report: a row per layer (and per part of a composite layer), and totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from calc.cost import Cost
+from calc.errors import SpecError
+from calc.registry import MAX_ELEMENTS, layer_kind
+from calc.spec import Stack
+from calc.units import DTYPE_BYTES, flops_from_macs
+
+
+@dataclass(frozen=True)
+class Row:
+    index: int                       # position in the stack
+    name: str                        # "3", or "3.depthwise" for a part
+    kind: str
+    input_shape: tuple[int, ...]     # one sample, no batch
+    output_shape: tuple[int, ...]    # one sample, no batch
+    cost: Cost                       # batch included
+    bytes_per_element: int
+    is_part: bool = False
+
+    @property
+    def params(self) -> int:
+        return self.cost.params
+
+    @property
+    def macs(self) -> int:
+        return self.cost.macs
+
+    @property
+    def flops(self) -> int:
+        return flops_from_macs(self.cost.macs)
+
+    @property
+    def other_ops(self) -> int:
+        return self.cost.other_ops_total
+
+    @property
+    def weight_bytes(self) -> int:
+        return self.cost.params * self.bytes_per_element
+
+    @property
+    def input_bytes(self) -> int:
+        return self.cost.input_elements * self.bytes_per_element
+
+    @property
+    def output_bytes(self) -> int:
+        return self.cost.output_elements * self.bytes_per_element
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes moved if the layer reads its weights and input and writes its output once."""
+        return self.weight_bytes + self.input_bytes + self.output_bytes
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity: FLOPs (2 x MACs) per byte moved."""
+        return self.flops / self.memory_bytes if self.memory_bytes else 0.0
+
+
+@dataclass(frozen=True)
+class Report:
+    input_shape: tuple[int, ...]
+    batch: int
+    dtype: str
+    rows: tuple[Row, ...]             # whole layers, in order
+    unsupported: tuple[str, ...] = ()  # ops with no formula: never counted as zero silently
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.rows[-1].output_shape if self.rows else self.input_shape
+
+    @property
+    def params(self) -> int:
+        return sum(row.params for row in self.rows)
+
+    @property
+    def macs(self) -> int:
+        return sum(row.macs for row in self.rows)
+
+    @property
+    def flops(self) -> int:
+        return flops_from_macs(self.macs)
+
+    @property
+    def other_ops(self) -> int:
+        return sum(row.other_ops for row in self.rows)
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(row.weight_bytes for row in self.rows)
+
+    @property
+    def activation_bytes(self) -> int:
+        """Activation traffic: every layer's input read and output written once."""
+        return sum(row.input_bytes + row.output_bytes for row in self.rows)
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.weight_bytes + self.activation_bytes
+
+    @property
+    def peak_activation_bytes(self) -> int:
+        """The largest input + output held at once by one layer of the sequence."""
+        return max((row.input_bytes + row.output_bytes for row in self.rows), default=0)
+
+    @property
+    def intensity(self) -> float:
+        return self.flops / self.memory_bytes if self.memory_bytes else 0.0
+
+    def other_ops_by_label(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for row in self.rows:
+            for label, count in row.cost.other_ops:
+                totals[label] = totals.get(label, 0) + count
+        return totals
+
+    def rows_with_parts(self) -> tuple[Row, ...]:
+        """Whole layers, each followed by its parts (for tables); parts are not in totals."""
+        out = []
+        for row in self.rows:
+            out.append(row)
+            part_input = row.input_shape
+            for part_name, part in row.cost.parts:
+                out.append(Row(row.index, f"{row.name}.{part_name}", f"{row.kind} ({part_name})", part_input,
+                               _sample(part.output_shape), part, row.bytes_per_element, is_part=True))
+                part_input = _sample(part.output_shape)
+        return tuple(out)
+
+
+def _sample(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(shape[1:])
+
+
+def _layer_cost(stack: Stack, index: int, shape: tuple[int, ...]) -> Cost:
+    layer = stack.layers[index]
+    kind = layer_kind(layer.kind)
+    sample_rank = len(shape) - 1
+    if kind.input_rank is not None and sample_rank != kind.input_rank:
+        expected = {3: "an image [C, H, W]", 2: "tokens [L, D]", 1: "a vector [D]"}[kind.input_rank]
+        raise SpecError(f"{layer.kind} needs {expected}, but its input is {list(shape[1:])}",
+                        layer=index, kind=layer.kind, field="type")
+    try:
+        cost = kind.formula(shape, **layer.fields)
+    except SpecError as error:
+        raise SpecError(error.reason, layer=index, field=error.field, kind=layer.kind) from None
+    elements = cost.output_elements
+    if elements > MAX_ELEMENTS:
+        raise SpecError(f"its output {list(cost.output_shape)} has {elements:,} elements, beyond the "
+                        f"limit of {MAX_ELEMENTS:,}", layer=index, kind=layer.kind)
+    return cost
+
+
+def analyze_until_error(stack: Stack) -> tuple[Report, SpecError | None]:
+    """Analyse layer by layer; stop at the first layer that does not fit its input.
+
+    Returns the report of the layers before it and the error (None when all fit),
+    so a page can show every good layer and the message on the bad one.
+    """
+    bytes_per_element = DTYPE_BYTES[stack.dtype]
+    shape = (stack.batch, *stack.input_shape)
+    rows = []
+    for index, layer in enumerate(stack.layers):
+        try:
+            cost = _layer_cost(stack, index, shape)
+        except SpecError as error:
+            return Report(stack.input_shape, stack.batch, stack.dtype, tuple(rows)), error
+        rows.append(Row(index, str(index), layer.kind, _sample(shape), _sample(cost.output_shape), cost,
+                        bytes_per_element))
+        shape = cost.output_shape
+    return Report(stack.input_shape, stack.batch, stack.dtype, tuple(rows)), None
+
+
+def analyze(stack: Stack) -> Report:
+    """The full report; raises SpecError (naming layer and field) if any layer does not fit."""
+    report, error = analyze_until_error(stack)
+    if error is not None:
+        raise error
+    return report

@@ -1,0 +1,308 @@
+"""One registered formula per layer kind: shapes and ints in, a Cost out.
+
+Counting convention (stated here once; everything in MACscope follows it):
+- MACs are multiply-accumulates of convolutions, linear layers and attention
+  matmuls. Bias adds are excluded. This is the convention of papers, of
+  torchvision's ``_ops`` metadata, and of torch.utils.flop_counter divided by 2.
+- FLOPs = 2 x MACs, derived in calc.units and nowhere else.
+- Everything else is "other ops", counted per kind and labelled, never in MACs:
+  bias add         1 per output element
+  normalization    batchnorm (inference): 2 per element (scale, shift);
+                   layernorm: 5 per element (mean, subtract, variance, normalize,
+                   affine) -- fvcore's convention
+  activation       1 per element
+  pooling          max: kh*kw - 1 comparisons per output; average: kh*kw (adds and
+                   the divide) per output; adaptive: the window's size per output
+  scaling          attention's 1/sqrt(d) applied to Q: 1 per element of Q
+  softmax          3 per score (exp, sum, divide)
+  Dropout and flatten are identities at inference: known zero, not unknown.
+
+Shapes are batch first. The letters, used in every signature and formula:
+  N batch      C_in, C_out channels      H, W height, width (in), H', W' (out)
+  K_h, K_w kernel  S stride  P padding  Dl dilation  G groups  M depth multiplier
+  L sequence length   D features (D_in, D_out)   h heads
+"""
+
+from __future__ import annotations
+
+import math
+
+from calc.cost import Cost, Term
+from calc.errors import SpecError
+from calc.registry import Field, register
+
+# ---------------------------------------------------------------------------
+# shared pieces
+
+_KERNEL = Field("kernel_size", "pair", help="kernel height and width")
+_STRIDE = Field("stride", "pair", 1, help="step between windows")
+_PADDING = Field("padding", "padding", 0, minimum=0, help='zeros added on each side, or "same"')
+_DILATION = Field("dilation", "pair", 1, help="spacing between kernel taps")
+_BIAS = Field("bias", "bool", True, help="learned bias (its adds are other ops, not MACs)")
+
+
+def _conv_extent(size: int, kernel: int, stride: int, padding: int, dilation: int,
+                 axis: str, field: str = "kernel_size") -> tuple[int, str]:
+    """Output extent of one spatial axis, as torch.nn.Conv2d computes it."""
+    span = dilation * (kernel - 1) + 1
+    if span > size + 2 * padding:
+        raise SpecError(
+            f"kernel {kernel} (spanning {span} with dilation {dilation}) is larger than the "
+            f"padded input {axis} {size} + 2*{padding} = {size + 2 * padding}", field=field)
+    out = (size + 2 * padding - span) // stride + 1
+    latex = (rf"{axis}' = \left\lfloor \frac{{{size} + 2\cdot{padding} - {dilation}\cdot({kernel}-1) - 1}}"
+             rf"{{{stride}}} \right\rfloor + 1 = {out}")
+    return out, latex
+
+
+def _conv(shape: tuple[int, ...], out_channels: int, kernel: tuple[int, int], stride: tuple[int, int],
+          padding, dilation: tuple[int, int], groups: int, bias: bool, label: str) -> Cost:
+    # [N, C_out, H', W'] = conv2d([N, C_in, H, W], w[C_out, C_in/G, K_h, K_w])
+    n, c_in, h, w = shape
+    if c_in % groups:
+        raise SpecError(f"groups {groups} does not divide the {c_in} input channels", field="groups")
+    if out_channels % groups:
+        raise SpecError(f"groups {groups} does not divide out_channels {out_channels}", field="groups")
+    if padding == "same":
+        if stride != (1, 1):
+            raise SpecError('padding "same" needs stride 1 (torch refuses it for strided convolutions)',
+                            field="padding")
+        h_out, w_out = h, w
+        shape_latex = (rf"H' = H = {h_out},\quad W' = W = {w_out} \quad (\text{{padding ``same''}})",)
+    else:
+        h_out, h_latex = _conv_extent(h, kernel[0], stride[0], padding[0], dilation[0], "H")
+        w_out, w_latex = _conv_extent(w, kernel[1], stride[1], padding[1], dilation[1], "W")
+        shape_latex = (h_latex, w_latex)
+    out_elements = n * out_channels * h_out * w_out
+    c_per_group = c_in // groups
+    weights = out_channels * c_per_group * kernel[0] * kernel[1]
+    return Cost(
+        output_shape=(n, out_channels, h_out, w_out),
+        params=weights + (out_channels if bias else 0),
+        terms=(Term(label, (("N", n), ("C_{out}", out_channels), ("H'", h_out), ("W'", w_out),
+                            (r"\tfrac{C_{in}}{G}", c_per_group), ("K_h", kernel[0]), ("K_w", kernel[1]))),),
+        other_ops=(("bias add", out_elements),) if bias else (),
+        input_elements=math.prod(shape),
+        output_elements=out_elements,
+        shape_latex=shape_latex,
+    )
+
+
+def _combine(parts: tuple[tuple[str, Cost], ...]) -> Cost:
+    """A layer made of sub-layers applied in sequence."""
+    merged: dict[str, int] = {}
+    for _, part in parts:
+        for label, count in part.other_ops:
+            merged[label] = merged.get(label, 0) + count
+    first, last = parts[0][1], parts[-1][1]
+    return Cost(
+        output_shape=last.output_shape,
+        params=sum(part.params for _, part in parts),
+        terms=tuple(Term(f"{name}", term.factors) for name, part in parts for term in part.terms),
+        other_ops=tuple(merged.items()),
+        input_elements=first.input_elements,
+        output_elements=last.output_elements,
+        shape_latex=tuple(line for _, part in parts for line in part.shape_latex),
+        parts=parts,
+    )
+
+
+def _elementwise(shape: tuple[int, ...], label: str, ops_per_element: int, params: int = 0) -> Cost:
+    elements = math.prod(shape)
+    return Cost(output_shape=shape, params=params,
+                other_ops=((label, ops_per_element * elements),) if ops_per_element else (),
+                input_elements=elements, output_elements=elements)
+
+
+# ---------------------------------------------------------------------------
+# convolutions
+
+@register("conv2d", group="convolution", input_rank=3,
+          summary="2-D convolution (torch.nn.Conv2d)",
+          fields=(Field("out_channels", "int"), _KERNEL, _STRIDE, _PADDING, _DILATION,
+                  Field("groups", "int", 1, help="channel groups; must divide both channel counts"), _BIAS))
+def conv2d(shape, out_channels, kernel_size, stride, padding, dilation, groups, bias):
+    label = "depthwise conv" if groups == shape[1] == out_channels and groups > 1 else "conv"
+    return _conv(shape, out_channels, kernel_size, stride, padding, dilation, groups, bias, label)
+
+
+@register("depthwise_conv2d", group="convolution", input_rank=3,
+          summary="depthwise convolution: one k×k filter per input channel (groups = C_in)",
+          fields=(_KERNEL, _STRIDE, _PADDING, _DILATION,
+                  Field("multiplier", "int", 1, help="output channels per input channel"), _BIAS))
+def depthwise_conv2d(shape, kernel_size, stride, padding, dilation, multiplier, bias):
+    # [N, C_in*M, H', W'] = conv2d([N, C_in, H, W], w[C_in*M, 1, K_h, K_w], groups=C_in)
+    c_in = shape[1]
+    return _conv(shape, c_in * multiplier, kernel_size, stride, padding, dilation, c_in, bias,
+                 "depthwise conv")
+
+
+@register("pointwise_conv2d", group="convolution", input_rank=3,
+          summary="pointwise (1×1) convolution: mixes channels, one pixel at a time",
+          fields=(Field("out_channels", "int"), _BIAS))
+def pointwise_conv2d(shape, out_channels, bias):
+    # [N, C_out, H, W] = conv2d([N, C_in, H, W], w[C_out, C_in, 1, 1])
+    return _conv(shape, out_channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, bias, "pointwise conv")
+
+
+@register("separable_conv2d", group="convolution", input_rank=3,
+          summary="depthwise-separable: depthwise k×k (no bias) then pointwise 1×1, as Keras' SeparableConv2D",
+          fields=(Field("out_channels", "int"), _KERNEL, _STRIDE, _PADDING, _DILATION, _BIAS))
+def separable_conv2d(shape, out_channels, kernel_size, stride, padding, dilation, bias):
+    # [N, C_out, H', W'] = pointwise(depthwise([N, C_in, H, W]))
+    c_in = shape[1]
+    depthwise = _conv(shape, c_in, kernel_size, stride, padding, dilation, c_in, False, "depthwise")
+    pointwise = _conv(depthwise.output_shape, out_channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, bias,
+                      "pointwise")
+    return _combine((("depthwise", depthwise), ("pointwise", pointwise)))
+
+
+# ---------------------------------------------------------------------------
+# linear and attention
+
+@register("linear", group="linear", input_rank=None,
+          summary="fully connected layer on the last dimension (torch.nn.Linear)",
+          fields=(Field("out_features", "int"), _BIAS))
+def linear(shape, out_features, bias):
+    # [N, ..., D_out] = linear([N, ..., D_in], w[D_out, D_in])
+    *leading, d_in = shape
+    rows = math.prod(leading)
+    out_elements = rows * out_features
+    row_factors = (("N", shape[0]),) + ((("L", math.prod(leading[1:])),) if len(leading) > 1 else ())
+    return Cost(
+        output_shape=(*leading, out_features),
+        params=out_features * d_in + (out_features if bias else 0),
+        terms=(Term("matmul", row_factors + (("D_{in}", d_in), ("D_{out}", out_features))),),
+        other_ops=(("bias add", out_elements),) if bias else (),
+        input_elements=math.prod(shape),
+        output_elements=out_elements,
+    )
+
+
+@register("attention", group="attention", input_rank=2,
+          summary="multi-head self-attention (torch.nn.MultiheadAttention(D, h, batch_first=True)(x, x, x))",
+          fields=(Field("num_heads", "int", help="heads; must divide D"), _BIAS))
+def attention(shape, num_heads, bias):
+    # [N, L, D] = out_proj(softmax(Q Kᵀ / sqrt(D/h)) V), Q, K, V = x W_q, x W_k, x W_v
+    n, length, d = shape
+    if d % num_heads:
+        raise SpecError(f"num_heads {num_heads} does not divide the {d} features", field="num_heads")
+    head_dim = d // num_heads
+    tokens = n * length
+    scores = n * num_heads * length * length
+    other = [("scaling", tokens * d), ("softmax", 3 * scores)]
+    if bias:
+        other.insert(0, ("bias add", tokens * 3 * d + tokens * d))
+    return Cost(
+        output_shape=shape,
+        params=4 * d * d + (4 * d if bias else 0),
+        terms=(
+            Term("Q, K, V projections", (("N", n), ("L", length), ("D", d), ("3D", 3 * d))),
+            Term("scores Q·Kᵀ", (("N", n), ("h", num_heads), ("L", length), ("L", length),
+                                 (r"\tfrac{D}{h}", head_dim))),
+            Term("weighted sum A·V", (("N", n), ("h", num_heads), ("L", length), ("L", length),
+                                      (r"\tfrac{D}{h}", head_dim))),
+            Term("output projection", (("N", n), ("L", length), ("D", d), ("D", d))),
+        ),
+        other_ops=tuple(other),
+        input_elements=math.prod(shape),
+        output_elements=math.prod(shape),
+    )
+
+
+# ---------------------------------------------------------------------------
+# normalization, activations, reshapes
+
+@register("batchnorm2d", group="normalization", input_rank=3,
+          summary="batch normalization over channels (torch.nn.BatchNorm2d, affine)")
+def batchnorm2d(shape):
+    # [N, C, H, W] = batchnorm([N, C, H, W]); learned γ, β per channel
+    return _elementwise(shape, "normalization", 2, params=2 * shape[1])
+
+
+@register("layernorm", group="normalization", input_rank=None,
+          summary="layer normalization over the last dimension (torch.nn.LayerNorm, affine)")
+def layernorm(shape):
+    # [N, ..., D] = layernorm([N, ..., D]); learned γ, β per feature
+    return _elementwise(shape, "normalization", 5, params=2 * shape[-1])
+
+
+def _activation(shape):
+    # [N, ...] = f([N, ...]) element by element
+    return _elementwise(shape, "activation", 1)
+
+
+for _name, _summary in (("relu", "max(0, x)"), ("relu6", "min(max(0, x), 6)"),
+                        ("gelu", "x·Φ(x)"), ("silu", "x·σ(x), also called swish"),
+                        ("sigmoid", "1 / (1 + e⁻ˣ)"), ("tanh", "hyperbolic tangent"),
+                        ("hardswish", "x·relu6(x + 3) / 6")):
+    register(_name, group="activation", summary=f"activation: {_summary}")(_activation)
+
+
+@register("dropout", group="reshape", summary="dropout: an identity at inference, zero ops",
+          fields=(Field("p", "probability", 0.5, minimum=0, help="drop probability in training"),))
+def dropout(shape, p):
+    return _elementwise(shape, "identity", 0)
+
+
+@register("flatten", group="reshape", summary="flatten one sample to a vector [D] (torch.nn.Flatten)")
+def flatten(shape):
+    # [N, C·H·W] = flatten([N, C, H, W]), a view: no ops
+    elements = math.prod(shape)
+    return Cost(output_shape=(shape[0], math.prod(shape[1:])), params=0,
+                input_elements=elements, output_elements=elements)
+
+
+# ---------------------------------------------------------------------------
+# pooling
+
+def _pool(shape, kernel, stride, padding, ops_per_window: int, label: str) -> Cost:
+    # [N, C, H', W'] = pool([N, C, H, W]) with a K_h×K_w window
+    n, c, h, w = shape
+    stride = stride or kernel
+    for k, p, axis in ((kernel[0], padding[0], "height"), (kernel[1], padding[1], "width")):
+        if p > k // 2:
+            raise SpecError(f"padding {p} is more than half the kernel {axis} {k} (torch refuses it)",
+                            field="padding")
+    h_out, h_latex = _conv_extent(h, kernel[0], stride[0], padding[0], 1, "H")
+    w_out, w_latex = _conv_extent(w, kernel[1], stride[1], padding[1], 1, "W")
+    outputs = n * c * h_out * w_out
+    return Cost(output_shape=(n, c, h_out, w_out), params=0,
+                other_ops=((label, ops_per_window * outputs),) if ops_per_window else (),
+                input_elements=math.prod(shape), output_elements=outputs,
+                shape_latex=(h_latex, w_latex))
+
+
+_POOL_FIELDS = (_KERNEL, Field("stride", "pair", None, help="defaults to kernel_size"),
+                Field("padding", "pair", 0, minimum=0, help="at most half the kernel"))
+
+
+@register("maxpool2d", group="pooling", input_rank=3, summary="max pooling (torch.nn.MaxPool2d)",
+          fields=_POOL_FIELDS)
+def maxpool2d(shape, kernel_size, stride, padding):
+    return _pool(shape, kernel_size, stride, padding, kernel_size[0] * kernel_size[1] - 1, "pooling")
+
+
+@register("avgpool2d", group="pooling", input_rank=3, summary="average pooling (torch.nn.AvgPool2d)",
+          fields=_POOL_FIELDS)
+def avgpool2d(shape, kernel_size, stride, padding):
+    return _pool(shape, kernel_size, stride, padding, kernel_size[0] * kernel_size[1], "pooling")
+
+
+def _adaptive_windows(size: int, out: int) -> int:
+    """Sum of window lengths along one axis, with torch's start/end indices."""
+    return sum(-(-(i + 1) * size // out) - (i * size // out) for i in range(out))
+
+
+@register("adaptive_avgpool2d", group="pooling", input_rank=3,
+          summary="adaptive average pooling to a fixed output size (torch.nn.AdaptiveAvgPool2d)",
+          fields=(Field("output_size", "pair", 1, help="output height and width"),))
+def adaptive_avgpool2d(shape, output_size):
+    # [N, C, H', W'] = adaptive_avgpool([N, C, H, W]), H' W' = output_size
+    n, c, h, w = shape
+    h_out, w_out = output_size
+    window_elements = _adaptive_windows(h, h_out) * _adaptive_windows(w, w_out)
+    return Cost(output_shape=(n, c, h_out, w_out), params=0,
+                other_ops=(("pooling", n * c * window_elements),),
+                input_elements=math.prod(shape), output_elements=n * c * h_out * w_out,
+                shape_latex=(rf"H' = {h_out},\quad W' = {w_out} \quad (\text{{output\_size}})",))

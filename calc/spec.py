@@ -1,0 +1,183 @@
+"""The stack format: load, validate and dump a layer stack.
+
+```
+{"input": [C, H, W] | [L, D] | [D],   one sample, no batch dimension
+ "batch": 1,                            optional
+ "dtype": "fp32",                       optional: fp32 | fp16 | bf16 | int8
+ "layers": [{"type": KIND, ...fields}, ...]}
+```
+Field values are checked here (types and ranges); whether they fit the incoming
+shape (groups dividing channels, a kernel inside the padded input) is checked by
+the formulas, which see the shapes. Both raise SpecError naming layer and field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import calc.formulas  # noqa: F401  (registers the layer kinds)
+from calc.errors import SpecError
+from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS, Field, layer_kind, layer_kinds
+from calc.units import DTYPE_BYTES
+
+MAX_JSON_CHARS = 2_000_000
+
+
+@dataclass(frozen=True)
+class Layer:
+    kind: str
+    fields: Mapping[str, Any]  # every field of the kind, normalized (pairs as tuples)
+
+
+@dataclass(frozen=True)
+class Stack:
+    input_shape: tuple[int, ...]  # one sample, no batch
+    layers: tuple[Layer, ...]
+    batch: int = 1
+    dtype: str = "fp32"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(value: Any, minimum: int, what: str, layer: int | None, field: str | None) -> int:
+    if not _is_int(value):
+        raise SpecError(f"{what} must be a whole number, got {json.dumps(value)}", layer=layer, field=field)
+    if value < minimum:
+        raise SpecError(f"{what} must be at least {minimum}, got {value}", layer=layer, field=field)
+    if value > MAX_DIM:
+        raise SpecError(f"{what} {value:,} is beyond the limit of {MAX_DIM:,}", layer=layer, field=field)
+    return value
+
+
+def _pair(value: Any, field: Field, layer: int, kind: str) -> tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise SpecError(f"must be one number or [height, width], got {json.dumps(list(value))}",
+                            layer=layer, field=field.name, kind=kind)
+        return tuple(_check_int(v, field.minimum, "each value", layer, field.name) for v in value)
+    number = _check_int(value, field.minimum, "the value", layer, field.name)
+    return (number, number)
+
+
+def _field_value(field: Field, raw: Any, layer: int, kind: str) -> Any:
+    if field.type == "int":
+        return _check_int(raw, field.minimum, "the value", layer, field.name)
+    if field.type == "pair":
+        return None if raw is None and field.default is None else _pair(raw, field, layer, kind)
+    if field.type == "padding":
+        if raw == "same":
+            return "same"
+        if isinstance(raw, str):
+            raise SpecError(f'must be a number, [height, width] or "same", got {json.dumps(raw)}',
+                            layer=layer, field=field.name, kind=kind)
+        return _pair(raw, field, layer, kind)
+    if field.type == "bool":
+        if not isinstance(raw, bool):
+            raise SpecError(f"must be true or false, got {json.dumps(raw)}", layer=layer, field=field.name,
+                            kind=kind)
+        return raw
+    if field.type == "probability":
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw < 1:
+            raise SpecError(f"must be a number from 0 up to (not including) 1, got {json.dumps(raw)}",
+                            layer=layer, field=field.name, kind=kind)
+        return float(raw)
+    raise AssertionError(f"unknown field type {field.type}")
+
+
+def parse_layer(raw: Any, index: int) -> Layer:
+    """Validate one layer's JSON object; SpecError names the index and field."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"a layer must be an object like {{\"type\": \"relu\"}}, got {json.dumps(raw)[:60]}",
+                        layer=index)
+    kind_name = raw.get("type")
+    kind = layer_kind(kind_name) if isinstance(kind_name, str) else None
+    if kind is None:
+        known = ", ".join(k.name for k in layer_kinds())
+        raise SpecError(f"unknown layer type {json.dumps(kind_name)}; known types: {known}",
+                        layer=index, field="type")
+    names = {field.name for field in kind.fields}
+    extra = sorted(set(raw) - names - {"type"})
+    if extra:
+        allowed = ", ".join(sorted(names)) or "none"
+        raise SpecError(f"unknown field for {kind.name} (its fields: {allowed})", layer=index, field=extra[0],
+                        kind=kind.name)
+    fields = {}
+    for field in kind.fields:
+        if field.name not in raw:
+            if field.required:
+                raise SpecError("is required", layer=index, field=field.name, kind=kind.name)
+            raw_value = field.default
+        else:
+            raw_value = raw[field.name]
+        fields[field.name] = _field_value(field, raw_value, index, kind.name)
+    return Layer(kind.name, MappingProxyType(fields))
+
+
+def parse_stack(raw: Any) -> Stack:
+    """Validate a stack given as parsed JSON (dicts and lists)."""
+    if not isinstance(raw, dict):
+        raise SpecError('the stack must be a JSON object with "input" and "layers"')
+    unknown = sorted(set(raw) - {"input", "batch", "dtype", "layers"})
+    if unknown:
+        raise SpecError("unknown top-level key (allowed: input, batch, dtype, layers)", field=unknown[0])
+    shape = raw.get("input")
+    if not isinstance(shape, list) or not 1 <= len(shape) <= 3:
+        raise SpecError("must be [C, H, W], [L, D] or [D] (one sample, no batch), "
+                        f"got {json.dumps(shape)}", field="input")
+    input_shape = tuple(_check_int(size, 1, "each size", None, "input") for size in shape)
+    batch = raw.get("batch", 1)
+    if not _is_int(batch) or not 1 <= batch <= MAX_BATCH:
+        raise SpecError(f"must be a whole number from 1 to {MAX_BATCH:,}, got {json.dumps(batch)}", field="batch")
+    dtype = raw.get("dtype", "fp32")
+    if dtype not in DTYPE_BYTES:
+        raise SpecError(f"must be one of {', '.join(DTYPE_BYTES)}, got {json.dumps(dtype)}", field="dtype")
+    layers = raw.get("layers")
+    if not isinstance(layers, list):
+        raise SpecError(f"must be a list of layers, got {json.dumps(layers)[:60]}", field="layers")
+    if len(layers) > MAX_LAYERS:
+        raise SpecError(f"{len(layers):,} layers is beyond the limit of {MAX_LAYERS:,}", field="layers")
+    return Stack(input_shape, tuple(parse_layer(layer, i) for i, layer in enumerate(layers)), batch, dtype)
+
+
+def load_stack(text: str) -> Stack:
+    """Parse and validate stack JSON text. Only JSON is read: nothing is evaluated."""
+    if len(text) > MAX_JSON_CHARS:
+        raise SpecError(f"the JSON is {len(text):,} characters, beyond the limit of {MAX_JSON_CHARS:,}")
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        detail = f"line {error.lineno}, column {error.colno}: {error.msg}" if isinstance(
+            error, json.JSONDecodeError) else "nested too deeply"
+        raise SpecError(f"not valid JSON ({detail})") from None
+    return parse_stack(raw)
+
+
+def _dump_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return value[0] if value[0] == value[1] else list(value)
+    return value
+
+
+def layer_to_json(layer: Layer) -> dict[str, Any]:
+    """A layer as JSON, fields left at their defaults omitted."""
+    kind = layer_kind(layer.kind)
+    out: dict[str, Any] = {"type": layer.kind}
+    for field in kind.fields:
+        value = _dump_value(layer.fields[field.name])
+        if field.required or value != _dump_value(field.default):
+            out[field.name] = value
+    return out
+
+
+def stack_to_json(stack: Stack) -> dict[str, Any]:
+    return {"input": list(stack.input_shape), "batch": stack.batch, "dtype": stack.dtype,
+            "layers": [layer_to_json(layer) for layer in stack.layers]}
+
+
+def dump_stack(stack: Stack) -> str:
+    return json.dumps(stack_to_json(stack), indent=2)

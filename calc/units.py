@@ -1,0 +1,39 @@
+"""Units: SI formatting and the one place where FLOPs are derived from MACs.
+
+K, M, G, T, P are powers of 1000. FLOPs is a count; FLOPS (FLOP/s) is a rate.
+"""
+
+from __future__ import annotations
+
+FLOPS_PER_MAC = 2  # one multiply and one add
+
+SI_PREFIXES = (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3))
+
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+
+
+def flops_from_macs(macs: int) -> int:
+    """FLOPs = 2 x MACs: the only place this conversion is made."""
+    return FLOPS_PER_MAC * macs
+
+
+def si(value: float, unit: str = "", digits: int = 2) -> str:
+    """``86704128 -> '86.70 M'``; exact below 1000 (``'512'``)."""
+    magnitude = abs(value)
+    for prefix, scale in SI_PREFIXES:
+        if magnitude >= scale:
+            return f"{value / scale:.{digits}f} {prefix}{unit}".rstrip()
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value)} {unit}".rstrip()
+    return f"{value:.{digits}f} {unit}".rstrip()
+
+
+def si_bytes(n_bytes: int, digits: int = 2) -> str:
+    """Bytes in SI units (kB = 1000 B), as memory bandwidths are quoted."""
+    text = si(n_bytes, "B", digits)
+    return text.replace(" KB", " kB")
+
+
+def exact(value: int) -> str:
+    """Thousands separators: ``86,704,128``."""
+    return f"{value:,}"
