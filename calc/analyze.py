@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from calc.cost import Cost
 from calc.errors import SpecError
 from calc.registry import MAX_ELEMENTS, layer_kind
-from calc.spec import Stack
+from calc.spec import Stack, parse_stack
 from calc.units import DTYPE_BYTES, flops_from_macs
 
 
@@ -180,3 +180,18 @@ def analyze(stack: Stack) -> Report:
     if error is not None:
         raise error
     return report
+
+
+def analyze_json_until_error(raw: dict) -> tuple[Report | None, SpecError | None]:
+    """Like analyze_until_error, for stack JSON that may not even parse.
+
+    A field error on layer i still yields the report of layers 0..i-1; an error in the
+    stack as a whole (input, batch, dtype) yields no report.
+    """
+    try:
+        return analyze_until_error(parse_stack(raw))
+    except SpecError as error:
+        if error.layer is None:
+            return None, error
+        prefix = dict(raw, layers=raw["layers"][:error.layer])
+        return analyze_until_error(parse_stack(prefix))[0], error

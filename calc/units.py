@@ -17,20 +17,28 @@ def flops_from_macs(macs: int) -> int:
     return FLOPS_PER_MAC * macs
 
 
-def si(value: float, unit: str = "", digits: int = 2) -> str:
-    """``86704128 -> '86.70 M'``; exact below 1000 (``'512'``)."""
+def _rounded(scaled: float, significant: int) -> str:
+    whole_digits = len(str(int(abs(scaled))))
+    return f"{scaled:.{max(significant - whole_digits, 0)}f}"
+
+
+def si(value: float, unit: str = "", significant: int = 4) -> str:
+    """``86704128 -> '86.70 M'``, ``217098 -> '217.1 K'``; exact below 1000 (``'512'``)."""
     magnitude = abs(value)
-    for prefix, scale in SI_PREFIXES:
-        if magnitude >= scale:
-            return f"{value / scale:.{digits}f} {prefix}{unit}".rstrip()
-    if isinstance(value, int) or float(value).is_integer():
+    chosen = None
+    for prefix, scale in reversed(SI_PREFIXES):  # K first, so the largest fitting prefix wins
+        if magnitude >= scale or (chosen and abs(float(_rounded(value / chosen[1], significant))) >= 1000):
+            chosen = (prefix, scale)
+    if chosen:
+        return f"{_rounded(value / chosen[1], significant)} {chosen[0]}{unit}".rstrip()
+    if float(value).is_integer():
         return f"{int(value)} {unit}".rstrip()
-    return f"{value:.{digits}f} {unit}".rstrip()
+    return f"{value:.{significant}g} {unit}".rstrip()
 
 
-def si_bytes(n_bytes: int, digits: int = 2) -> str:
+def si_bytes(n_bytes: int, significant: int = 4) -> str:
     """Bytes in SI units (kB = 1000 B), as memory bandwidths are quoted."""
-    text = si(n_bytes, "B", digits)
+    text = si(n_bytes, "B", significant)
     return text.replace(" KB", " kB")
 
 

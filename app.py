@@ -1,0 +1,18 @@
+"""MACscope: what a neural network computes and what that costs.
+
+Navigation is declared here as data; each page is a thin script under pages/.
+"""
+
+import streamlit as st
+
+from ui import style
+
+st.set_page_config(page_title="MACscope", page_icon=":material/calculate:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/builder.py", title="Layer Builder", icon=":material/stacks:", url_path="builder"),
+]
+
+style.apply()
+st.navigation(PAGES).run()

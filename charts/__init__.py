@@ -1,0 +1,1 @@
+"""Plotly figure builders: Report in, Figure out. No streamlit here."""

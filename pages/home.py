@@ -1,0 +1,40 @@
+"""Home: what MACscope does, the counting convention, and a way into each page."""
+
+import streamlit as st
+
+from calc import analyze, parse_stack
+from calc.explain import explain
+from calc.presets import preset
+from calc.units import exact, si
+from ui import shell
+
+shell.require_navigation()
+
+st.title("MACscope")
+st.markdown(
+    "See what a neural network **computes** and what that **costs**: output shapes, parameters, "
+    "multiply-accumulates (MACs), FLOPs and memory traffic, layer by layer, with the formula behind "
+    "every number."
+)
+st.page_link("pages/builder.py", label="Layer Builder: build a stack of layers and see its cost",
+             icon=":material/stacks:")
+
+st.subheader("How MACscope counts")
+left, right = st.columns(2)
+with left:
+    st.markdown(
+        "- **MAC**: one multiply-accumulate, *a ← a + w·x*, in convolutions, linear layers and attention "
+        "matmuls. Bias adds are not MACs.\n"
+        "- **FLOPs = 2 × MACs**: a multiply and an add. FLOPs is a *count*; **FLOPS** (FLOP/s) is a *rate*.\n"
+        "- **Other ops** (normalization, activations, pooling, softmax, bias adds) are counted and shown "
+        "separately, never folded into MACs.\n"
+        "- **K, M, G, T, P** are powers of 1000. torchvision's “GFLOPS” metadata is GMACs."
+    )
+with right:
+    example = preset("Worked example: 3x3 conv, RGB in")
+    row = analyze(parse_stack(example.stack)).rows[0]
+    text = explain(row.cost)
+    st.markdown(f"**Example**: {example.description}. Output {'×'.join(map(str, row.output_shape))}.")
+    st.latex(text.macs_symbolic)
+    st.latex(text.macs_substituted)
+    st.caption(f"{exact(row.macs)} MACs ≈ {si(row.macs)}MACs = {si(row.flops)}FLOPs, computed live by calc.")

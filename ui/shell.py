@@ -1,0 +1,19 @@
+"""What every page runs first.
+
+Streamlit 1.67 decides once per server, when its first session starts, whether the
+app uses the legacy ``pages/`` directory mode: it does if ``pages/`` exists and
+app.py has not yet called st.navigation. So when the first visitor of a fresh server
+opens a shared link such as /builder, the page script runs alone (legacy sidebar,
+no page config) instead of through app.py. Here we leave that mode and rerun: the
+page's hash is its url path in both modes, so the same page comes back, now
+through app.py's navigation.
+"""
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+
+def require_navigation() -> None:
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -1,0 +1,159 @@
+"""The Builder's stack in st.session_state, and the callbacks that change it.
+
+The stack is kept as stack JSON (``{"input", "batch", "dtype", "layers"}``), the
+format of the CLI and of import/export, with a parallel list of ids that name each
+layer's widgets. The layer dicts are the source of truth; widgets are initialised
+from them, so a layer's edits survive while its widgets are not on screen.
+Every change runs as a widget callback, before the script draws any widget.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import streamlit as st
+
+from calc.errors import SpecError
+from calc.presets import PRESETS, preset
+from calc.spec import load_stack, stack_to_json
+
+STACK = "stack"
+UIDS = "layer_uids"
+NEXT_UID = "next_layer_uid"
+IMPORT_MESSAGE = "import_message"
+DEFAULT_PRESET = "Small CNN (CIFAR-10)"
+
+INPUT_KINDS = {3: "image C×H×W", 2: "tokens L×D", 1: "vector D"}
+_INPUT_KEYS = {3: ("in_c", "in_h", "in_w"), 2: ("in_l", "in_d"), 1: ("in_d",)}
+_INPUT_DEFAULTS = {"in_c": 3, "in_h": 224, "in_w": 224, "in_l": 197, "in_d": 768}
+
+
+def _new_uid() -> int:
+    st.session_state[NEXT_UID] = st.session_state.get(NEXT_UID, 0) + 1
+    return st.session_state[NEXT_UID]
+
+
+def _set_input_widgets(stack: dict[str, Any]) -> None:
+    shape = stack["input"]
+    st.session_state["input_kind"] = INPUT_KINDS[len(shape)]
+    for key, size in zip(_INPUT_KEYS[len(shape)], shape):
+        st.session_state[key] = size
+    st.session_state["batch"] = stack.get("batch", 1)
+    st.session_state["dtype"] = stack.get("dtype", "fp32")
+    st.session_state["add_kind"] = "conv2d" if len(shape) == 3 else "linear"
+
+
+def replace_stack(stack: dict[str, Any]) -> None:
+    """Make ``stack`` (already validated stack JSON) the Builder's stack."""
+    st.session_state[STACK] = copy.deepcopy(stack)
+    st.session_state[UIDS] = [_new_uid() for _ in stack["layers"]]
+    st.session_state["edit_index"] = 0
+    _set_input_widgets(stack)
+
+
+def ensure_stack() -> None:
+    if STACK not in st.session_state:
+        st.session_state["preset"] = DEFAULT_PRESET
+        replace_stack(stack_to_json(load_stack(json.dumps(preset(DEFAULT_PRESET).stack))))
+
+
+def layers() -> list[dict[str, Any]]:
+    return st.session_state[STACK]["layers"]
+
+
+def uids() -> list[int]:
+    return st.session_state[UIDS]
+
+
+def input_keys(rank: int) -> tuple[str, ...]:
+    return _INPUT_KEYS[rank]
+
+
+def sync_input_from_widgets() -> None:
+    """Read the input widgets' state into the stack, before anything is drawn.
+
+    A widget that was not drawn in the last run has lost its state; it is seeded
+    again from the stack (or a default for a different input kind).
+    """
+    stack = st.session_state[STACK]
+    shape = stack["input"]
+    state = st.session_state
+    state.setdefault("input_kind", INPUT_KINDS[len(shape)])
+    rank = next(r for r, label in INPUT_KINDS.items() if label == state["input_kind"])
+    defaults = dict(_INPUT_DEFAULTS)
+    if rank == len(shape):
+        defaults.update(zip(_INPUT_KEYS[rank], shape))
+    for key in _INPUT_KEYS[rank]:
+        state.setdefault(key, defaults[key])
+    state.setdefault("batch", stack.get("batch", 1))
+    state.setdefault("dtype", stack.get("dtype", "fp32"))
+    stack["input"] = [int(state[key]) for key in _INPUT_KEYS[rank]]
+    stack["batch"] = int(state["batch"])
+    stack["dtype"] = state["dtype"]
+
+
+# ---------------------------------------------------------------------------
+# callbacks
+
+def add_layer(layer: dict[str, Any]) -> None:
+    layers().append(layer)
+    uids().append(_new_uid())
+    st.session_state["edit_index"] = len(layers()) - 1
+
+
+def delete_layer(index: int) -> None:
+    del layers()[index]
+    del uids()[index]
+    st.session_state["edit_index"] = max(0, min(index, len(layers()) - 1))
+
+
+def duplicate_layer(index: int) -> None:
+    layers().insert(index + 1, copy.deepcopy(layers()[index]))
+    uids().insert(index + 1, _new_uid())
+    st.session_state["edit_index"] = index + 1
+
+
+def move_layer(index: int, step: int) -> None:
+    target = index + step
+    if 0 <= target < len(layers()):
+        for items in (layers(), uids()):
+            items[index], items[target] = items[target], items[index]
+        st.session_state["edit_index"] = target
+
+
+def load_preset() -> None:
+    entry = preset(st.session_state["preset"])
+    replace_stack(stack_to_json(load_stack(json.dumps(entry.stack))))
+    st.session_state[IMPORT_MESSAGE] = ("success", f"Loaded the preset “{entry.name}”.")
+
+
+def import_json_text(text: str, source: str) -> None:
+    """Replace the stack with JSON text; on a bad stack keep the current one and say why."""
+    try:
+        stack = load_stack(text)
+    except SpecError as error:
+        st.session_state[IMPORT_MESSAGE] = ("error", f"{source} was not loaded, your stack is unchanged. {error}")
+        return
+    replace_stack(stack_to_json(stack))
+    st.session_state[IMPORT_MESSAGE] = ("success", f"Loaded {len(stack.layers)} layers from {source}.")
+
+
+def import_pasted() -> None:
+    import_json_text(st.session_state.get("import_json", ""), "the pasted JSON")
+
+
+def import_uploaded() -> None:
+    upload = st.session_state.get("upload_json")
+    if upload is None:
+        return
+    try:
+        text = upload.getvalue().decode("utf-8")
+    except UnicodeDecodeError:
+        st.session_state[IMPORT_MESSAGE] = ("error", f"{upload.name} is not UTF-8 text; your stack is unchanged.")
+        return
+    import_json_text(text, upload.name)
+
+
+PRESET_NAMES = tuple(entry.name for entry in PRESETS)
