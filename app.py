@@ -3,11 +3,14 @@
 Navigation is declared here as data; each page is a thin script under pages/.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui import style
 
-st.set_page_config(page_title="MACscope", page_icon=":material/calculate:", layout="wide")
+# A local icon: a material icon would be fetched from a font server, absent offline.
+st.set_page_config(page_title="MACscope", page_icon=str(Path(__file__).parent / "docs" / "favicon.png"), layout="wide")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -134,7 +134,7 @@ def parse_stack(raw: Any) -> Stack:
     if not _is_int(batch) or not 1 <= batch <= MAX_BATCH:
         raise SpecError(f"must be a whole number from 1 to {MAX_BATCH:,}, got {json.dumps(batch)}", field="batch")
     dtype = raw.get("dtype", "fp32")
-    if dtype not in DTYPE_BYTES:
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:  # a list or object is unhashable
         raise SpecError(f"must be one of {', '.join(DTYPE_BYTES)}, got {json.dumps(dtype)}", field="dtype")
     layers = raw.get("layers")
     if not isinstance(layers, list):
@@ -150,9 +150,11 @@ def load_stack(text: str) -> Stack:
         raise SpecError(f"the JSON is {len(text):,} characters, beyond the limit of {MAX_JSON_CHARS:,}")
     try:
         raw = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
-        detail = f"line {error.lineno}, column {error.colno}: {error.msg}" if isinstance(
-            error, json.JSONDecodeError) else "nested too deeply"
+    except (ValueError, RecursionError) as error:  # ValueError: JSONDecodeError, or an int over 4300 digits
+        if isinstance(error, json.JSONDecodeError):
+            detail = f"line {error.lineno}, column {error.colno}: {error.msg}"
+        else:
+            detail = "nested too deeply" if isinstance(error, RecursionError) else "a number has too many digits"
         raise SpecError(f"not valid JSON ({detail})") from None
     return parse_stack(raw)
 

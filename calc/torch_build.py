@@ -98,6 +98,8 @@ def build_stack(stack: Stack, device: str | torch.device = "meta") -> nn.Sequent
     if torch.device(device).type != "meta":
         model = model.to_empty(device=device)
         for module in model.modules():
-            if hasattr(module, "reset_parameters"):
+            if isinstance(module, nn.MultiheadAttention):
+                module._reset_parameters()  # its initializer has a private name
+            elif hasattr(module, "reset_parameters"):
                 module.reset_parameters()
     return model.eval()

@@ -85,14 +85,15 @@ with st.sidebar:
         kind = layer_kind(layer["type"])
         st.caption(kind.summary)
         up, down, copy_button, delete = st.columns(4)
-        up.button("↑", key="move_up", help="Move up", on_click=state.move_layer, args=(index, -1),
-                  disabled=index == 0, width="stretch")
-        down.button("↓", key="move_down", help="Move down", on_click=state.move_layer, args=(index, 1),
-                    disabled=index == len(layers) - 1, width="stretch")
-        copy_button.button("⧉", key="duplicate", help="Duplicate", on_click=state.duplicate_layer,
-                           args=(index,), disabled=len(layers) >= MAX_LAYERS, width="stretch")
-        delete.button("✕", key="delete", help="Delete", on_click=state.delete_layer, args=(index,),
-                      width="stretch")
+        up.button("", icon=":material/arrow_upward:", key="move_up", help="Move up", on_click=state.move_layer,
+                  args=(index, -1), disabled=index == 0, width="stretch")
+        down.button("", icon=":material/arrow_downward:", key="move_down", help="Move down",
+                    on_click=state.move_layer, args=(index, 1), disabled=index == len(layers) - 1, width="stretch")
+        copy_button.button("", icon=":material/content_copy:", key="duplicate", help="Duplicate",
+                           on_click=state.duplicate_layer, args=(index,), disabled=len(layers) >= MAX_LAYERS,
+                           width="stretch")
+        delete.button("", icon=":material/delete:", key="delete", help="Delete", on_click=state.delete_layer,
+                      args=(index,), width="stretch")
         on_this = error is not None and error.layer == index
         edit_layer(kind, layer, uids[index], error.field if on_this else None, str(error) if on_this else None)
 
@@ -119,9 +120,11 @@ if report is None:
     st.stop()
 
 dtype_bytes = DTYPE_BYTES[report.dtype]
-st.caption(f"Input {shape_text(report.input_shape)} → output {shape_text(report.output_shape)} · "
-           f"batch {report.batch} · {report.dtype} ({dtype_bytes} bytes per value) · {len(layers)} layers. "
-           "MACs exclude bias adds; FLOPs = 2 × MACs; K, M, G = 10³, 10⁶, 10⁹.")
+ends = (f"output {shape_text(report.output_shape)}" if error is None
+        else f"layer {error.layer} does not fit its input {shape_text(report.output_shape)}")
+st.caption(f"Input {shape_text(report.input_shape)} → {ends} · batch {report.batch} · {report.dtype} "
+           f"({dtype_bytes} bytes per value) · {len(layers)} layers · MACs exclude bias adds, "
+           "FLOPs = 2 × MACs, K/M/G = 10³/10⁶/10⁹")
 
 # Each metric shows how much the last change to the stack moved it (red: costs more).
 totals = {"MACs": report.macs, "FLOPs": report.flops, "Parameters": report.params,
@@ -160,11 +163,10 @@ if error is not None:
     st.error(f"{str(error)[0].upper()}{str(error)[1:]}. The totals cover {analysed} only; edit layer "
              f"{error.layer} in the sidebar to fix it.", icon=":material/error:")
 
-pending = [(i, layers[i]["type"]) for i in range(len(report.rows), len(layers))]
 table_tab, charts_tab, formula_tab = st.tabs(["Per-layer table", "Charts", "Formula"])
 
 with table_tab:
-    table = layer_table(report, pending)
+    table = layer_table(report)
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "params": st.column_config.NumberColumn(format="localized"),
         "MACs": st.column_config.NumberColumn(format="localized", help="multiply-accumulates, bias excluded"),
@@ -172,10 +174,13 @@ with table_tab:
         "other ops": st.column_config.NumberColumn(format="localized", help="bias, norm, activation, pooling, "
                                                                           "softmax: not in MACs"),
         "share of MACs": st.column_config.NumberColumn(format="percent"),
-        "weights (bytes)": st.column_config.NumberColumn(format="localized"),
-        "activations (bytes)": st.column_config.NumberColumn(format="localized"),
+        "bytes moved": st.column_config.NumberColumn(
+            format="localized", help=f"weights + input + output at {dtype_bytes} bytes per value"),
         "FLOPs per byte": st.column_config.NumberColumn(help="arithmetic intensity: FLOPs per byte moved"),
     })
+    if error is not None:
+        st.caption(f"Layers {error.layer}–{len(layers) - 1} are not in the table: layer {error.layer} does not "
+                   "fit its input, so the shapes after it are unknown.")
     st.download_button("Download table (CSV)", table.to_csv(index=False), file_name="macscope-layers.csv",
                        mime="text/csv", key="download_csv")
 

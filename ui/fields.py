@@ -89,9 +89,9 @@ def store_field(layer: dict[str, Any], field: Field, key: str) -> None:
 
 def _pair(field: Field, key: str, on_change, args, disabled: bool = False) -> None:
     left, right = st.columns(2)
-    for column, axis, name in ((left, "h", "height"), (right, "w", "width")):
+    for column, axis in ((left, "h"), (right, "w")):
         with column:
-            st.number_input(f"{field.name} ({name})", min_value=field.minimum, max_value=MAX_DIM, step=1,
+            st.number_input(f"{field.name} {axis}", min_value=field.minimum, max_value=MAX_DIM, step=1,
                             key=f"{key}.{axis}", help=field.help, disabled=disabled, on_change=on_change, args=args)
 
 

@@ -1,5 +1,5 @@
 """Page-wide CSS for screen-sharing: less empty space above the title, metric values
-that fit five to a row at 1280x720."""
+that fit five to a row at 1280x720 (heading sizes are in .streamlit/config.toml)."""
 
 import streamlit as st
 
@@ -8,7 +8,6 @@ _CSS = """
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
 [data-testid="stSidebarHeader"] { height: 1rem; }
 [data-testid="stMetricValue"] { font-size: 1.9rem; }
-h1 { font-size: 2.2rem !important; padding-top: 0 !important; }
 </style>
 """
 

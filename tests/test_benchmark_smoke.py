@@ -1,0 +1,42 @@
+"""benchmarks/bench_analyze.py keeps working: each figure once, with tiny repetition counts.
+
+No timing is asserted here; the script itself compares the figures with their targets.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import calc
+from benchmarks import bench_analyze as bench
+
+
+@pytest.mark.parametrize("n_layers", [6, 100, 1000])
+def test_benchmark_stack_is_valid_and_mixed(n_layers):
+    stack_json = bench.cnn_stack(n_layers)
+    report = calc.analyze(calc.parse_stack(stack_json))
+    assert len(report.rows) == n_layers
+    assert {"conv2d", "batchnorm2d", "relu", "linear"} <= {row.kind for row in report.rows}
+    assert report.output_shape == (10,)
+
+
+def test_analyze_figure():
+    figure = bench.bench_analyze(100, repetitions=2, target_ms=5.0)
+    assert figure.repetitions == 2
+    assert 0 < figure.min_ms <= figure.median_ms
+    assert figure.target_ms == 5.0
+
+
+def test_builder_rerun_figure():
+    figure = bench.bench_builder_rerun(n_layers=8, reruns=1)
+    assert figure.repetitions == 1 and figure.median_ms > 0
+
+
+def test_table_and_main(capsys):
+    figures = [bench.Figure("fast", 1.0, 0.5, 3, 2.0), bench.Figure("slow", 4.0, 3.0, 3, 2.0)]
+    lines = bench.format_table(figures).splitlines()
+    assert lines[2].split()[-1] == "PASS" and lines[3].split()[-1] == "FAIL"
+    assert bench.main(["--repetitions", "1", "--reruns", "1"]) in (0, 1)
+    printed = capsys.readouterr().out
+    for name in ("1,000 layers", "100 layers", "Builder rerun"):
+        assert name in printed

@@ -1,0 +1,348 @@
+"""End to end: `streamlit run app.py` driven by a real headless Chromium.
+
+Every page of the navigation opens without an exception and is saved as a 1280x720
+screenshot under artifacts/screenshots/ (what a teacher sharing a screen shows); on
+the Layer Builder, clicking "Add layer" changes the MACs metric.
+
+The browser is Debian's chromium at /usr/bin/chromium (`make browser` installs it);
+a missing browser fails the test, it never skips.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+import calc
+from calc import layer_kind
+from calc.units import si
+from ui.fields import new_layer
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+VIEWPORT = {"width": 1280, "height": 720}
+STARTUP_SECONDS = 60
+READY_SECONDS = 30      # one page load or rerun, from request to a quiet, fully drawn page
+QUIET_MS = 500          # no DOM change and no HTTP request for this long: the frontend is done drawing
+
+
+@dataclass(frozen=True)
+class AppPage:
+    name: str        # the screenshot's file name
+    url_path: str    # st.Page's url_path: "" for the default page
+    script: str      # the st.Page source, as app.py names it
+    heading: str     # the page's st.title: seeing it means the main area is drawn
+
+
+# The pages of app.py's st.navigation, one row each. test_table_lists_every_page fails
+# when app.py gains a page that is not here.
+PAGES = (
+    AppPage("home", "", "pages/home.py", "MACscope"),
+    AppPage("builder", "builder", "pages/builder.py", "Layer Builder"),
+)
+
+# Installed before any page script: counts finished script runs (the app element's
+# data-test-script-state leaving "running") and stamps the last DOM change.
+OBSERVER_JS = """
+window.__e2eRunsFinished = 0;
+window.__e2eLastMutation = performance.now();
+new MutationObserver((records) => {
+  window.__e2eLastMutation = performance.now();
+  for (const record of records) {
+    if (record.attributeName === "data-test-script-state" && record.oldValue === "running") {
+      window.__e2eRunsFinished += 1;
+    }
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeOldValue: true,
+                      characterData: true});
+"""
+
+APP_STATE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return {
+    script: app ? app.getAttribute("data-test-script-state") : null,
+    connection: app ? app.getAttribute("data-test-connection-state") : null,
+    status_widget: document.querySelector('[data-testid="stStatusWidget"]') !== null,
+    stale_elements: document.querySelectorAll('[data-stale="true"]').length,
+    skeletons: document.querySelectorAll('[data-testid="stSkeleton"]').length,
+    exceptions: document.querySelectorAll('[data-testid="stException"]').length,
+    quiet_ms: Math.round(performance.now() - window.__e2eLastMutation),
+    runs_finished: window.__e2eRunsFinished,
+  };
+}"""
+
+
+# ---------------------------------------------------------------- the server
+
+class StreamlitServer:
+    """`streamlit run app.py` on a free loopback port, its output in a temporary file."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_file = tempfile.NamedTemporaryFile(prefix="macscope-e2e-", suffix=".log", delete=False)
+        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+                   "--server.address", "127.0.0.1", "--server.headless", "true",
+                   "--browser.gatherUsageStats", "false",
+                   "--server.fileWatcherType", "none"]  # nothing edits the sources during the test
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log_file, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def log(self, since: int = 0) -> str:
+        return Path(self.log_file.name).read_bytes()[since:].decode("utf-8", "replace")
+
+    def log_size(self) -> int:
+        return Path(self.log_file.name).stat().st_size
+
+    def assert_alive(self) -> None:
+        if self.process.poll() is not None:
+            pytest.fail(f"streamlit exited with status {self.process.returncode}; its output:\n{self.log()}",
+                        pytrace=False)
+
+    def wait_healthy(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            self.assert_alive()
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200 and response.read().strip() == b"ok":
+                        return
+            except (urllib.error.URLError, OSError) as error:
+                last_error = str(error)
+            time.sleep(0.25)
+        pytest.fail(f"streamlit did not answer {self.url}/_stcore/health within {seconds} s ({last_error}); "
+                    f"its output:\n{self.log()}", pytrace=False)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log_file.close()
+        os.unlink(self.log_file.name)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    streamlit = StreamlitServer()
+    try:
+        streamlit.wait_healthy(STARTUP_SECONDS)
+        yield streamlit
+        streamlit.assert_alive()  # a server that died mid-module says so, with its output
+    finally:
+        streamlit.stop()
+
+
+# ---------------------------------------------------------------- the browser
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the end-to-end test needs Debian's chromium. Install it with "
+                    "`sudo apt-get install chromium` (or run `make browser`).", pytrace=False)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """One browser page on the app, with what it needs to tell when the app is done."""
+
+    def __init__(self, page: Page, server: StreamlitServer) -> None:
+        self.page = page
+        self.server = server
+        self.requests_in_flight: set = set()
+        self.script_errors: list[str] = []
+        page.on("request", lambda request: self.requests_in_flight.add(request))
+        page.on("requestfinished", lambda request: self.requests_in_flight.discard(request))
+        page.on("requestfailed", lambda request: self.requests_in_flight.discard(request))
+        page.on("pageerror", lambda error: self.script_errors.append(str(error)))
+
+    def state(self) -> dict:
+        return self.page.evaluate(APP_STATE_JS)
+
+    def open(self, app_page: AppPage) -> None:
+        self.page.goto(f"{self.server.url}/{app_page.url_path}")
+        self.wait_until_done(heading=app_page.heading)
+
+    def rerun(self, action: Callable[[], object], heading: str) -> None:
+        """Do ``action`` (a click, a key press) and wait until the rerun it causes is drawn."""
+        runs = self.state()["runs_finished"]
+        action()
+        self.wait_until_done(heading, runs_finished=runs + 1)
+
+    def wait_until_done(self, heading: str, runs_finished: int = 0) -> None:
+        """Wait until the script has finished (``runs_finished`` runs at least) and the
+        frontend has drawn everything: no running indicator, no stale element, no
+        request in flight, the DOM quiet for QUIET_MS, and ``heading`` shown."""
+        deadline = time.monotonic() + READY_SECONDS
+        state: dict = {}
+        while time.monotonic() < deadline:
+            self.server.assert_alive()
+            state = self.state()
+            if state["exceptions"] and state["script"] == "notRunning":
+                break  # a script that raised never draws what we wait for: say so now
+            done = (state["script"] == "notRunning" and state["connection"] == "CONNECTED"
+                    and not state["status_widget"] and not state["stale_elements"] and not state["skeletons"]
+                    and state["runs_finished"] >= runs_finished and state["quiet_ms"] >= QUIET_MS
+                    and not self.requests_in_flight
+                    and self.heading(heading).is_visible())
+            if done:
+                return
+            self.page.wait_for_timeout(100)
+        self.fail_on_exception()
+        pending = sorted(request.url for request in self.requests_in_flight)
+        pytest.fail(f"the app was not done within {READY_SECONDS} s at {self.page.url} (waiting for heading "
+                    f"{heading!r}): {state}, requests in flight {pending}; server output:\n{self.server.log()}",
+                    pytrace=False)
+
+    def fail_on_exception(self) -> None:
+        exceptions = self.page.get_by_test_id("stException")
+        if exceptions.count():
+            pytest.fail(f"{self.page.url} shows an exception:\n{exceptions.first.inner_text()}", pytrace=False)
+
+    def heading(self, text: str) -> Locator:
+        return self.page.locator('[data-testid="stMain"] h1').filter(has_text=text)
+
+    def metric_value(self, label: str) -> Locator:
+        metric = self.page.get_by_test_id("stMetric").filter(
+            has=self.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+        return metric.get_by_test_id("stMetricValue")
+
+    def assert_no_error(self, log_offset: int) -> None:
+        self.fail_on_exception()
+        text = self.page.locator("body").inner_text()
+        assert "Traceback" not in text, f"{self.page.url} shows a traceback:\n{text}"
+        assert not self.script_errors, f"{self.page.url} raised in the browser: {self.script_errors}"
+        log = self.server.log(since=log_offset)
+        assert "Traceback" not in log and "Uncaught app execution" not in log, \
+            f"the server logged an error for {self.page.url}:\n{log}"
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path))  # the viewport: 1280x720, what a shared screen shows
+        return path
+
+
+@pytest.fixture
+def tab(browser: Browser, server: StreamlitServer):
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(OBSERVER_JS)
+    try:
+        yield Tab(context.new_page(), server)
+    finally:
+        context.close()
+
+
+# ---------------------------------------------------------------- the tests
+
+# conv 3 -> 16 (3x3, padding 1) and relu on a 3x32x32 image: 16*3*3*3*32*32 = 442,368 MACs
+IMAGE_STACK = {"input": [3, 32, 32], "batch": 1, "dtype": "fp32", "layers": [
+    {"type": "conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"}]}
+
+
+def macs_of(stack: dict) -> int:
+    return calc.analyze(calc.parse_stack(stack)).macs
+
+
+def navigation_scripts() -> set[str]:
+    """The page sources app.py hands to st.Page, read from its syntax tree."""
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    return {node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"
+            and node.args and isinstance(node.args[0], ast.Constant)}
+
+
+def test_table_lists_every_page():
+    in_app, in_table = navigation_scripts(), {app_page.script for app_page in PAGES}
+    assert in_app == in_table, (f"PAGES in this file must list exactly the pages of app.py's st.navigation: "
+                                f"add {sorted(in_app - in_table)}, remove {sorted(in_table - in_app)}")
+
+
+@pytest.mark.parametrize("app_page", PAGES, ids=lambda app_page: app_page.name)
+def test_page_opens_without_error(tab: Tab, app_page: AppPage):
+    log_offset = tab.server.log_size()
+    tab.open(app_page)
+    tab.assert_no_error(log_offset)
+    screenshot = tab.screenshot(app_page.name)
+    assert screenshot.stat().st_size > 0
+
+
+def test_add_layer_changes_the_macs(tab: Tab):
+    # The default stack ends in a 10-way classifier, where "Add layer" offers linear 10 -> 128:
+    # +1,280 MACs, below the 4 significant digits of "10.32 M". So load a stack that ends in
+    # an image first, through the import box; then the default conv2d visibly changes the MACs.
+    builder = next(app_page for app_page in PAGES if app_page.name == "builder")
+    log_offset = tab.server.log_size()
+    tab.open(builder)
+    sidebar = tab.page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stExpander").filter(has_text="Import / export JSON").locator("summary").click()
+    pasted = sidebar.locator(".st-key-import_json textarea")
+    pasted.fill(json.dumps(IMAGE_STACK))
+    tab.rerun(lambda: pasted.press("Control+Enter"), builder.heading)  # commits the text area
+    tab.rerun(sidebar.locator(".st-key-load_json").get_by_role("button", name="Load JSON").click, builder.heading)
+    macs = tab.metric_value("MACs")
+    expect(macs).to_have_text(si(macs_of(IMAGE_STACK)))
+    before = macs.inner_text()
+
+    tab.rerun(sidebar.get_by_role("button", name="Add layer", exact=True).click, builder.heading)
+
+    tab.assert_no_error(log_offset)
+    tab.screenshot(f"{builder.name}-after-add-layer")
+    after = macs.inner_text()
+    assert after != before, f"MACs still shows {before!r} after clicking 'Add layer'"
+    grown = dict(IMAGE_STACK, layers=[*IMAGE_STACK["layers"], new_layer(layer_kind("conv2d"), None)])
+    assert after == si(macs_of(grown)), "the MACs shown are not calc's MACs of the stack with a conv2d added"
+
+
+def test_a_link_to_a_page_works_as_a_fresh_servers_first_visit(browser: Browser):
+    # Streamlit picks its legacy pages/ directory mode when a fresh server's first visit is
+    # not the home page; ui.shell.require_navigation leaves it. Without that, /builder runs
+    # alone: a sidebar listing "app", "builder", "home" and no app.py page config.
+    builder = next(app_page for app_page in PAGES if app_page.name == "builder")
+    fresh = StreamlitServer()
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(OBSERVER_JS)
+    try:
+        fresh.wait_healthy(STARTUP_SECONDS)
+        tab = Tab(context.new_page(), fresh)
+        tab.open(builder)
+        tab.assert_no_error(0)
+        navigation = tab.page.get_by_test_id("stSidebarNav")
+        expect(navigation).to_contain_text("Layer Builder")
+        links = [text.strip() for text in navigation.get_by_role("link").all_inner_texts()]
+        assert not {"app", "builder", "home"} & set(links), f"legacy page list in the sidebar: {links}"
+    finally:
+        context.close()
+        fresh.stop()
