@@ -12,7 +12,7 @@ from calc.explain import explain
 from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS
 from calc.units import DTYPE_BYTES, exact, si, si_bytes
 from charts import layers as layer_charts
-from charts.tables import layer_table
+from charts.tables import SCREEN_COLUMNS, layer_table
 from ui import shell
 from ui import stack_state as state
 from ui.fields import edit_layer, new_layer
@@ -167,7 +167,7 @@ table_tab, charts_tab, formula_tab = st.tabs(["Per-layer table", "Charts", "Form
 
 with table_tab:
     table = layer_table(report)
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    st.dataframe(table, hide_index=True, width="stretch", column_order=SCREEN_COLUMNS, column_config={
         "params": st.column_config.NumberColumn(format="localized"),
         "MACs": st.column_config.NumberColumn(format="localized", help="multiply-accumulates, bias excluded"),
         "FLOPs": st.column_config.NumberColumn(format="localized", help="2 × MACs"),

@@ -201,3 +201,15 @@ def test_formula_tab_substitutes_the_numbers(builder):
 def test_downloads_offer_the_stack_and_the_table(builder):
     labels = [button.proto.label for button in builder.get("download_button")]
     assert "Download stack JSON" in labels and "Download table (CSV)" in labels
+
+
+def test_csv_table_has_every_byte_figure():
+    from charts.tables import layer_table
+
+    report = calc.analyze(calc.parse_stack(preset("Worked example: 3x3 conv, RGB in").stack))
+    row = layer_table(report).iloc[0]
+    assert row["weight bytes"] == 4 * (64 * 3 * 3 * 3 + 64)
+    assert row["input bytes"] == 4 * 3 * 224 * 224
+    assert row["output bytes"] == 4 * 64 * 224 * 224
+    assert row["bytes moved"] == row["weight bytes"] + row["input bytes"] + row["output bytes"]
+    assert row["MACs"] == 64 * 3 * 3 * 3 * 224 * 224 and row["FLOPs"] == 2 * row["MACs"]
