@@ -62,6 +62,59 @@ def _stack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(args: argparse.Namespace) -> int:
+    from calc import zoo
+
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SpecError("no CUDA device is available on this machine; use --device meta or cpu",
+                            field="--device")
+    results = []
+    for name in args.models:
+        try:
+            info = zoo.model_info(name)
+        except KeyError as error:
+            raise SpecError(error.args[0], field="MODEL") from None
+        if args.resolution is not None and not 16 <= args.resolution <= 4096:
+            raise SpecError(f"must be from 16 to 4096 pixels, got {args.resolution}", field="--resolution")
+        if not 1 <= args.batch <= 65536:
+            raise SpecError(f"must be from 1 to 65,536, got {args.batch}", field="--batch")
+        report = zoo.count(name, args.resolution, args.batch, device=args.device)
+        results.append((info, report))
+    if args.json:
+        print(json.dumps([{"model": info.name, **report_to_json(report)} for info, report in results], indent=2))
+        return 0
+    for info, report in results:
+        print(f"{info.name}: input {'x'.join(map(str, report.input_shape))}, batch {report.batch}")
+        print(format_table(report))
+        if report.unsupported:
+            print("ops without a formula (not counted): " + ", ".join(report.unsupported))
+        print()
+    return 0
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    from calc import zoo
+
+    models = [zoo.model_info(name) for name in zoo.list_models()]
+    if args.json:
+        print(json.dumps([{"model": m.name, "family": m.family, "source": m.source, "input_shape": list(m.input_shape),
+                           "acc1": m.acc1, "acc5": m.acc5, "num_params": m.num_params, "gmacs": m.gmacs,
+                           "file_size_mb": m.file_size_mb} for m in models], indent=2))
+        return 0
+    width = max(len(m.name) for m in models)
+    print(f"{'model'.ljust(width)}  {'input':>11}  {'acc@1':>6}  {'params':>13}  {'GMACs':>8}")
+    for m in models:
+        acc = f"{m.acc1:.2f}" if m.acc1 is not None else "-"
+        gmacs = f"{m.gmacs:.3f}" if m.gmacs is not None else "-"
+        print(f"{m.name.ljust(width)}  {'x'.join(map(str, m.input_shape)):>11}  {acc:>6}  {m.num_params:>13,}  "
+              f"{gmacs:>8}")
+    print("GMACs: torchvision's _ops metadata (labelled GFLOPS in its docs, but multiply-accumulates)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calc", description="MACscope: MACs, FLOPs and params.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +122,17 @@ def main(argv: list[str] | None = None) -> int:
     stack.add_argument("file", help="stack JSON file")
     stack.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stack.set_defaults(run=_stack)
+    count = commands.add_parser("count", help="count zoo models (torchvision classifiers, stack presets)")
+    count.add_argument("models", nargs="+", metavar="MODEL", help="zoo names, see `python -m calc zoo`")
+    count.add_argument("--resolution", type=int, help="input height and width (default: the model's native)")
+    count.add_argument("--batch", type=int, default=1)
+    count.add_argument("--device", choices=("meta", "cpu", "cuda"), default="meta",
+                       help="where the model runs while counted; the count is the same on each")
+    count.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    count.set_defaults(run=_count)
+    zoo_parser = commands.add_parser("zoo", help="list the zoo with torchvision's metadata")
+    zoo_parser.add_argument("--json", action="store_true")
+    zoo_parser.set_defaults(run=_zoo)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -91,12 +91,18 @@ def build_stack(stack: Stack, device: str | torch.device = "meta") -> nn.Sequent
     x = torch.empty((stack.batch, *stack.input_shape), device="meta")
     with torch.device("meta"):
         for layer in stack.layers:
-            module = build_layer(layer, tuple(x.shape[1:]))
+            module = build_layer(layer, tuple(x.shape[1:])).eval()  # inference: batchnorm uses running stats
             x = module(x)
             modules.append(module)
     model = nn.Sequential(*modules)
-    if torch.device(device).type != "meta":
-        model = model.to_empty(device=device)
+    return materialize(model, device) if torch.device(device).type != "meta" else model.eval()
+
+
+def materialize(model: nn.Module, device: str | torch.device) -> nn.Module:
+    """Move a model built on meta to ``device`` with freshly initialized parameters and
+    buffers (in eval mode): for counting on a real device, or timing there."""
+    model = model.to_empty(device=device)
+    with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.MultiheadAttention):
                 module._reset_parameters()  # its initializer has a private name

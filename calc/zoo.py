@@ -1,0 +1,113 @@
+"""The model zoo: every torchvision classifier, plus the Builder's stack presets.
+
+One entry per model; ``list_models()`` feeds the pages and the tests. torchvision
+models are built without weights (nothing is downloaded) as their default weights
+would build them, parameters on the meta device; their metadata ships with
+torchvision. torch and torchvision are imported only when a model is listed or built.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from calc.analyze import Report, analyze
+from calc.presets import PRESETS, preset
+from calc.spec import parse_stack
+
+PRESET_PREFIX = "stack: "
+
+# Builder arguments that torchvision's default weights imply (their builders set them
+# from the weights): googlenet drops its aux classifiers, vit_h_14's SWAG weights are 518 px.
+BUILD_ARGUMENTS = {
+    "googlenet": {"aux_logits": False, "init_weights": False},
+    "inception_v3": {"init_weights": False},
+    "vit_h_14": {"image_size": 518},
+}
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    name: str
+    family: str
+    source: str                 # "torchvision" | "preset"
+    input_shape: tuple[int, ...]  # native input, one sample: the default weights' crop size
+    acc1: float | None = None   # ImageNet-1K top-1, %
+    acc5: float | None = None
+    num_params: int | None = None
+    gmacs: float | None = None  # torchvision's "_ops" metadata: GMACs, though its docs say GFLOPS
+    file_size_mb: float | None = None
+
+
+def family(name: str) -> str:
+    """resnet50 -> resnet, efficientnet_v2_s -> efficientnet, vit_b_16 -> vit."""
+    return re.split(r"[_\d]", name, maxsplit=1)[0] or name
+
+
+@lru_cache(maxsize=1)
+def _torchvision_models() -> dict[str, ZooModel]:
+    import torchvision
+    from torchvision.models import get_model_weights
+
+    models = {}
+    for name in torchvision.models.list_models(module=torchvision.models):
+        weights = get_model_weights(name).DEFAULT
+        crop = weights.transforms().crop_size[0]
+        metrics = weights.meta["_metrics"]["ImageNet-1K"]
+        models[name] = ZooModel(name, family(name), "torchvision", (3, crop, crop), metrics["acc@1"],
+                                metrics["acc@5"], weights.meta["num_params"], weights.meta["_ops"],
+                                weights.meta["_file_size"])
+    return models
+
+
+def _preset_models() -> dict[str, ZooModel]:
+    models = {}
+    for entry in PRESETS:
+        report = analyze(parse_stack(entry.stack))
+        models[PRESET_PREFIX + entry.name] = ZooModel(PRESET_PREFIX + entry.name, "stack preset", "preset",
+                                                      tuple(entry.stack["input"]), num_params=report.params)
+    return models
+
+
+def list_models(source: str | None = None) -> tuple[str, ...]:
+    """Every zoo model name: torchvision classifiers (sorted), then the stack presets."""
+    names = list(_torchvision_models()) if source in (None, "torchvision") else []
+    return tuple(names + (list(_preset_models()) if source in (None, "preset") else []))
+
+
+def model_info(name: str) -> ZooModel:
+    models = {**_torchvision_models(), **_preset_models()}
+    if name not in models:
+        raise KeyError(f"no zoo model named {name!r}; `python -m calc zoo` lists them")
+    return models[name]
+
+
+def build(name: str):
+    """A torchvision model without weights, its parameters on the meta device."""
+    from torchvision.models import get_model
+
+    from calc.torch_count import parameters_on_meta
+
+    with parameters_on_meta():
+        return get_model(name, weights=None, **BUILD_ARGUMENTS.get(name, {})).eval()
+
+
+def count(name: str, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
+          device: str = "meta") -> Report:
+    """The Report of a zoo model at ``resolution`` (default: its native one)."""
+    info = model_info(name)
+    if info.source == "preset":
+        stack = dict(preset(name[len(PRESET_PREFIX):]).stack, batch=batch, dtype=dtype)
+        if resolution is not None and len(info.input_shape) == 3:
+            stack["input"] = [info.input_shape[0], resolution, resolution]
+        return analyze(parse_stack(stack))
+    from calc.torch_build import materialize
+    from calc.torch_count import count_module
+
+    model = build(name)
+    if device != "meta":
+        model = materialize(model, device)
+    size = resolution or info.input_shape[1]
+    return count_module(model, (3, size, size), batch=batch, dtype=dtype, device=device)
+
