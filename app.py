@@ -15,6 +15,7 @@ st.set_page_config(page_title="MACscope", page_icon=str(Path(__file__).parent / 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/builder.py", title="Layer Builder", icon=":material/stacks:", url_path="builder"),
+    st.Page("pages/model.py", title="Model", icon=":material/account_tree:", url_path="model"),
 ]
 
 style.apply()

@@ -21,6 +21,7 @@ class Row:
     cost: Cost                       # batch included
     bytes_per_element: int
     is_part: bool = False
+    category: str = ""               # torch-side rows: standard conv, depthwise conv, linear, ...
 
     @property
     def params(self) -> int:

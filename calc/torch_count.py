@@ -235,6 +235,27 @@ def parameters_on_meta() -> Iterator[None]:
         nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
 
 
+def category(module: nn.Module, macs_by_op: dict[str, int]) -> str:
+    """What kind of work a module's own MACs are, for the breakdown by layer kind."""
+    if isinstance(module, nn.Conv2d):
+        if module.groups > 1 and module.groups == module.in_channels:
+            return "depthwise conv"
+        if module.kernel_size == (1, 1) and module.groups == 1:
+            return "pointwise conv"
+        return "grouped conv" if module.groups > 1 else "standard conv"
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return "other conv"
+    if isinstance(module, nn.Linear):
+        return "linear"
+    ops = set(macs_by_op)
+    if ops & {"bmm", "baddbmm", "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
+              "_scaled_dot_product_flash_attention", "_scaled_dot_product_cudnn_attention", "flex_attention"}:
+        return "attention matmuls"
+    if ops:
+        return "other matmuls"
+    return "no MACs"
+
+
 def _row(index: int, tally: _ModuleTally, params: int, bytes_per_element: int) -> Row:
     cost = Cost(
         output_shape=tally.output_shape or (0,), params=params,
@@ -244,7 +265,7 @@ def _row(index: int, tally: _ModuleTally, params: int, bytes_per_element: int) -
     )
     sample = lambda shape: tuple(shape[1:])  # noqa: E731
     return Row(index, tally.path or "(model)", type(tally.module).__name__, sample(tally.input_shape),
-               sample(tally.output_shape), cost, bytes_per_element)
+               sample(tally.output_shape), cost, bytes_per_element, category=category(tally.module, tally.macs))
 
 
 def count_module(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1, dtype: str = "fp32",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from calc.analyze import Report, analyze
+from calc.errors import SpecError
 from calc.presets import PRESETS, preset
 from calc.spec import parse_stack
 
@@ -109,5 +110,10 @@ def count(name: str, resolution: int | None = None, batch: int = 1, dtype: str =
     if device != "meta":
         model = materialize(model, device)
     size = resolution or info.input_shape[1]
-    return count_module(model, (3, size, size), batch=batch, dtype=dtype, device=device)
+    try:
+        return count_module(model, (3, size, size), batch=batch, dtype=dtype, device=device)
+    except (AssertionError, RuntimeError, ValueError) as error:  # the model's own check of its input
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SpecError(f"{name} does not accept a {size}×{size} input ({reason}); its native size is "
+                        f"{info.input_shape[1]}", field="resolution") from None
 

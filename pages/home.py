@@ -18,6 +18,8 @@ st.markdown(
 )
 st.page_link("pages/builder.py", label="Layer Builder: build a stack of layers and see its cost",
              icon=":material/stacks:")
+st.page_link("pages/model.py", label="Model: pick any torchvision classifier and see where its MACs go",
+             icon=":material/account_tree:")
 
 st.subheader("How MACscope counts")
 left, right = st.columns(2)

@@ -14,7 +14,8 @@ from calc.presets import PRESETS, preset
 from calc.units import si, si_bytes
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = [pytest.param("pages/home.py", id="home"), pytest.param("pages/builder.py", id="builder")]
+PAGES = [pytest.param("pages/home.py", id="home"), pytest.param("pages/builder.py", id="builder"),
+         pytest.param("pages/model.py", id="model")]
 
 
 def open_page(page: str) -> AppTest:
@@ -213,3 +214,57 @@ def test_csv_table_has_every_byte_figure():
     assert row["output bytes"] == 4 * 64 * 224 * 224
     assert row["bytes moved"] == row["weight bytes"] + row["input bytes"] + row["output bytes"]
     assert row["MACs"] == 64 * 3 * 3 * 3 * 224 * 224 and row["FLOPs"] == 2 * row["MACs"]
+
+
+# ---------------------------------------------------------------- Model page
+
+@pytest.fixture
+def model_page() -> AppTest:
+    return open_page("pages/model.py")
+
+
+def test_model_page_defaults_to_resnet50_counted_by_calc(model_page):
+    from calc import zoo
+
+    report = zoo.count("resnet50")
+    assert metrics(model_page)["MACs"] == si(report.macs) == si(4_089_184_256)
+    assert metrics(model_page)["Parameters"] == si(25_557_032)
+    assert "4.089" in " ".join(caption.value for caption in model_page.caption)
+
+
+def test_model_page_switches_model_and_resets_resolution(model_page):
+    from calc import zoo
+
+    model_page.number_input(key="model_resolution").set_value(160).run()
+    assert metrics(model_page)["MACs"] == si(zoo.count("resnet50", 160).macs)
+    model_page.selectbox(key="model_name").set_value("inception_v3").run()
+    assert model_page.number_input(key="model_resolution").value == 299
+    assert metrics(model_page)["MACs"] == si(zoo.count("inception_v3").macs)
+    assert not model_page.exception
+
+
+def test_model_page_batch_scales_macs(model_page):
+    from calc import zoo
+
+    model_page.number_input(key="model_batch").set_value(8).run()
+    assert metrics(model_page)["MACs"] == si(8 * zoo.count("resnet50").macs)
+
+
+def test_model_page_refused_resolution_says_what_to_fix(model_page):
+    model_page.selectbox(key="model_name").set_value("vit_b_16").run()
+    model_page.number_input(key="model_resolution").set_value(256).run()
+    assert not model_page.exception
+    assert any("vit_b_16 does not accept a 256×256 input" in error.value and "224" in error.value
+               for error in model_page.error)
+
+
+def test_model_page_filter_narrows_the_table(model_page):
+    model_page.text_input(key="model_filter").input("layer4").run()
+    table = model_page.dataframe[0].value
+    assert len(table) > 0 and table["module path"].str.startswith("layer4").all()
+
+
+def test_model_page_shows_stack_presets_too(model_page):
+    model_page.selectbox(key="model_name").set_value("stack: MobileNetV2 block").run()
+    assert not model_page.exception
+    assert metrics(model_page)["MACs"] == expected_metrics(preset("MobileNetV2 block").stack)["MACs"]

@@ -56,6 +56,7 @@ class AppPage:
 PAGES = (
     AppPage("home", "", "pages/home.py", "MACscope"),
     AppPage("builder", "builder", "pages/builder.py", "Layer Builder"),
+    AppPage("model", "model", "pages/model.py", "Model: resnet50"),
 )
 
 # Installed before any page script: counts finished script runs (the app element's

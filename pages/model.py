@@ -1,0 +1,102 @@
+"""Model: pick a zoo model and see where its computation goes, module by module."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from calc import zoo
+from calc.errors import SpecError
+from calc.units import exact, si, si_bytes
+from charts import model as model_charts
+from charts.tables import layer_table
+from ui import shell
+
+shell.require_navigation()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def count(name: str, resolution: int, batch: int):
+    return zoo.count(name, resolution, batch)
+
+
+@st.cache_data(show_spinner=False)
+def zoo_names() -> tuple[str, ...]:
+    return zoo.list_models()
+
+
+def label(name: str) -> str:
+    info = zoo.model_info(name)
+    return f"{info.family} · {name}" if info.source == "torchvision" else name
+
+
+def reset_resolution() -> None:
+    st.session_state["model_resolution"] = zoo.model_info(st.session_state["model_name"]).input_shape[-1]
+
+
+names = zoo_names()
+st.session_state.setdefault("model_name", "resnet50")
+st.session_state.setdefault("model_resolution", zoo.model_info(st.session_state["model_name"]).input_shape[-1])
+with st.sidebar:
+    st.subheader("Model")
+    name = st.selectbox("Model", sorted(names, key=label), key="model_name", format_func=label,
+                        on_change=reset_resolution, help="Type to search; grouped by family")
+    info = zoo.model_info(name)
+    image = len(info.input_shape) == 3 and info.input_shape[0] == 3
+    resolution = st.number_input("Resolution (pixels)", min_value=32, max_value=1024, step=16,
+                                 key="model_resolution", disabled=not image,
+                                 help=f"Native: {info.input_shape[-1]} (the default weights' crop size)")
+    batch = st.number_input("Batch N", min_value=1, max_value=1024, step=1, key="model_batch")
+
+st.title(f"Model: {name}")
+try:
+    with st.spinner(f"Counting {name} on the meta device…"):
+        report = count(name, int(resolution) if image else None, int(batch))
+except SpecError as error:
+    st.error(f"{error}. Set the resolution back to {info.input_shape[-1]} in the sidebar.", icon=":material/error:")
+    st.stop()
+
+facts = [f"input {'×'.join(map(str, report.input_shape))}", f"batch {report.batch}",
+         f"{len(report.rows)} modules with work"]
+if info.acc1 is not None:
+    facts += [f"ImageNet acc@1 {info.acc1:.2f} %, acc@5 {info.acc5:.2f} %", f"weights file {info.file_size_mb:.1f} MB",
+              f"torchvision lists {info.gmacs:.3f} “GFLOPS”, which are GMACs"]
+st.caption(" · ".join(facts))
+
+columns = st.columns(5)
+columns[0].metric("MACs", si(report.macs), border=True, help=f"{exact(report.macs)} multiply-accumulates")
+columns[1].metric("FLOPs", si(report.flops), border=True, help=f"2 × MACs = {exact(report.flops)}")
+columns[2].metric("Parameters", si(report.params), border=True, help=f"{exact(report.params)}")
+columns[3].metric("Memory traffic", si_bytes(report.memory_bytes), border=True,
+                  help="weights + every op's inputs and outputs once, fp32")
+columns[4].metric("Other ops", si(report.other_ops), border=True,
+                  help=", ".join(f"{k} {exact(v)}" for k, v in report.other_ops_by_label().items()))
+
+if report.unsupported:
+    st.warning("Ops without a formula, not counted: " + ", ".join(report.unsupported), icon=":material/warning:")
+
+table_tab, tree_tab, top_tab, kind_tab = st.tabs(["Per-layer table", "Hierarchy", "Heaviest layers", "By kind"])
+with table_tab:
+    query = st.text_input("Filter by module path or type", key="model_filter", placeholder="e.g. layer3 or Conv2d")
+    table = layer_table(report).rename(columns={"#": "module path", "layer": "type"})
+    if query:
+        mask = (table["module path"].str.contains(query, case=False, regex=False)
+                | table["type"].str.contains(query, case=False, regex=False))
+        table = table[mask]
+    st.dataframe(table, hide_index=True, width="stretch", height=420,
+                 column_order=["module path", "type", "output shape", "params", "MACs", "share of MACs",
+                               "other ops", "bytes moved"],
+                 column_config={"params": st.column_config.NumberColumn(format="localized"),
+                                "MACs": st.column_config.NumberColumn(format="localized"),
+                                "share of MACs": st.column_config.NumberColumn(format="percent"),
+                                "other ops": st.column_config.NumberColumn(format="localized"),
+                                "bytes moved": st.column_config.NumberColumn(format="localized")})
+    st.caption(f"{len(table)} of {len(report.rows)} rows. Each row is the module's own work; "
+               "click a column header to sort.")
+    st.download_button("Download per-layer CSV", table.to_csv(index=False), file_name=f"macscope-{name}.csv",
+                       mime="text/csv", key="model_csv")
+with tree_tab:
+    st.plotly_chart(model_charts.hierarchy_treemap(report, name), key="model_treemap")
+with top_tab:
+    st.plotly_chart(model_charts.top_layers(report), key="model_top")
+with kind_tab:
+    st.plotly_chart(model_charts.macs_by_kind_of_work(report), key="model_kinds")
