@@ -20,6 +20,8 @@ st.page_link("pages/builder.py", label="Layer Builder: build a stack of layers a
              icon=":material/stacks:")
 st.page_link("pages/model.py", label="Model: pick any torchvision classifier and see where its MACs go",
              icon=":material/account_tree:")
+st.page_link("pages/compare.py", label="Compare: models and stacks side by side, cost against accuracy",
+             icon=":material/compare_arrows:")
 
 st.subheader("How MACscope counts")
 left, right = st.columns(2)

@@ -15,7 +15,7 @@ from calc.units import si, si_bytes
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = [pytest.param("pages/home.py", id="home"), pytest.param("pages/builder.py", id="builder"),
-         pytest.param("pages/model.py", id="model")]
+         pytest.param("pages/model.py", id="model"), pytest.param("pages/compare.py", id="compare")]
 
 
 def open_page(page: str) -> AppTest:
@@ -268,3 +268,40 @@ def test_model_page_shows_stack_presets_too(model_page):
     model_page.selectbox(key="model_name").set_value("stack: MobileNetV2 block").run()
     assert not model_page.exception
     assert metrics(model_page)["MACs"] == expected_metrics(preset("MobileNetV2 block").stack)["MACs"]
+
+
+# ---------------------------------------------------------------- Compare page
+
+@pytest.fixture
+def compare_page() -> AppTest:
+    return open_page("pages/compare.py")
+
+
+def test_compare_page_relative_cost_to_baseline(compare_page):
+    from calc import zoo
+
+    table = compare_page.dataframe[0].value.set_index("model")
+    vgg_over_mobilenet = zoo.count("vgg16").macs / zoo.count("mobilenet_v2").macs
+    assert table.loc["mobilenet_v2", "relative cost"] == 1
+    assert table.loc["vgg16", "relative cost"] == pytest.approx(vgg_over_mobilenet)
+    assert round(vgg_over_mobilenet) == 51  # "VGG-16 costs about 51x MobileNetV2"
+    compare_page.selectbox(key="compare_baseline").set_value("resnet50").run()
+    table = compare_page.dataframe[0].value.set_index("model")
+    assert table.loc["resnet50", "relative cost"] == 1
+    assert table.loc["mobilenet_v2", "GMACs"] == zoo.count("mobilenet_v2").macs / 1e9
+
+
+def test_compare_page_mixes_models_and_stacks(compare_page):
+    compare_page.multiselect(key="compare_models").set_value(
+        ["resnet18", "vit_b_16", "stack: Small CNN (CIFAR-10)"]).run()
+    assert not compare_page.exception
+    table = compare_page.dataframe[0].value.set_index("model")
+    assert table.loc["stack: Small CNN (CIFAR-10)", "GMACs"] == calc.analyze(
+        calc.parse_stack(preset("Small CNN (CIFAR-10)").stack)).macs / 1e9
+    assert any("vit_b_16" in caption.value for caption in compare_page.caption)  # fixed 224x224 input
+
+
+def test_compare_page_with_nothing_chosen_says_so(compare_page):
+    compare_page.multiselect(key="compare_models").set_value([]).run()
+    assert not compare_page.exception
+    assert any("Pick at least one model" in info.value for info in compare_page.info)

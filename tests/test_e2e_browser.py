@@ -57,6 +57,7 @@ PAGES = (
     AppPage("home", "", "pages/home.py", "MACscope"),
     AppPage("builder", "builder", "pages/builder.py", "Layer Builder"),
     AppPage("model", "model", "pages/model.py", "Model: resnet50"),
+    AppPage("compare", "compare", "pages/compare.py", "Compare models"),
 )
 
 # Installed before any page script: counts finished script runs (the app element's
