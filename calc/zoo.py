@@ -62,6 +62,7 @@ def _torchvision_models() -> dict[str, ZooModel]:
     return models
 
 
+@lru_cache(maxsize=1)
 def _preset_models() -> dict[str, ZooModel]:
     models = {}
     for entry in PRESETS:
@@ -77,8 +78,13 @@ def list_models(source: str | None = None) -> tuple[str, ...]:
     return tuple(names + (list(_preset_models()) if source in (None, "preset") else []))
 
 
+@lru_cache(maxsize=1)
+def _all_models() -> dict[str, ZooModel]:
+    return {**_torchvision_models(), **_preset_models()}
+
+
 def model_info(name: str) -> ZooModel:
-    models = {**_torchvision_models(), **_preset_models()}
+    models = _all_models()
     if name not in models:
         raise KeyError(f"no zoo model named {name!r}; `python -m calc zoo` lists them")
     return models[name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from charts.layers import _layout
+from charts.layers import layout
 
 
 def cost_bars(table: pd.DataFrame, column: str, title: str, axis: str) -> go.Figure:
@@ -16,7 +16,7 @@ def cost_bars(table: pd.DataFrame, column: str, title: str, axis: str) -> go.Fig
         hovertemplate="<b>%{y}</b><br>" + axis + " %{x:,.3f}<br>%{customdata[0]:.2f}× the baseline's MACs"
                       "<extra></extra>",
     ))
-    figure = _layout(figure, title, "", axis)
+    figure = layout(figure, title, "", axis)
     figure.update_layout(height=max(300, 60 + 28 * len(ordered)))
     return figure
 
@@ -34,7 +34,7 @@ def accuracy_against_cost(table: pd.DataFrame) -> go.Figure:
         hovertemplate="<b>%{text}</b><br>%{x:.3f} GMACs · acc@1 %{y:.2f} %<br>%{customdata[0]:.2f} M params · "
                       "%{customdata[1]:.2f}× the baseline's MACs<extra></extra>",
     ))
-    figure = _layout(figure, "ImageNet top-1 accuracy against cost (bubble area: parameters)", "acc@1 (%)",
+    figure = layout(figure, "ImageNet top-1 accuracy against cost (bubble area: parameters)", "acc@1 (%)",
                      "GMACs (log scale)")
     figure.update_xaxes(type="log")
     figure.update_layout(height=460, showlegend=False)
@@ -46,6 +46,6 @@ def macs_against_resolution(sweep: pd.DataFrame) -> go.Figure:
     for model, points in sweep.groupby("model", sort=False):
         figure.add_scatter(x=points["resolution"], y=points["GMACs"], mode="lines+markers", name=model,
                            hovertemplate=f"<b>{model}</b><br>%{{x}}×%{{x}} px: %{{y:.3f}} GMACs<extra></extra>")
-    figure = _layout(figure, "MACs against input resolution", "GMACs", "input height = width (pixels)")
+    figure = layout(figure, "MACs against input resolution", "GMACs", "input height = width (pixels)")
     figure.update_layout(height=420)
     return figure

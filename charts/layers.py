@@ -23,7 +23,7 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape))
 
 
-def _layout(figure: go.Figure, title: str, y_title: str, x_title: str = "") -> go.Figure:
+def layout(figure: go.Figure, title: str, y_title: str, x_title: str = "") -> go.Figure:
     figure.update_layout(
         title={"text": title, "x": 0, "xanchor": "left"}, margin={"l": 10, "r": 10, "t": 50, "b": 10},
         height=400, font={"size": 14},
@@ -58,7 +58,7 @@ def macs_per_layer(report: Report) -> go.Figure:
     figure.update_xaxes(categoryorder="array", categoryarray=[layer_label(row) for row in report.rows],
                         tickangle=-45 if len(report.rows) > 8 else 0)
     figure.update_yaxes(tickformat="~s")
-    return _layout(figure, f"MACs per layer (total {si(report.macs)}MACs)", "MACs")
+    return layout(figure, f"MACs per layer (total {si(report.macs)}MACs)", "MACs")
 
 
 def macs_by_kind(report: Report) -> go.Figure:
@@ -75,7 +75,7 @@ def macs_by_kind(report: Report) -> go.Figure:
         hovertemplate="<b>%{y}</b><br>MACs %{customdata[0]} (%{customdata[1]})<extra></extra>",
     ))
     figure.update_xaxes(tickformat="~s")
-    return _layout(figure, "MACs by layer kind", "", "MACs")
+    return layout(figure, "MACs by layer kind", "", "MACs")
 
 
 def other_ops_by_label(report: Report) -> go.Figure:
@@ -88,4 +88,4 @@ def other_ops_by_label(report: Report) -> go.Figure:
         hovertemplate="<b>%{y}</b><br>%{customdata} ops<extra></extra>",
     ))
     figure.update_xaxes(tickformat="~s")
-    return _layout(figure, "Other ops by kind (not in MACs)", "", "ops")
+    return layout(figure, "Other ops by kind (not in MACs)", "", "ops")

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from calc.analyze import Report
 from calc.breakdown import macs_by_category
 from calc.units import si
-from charts.layers import _layout
+from charts.layers import layout
 
 CATEGORY_COLORS = {"standard conv": "#1f5fbf", "grouped conv": "#4a90d9", "depthwise conv": "#2a9d8f",
                    "pointwise conv": "#8ab17d", "linear": "#d9730d", "attention matmuls": "#8e44ad",
@@ -39,7 +39,7 @@ def hierarchy_treemap(report: Report, root_label: str) -> go.Figure:
                       "(%{percentRoot:.1%} of the model)<extra></extra>",
         maxdepth=3, root_color="#f1f4f9",
     ))
-    _layout(figure, f"MACs by module (total {si(report.macs)}MACs): click a box to zoom in", "")
+    layout(figure, f"MACs by module (total {si(report.macs)}MACs): click a box to zoom in", "")
     figure.update_layout(height=460, margin={"l": 0, "r": 0, "t": 50, "b": 0})
     return figure
 
@@ -56,7 +56,7 @@ def top_layers(report: Report, count: int = 10) -> go.Figure:
                       "<extra></extra>",
     ))
     figure.update_xaxes(tickformat="~s")
-    return _layout(figure, f"The {len(rows)} heaviest layers", "", "MACs")
+    return layout(figure, f"The {len(rows)} heaviest layers", "", "MACs")
 
 
 def macs_by_kind_of_work(report: Report) -> go.Figure:
@@ -70,4 +70,4 @@ def macs_by_kind_of_work(report: Report) -> go.Figure:
         hovertemplate="<b>%{y}</b><br>MACs %{customdata[0]} (%{customdata[1]})<extra></extra>",
     ))
     figure.update_xaxes(tickformat="~s")
-    return _layout(figure, "MACs by kind of work", "", "MACs")
+    return layout(figure, "MACs by kind of work", "", "MACs")

@@ -167,3 +167,9 @@ def test_breakdown_by_kind_of_work(name, category, macs):
     totals = macs_by_category(report)
     assert totals[category] == macs
     assert sum(totals.values()) == report.macs
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@pytest.mark.parametrize("name", ["resnet18", "vit_b_32"])
+def test_same_macs_on_cuda(name):
+    assert zoo.count(name, device="cuda").macs == zoo.count(name).macs
