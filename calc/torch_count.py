@@ -31,8 +31,6 @@ from calc.cost import Cost, Term
 from calc.formulas import _adaptive_windows
 from calc.units import DTYPE_BYTES
 
-aten = torch.ops.aten
-
 # Ops that only move, view or allocate data: known to cost no arithmetic.
 ZERO_COST = {
     "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "expand_as", "squeeze",
@@ -81,6 +79,9 @@ def _cpu_flash_attention_macs(args, out) -> int:
     return batch * heads * length * source * depth + batch * heads * length * source * value.shape[-1]
 
 
+# Where a GEMM-class op takes its bias, whose adds are other ops, not MACs.
+BIAS_ARGUMENT = {"convolution": 2, "_convolution": 2, "addmm": 0}
+
 MAC_FORMULAS_HERE = {"_scaled_dot_product_flash_attention_for_cpu": _cpu_flash_attention_macs}
 
 
@@ -126,7 +127,6 @@ class _ModuleTally:
     output_elements: int = 0
     input_shape: tuple[int, ...] = ()
     output_shape: tuple[int, ...] = ()
-    ran: bool = False
 
 
 class _Counter(TorchDispatchMode):
@@ -135,6 +135,8 @@ class _Counter(TorchDispatchMode):
         self.tallies = tallies
         self.stack: list[_ModuleTally] = [tallies[id(root)]]
         self.unsupported: dict[str, int] = {}
+        self.order: list[_ModuleTally] = []  # modules in the order they first ran
+        self.ran: set[int] = set()            # their ids
         self.parameters = {id(parameter) for parameter in root.parameters()}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -153,10 +155,8 @@ class _Counter(TorchDispatchMode):
                 query, key = args[0], args[1]
                 scores = query.shape[0] * query.shape[1] * query.shape[2] * key.shape[-2]
                 tally.other_ops["softmax"] = tally.other_ops.get("softmax", 0) + 3 * scores
-            bias = args[2] if name in ("convolution", "_convolution", "addmm") and len(args) > 2 else None
-            if name == "addmm":
-                bias = args[0]
-            if isinstance(bias, torch.Tensor):
+            position = BIAS_ARGUMENT.get(name)
+            if position is not None and len(args) > position and isinstance(args[position], torch.Tensor):
                 tally.other_ops["bias add"] = tally.other_ops.get("bias add", 0) + _numel(out)
         elif name not in ZERO_COST:
             rule = _other_ops(name, args, kwargs, out)
@@ -179,9 +179,11 @@ def _module_hooks(counter: _Counter) -> Iterator[None]:
         tally = counter.tallies.get(id(module))
         if tally is not None:
             counter.stack.append(tally)
-            first = _first_tensor(inputs)
-            if first is not None and not tally.ran:
-                tally.input_shape = tuple(first.shape)
+            if id(module) not in counter.ran:
+                counter.ran.add(id(module))
+                counter.order.append(tally)
+                first = _first_tensor(inputs)
+                tally.input_shape = tuple(first.shape) if first is not None else ()
 
     def leave(module, inputs, output):
         tally = counter.tallies.get(id(module))
@@ -190,7 +192,6 @@ def _module_hooks(counter: _Counter) -> Iterator[None]:
             first = _first_tensor(output)
             if first is not None:
                 tally.output_shape = tuple(first.shape)
-            tally.ran = True
 
     pre = nn.modules.module.register_module_forward_pre_hook(enter)
     post = nn.modules.module.register_module_forward_hook(leave)
@@ -282,36 +283,20 @@ def count_module(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1
     tallies = {id(child): _ModuleTally(path, child, {}, {}) for path, child in module.named_modules()}
     counter = _Counter(tallies, module)
     x = torch.zeros((batch, *input_shape), device=device)
-    order: list[_ModuleTally] = []
-    seen: set[int] = set()
-
-    def first_run(child, inputs):
-        if id(child) not in seen:
-            seen.add(id(child))
-            order.append(tallies[id(child)])
-
-    hook = nn.modules.module.register_module_forward_pre_hook(first_run)
-    try:
-        with _no_fused_fast_paths(), torch.no_grad(), _module_hooks(counter), counter:
-            module(x)
-    finally:
-        hook.remove()
+    with _no_fused_fast_paths(), torch.no_grad(), _module_hooks(counter), counter:
+        module(x)
     bytes_per_element = DTYPE_BYTES[dtype]
     rows = []
-    for tally in order:
+    for tally in counter.order:
         own_params = sum(parameter.numel() for parameter in tally.module.parameters(recurse=False))
         if tally.macs or tally.other_ops or own_params or tally.input_elements:
             rows.append(_row(len(rows), tally, own_params, bytes_per_element))
     for tally in tallies.values():  # modules that never ran still hold parameters (an aux classifier)
         own_params = sum(parameter.numel() for parameter in tally.module.parameters(recurse=False))
-        if id(tally.module) not in seen and own_params:
+        if id(tally.module) not in counter.ran and own_params:
             rows.append(_row(len(rows), tally, own_params, bytes_per_element))
     unsupported = tuple(f"{op} ×{count}" for op, count in sorted(counter.unsupported.items()))
     return Report(tuple(input_shape), batch, dtype, tuple(rows), unsupported)
 
 
-def total_params(module: nn.Module) -> int:
-    return sum(parameter.numel() for parameter in module.parameters())
-
-
-__all__ = ["count_module", "parameters_on_meta", "total_params"]
+__all__ = ["count_module", "parameters_on_meta"]
