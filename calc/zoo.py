@@ -100,15 +100,38 @@ def build(name: str):
         return get_model(name, weights=None, **BUILD_ARGUMENTS.get(name, {})).eval()
 
 
+def preset_stack(name: str, resolution: int | None = None, batch: int = 1, dtype: str = "fp32") -> dict:
+    """The stack JSON of a preset zoo entry, at ``resolution`` if it takes images."""
+    info = model_info(name)
+    stack = dict(preset(name[len(PRESET_PREFIX):]).stack, batch=batch, dtype=dtype)
+    if resolution is not None and len(info.input_shape) == 3:
+        stack["input"] = [info.input_shape[0], resolution, resolution]
+    return stack
+
+
+def input_shape(name: str, resolution: int | None = None) -> tuple[int, ...]:
+    """One sample's input shape for ``name`` at ``resolution`` (default: native)."""
+    info = model_info(name)
+    if resolution is None or len(info.input_shape) != 3:
+        return info.input_shape
+    return (info.input_shape[0], resolution, resolution)
+
+
+def module(name: str, resolution: int | None = None):
+    """Any zoo entry as an nn.Module on the meta device (a preset through build_stack)."""
+    if model_info(name).source == "preset":
+        from calc.torch_build import build_stack
+
+        return build_stack(parse_stack(preset_stack(name, resolution)))
+    return build(name)
+
+
 def count(name: str, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
           device: str = "meta") -> Report:
     """The Report of a zoo model at ``resolution`` (default: its native one)."""
     info = model_info(name)
     if info.source == "preset":
-        stack = dict(preset(name[len(PRESET_PREFIX):]).stack, batch=batch, dtype=dtype)
-        if resolution is not None and len(info.input_shape) == 3:
-            stack["input"] = [info.input_shape[0], resolution, resolution]
-        return analyze(parse_stack(stack))
+        return analyze(parse_stack(preset_stack(name, resolution, batch, dtype)))
     from calc.torch_build import materialize
     from calc.torch_count import count_module
 
