@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/builder.py", title="Layer Builder", icon=":material/stacks:", url_path="builder"),
     st.Page("pages/model.py", title="Model", icon=":material/account_tree:", url_path="model"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("pages/latency.py", title="Latency", icon=":material/speed:", url_path="latency"),
 ]
 
 style.apply()

@@ -46,3 +46,16 @@ def macs_by_category(report: Report) -> dict[str, int]:
             label = _torch_category(row, term.label) if row.category else _stack_category(row, term.label)
             totals[label] = totals.get(label, 0) + term.value
     return totals
+
+
+def row_category(row: Row) -> str:
+    """The kind of work of one row: its module category (torch side), or the category of
+    its largest MAC term (stack side); "no MACs" for norms, activations, pooling."""
+    if row.category:
+        return row.category
+    if not row.cost.terms:
+        return "no MACs"
+    if row.kind == "separable_conv2d":
+        return "separable conv"
+    largest = max(row.cost.terms, key=lambda term: term.value)
+    return _stack_category(row, largest.label)

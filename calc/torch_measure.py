@@ -138,7 +138,7 @@ def measure(model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: s
         _synchronize(device)
         first = time.perf_counter() - first_started
         if first * 4 > max_seconds:
-            raise SpecError(f"one forward pass took {first:.1f} s; timing it within the {max_seconds:.0f} s bound "
+            raise SpecError(f"one forward pass took {first:.3g} s; timing it within the {max_seconds:g} s bound "
                             "is not possible: lower the batch or the resolution", field="batch")
         warmup_runs = 1
         while warmup_runs < 3 or time.perf_counter() - first_started < min(0.25, max_seconds / 8):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -61,13 +62,14 @@ class MachineInfo:
         return peak, how
 
     def nominal_cuda_hardware(self, index: int = 0) -> Hardware | None:
-        """The preset whose name the CUDA device's name contains (an H200 -> NVIDIA H200 SXM)."""
+        """The preset whose model words all appear in the CUDA device's name, form factor aside
+        (NVIDIA H200 -> NVIDIA H200 SXM; NVIDIA A100-SXM4-80GB -> NVIDIA A100 80GB SXM)."""
         if index >= len(self.cuda):
             return None
-        name = self.cuda[index].name.upper()
+        words = set(re.split(r"[^A-Z0-9]+", self.cuda[index].name.upper()))
         for entry in PRESETS:
-            model = entry.name.removeprefix("NVIDIA ").split()[0].upper()
-            if entry.kind == "GPU" and model in name:
+            model = set(entry.name.upper().removeprefix("NVIDIA ").split()) - {"SXM", "SXM2"}
+            if entry.kind == "GPU" and model <= words:
                 return entry
         return None
 
@@ -111,6 +113,10 @@ class Probe:
     bandwidth_bytes_per_s: float
     copy_bytes: int                               # size of the copied buffer
     seconds: float                                # wall time of the probe
+
+    @property
+    def peak_flops_per_s(self) -> dict[str, float]:
+        return dict(self.peaks)
 
     def as_hardware(self) -> Hardware:
         sizes = sorted({n for _, n, _ in self.gemm})

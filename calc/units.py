@@ -45,3 +45,24 @@ def si_bytes(n_bytes: int, significant: int = 4) -> str:
 def exact(value: int) -> str:
     """Thousands separators: ``86,704,128``."""
     return f"{value:,}"
+
+
+def duration(seconds: float, significant: int = 4) -> str:
+    """Latency as read aloud: ``2.297e-4 -> '0.2297 ms'``, ``0.0361 -> '36.10 ms'``,
+    ``1.25 -> '1.250 s'``, ``1.2e-5 -> '12.00 µs'``; milliseconds from 0.1 ms up."""
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return "—"
+    if seconds == 0:
+        return "0 s"
+    magnitude = abs(seconds)
+    if magnitude >= 1:
+        scaled, unit = seconds, "s"
+    elif magnitude >= 1e-4:
+        scaled, unit = seconds * 1e3, "ms"
+    elif magnitude >= 1e-7:
+        scaled, unit = seconds * 1e6, "µs"
+    else:
+        scaled, unit = seconds * 1e9, "ns"
+    if abs(scaled) < 1:
+        return f"{scaled:.{significant}f} {unit}"
+    return f"{_rounded(scaled, significant)} {unit}"

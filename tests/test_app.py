@@ -15,7 +15,8 @@ from calc.units import si, si_bytes
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = [pytest.param("pages/home.py", id="home"), pytest.param("pages/builder.py", id="builder"),
-         pytest.param("pages/model.py", id="model"), pytest.param("pages/compare.py", id="compare")]
+         pytest.param("pages/model.py", id="model"), pytest.param("pages/compare.py", id="compare"),
+         pytest.param("pages/latency.py", id="latency")]
 
 
 def open_page(page: str) -> AppTest:

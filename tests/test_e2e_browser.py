@@ -58,7 +58,9 @@ PAGES = (
     AppPage("builder", "builder", "pages/builder.py", "Layer Builder"),
     AppPage("model", "model", "pages/model.py", "Model: resnet50"),
     AppPage("compare", "compare", "pages/compare.py", "Compare models"),
+    AppPage("latency", "latency", "pages/latency.py", "Latency: theory and measurement"),
 )
+MEASURE_SECONDS = 120   # probe this CPU, time a small model, profile its layers
 
 # Installed before any page script: counts finished script runs (the app element's
 # data-test-script-state leaving "running") and stamps the last DOM change.
@@ -326,6 +328,37 @@ def test_add_layer_changes_the_macs(tab: Tab):
     assert after != before, f"MACs still shows {before!r} after clicking 'Add layer'"
     grown = dict(IMAGE_STACK, layers=[*IMAGE_STACK["layers"], new_layer(layer_kind("conv2d"), None)])
     assert after == si(macs_of(grown)), "the MACs shown are not calc's MACs of the stack with a conv2d added"
+
+
+def test_latency_theory_then_a_measurement_here(tab: Tab):
+    from calc import roofline, zoo
+    from calc.hardware import hardware
+    from calc.units import duration
+
+    latency = next(app_page for app_page in PAGES if app_page.name == "latency")
+    log_offset = tab.server.log_size()
+    tab.open(latency)
+    on_3090 = roofline.estimate(zoo.count("resnet50"), hardware("NVIDIA RTX 3090").roofs("fp32"))
+    expect(tab.metric_value("(a) FLOPs / peak")).to_have_text(duration(on_3090.peak_seconds))
+    assert duration(on_3090.peak_seconds) == "0.2297 ms"
+
+    model = tab.page.get_by_test_id("stSidebar").locator(".st-key-latency_model")
+    model.click()
+    tab.page.keyboard.type("Small CNN")
+    tab.rerun(lambda: tab.page.keyboard.press("Enter"), latency.heading)
+    small = zoo.count("stack: Small CNN (CIFAR-10)")
+    expect(tab.metric_value("(b) Roofline")).to_have_text(
+        duration(roofline.estimate(small, hardware("NVIDIA RTX 3090").roofs("fp32")).roofline_seconds))
+
+    tab.page.get_by_role("button", name="Measure on this machine").click()
+    measured = tab.metric_value("Measured here")
+    expect(measured).not_to_have_text("not yet", timeout=MEASURE_SECONDS * 1000)
+    tab.wait_until_done(latency.heading)
+    tab.assert_no_error(log_offset)
+    assert measured.inner_text().endswith(("s", "ms", "µs")), measured.inner_text()
+    expect(tab.page.get_by_text("Latency of one forward pass: theory against measurement")).to_be_visible()
+    expect(tab.metric_value("Efficiency vs measured roofs")).to_contain_text("%")
+    tab.screenshot("latency-measured")
 
 
 def test_a_link_to_a_page_works_as_a_fresh_servers_first_visit(browser: Browser):

@@ -1,0 +1,177 @@
+"""Figures and tables of latency: theory against measurement, per layer, the roofline,
+batch sweeps and this machine's matmul sweep. No streamlit."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from calc.breakdown import row_category
+from calc.roofline import Estimate, Roofs
+from calc.units import duration, si, si_bytes
+from charts.layers import layout
+from charts.model import CATEGORY_COLORS
+
+CATEGORY_COLORS = {**CATEGORY_COLORS, "separable conv": "#5fa8a0", "no MACs": "#adb5bd"}
+MEASURED_COLOR, THEORY_COLOR, ROOF_COLOR = "#d9730d", "#1f5fbf", "#444444"
+
+
+def seconds_text(seconds: float) -> str:
+    return duration(seconds)
+
+
+def rate_text(flops_per_s: float) -> str:
+    return si(flops_per_s, "FLOP/s")
+
+
+def bandwidth_text(bytes_per_s: float) -> str:
+    return si_bytes(bytes_per_s) + "/s"
+
+
+def comparison(bars: list[tuple[str, float, str]], measured: tuple[float, float] | None = None) -> go.Figure:
+    """Horizontal bars of latency: (label, seconds, how it was obtained) each; the last
+    bar may carry the measurement's IQR as an error bar."""
+    labels = [label for label, _, _ in bars]
+    values = [seconds * 1e3 for _, seconds, _ in bars]
+    colors = [MEASURED_COLOR if label.startswith("measured") else THEORY_COLOR for label in labels]
+    error = None
+    if measured is not None:
+        error = {"type": "data", "array": [measured[1] * 1e3 / 2 if label.startswith("measured") else 0
+                                           for label in labels], "visible": True}
+    figure = go.Figure(go.Bar(
+        x=values, y=labels, orientation="h", marker_color=colors, error_x=error,
+        text=[seconds_text(seconds) for _, seconds, _ in bars], textposition="auto",
+        customdata=[[how, seconds_text(seconds)] for _, seconds, how in bars],
+        hovertemplate="<b>%{y}</b>: %{customdata[1]}<br>%{customdata[0]}<extra></extra>",
+    ))
+    figure.update_xaxes(type="log")
+    figure.update_yaxes(autorange="reversed")
+    layout(figure, "Latency of one forward pass: theory against measurement", "", "milliseconds (log scale)")
+    figure.update_layout(height=max(260, 90 + 48 * len(bars)), showlegend=False)
+    return figure
+
+
+def layer_times_table(estimate: Estimate, measured: dict[str, float] | None = None) -> pd.DataFrame:
+    """A row per layer: FLOPs, bytes, intensity, roofline time and bound; measured time,
+    achieved FLOP/s and efficiency when there is a per-layer measurement."""
+    records = []
+    for layer in estimate.layers:
+        row = layer.row
+        record = {"layer": row.name, "type": row.kind, "kind of work": row_category(row), "FLOPs": row.flops,
+                  "bytes moved": row.memory_bytes, "FLOPs per byte": row.intensity,
+                  "roofline time (ms)": layer.seconds * 1e3, "bound": layer.bound}
+        if measured is not None:
+            seconds = measured.get(row.name, 0.0)
+            record["measured time (ms)"] = seconds * 1e3
+            record["achieved FLOP/s"] = row.flops / seconds if seconds > 0 else float("nan")
+            record["efficiency"] = layer.seconds / seconds if seconds > 0 else float("nan")
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def layer_times(table: pd.DataFrame, count: int = 20) -> go.Figure:
+    """The ``count`` slowest layers: roofline time beside measured time when there is one."""
+    measured = "measured time (ms)" in table
+    key = "measured time (ms)" if measured else "roofline time (ms)"
+    top = table.sort_values(key, ascending=False).head(count).iloc[::-1]
+    labels = [f"{name} ({kind})" for name, kind in zip(top["layer"], top["type"])]
+    figure = go.Figure()
+    figure.add_bar(name="roofline (theory)", x=top["roofline time (ms)"], y=labels, orientation="h",
+                   marker_color=THEORY_COLOR, customdata=top[["bound", "FLOPs per byte"]].to_numpy(),
+                   hovertemplate="<b>%{y}</b><br>roofline %{x:.4g} ms (%{customdata[0]}-bound, "
+                                 "%{customdata[1]:.2f} FLOPs/byte)<extra></extra>")
+    if measured:
+        figure.add_bar(name="measured here", x=top["measured time (ms)"], y=labels, orientation="h",
+                       marker_color=MEASURED_COLOR,
+                       hovertemplate="<b>%{y}</b><br>measured %{x:.4g} ms<extra></extra>")
+    figure.update_layout(barmode="group")
+    title = f"The {len(top)} slowest layers" + (" (measured)" if measured else " (by roofline time)")
+    layout(figure, title, "", "milliseconds per forward pass")
+    figure.update_layout(height=max(320, 80 + (34 if measured else 22) * len(top)))
+    return figure
+
+
+def roofline(roofs: Roofs, table: pd.DataFrame, measured: bool, nominal: Roofs | None = None) -> go.Figure:
+    """Arithmetic intensity (x) against FLOP/s (y), log-log: the device's roof, a point per
+    layer with MACs, coloured by kind of work. Points are achieved FLOP/s when measured,
+    otherwise where the roof puts each layer."""
+    rows = table[table["FLOPs"] > 0]
+    if measured:
+        rows = rows[rows["achieved FLOP/s"].notna() & (rows["achieved FLOP/s"] > 0)]
+        heights = rows["achieved FLOP/s"]
+    else:
+        heights = rows["FLOPs per byte"].map(roofs.attainable_flops_per_s)
+    intensities = list(rows["FLOPs per byte"]) + [roofs.ridge_flops_per_byte]
+    low, high = min(intensities) / 4, max(intensities) * 4
+    figure = go.Figure()
+    for ceiling, name, dash in ((roofs, "roof", "solid"), (nominal, "spec-sheet roof", "dot")):
+        if ceiling is None:
+            continue
+        xs = [low, ceiling.ridge_flops_per_byte, high] if low < ceiling.ridge_flops_per_byte < high else [low, high]
+        figure.add_scatter(
+            x=xs, y=[ceiling.attainable_flops_per_s(x) for x in xs], mode="lines",
+            name=f"{name}: {rate_text(ceiling.peak_flops_per_s)}, {bandwidth_text(ceiling.bandwidth_bytes_per_s)}",
+            line={"color": ROOF_COLOR, "width": 3 if dash == "solid" else 2, "dash": dash},
+            hovertemplate="%{x:.3g} FLOPs/byte → at most %{y:.4s}FLOP/s<extra></extra>")
+    figure.add_annotation(x=math.log10(roofs.ridge_flops_per_byte), y=math.log10(roofs.peak_flops_per_s),
+                          text=f"ridge: {roofs.ridge_flops_per_byte:.3g} FLOPs/byte", showarrow=True, ay=-30,
+                          font={"size": 13})
+    for category in sorted(set(rows["kind of work"])):
+        mask = rows["kind of work"] == category
+        part = rows[mask]
+        figure.add_scatter(
+            x=part["FLOPs per byte"], y=heights[mask], mode="markers", name=category,
+            marker={"size": 10, "color": CATEGORY_COLORS.get(category, "#6c757d"), "opacity": 0.85,
+                    "line": {"width": 1, "color": "white"}},
+            customdata=part[["layer", "type", "bound", "roofline time (ms)"]].to_numpy(),
+            hovertemplate="<b>%{customdata[0]}</b> %{customdata[1]}<br>%{x:.3g} FLOPs/byte, %{y:.4s}FLOP/s<br>"
+                          "%{customdata[2]}-bound; roofline %{customdata[3]:.4g} ms<extra></extra>")
+    figure.update_xaxes(type="log", dtick=1)
+    figure.update_yaxes(type="log", tickformat="~s", dtick=1)
+    what = "achieved (measured)" if measured else "attainable (on the roof)"
+    layout(figure, f"Roofline of {roofs.label}: a point per layer, {what}", "FLOP/s (log)",
+           "arithmetic intensity: FLOPs per byte moved (log)")
+    figure.update_layout(height=480, legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1,
+                                             "yanchor": "top"})
+    return figure
+
+
+def batch_sweep(sweep: pd.DataFrame) -> go.Figure:
+    """Throughput (samples/s) and latency against batch size, one line per series
+    (columns: batch, series, seconds)."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Throughput (samples/s)", "Latency (ms per batch)"),
+                           horizontal_spacing=0.1)
+    palette = [THEORY_COLOR, "#2a9d8f", "#8e44ad", MEASURED_COLOR]
+    for index, (series, points) in enumerate(sweep.groupby("series", sort=False)):
+        color = MEASURED_COLOR if series.startswith("measured") else palette[index % 3]
+        dash = "solid" if series.startswith("measured") else "dash"
+        common = {"name": series, "mode": "lines+markers", "line": {"color": color, "dash": dash},
+                  "legendgroup": series}
+        figure.add_scatter(x=points["batch"], y=points["batch"] / points["seconds"], row=1, col=1, **common,
+                           hovertemplate=f"<b>{series}</b><br>batch %{{x}}: %{{y:,.4g}} samples/s<extra></extra>")
+        figure.add_scatter(x=points["batch"], y=points["seconds"] * 1e3, row=1, col=2, showlegend=False, **common,
+                           hovertemplate=f"<b>{series}</b><br>batch %{{x}}: %{{y:.4g}} ms<extra></extra>")
+    figure.update_xaxes(type="log", title_text="batch size (log)", dtick=math.log10(2))
+    figure.update_yaxes(type="log", tickformat="~s", row=1, col=1)
+    figure.update_yaxes(type="log", row=1, col=2)
+    layout(figure, "Batch sweep: theory (dashed) against measurement (solid)", "")
+    figure.update_layout(height=430, legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2,
+                                             "yanchor": "top"})
+    return figure
+
+
+def gemm_sweep(points: list[tuple[str, int, float]]) -> go.Figure:
+    """Achieved FLOP/s of n×n matmuls, per dtype: the probe behind this machine's peak."""
+    figure = go.Figure()
+    for dtype in dict.fromkeys(dtype for dtype, _, _ in points):
+        mine = [(n, flops) for d, n, flops in points if d == dtype]
+        figure.add_scatter(x=[n for n, _ in mine], y=[flops for _, flops in mine], mode="lines+markers", name=dtype,
+                           hovertemplate=f"<b>{dtype}</b> %{{x}}×%{{x}} matmul: %{{y:.4s}}FLOP/s<extra></extra>")
+    figure.update_xaxes(type="log", dtick=math.log10(2))
+    figure.update_yaxes(tickformat="~s", rangemode="tozero")
+    layout(figure, "This machine: achieved FLOP/s of n×n matmuls (2n³ FLOPs each)", "FLOP/s", "n (log)")
+    figure.update_layout(height=360)
+    return figure

@@ -1,0 +1,374 @@
+"""Latency: how fast a model should run on a device (FLOPs / peak, the roofline), and how
+fast it does run here, whole and per layer, with the roofline explaining the gap."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from calc import hardware as hw
+from calc import roofline, zoo
+from calc.errors import SpecError
+from calc.units import exact, si, si_bytes
+from charts import latency as charts
+from ui import latency_runs as runs
+from ui import shell
+from ui import stack_state
+
+shell.require_navigation()
+
+SOURCES = ("Zoo model", "Builder stack")
+DEFAULT_HARDWARE = "NVIDIA RTX 3090"
+BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128)
+CUSTOM = "latency_custom_devices"
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def count(name: str, resolution: int | None, batch: int, storage_dtype: str):
+    return zoo.count(name, resolution, batch, storage_dtype)
+
+
+@st.cache_data(show_spinner=False)
+def zoo_names() -> tuple[str, ...]:
+    return zoo.list_models()
+
+
+@st.cache_resource(show_spinner=False)
+def machine():
+    from calc import torch_probe
+
+    return torch_probe.detect()
+
+
+def cuda_devices() -> list[str]:
+    return [f"cuda:{device.index}" for device in machine().cuda]
+
+
+def reset_resolution() -> None:
+    st.session_state["latency_resolution"] = zoo.model_info(st.session_state["latency_model"]).input_shape[-1]
+
+
+def add_custom_device() -> None:
+    values = st.session_state
+    peaks = {dtype: values[f"latency_custom_{dtype}"] * 1e12 for dtype in hw.COMPUTE_DTYPES}
+    try:
+        device = hw.custom_hardware(values["latency_custom_name"], peaks, values["latency_custom_bandwidth"] * 1e9,
+                                    values["latency_custom_kind"])
+    except SpecError as error:
+        values["latency_custom_message"] = ("error", str(error))
+        return
+    values.setdefault(CUSTOM, {})[device.name] = device
+    values["latency_hardware"] = device.name
+    values["latency_custom_message"] = ("success", f"Added {device.name}; it is selected above.")
+
+
+def devices() -> dict[str, hw.Hardware]:
+    """Presets, then this machine's measured roofs (once probed), then custom devices."""
+    choices = {entry.name: entry for entry in hw.PRESETS}
+    for probe in st.session_state.get(runs.PROBES, {}).values():
+        measured = probe.as_hardware()
+        choices[measured.name] = measured
+    return {**choices, **st.session_state.get(CUSTOM, {})}
+
+
+# ---------------------------------------------------------------- sidebar
+st.session_state.setdefault("latency_model", "resnet50")
+st.session_state.setdefault("latency_resolution", zoo.model_info(st.session_state["latency_model"]).input_shape[-1])
+st.session_state.setdefault("latency_hardware", DEFAULT_HARDWARE)
+with st.sidebar:
+    st.subheader("What to time")
+    source = st.radio("Source", SOURCES, key="latency_source", horizontal=True, label_visibility="collapsed")
+    if source == "Zoo model":
+        name = st.selectbox("Model", zoo_names(), key="latency_model", on_change=reset_resolution,
+                            help="Any torchvision classifier, or a stack preset")
+        info = zoo.model_info(name)
+        image = len(info.input_shape) == 3 and info.input_shape[0] == 3
+        resolution = st.number_input("Resolution (pixels)", min_value=32, max_value=1024, step=16,
+                                     key="latency_resolution", disabled=not image,
+                                     help=f"Native: {info.input_shape[-1]}")
+        subject = runs.Subject(name, name, None, int(resolution) if image else None,
+                               zoo.input_shape(name, int(resolution) if image else None))
+    else:
+        stack_state.ensure_stack()
+        builder_stack = st.session_state[stack_state.STACK]
+        st.caption(f"The Layer Builder's stack: {len(builder_stack['layers'])} layers on input "
+                   f"{'×'.join(map(str, builder_stack['input']))}. Edit it on the Builder page.")
+        subject = runs.Subject("Builder stack", None, builder_stack, None, tuple(builder_stack["input"]))
+    left, right = st.columns(2)
+    batch = int(left.number_input("Batch N", min_value=1, max_value=1024, step=1, key="latency_batch"))
+    dtype = right.selectbox("dtype", hw.COMPUTE_DTYPES, key="latency_dtype",
+                            help="Compute dtype; tf32 stores fp32 and multiplies on tensor cores; int8 peaks "
+                                 "are OP/s")
+    storage = hw.STORAGE_DTYPE[dtype]
+    choices = devices()
+    if st.session_state["latency_hardware"] not in choices:
+        st.session_state["latency_hardware"] = DEFAULT_HARDWARE
+    st.subheader("Device for the theory")
+    hardware = choices[st.selectbox("Device", list(choices), key="latency_hardware", label_visibility="collapsed",
+                                    help="A preset, this machine's measured roofs (after a probe), or a custom "
+                                         "device")]
+    st.caption(f"Source: {hardware.source}" + (" · an estimate" if hardware.estimate else ""))
+    with st.expander("Add a custom device"):
+        st.text_input("Name", key="latency_custom_name", max_chars=60, placeholder="e.g. My laptop GPU")
+        st.selectbox("Kind", hw.KINDS, key="latency_custom_kind")
+        for column, dtype_name in zip(st.columns(3) + st.columns(2), hw.COMPUTE_DTYPES):
+            column.number_input(f"{dtype_name} T{'OP' if dtype_name == 'int8' else 'FLOP'}/s", min_value=0.0,
+                                max_value=1e7, value=0.0, step=1.0, format="%.3f",
+                                key=f"latency_custom_{dtype_name}", help="dense peak; 0 = none")
+        st.number_input("Memory bandwidth (GB/s)", min_value=0.0, max_value=1e6, value=100.0, step=10.0,
+                        key="latency_custom_bandwidth")
+        st.button("Add device", key="latency_custom_add", on_click=add_custom_device, width="stretch")
+        message = st.session_state.pop("latency_custom_message", None)
+        if message:
+            (st.success if message[0] == "success" else st.error)(message[1])
+
+# ---------------------------------------------------------------- theory
+st.title("Latency: theory and measurement")
+try:
+    report = (count(subject.name, subject.resolution, batch, storage) if subject.name is not None
+              else subject.report(batch, storage))
+except SpecError as error:
+    where = "Set the resolution back to the native one" if subject.name else "Fix the stack on the Builder page"
+    st.error(f"{error}. {where}.", icon=":material/error:")
+    st.stop()
+st.caption(f"{subject.label}: input {'×'.join(map(str, report.input_shape))}, batch {batch}, {dtype}"
+           + (f" (stored as {storage})" if storage != dtype else "")
+           + f" · {exact(report.macs)} MACs · FLOPs = 2 × MACs = {exact(report.flops)} · bytes per layer: weights "
+             "+ input + output, read or written once")
+try:
+    roofs = hardware.roofs(dtype)
+except SpecError as error:
+    st.warning(f"{error}. Choose another dtype or device in the sidebar.", icon=":material/warning:")
+    st.stop()
+estimate = roofline.estimate(report, roofs)
+here = runs.result(subject, batch, dtype, st.session_state.get("latency_device", "cpu"))
+
+columns = st.columns(4)
+columns[0].metric("(a) FLOPs / peak", charts.seconds_text(estimate.peak_seconds), border=True,
+                  help=f"{si(report.flops)}FLOPs / {charts.rate_text(roofs.peak_flops_per_s)} on {roofs.label}")
+columns[1].metric("(b) Roofline", charts.seconds_text(estimate.roofline_seconds), border=True,
+                  help="Σ over layers of max(FLOPs / peak, bytes / bandwidth)")
+columns[2].metric("Memory-bound layers", f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}",
+                  border=True, help=f"{estimate.memory_bound_share:.0%} of the roofline time is in layers whose bytes "
+                                    f"/ bandwidth exceed their FLOPs / peak (ridge {roofs.ridge_flops_per_byte:.3g} "
+                                    "FLOPs/byte)")
+columns[3].metric("Measured here", charts.seconds_text(here.measurement.median_s) if here else "not yet",
+                  border=True, help="Median of blocked_autorange on this machine; see the Measure tab")
+
+
+def latex_quantity(text: str) -> str:
+    """'8.178 GFLOPs' -> '8.178\\,\\text{GFLOPs}' (units upright in LaTeX)."""
+    number, _, unit = text.partition(" ")
+    return rf"{number}\,\text{{{unit}}}" if unit else number
+
+
+st.latex(rf"t_a = \frac{{\text{{FLOPs}}}}{{P}} = \frac{{{latex_quantity(si(report.flops, 'FLOPs'))}}}"
+         rf"{{{latex_quantity(charts.rate_text(roofs.peak_flops_per_s))}}} = "
+         rf"{latex_quantity(charts.seconds_text(estimate.peak_seconds))}"
+         rf"\qquad t_b = \sum_i \max\left(\frac{{\text{{FLOPs}}_i}}{{P}}, \frac{{\text{{bytes}}_i}}{{B}}\right)"
+         rf" = {latex_quantity(charts.seconds_text(estimate.roofline_seconds))}")
+
+measure_tab, layers_tab, roofline_tab, sweep_tab, hardware_tab = st.tabs(
+    ["Measure here", "Per layer", "Roofline", "Batch sweep", "Hardware"])
+
+
+@st.fragment
+def measure_panel() -> None:
+    options = ["cpu", *cuda_devices()]
+    left, right = st.columns([1, 2])
+    device = left.selectbox("Measure on", options, key="latency_device",
+                            help="CUDA devices are listed when torch sees one")
+    right.button("Measure on this machine", key="latency_measure", type="primary", on_click=runs.request,
+                 args=("measure",), help="Probes this machine's roofs once, then times the model (about 2–10 s)")
+    if runs.requested("measure"):
+        try:
+            runs.probe(device)
+            runs.measure(subject, report, batch, dtype, device)
+        except SpecError as error:
+            st.error(f"{error}.", icon=":material/error:")
+            return
+        st.rerun()
+    run = runs.result(subject, batch, dtype, device)
+    if run is None:
+        st.info("Press **Measure on this machine** to time one forward pass here and compare it with theory.")
+        return
+    probe = st.session_state[runs.PROBES][device]
+    measured_roofs = probe.as_hardware().roofs(dtype)
+    on_here = roofline.estimate(report, measured_roofs)
+    m = run.measurement
+    bars = [(f"(a) {roofs.label}", estimate.peak_seconds, "FLOPs / peak"),
+            (f"(b) {roofs.label}", estimate.roofline_seconds, "roofline, summed over layers")]
+    nominal = machine().nominal_cpu_fp32_flops_per_s() if device == "cpu" else None
+    if nominal and dtype == "fp32":
+        bars.append(("(a) this CPU's spec-sheet peak", report.flops / nominal[0], nominal[1]))
+    bars += [("(a) this machine's measured peak", on_here.peak_seconds, probe.as_hardware().source),
+             ("(b) this machine's measured roofs", on_here.roofline_seconds, "roofline on the probed roofs"),
+             ("measured here (median)", m.median_s, f"IQR {charts.seconds_text(m.iqr_s)}")]
+    st.plotly_chart(charts.comparison(bars, (m.median_s, m.iqr_s)), key="latency_comparison")
+    cells = st.columns(4)
+    cells[0].metric("Median", charts.seconds_text(m.median_s), border=True,
+                    help=f"IQR {charts.seconds_text(m.iqr_s)}, min {charts.seconds_text(m.min_s)}, "
+                         f"max {charts.seconds_text(m.max_s)}")
+    if nominal and dtype == "fp32":
+        cells[1].metric("Efficiency vs spec peak", f"{roofline.efficiency(report.flops / nominal[0], m.median_s):.1%}",
+                        border=True, help=f"(a) on {si(nominal[0], 'FLOP/s')} ({nominal[1]}) / measured")
+    else:
+        cells[1].metric("Efficiency vs spec peak", "—", border=True,
+                        help="Spec-sheet peaks of this machine are derived for fp32 on the CPU only")
+    cells[2].metric("Efficiency vs measured peak", f"{roofline.efficiency(on_here.peak_seconds, m.median_s):.1%}",
+                    border=True, help="(a) on the probed matmul peak / measured")
+    cells[3].metric("Efficiency vs measured roofs", f"{roofline.efficiency(on_here.roofline_seconds, m.median_s):.1%}",
+                    border=True, help="(b) on the probed peak and bandwidth / measured")
+    st.caption(f"{m.device}, {dtype}, batch {m.batch}, {m.threads} threads: median {charts.seconds_text(m.median_s)}"
+               f", IQR {charts.seconds_text(m.iqr_s)}, min–max {charts.seconds_text(m.min_s)}–"
+               f"{charts.seconds_text(m.max_s)} over {len(m.times_s)} blocks of {m.number_per_run} forwards "
+               f"(torch.utils.benchmark blocked_autorange after {m.warmup_runs} warm-up runs, eval mode, "
+               f"inference_mode; {m.wall_seconds:.1f} s in all). Memory estimated before allocating: "
+               f"{si_bytes(run.memory_estimate_bytes)}. The gap between (a) and (b) is memory traffic; between (b) "
+               "and the measurement: kernel launches and framework overhead, cache effects, tensor shapes that "
+               "fit the hardware badly.")
+
+
+with measure_tab:
+    measure_panel()
+
+with layers_tab:
+    device = st.session_state.get("latency_device", "cpu")
+    run = runs.result(subject, batch, dtype, device)
+    if run is not None:
+        layer_roofs = st.session_state[runs.PROBES][device].as_hardware().roofs(dtype)
+        layer_estimate = roofline.estimate(report, layer_roofs)
+        table = charts.layer_times_table(layer_estimate, run.profile.seconds)
+        st.caption(f"Theory on this machine's measured roofs ({charts.rate_text(layer_roofs.peak_flops_per_s)}, "
+                   f"{charts.bandwidth_text(layer_roofs.bandwidth_bytes_per_s)}). Measured: {run.profile.method} "
+                   f"Sum of the layers: {charts.seconds_text(run.profile.total_s)} against the whole-model median "
+                   f"{charts.seconds_text(run.measurement.median_s)}.")
+    else:
+        table = charts.layer_times_table(estimate)
+        st.caption(f"Roofline time of each layer on {roofs.label}. Measure on the first tab to add measured "
+                   "times per layer.")
+    st.plotly_chart(charts.layer_times(table), key="latency_layer_chart")
+    st.dataframe(table, hide_index=True, width="stretch", height=360, column_config={
+        "FLOPs": st.column_config.NumberColumn(format="localized"),
+        "bytes moved": st.column_config.NumberColumn(format="localized"),
+        "FLOPs per byte": st.column_config.NumberColumn(format="%.2f"),
+        "roofline time (ms)": st.column_config.NumberColumn(format="%.4f"),
+        "measured time (ms)": st.column_config.NumberColumn(format="%.4f"),
+        "achieved FLOP/s": st.column_config.NumberColumn(format="%.3e"),
+        "efficiency": st.column_config.NumberColumn(format="percent", help="roofline time / measured time")})
+    st.download_button("Download per-layer times (CSV)", table.to_csv(index=False),
+                       file_name="macscope-layer-times.csv", mime="text/csv", key="latency_layers_csv")
+
+with roofline_tab:
+    device = st.session_state.get("latency_device", "cpu")
+    run = runs.result(subject, batch, dtype, device)
+    if run is not None:
+        measured_roofs = st.session_state[runs.PROBES][device].as_hardware().roofs(dtype)
+        measured_table = charts.layer_times_table(roofline.estimate(report, measured_roofs), run.profile.seconds)
+        st.plotly_chart(charts.roofline(measured_roofs, measured_table, measured=True), key="latency_roofline_here")
+        st.caption("Each point is a layer's FLOPs over its measured time. Points far below the roof lose time to "
+                   "overhead; depthwise and other low-intensity layers sit left of the ridge, under the bandwidth "
+                   "slope. Layers without MACs (0 FLOP/s) are not on a log scale; their time is in the Per layer tab.")
+    st.plotly_chart(charts.roofline(roofs, charts.layer_times_table(estimate), measured=False),
+                    key="latency_roofline_device")
+    st.caption(f"Where the roofline of {roofs.label} puts each layer: min(peak, intensity × bandwidth). "
+               + ("" if run else "Measure on the first tab to see achieved FLOP/s on this machine."))
+
+with sweep_tab:
+    batches = st.multiselect("Batch sizes", BATCH_CHOICES, default=[1, 2, 4, 8, 16], key="latency_batches")
+    points = []
+    for size in sorted(batches):
+        try:
+            sized = count(subject.name, subject.resolution, size, storage) if subject.name else \
+                subject.report(size, storage)
+        except SpecError:
+            continue
+        points.append({"batch": size, "series": f"(b) roofline, {roofs.label}",
+                       "seconds": roofline.estimate(sized, roofs).roofline_seconds})
+        for device, probe in st.session_state.get(runs.PROBES, {}).items():
+            if dtype in probe.peak_flops_per_s:
+                points.append({"batch": size, "series": f"(b) roofline, this machine ({device}, measured roofs)",
+                               "seconds": roofline.estimate(sized, probe.as_hardware().roofs(dtype)).roofline_seconds})
+
+    @st.fragment
+    def sweep_panel() -> None:
+        device = st.session_state.get("latency_device", "cpu")
+        st.button(f"Measure these batch sizes on {device}", key="latency_sweep", disabled=not batches,
+                  on_click=runs.request, args=("sweep",))
+        if runs.requested("sweep"):
+            try:
+                runs.probe(device)
+                skipped = runs.sweep(subject, sorted(batches), storage, dtype, device)
+            except SpecError as error:
+                st.error(f"{error}.", icon=":material/error:")
+                return
+            for reason in skipped:
+                st.warning(reason, icon=":material/warning:")
+            st.rerun()
+
+    sweep_panel()
+    device = st.session_state.get("latency_device", "cpu")
+    for size, measurement in sorted(runs.swept(subject, dtype, device).items()):
+        if size in batches:
+            points.append({"batch": size, "series": f"measured here ({device})", "seconds": measurement.median_s})
+    if points:
+        sweep_table = pd.DataFrame.from_records(points)
+        st.plotly_chart(charts.batch_sweep(sweep_table), key="latency_sweep_chart")
+        sweep_table["samples per s"] = sweep_table["batch"] / sweep_table["seconds"]
+        st.download_button("Download batch sweep (CSV)", sweep_table.to_csv(index=False),
+                           file_name="macscope-batch-sweep.csv", mime="text/csv", key="latency_sweep_csv")
+    else:
+        st.info("Pick at least one batch size.")
+
+with hardware_tab:
+    rows = []
+    for entry in devices().values():
+        peaks = entry.peak_flops_per_s
+        rows.append({"device": entry.name, "kind": entry.kind, **{
+            f"{d} T{'OP' if d == 'int8' else 'FLOP'}/s": (("≈ " if d in entry.derived else "") + f"{peaks[d] / 1e12:.4g}"
+                                                          if d in peaks else "—") for d in hw.COMPUTE_DTYPES},
+            "bandwidth GB/s": ("≈ " if "bandwidth" in entry.derived else "") + f"{entry.bandwidth_bytes_per_s / 1e9:.4g}",
+            "source": ("estimate: " if entry.estimate else "") + entry.source + (f" ({entry.note})" if entry.note else "")})
+    presets_table = pd.DataFrame.from_records(rows)
+    st.dataframe(presets_table, hide_index=True, width="stretch", height=300)
+    st.caption("Dense peaks (no structured sparsity). ≈ marks a figure we derived (see its source); int8 is integer "
+               "OP/s. Add your own device in the sidebar.")
+    st.download_button("Download devices (CSV)", presets_table.to_csv(index=False), file_name="macscope-devices.csv",
+                       mime="text/csv", key="latency_devices_csv")
+    st.subheader("This machine")
+    facts = machine()
+    st.markdown(f"**CPU** {facts.cpu_model}: {facts.physical_cores} cores ({facts.logical_cores} logical), torch "
+                f"uses {facts.torch_threads} threads, SIMD {facts.cpu_capability}"
+                + (f", {facts.cpu_mhz:.0f} MHz" if facts.cpu_mhz else "") + f" · torch {facts.torch_version}  \n"
+                + ("**CUDA** " + "; ".join(f"{d.name} (compute capability {d.capability[0]}.{d.capability[1]}, "
+                                          f"{si_bytes(d.memory_bytes)}, {d.multiprocessors} SMs)" for d in facts.cuda)
+                   if facts.cuda else "**CUDA**: none visible to torch"))
+
+    @st.fragment
+    def probe_panel() -> None:
+        probes = st.session_state.get(runs.PROBES, {})
+        device = st.selectbox("Probe", ["cpu", *cuda_devices()], key="latency_probe_device")
+        label = "Re-run the probe" if device in probes else "Probe this machine"
+        st.button(label, key="latency_probe", help="GEMM sweep per dtype and a large copy (about 5–10 s)",
+                  on_click=runs.request, args=("probe",))
+        if runs.requested("probe"):
+            try:
+                runs.probe(device, rerun=True)
+            except SpecError as error:
+                st.error(f"{error}.", icon=":material/error:")
+                return
+            st.rerun()
+        probe = st.session_state.get(runs.PROBES, {}).get(device)
+        if probe is None:
+            st.info("Not probed yet in this session. The probe measures the best matmul FLOP/s per dtype and the "
+                    "copy bandwidth: this machine's roofs.")
+            return
+        cells = st.columns(len(probe.peaks) + 1)
+        for cell, (dtype_name, flops) in zip(cells, probe.peaks):
+            cell.metric(f"{dtype_name} matmul peak", charts.rate_text(flops), border=True)
+        cells[-1].metric("Copy bandwidth", charts.bandwidth_text(probe.bandwidth_bytes_per_s), border=True)
+        st.plotly_chart(charts.gemm_sweep(list(probe.gemm)), key="latency_gemm")
+        st.caption(f"{probe.as_hardware().source}; {probe.seconds:.1f} s. Select “{probe.as_hardware().name}” in "
+                   "the sidebar to use these roofs for the theory.")
+
+    probe_panel()
