@@ -219,7 +219,9 @@ def profile_layers(model: nn.Module, report: Report, input_shape: tuple[int, ...
             _synchronize(device)
     inclusive_us: dict[str, float] = dict.fromkeys(names, 0.0)
     for event in profiler.events():
-        if event.name.startswith(RANGE_PREFIX):
+        # the CPU-side range only: with CUDA the profiler also lists each range as a GPU user
+        # annotation spanning its kernels, which would count them a second time
+        if event.name.startswith(RANGE_PREFIX) and event.device_type == torch.autograd.DeviceType.CPU:
             name = event.name[len(RANGE_PREFIX):]
             if name in inclusive_us:
                 inclusive_us[name] += event.device_time_total if device.startswith("cuda") else event.cpu_time_total

@@ -1,4 +1,4 @@
-"""benchmarks/bench_analyze.py keeps working: each figure once, with tiny repetition counts.
+"""benchmarks/bench_analyze.py and bench_latency.py keep working: each figure once, with tiny repetition counts.
 
 No timing is asserted here; the script itself compares the figures with their targets.
 """
@@ -40,3 +40,30 @@ def test_table_and_main(capsys):
     printed = capsys.readouterr().out
     for name in ("1,000 layers", "100 layers", "Builder rerun"):
         assert name in printed
+
+
+def test_latency_benchmark_quick(capsys):
+    from benchmarks import bench_latency  # imports torch: only this test needs it
+
+    threads = bench_latency.torch.get_num_threads()
+    assert bench_latency.main(["--quick", "--threads", "1"]) in (0, 1)
+    assert bench_latency.torch.get_num_threads() == threads   # --threads is undone
+    printed = capsys.readouterr().out
+    for needle in ("probe:", "fp32  peak", "bandwidth", "1 threads", "stack: Small CNN (CIFAR-10)", "(b)/meas",
+                   "sum of rows ms", "roofline estimate, 1,000 layers"):
+        assert needle in printed, needle
+
+
+def test_latency_benchmark_figures_are_consistent():
+    from benchmarks import bench_latency
+    from calc.roofline import Roofs
+
+    roofs = Roofs(100e9, 10e9)
+    figure, report, model = bench_latency.bench_model("stack: Worked example: matrix-vector", roofs, 0.02)
+    assert figure.input_shape == (512,) and figure.blocks >= 1 and 0 < figure.median_s
+    assert figure.peak_s == 2 * 1000 * 512 / 100e9 <= figure.roofline_s
+    assert figure.roofline_efficiency == figure.roofline_s / figure.median_s
+    profile = bench_latency.bench_profile(figure.name, report, model, figure.median_s, forwards=1)
+    assert profile.rows == 1 and profile.ratio == profile.total_s / figure.median_s
+    estimate = bench_latency.bench_estimate(20, roofs, repetitions=1, target_ms=5.0)
+    assert estimate.repetitions == 1 and estimate.median_ms > 0 and "20 layers" in estimate.name

@@ -371,9 +371,29 @@ def test_profile_layers_on_cuda(dtype):
     assert all(seconds >= 0 for seconds in profile.seconds.values())
     assert all(profile.seconds[row.name] > 0 for row in report.rows if row.kind == "Conv2d")
     assert "CUDA kernels" in profile.method
+    # every kernel of resnet18 runs inside some row's module, each counted once: the rows add up to
+    # the kernel time of a forward, timed by a bare profiler run (twice as much if counted twice)
+    kernels = kernel_seconds_per_forward(model, (1, *report.input_shape), dtype, forwards=3)
+    assert 0.5 * kernels <= profile.total_s <= 1.5 * kernels
     measurement = measure(model, report.input_shape, 1, dtype, "cuda", min_run_time=RUN_SECONDS)
     # kernel time only: a batch-1 forward on a GPU is mostly launch overhead, so the sum may be far below
     assert 0 < profile.total_s <= 20 * measurement.median_s
+
+
+def kernel_seconds_per_forward(model: nn.Module, shape: tuple[int, ...], dtype: str, forwards: int) -> float:
+    from calc.torch_precision import TORCH_DTYPE, compute_precision
+
+    x = torch.randn(shape, device="cuda").to(TORCH_DTYPE[dtype])
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with compute_precision(dtype), torch.inference_mode():
+        model(x)
+        torch.cuda.synchronize()
+        with torch.profiler.profile(activities=activities) as profiler:
+            for _ in range(forwards):
+                model(x)
+            torch.cuda.synchronize()
+    return sum(event.time_range.elapsed_us() for event in profiler.events()
+               if event.device_type == torch.autograd.DeviceType.CUDA and not event.is_user_annotation) / 1e6 / forwards
 
 
 @CUDA
