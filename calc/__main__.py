@@ -13,7 +13,7 @@ from calc.errors import SpecError
 from calc.hardware import COMPUTE_DTYPES, PRESETS, STORAGE_DTYPE, Hardware, hardware
 from calc.roofline import efficiency, estimate
 from calc.spec import Stack, load_stack, parse_stack, stack_to_json
-from calc.units import exact, si, si_bytes
+from calc.units import duration, exact, si, si_bytes
 
 
 def report_to_json(report: Report) -> dict:
@@ -180,7 +180,7 @@ def _peak(args: argparse.Namespace) -> int:
 
 
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.4g} ms"
+    return duration(seconds)
 
 
 def _latency_model(args: argparse.Namespace) -> tuple[str, Stack | None, int, str]:

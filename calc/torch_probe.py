@@ -61,6 +61,16 @@ class MachineInfo:
                "2 FMA pipes (assumed) × 2 FLOPs")
         return peak, how
 
+    def spec_peak(self, device: str, dtype: str) -> tuple[float, str] | None:
+        """The spec-sheet peak of ``device`` for ``dtype`` and where it comes from: the
+        matching GPU preset, or the CPU's derived fp32 peak; None when there is none."""
+        if device.startswith("cuda"):
+            preset = self.nominal_cuda_hardware(torch.device(device).index or 0)
+            if preset is None or dtype not in preset.peak_flops_per_s:
+                return None
+            return preset.peak(dtype), f"{preset.name} spec sheet"
+        return self.nominal_cpu_fp32_flops_per_s() if dtype == "fp32" else None
+
     def nominal_cuda_hardware(self, index: int = 0) -> Hardware | None:
         """The preset whose model words all appear in the CUDA device's name, form factor aside
         (NVIDIA H200 -> NVIDIA H200 SXM; NVIDIA A100-SXM4-80GB -> NVIDIA A100 80GB SXM)."""

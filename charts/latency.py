@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc.breakdown import row_category
+from calc.hardware import COMPUTE_DTYPES, Hardware
 from calc.roofline import Estimate, Roofs
 from calc.units import duration, si, si_bytes
 from charts.layers import layout
@@ -161,6 +162,24 @@ def batch_sweep(sweep: pd.DataFrame) -> go.Figure:
     figure.update_layout(height=430, legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2,
                                              "yanchor": "top"})
     return figure
+
+
+def devices_table(entries: list[Hardware]) -> pd.DataFrame:
+    """A row per device: dense peaks per dtype (T FLOP/s; int8 T OP/s), bandwidth, source;
+    "≈" marks a figure that was derived rather than quoted."""
+    def mark(entry: Hardware, key: str, value: float) -> str:
+        return ("≈ " if key in entry.derived else "") + f"{value:.4g}"
+
+    records = []
+    for entry in entries:
+        peaks = entry.peak_flops_per_s
+        records.append({"device": entry.name, "kind": entry.kind, **{
+            f"{dtype} T{'OP' if dtype == 'int8' else 'FLOP'}/s": mark(entry, dtype, peaks[dtype] / 1e12)
+            if dtype in peaks else "—" for dtype in COMPUTE_DTYPES},
+            "bandwidth GB/s": mark(entry, "bandwidth", entry.bandwidth_bytes_per_s / 1e9),
+            "source": ("estimate: " if entry.estimate else "") + entry.source
+                      + (f" ({entry.note})" if entry.note else "")})
+    return pd.DataFrame.from_records(records)
 
 
 def gemm_sweep(points: list[tuple[str, int, float]]) -> go.Figure:

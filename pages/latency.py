@@ -198,9 +198,10 @@ def measure_panel() -> None:
     m = run.measurement
     bars = [(f"(a) {roofs.label}", estimate.peak_seconds, "FLOPs / peak"),
             (f"(b) {roofs.label}", estimate.roofline_seconds, "roofline, summed over layers")]
-    nominal = machine().nominal_cpu_fp32_flops_per_s() if device == "cpu" else None
-    if nominal and dtype == "fp32":
-        bars.append(("(a) this CPU's spec-sheet peak", report.flops / nominal[0], nominal[1]))
+    nominal = machine().spec_peak(device, dtype)
+    if nominal:
+        bars.append((f"(a) this {'GPU' if device.startswith('cuda') else 'CPU'}'s spec-sheet peak",
+                     report.flops / nominal[0], nominal[1]))
     bars += [("(a) this machine's measured peak", on_here.peak_seconds, probe.as_hardware().source),
              ("(b) this machine's measured roofs", on_here.roofline_seconds, "roofline on the probed roofs"),
              ("measured here (median)", m.median_s, f"IQR {charts.seconds_text(m.iqr_s)}")]
@@ -209,12 +210,13 @@ def measure_panel() -> None:
     cells[0].metric("Median", charts.seconds_text(m.median_s), border=True,
                     help=f"IQR {charts.seconds_text(m.iqr_s)}, min {charts.seconds_text(m.min_s)}, "
                          f"max {charts.seconds_text(m.max_s)}")
-    if nominal and dtype == "fp32":
+    if nominal:
         cells[1].metric("Efficiency vs spec peak", f"{roofline.efficiency(report.flops / nominal[0], m.median_s):.1%}",
                         border=True, help=f"(a) on {si(nominal[0], 'FLOP/s')} ({nominal[1]}) / measured")
     else:
         cells[1].metric("Efficiency vs spec peak", "—", border=True,
-                        help="Spec-sheet peaks of this machine are derived for fp32 on the CPU only")
+                        help="No spec-sheet peak for this device and dtype: CPUs get a derived fp32 peak, "
+                             "GPUs the peaks of their preset")
     cells[2].metric("Efficiency vs measured peak", f"{roofline.efficiency(on_here.peak_seconds, m.median_s):.1%}",
                     border=True, help="(a) on the probed matmul peak / measured")
     cells[3].metric("Efficiency vs measured roofs", f"{roofline.efficiency(on_here.roofline_seconds, m.median_s):.1%}",
@@ -321,15 +323,7 @@ with sweep_tab:
         st.info("Pick at least one batch size.")
 
 with hardware_tab:
-    rows = []
-    for entry in devices().values():
-        peaks = entry.peak_flops_per_s
-        rows.append({"device": entry.name, "kind": entry.kind, **{
-            f"{d} T{'OP' if d == 'int8' else 'FLOP'}/s": (("≈ " if d in entry.derived else "") + f"{peaks[d] / 1e12:.4g}"
-                                                          if d in peaks else "—") for d in hw.COMPUTE_DTYPES},
-            "bandwidth GB/s": ("≈ " if "bandwidth" in entry.derived else "") + f"{entry.bandwidth_bytes_per_s / 1e9:.4g}",
-            "source": ("estimate: " if entry.estimate else "") + entry.source + (f" ({entry.note})" if entry.note else "")})
-    presets_table = pd.DataFrame.from_records(rows)
+    presets_table = charts.devices_table(list(devices().values()))
     st.dataframe(presets_table, hide_index=True, width="stretch", height=300)
     st.caption("Dense peaks (no structured sparsity). ≈ marks a figure we derived (see its source); int8 is integer "
                "OP/s. Add your own device in the sidebar.")

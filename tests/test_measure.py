@@ -327,6 +327,19 @@ def test_nominal_cuda_hardware_without_that_device():
     assert machine(gpus=("NVIDIA H200",)).nominal_cuda_hardware(1) is None
 
 
+@pytest.mark.parametrize("info, device, dtype, flops_per_s", [
+    pytest.param(machine(2, 2100.0), "cpu", "fp32", 2 * 2100e6 * 16 * 2 * 2, id="cpu-fp32-derived"),
+    pytest.param(machine(2, 2100.0), "cpu", "bf16", None, id="cpu-bf16-none"),
+    pytest.param(machine(gpus=("NVIDIA H200",)), "cuda:0", "bf16", 989.4e12, id="h200-bf16-preset"),
+    pytest.param(machine(gpus=("NVIDIA H200",)), "cuda", "fp32", 67e12, id="h200-fp32-default-index"),
+    pytest.param(machine(gpus=("Tesla T4",)), "cuda:0", "bf16", None, id="t4-has-no-bf16"),
+    pytest.param(machine(gpus=("NVIDIA L4",)), "cuda:0", "fp32", None, id="unknown-gpu"),
+])
+def test_spec_peak(info, device, dtype, flops_per_s):
+    spec = info.spec_peak(device, dtype)
+    assert (spec[0] if spec else None) == flops_per_s
+
+
 # --- CUDA (skipped without a GPU) -------------------------------------------------------------------------------
 
 def cuda_dtypes() -> list[str]:
