@@ -37,6 +37,8 @@ from calc.units import DTYPE_BYTES, si_bytes
 Progress = Callable[[float, str], None]
 
 MEMORY_BUDGET_BYTES = 4 * 2**30
+MIN_BLOCKS = 5
+PROGRESS_INTERVAL_SECONDS = 0.5
 RANGE_PREFIX = "macscope::"
 ROOT_NAME = "(model)"   # count_module's name for the root module's own row
 
@@ -145,16 +147,22 @@ def measure(model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: s
             forward()
             warmup_runs += 1
         _synchronize(device)
-        budget = max(min(min_run_time, max_seconds - (time.perf_counter() - started) - first), first)
+        # at least MIN_BLOCKS blocks for a median and an IQR, when the time bound allows
+        left = max_seconds - (time.perf_counter() - started)
+        budget = max(min(max(min_run_time, MIN_BLOCKS * first), left - first), first)
         timer = benchmark.Timer(stmt="forward()", globals={"forward": forward}, num_threads=torch.get_num_threads())
-        elapsed = [0.0]
+        elapsed, last_report = [0.0], [0.0]
 
         def on_block(number: int, seconds: float) -> None:
+            # a few updates a second: each one redraws the page in the browser, which may share this CPU
             elapsed[0] += seconds
-            if progress:
+            if progress and elapsed[0] - last_report[0] >= PROGRESS_INTERVAL_SECONDS:
+                last_report[0] = elapsed[0]
                 progress(min(elapsed[0] / budget, 1.0), f"timing: {elapsed[0]:.1f} of {budget:.1f} s")
 
         result = timer.blocked_autorange(callback=on_block, min_run_time=budget)
+        if progress:
+            progress(1.0, f"timed {len(result.times)} blocks in {elapsed[0]:.1f} s")
     return Measurement(device, dtype, batch, torch.get_num_threads(), tuple(result.times), result.number_per_run,
                        warmup_runs, time.perf_counter() - started)
 

@@ -21,6 +21,7 @@ SOURCES = ("Zoo model", "Builder stack")
 DEFAULT_HARDWARE = "NVIDIA RTX 3090"
 BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128)
 CUSTOM = "latency_custom_devices"
+NOISY_SPREAD = 0.25   # IQR / median beyond which a measurement is flagged as disturbed
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -221,6 +222,10 @@ def measure_panel() -> None:
                     border=True, help="(a) on the probed matmul peak / measured")
     cells[3].metric("Efficiency vs measured roofs", f"{roofline.efficiency(on_here.roofline_seconds, m.median_s):.1%}",
                     border=True, help="(b) on the probed peak and bandwidth / measured")
+    if m.iqr_s > NOISY_SPREAD * m.median_s:
+        st.warning(f"The spread is large (IQR {m.iqr_s / m.median_s:.0%} of the median): other work on this machine "
+                   "disturbs the timing (another program, or this browser on the same CPU). Close it and measure "
+                   "again.", icon=":material/warning:")
     st.caption(f"{m.device}, {dtype}, batch {m.batch}, {m.threads} threads: median {charts.seconds_text(m.median_s)}"
                f", IQR {charts.seconds_text(m.iqr_s)}, min–max {charts.seconds_text(m.min_s)}–"
                f"{charts.seconds_text(m.max_s)} over {len(m.times_s)} blocks of {m.number_per_run} forwards "
@@ -359,8 +364,11 @@ with hardware_tab:
             return
         cells = st.columns(len(probe.peaks) + 1)
         for cell, (dtype_name, flops) in zip(cells, probe.peaks):
-            cell.metric(f"{dtype_name} matmul peak", charts.rate_text(flops), border=True)
-        cells[-1].metric("Copy bandwidth", charts.bandwidth_text(probe.bandwidth_bytes_per_s), border=True)
+            cell.metric(f"{dtype_name} matmul peak (FLOP/s)", si(flops), border=True,
+                        help=f"{charts.rate_text(flops)}: the best n×n matmul of the sweep below")
+        cells[-1].metric("Copy bandwidth (B/s)", si(probe.bandwidth_bytes_per_s), border=True,
+                         help=f"{charts.bandwidth_text(probe.bandwidth_bytes_per_s)}: bytes read + written by a "
+                              f"{probe.copy_bytes // 2**20} MiB copy")
         st.plotly_chart(charts.gemm_sweep(list(probe.gemm)), key="latency_gemm")
         st.caption(f"{probe.as_hardware().source}; {probe.seconds:.1f} s. Select “{probe.as_hardware().name}” in "
                    "the sidebar to use these roofs for the theory.")

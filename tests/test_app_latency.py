@@ -12,7 +12,7 @@ import calc
 from calc import hardware as hw
 from calc import roofline, zoo
 from calc.presets import preset
-from calc.units import duration
+from calc.units import duration, si
 
 SMALL = "stack: Small CNN (CIFAR-10)"
 
@@ -172,7 +172,7 @@ def test_probe_button_measures_this_machine(latency):
     assert not latency.exception
     probe = latency.session_state["latency_probes"]["cpu"]
     assert all(flops > 0 for _, flops in probe.peaks) and probe.bandwidth_bytes_per_s > 0
-    assert "fp32 matmul peak" in metrics(latency)
+    assert metrics(latency)["fp32 matmul peak (FLOP/s)"] == si(probe.peak_flops_per_s["fp32"])
     assert probe.as_hardware().name in latency.selectbox(key="latency_hardware").options
     latency.selectbox(key="latency_hardware").set_value(probe.as_hardware().name).run()
     assert not latency.exception
