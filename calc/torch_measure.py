@@ -143,13 +143,16 @@ def measure(model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: s
             raise SpecError(f"one forward pass took {first:.3g} s; timing it within the {max_seconds:g} s bound "
                             "is not possible: lower the batch or the resolution", field="batch")
         warmup_runs = 1
+        warm_started = time.perf_counter()
         while warmup_runs < 3 or time.perf_counter() - first_started < min(0.25, max_seconds / 8):
             forward()
             warmup_runs += 1
         _synchronize(device)
-        # at least MIN_BLOCKS blocks for a median and an IQR, when the time bound allows
+        # a warm forward (the first one pays for one-off setup); at least MIN_BLOCKS of them
+        # for a median and an IQR, when the time bound allows
+        warm = (time.perf_counter() - warm_started) / (warmup_runs - 1)
         left = max_seconds - (time.perf_counter() - started)
-        budget = max(min(max(min_run_time, MIN_BLOCKS * first), left - first), first)
+        budget = max(min(max(min_run_time, MIN_BLOCKS * warm), left - warm), warm)
         timer = benchmark.Timer(stmt="forward()", globals={"forward": forward}, num_threads=torch.get_num_threads())
         elapsed, last_report = [0.0], [0.0]
 
