@@ -13,7 +13,9 @@ from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS
 from calc.units import DTYPE_BYTES, exact, si, si_bytes
 from charts import layers as layer_charts
 from charts.tables import SCREEN_COLUMNS, layer_table
-from ui import shell
+from calc.share import decode_stack, encode_stack
+from calc.spec import stack_to_json
+from ui import links, shell
 from ui import stack_state as state
 from ui.fields import edit_layer, new_layer
 
@@ -33,6 +35,10 @@ def layer_caption(index: int, layer: dict, bad: bool) -> str:
     return ("⚠ " if bad else "") + (text if len(text) <= 60 else text[:57] + "…")
 
 
+LINK = [links.Param("stack", state.STACK, decode_stack, encode_stack,
+                    apply=lambda stack: state.replace_stack(stack_to_json(stack))),
+        links.integer("layer", "edit_index", 0, MAX_LAYERS - 1)]
+links.restore("builder", LINK)
 state.ensure_stack()
 state.sync_input_from_widgets()
 stack_json = st.session_state[state.STACK]
@@ -109,12 +115,14 @@ with st.sidebar:
                      placeholder='{"input": [3, 224, 224], "layers": [{"type": "conv2d", "out_channels": 64, '
                                  '"kernel_size": 3}]}')
         st.button("Load JSON", key="load_json", on_click=state.import_pasted, width="stretch")
+    links.share_box(links.publish(LINK))
     message = st.session_state.pop(state.IMPORT_MESSAGE, None)
     if message:
         (st.success if message[0] == "success" else st.error)(message[1])
 
 # ---------------------------------------------------------------- main area
 st.title("Layer Builder")
+links.report_problems("builder")
 if report is None:
     st.error(str(error), icon=":material/error:")
     st.stop()

@@ -8,7 +8,7 @@ import streamlit as st
 from calc import zoo
 from calc.errors import SpecError
 from charts import compare as compare_charts
-from ui import shell
+from ui import links, shell
 
 shell.require_navigation()
 
@@ -26,17 +26,23 @@ def zoo_names() -> tuple[str, ...]:
     return zoo.list_models()
 
 
+LINK = [links.choices("models", "compare_models", zoo_names), links.choice("baseline", "compare_baseline", zoo_names)]
+links.restore("compare", LINK)
+st.session_state.setdefault("compare_models", ["mobilenet_v2", "squeezenet1_0", "resnet50", "resnet152", "vgg16"])
+if st.session_state.get("compare_baseline") not in st.session_state["compare_models"]:
+    st.session_state.pop("compare_baseline", None)  # a baseline must be one of the models
 with st.sidebar:
     st.subheader("Models")
     chosen = st.multiselect("Models and stacks", zoo_names(), key="compare_models",
-                            default=["mobilenet_v2", "squeezenet1_0", "resnet50", "resnet152", "vgg16"],
                             help="Type to search; the stack presets are at the end")
+    baseline = st.selectbox("Baseline (1×)", chosen, key="compare_baseline") if chosen else None
+    links.share_box(links.publish(LINK))
     if not chosen:
         st.info("Pick at least one model.")
         st.stop()
-    baseline = st.selectbox("Baseline (1×)", chosen, key="compare_baseline")
 
 st.title("Compare models")
+links.report_problems("compare")
 records = []
 for name in chosen:
     info = zoo.model_info(name)

@@ -11,8 +11,12 @@ from calc import roofline, zoo
 from calc.errors import SpecError
 from calc.units import exact, si, si_bytes
 from charts import latency as charts
+import json
+
+from calc.share import decode_stack, encode_stack
+from calc.spec import stack_to_json
 from ui import latency_runs as runs
-from ui import shell
+from ui import links, shell
 from ui import stack_state
 
 shell.require_navigation()
@@ -72,10 +76,37 @@ def devices() -> dict[str, hw.Hardware]:
     return {**choices, **st.session_state.get(CUSTOM, {})}
 
 
+def read_device(text: str) -> hw.Hardware:
+    """A custom device from its link text (JSON, validated like the form's)."""
+    try:
+        entry = json.loads(text)
+        return hw.custom_hardware(str(entry["name"]), dict(entry["peaks"]), float(entry["bandwidth"]),
+                                  str(entry.get("kind", "GPU")))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError("is not a device description") from None
+
+
+def write_device(entry: hw.Hardware) -> str:
+    return json.dumps({"name": entry.name, "kind": entry.kind, "peaks": entry.peak_flops_per_s,
+                       "bandwidth": entry.bandwidth_bytes_per_s}, separators=(",", ":"))
+
+
+LINK = [links.choice("source", "latency_source", lambda: SOURCES),
+        links.choice("model", "latency_model", zoo_names), links.integer("res", "latency_resolution", 32, 1024),
+        links.integer("batch", "latency_batch", 1, 1024), links.choice("dtype", "latency_dtype", lambda: hw.COMPUTE_DTYPES),
+        links.Param("device", CUSTOM, read_device, write_device,
+                    apply=lambda entry: st.session_state.setdefault(CUSTOM, {}).__setitem__(entry.name, entry)),
+        links.choice("hw", "latency_hardware", lambda: list(devices())),
+        links.choices("batches", "latency_batches", lambda: BATCH_CHOICES, int),
+        links.Param("stack", stack_state.STACK, decode_stack, encode_stack,
+                    apply=lambda stack: stack_state.replace_stack(stack_to_json(stack)))]
+links.restore("latency", LINK)
+
 # ---------------------------------------------------------------- sidebar
 st.session_state.setdefault("latency_model", "resnet50")
 st.session_state.setdefault("latency_resolution", zoo.model_info(st.session_state["latency_model"]).input_shape[-1])
 st.session_state.setdefault("latency_hardware", DEFAULT_HARDWARE)
+st.session_state.setdefault("latency_batches", [1, 2, 4, 8, 16])
 with st.sidebar:
     st.subheader("What to time")
     source = st.radio("Source", SOURCES, key="latency_source", horizontal=True, label_visibility="collapsed")
@@ -122,9 +153,13 @@ with st.sidebar:
         message = st.session_state.pop("latency_custom_message", None)
         if message:
             (st.success if message[0] == "success" else st.error)(message[1])
+    custom = st.session_state.get(CUSTOM, {}).get(hardware.name)
+    links.share_box(links.publish(LINK, {"device": custom, "stack": builder_stack if source == "Builder stack" else None,
+                                         "model": name if source == "Zoo model" else None}))
 
 # ---------------------------------------------------------------- theory
 st.title("Latency: theory and measurement")
+links.report_problems("latency")
 try:
     report = (count(subject.name, subject.resolution, batch, storage) if subject.name is not None
               else subject.report(batch, storage))
@@ -282,7 +317,7 @@ with roofline_tab:
                + ("" if run else "Measure on the first tab to see achieved FLOP/s on this machine."))
 
 with sweep_tab:
-    batches = st.multiselect("Batch sizes", BATCH_CHOICES, default=[1, 2, 4, 8, 16], key="latency_batches")
+    batches = st.multiselect("Batch sizes", BATCH_CHOICES, key="latency_batches")
     points = []
     for size in sorted(batches):
         try:

@@ -9,7 +9,7 @@ from calc.errors import SpecError
 from calc.units import exact, si, si_bytes
 from charts import model as model_charts
 from charts.tables import layer_table
-from ui import shell
+from ui import links, shell
 
 shell.require_navigation()
 
@@ -34,6 +34,9 @@ def reset_resolution() -> None:
 
 
 names = zoo_names()
+LINK = [links.choice("model", "model_name", zoo_names), links.integer("res", "model_resolution", 32, 1024),
+        links.integer("batch", "model_batch", 1, 1024), links.text("filter", "model_filter", 100)]
+links.restore("model", LINK)
 st.session_state.setdefault("model_name", "resnet50")
 st.session_state.setdefault("model_resolution", zoo.model_info(st.session_state["model_name"]).input_shape[-1])
 with st.sidebar:
@@ -46,8 +49,10 @@ with st.sidebar:
                                  key="model_resolution", disabled=not image,
                                  help=f"Native: {info.input_shape[-1]} (the default weights' crop size)")
     batch = st.number_input("Batch N", min_value=1, max_value=1024, step=1, key="model_batch")
+    links.share_box(links.publish(LINK))
 
 st.title(f"Model: {name}")
+links.report_problems("model")
 try:
     with st.spinner(f"Counting {name} on the meta device…"):
         report = count(name, int(resolution) if image else None, int(batch))

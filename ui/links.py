@@ -1,0 +1,139 @@
+"""Shareable links: each page's state lives in its URL.
+
+A page declares its parameters (URL name, session key, how to read and write the
+value). On a session's first run of the page, ``restore`` reads the URL into the
+session before any widget is drawn; a value that is malformed or hostile is left at
+its default and named in a warning, never raised. After its widgets, the page calls
+``publish``, which writes the current values back into the URL (the browser's address
+bar follows without a rerun), and ``share_box`` shows the link with a copy button.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from calc.errors import SpecError
+
+RESTORED = "links_restored"       # pages whose link was read in this session
+PROBLEMS = "links_problems"       # page -> what could not be read
+MAX_VALUE_CHARS = 2_000
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str                                   # in the URL
+    key: str                                    # in st.session_state (a widget key, usually)
+    read: Callable[[str], Any]                  # URL text -> value; raises ValueError or SpecError saying why
+    write: Callable[[Any], str] = str           # value -> URL text
+    apply: Callable[[Any], None] | None = None  # instead of setting session_state[key] (e.g. a whole stack)
+
+
+def integer(name: str, key: str, low: int, high: int) -> Param:
+    def read(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise ValueError(f"must be a whole number from {low} to {high:,}")
+        return int(text)
+    return Param(name, key, read)
+
+
+def choice(name: str, key: str, options: Callable[[], Sequence[str]]) -> Param:
+    def read(text: str) -> str:
+        if text not in options():
+            raise ValueError("is not one of the choices here")
+        return text
+    return Param(name, key, read)
+
+
+def choices(name: str, key: str, options: Callable[[], Sequence[Any]], cast: Callable[[str], Any] = str) -> Param:
+    """A list, comma separated (names here contain no commas)."""
+    def read(text: str) -> list:
+        known = set(options())
+        try:
+            values = [cast(part) for part in text.split(",") if part]
+        except ValueError:
+            raise ValueError("is not a comma-separated list of choices here") from None
+        unknown = [str(value) for value in values if value not in known]
+        if unknown:
+            raise ValueError(f"names {', '.join(unknown[:3])}, not among the choices here")
+        return list(dict.fromkeys(values))
+    return Param(name, key, read, lambda values: ",".join(map(str, values)))
+
+
+def text(name: str, key: str, max_chars: int = 200) -> Param:
+    def read(value: str) -> str:
+        if len(value) > max_chars:
+            raise ValueError(f"is longer than {max_chars} characters")
+        return value
+    return Param(name, key, read)
+
+
+def restore(page: str, params: Sequence[Param]) -> None:
+    """Read this page's link into the session, once per session (call before any widget)."""
+    done = st.session_state.setdefault(RESTORED, set())
+    if page in done:
+        return
+    done.add(page)
+    problems = []
+    for param in params:
+        if param.name not in st.query_params:
+            continue
+        raw = st.query_params[param.name]
+        try:
+            if len(raw) > MAX_VALUE_CHARS and param.apply is None:
+                raise ValueError(f"is longer than {MAX_VALUE_CHARS:,} characters")
+            value = param.read(raw)
+        except (ValueError, SpecError) as error:
+            shown = raw if len(raw) <= 40 else raw[:37] + "…"
+            reason = error.reason if isinstance(error, SpecError) else str(error)
+            problems.append(f"“{param.name}” ({shown}) {reason}")
+            continue
+        if param.apply is not None:
+            param.apply(value)
+        else:
+            st.session_state[param.key] = value
+    if problems:
+        st.session_state.setdefault(PROBLEMS, {})[page] = problems
+
+
+def report_problems(page: str) -> None:
+    """Say what the link got wrong (once), in the main area."""
+    problems = st.session_state.get(PROBLEMS, {}).pop(page, None)
+    if problems:
+        st.warning("This link could not be read in full; the default is shown instead of: " + "; ".join(problems)
+                   + ".", icon=":material/link_off:")
+
+
+def current(params: Sequence[Param], values: dict[str, Any] | None = None) -> dict[str, str]:
+    """The URL parameters of the current state (``values`` override session_state by URL name)."""
+    values = values or {}
+    out = {}
+    for param in params:
+        if param.name in values:
+            value = values[param.name]
+        elif param.key in st.session_state:
+            value = st.session_state[param.key]
+        else:
+            continue
+        if value is not None:
+            out[param.name] = param.write(value)
+    return out
+
+
+def publish(params: Sequence[Param], values: dict[str, Any] | None = None) -> dict[str, str]:
+    """Write the current state into the URL (only what changed, so the address bar is quiet)."""
+    wanted = current(params, values)
+    if {key: st.query_params[key] for key in st.query_params} != wanted:
+        st.query_params.from_dict(wanted)
+    return wanted
+
+
+def share_box(query: dict[str, str]) -> None:
+    """The link of this view, with Streamlit's copy button."""
+    base = st.context.url or ""
+    with st.expander("Share this view", icon=":material/link:"):
+        st.code(f"{base}?{urlencode(query)}" if query else base or "(this page)", language=None, wrap_lines=True)
+        st.caption("Copy the link (button at its right): it opens this page with the same settings.")
