@@ -14,6 +14,7 @@ st.set_page_config(page_title="MACscope", page_icon=str(Path(__file__).parent / 
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/concepts.py", title="Concepts", icon=":material/school:", url_path="concepts"),
     st.Page("pages/builder.py", title="Layer Builder", icon=":material/stacks:", url_path="builder"),
     st.Page("pages/model.py", title="Model", icon=":material/account_tree:", url_path="model"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),

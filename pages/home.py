@@ -16,6 +16,8 @@ st.markdown(
     "multiply-accumulates (MACs), FLOPs and memory traffic, layer by layer, with the formula behind "
     "every number."
 )
+st.page_link("pages/concepts.py", label="Concepts: MACs, FLOPs, K to P, and why measured latency exceeds FLOPs / peak",
+             icon=":material/school:")
 st.page_link("pages/builder.py", label="Layer Builder: build a stack of layers and see its cost",
              icon=":material/stacks:")
 st.page_link("pages/model.py", label="Model: pick any torchvision classifier and see where its MACs go",

@@ -55,6 +55,7 @@ class AppPage:
 # when app.py gains a page that is not here.
 PAGES = (
     AppPage("home", "", "pages/home.py", "MACscope"),
+    AppPage("concepts", "concepts", "pages/concepts.py", "Concepts"),
     AppPage("builder", "builder", "pages/builder.py", "Layer Builder"),
     AppPage("model", "model", "pages/model.py", "Model: resnet50"),
     AppPage("compare", "compare", "pages/compare.py", "Compare models"),

@@ -1,0 +1,84 @@
+"""Tables and the one figure of the Concepts page: the units ladder, the worked examples,
+and where the roofline puts a model's time. No streamlit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from calc.analyze import Report
+from calc.roofline import Estimate
+from calc.units import duration, exact, si
+from charts.latency import MEASURED_COLOR, THEORY_COLOR
+from charts.layers import layout
+
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+@dataclass(frozen=True)
+class ScaleExample:
+    prefix: str     # "K", "M", ...
+    scale: int      # 10**3, 10**6, ...
+    example: str    # what was counted, in words
+    unit: str       # "MACs" | "FLOPs" | "params"
+    count: int      # the exact count, from calc
+
+
+def power_text(scale: int) -> str:
+    """10**9 -> '1000³ = 10⁹'."""
+    exponent = len(str(scale)) - 1
+    return f"1000{str(exponent // 3).translate(_SUPERSCRIPTS)} = 10{str(exponent).translate(_SUPERSCRIPTS)}"
+
+
+def units_table(examples: list[ScaleExample]) -> pd.DataFrame:
+    """A row per SI prefix: its power of 1000 and one live count at that scale."""
+    return pd.DataFrame.from_records([{
+        "prefix": example.prefix, "means": power_text(example.scale), "example": example.example,
+        "exact count": f"{exact(example.count)} {example.unit}", "in SI": si(example.count, example.unit),
+    } for example in examples])
+
+
+def worked_table(reports: dict[str, tuple[str, Report]]) -> pd.DataFrame:
+    """A row per worked example: MACs, FLOPs and parameters, exact (its description is shown with its formula)."""
+    return pd.DataFrame.from_records([{
+        "example": name.removeprefix("Worked example: "), "MACs": report.macs,
+        "FLOPs": report.flops, "params": report.params, "MACs (SI)": si(report.macs),
+    } for name, (_, report) in reports.items()])
+
+
+def gap_table(estimates: dict[str, Estimate]) -> pd.DataFrame:
+    """A row per model: its counts, intensity, and the two theoretical times on one device."""
+    return pd.DataFrame.from_records([{
+        "model": name, "FLOPs": si(estimate.flops), "FLOPs per byte": round(estimate.flops / estimate.memory_bytes, 1),
+        "memory-bound layers": f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}",
+        "time in them": f"{estimate.memory_bound_share:.0%}",
+        "(a) FLOPs / peak": duration(estimate.peak_seconds), "(b) roofline": duration(estimate.roofline_seconds),
+        "(b) / (a)": f"{estimate.roofline_seconds / estimate.peak_seconds:.1f}×",
+    } for name, estimate in estimates.items()])
+
+
+def gap_bars(estimates: dict[str, Estimate]) -> go.Figure:
+    """Per model: (a) FLOPs / peak, and (b) the roofline split into compute- and memory-bound layers."""
+    figure = go.Figure()
+    names = list(estimates)
+    rows = [(f"{name} (a) FLOPs / peak", f"{name} (b) roofline") for name in names]
+    labels = [label for pair in rows for label in pair]
+    peak = [estimates[name].peak_seconds * 1e3 for name in names]
+    compute = [sum(layer.seconds for layer in estimates[name].layers if not layer.memory_bound) * 1e3
+               for name in names]
+    memory = [sum(layer.seconds for layer in estimates[name].memory_bound_layers) * 1e3 for name in names]
+    figure.add_bar(y=labels, x=[value for pair in zip(peak, [0] * len(names)) for value in pair], orientation="h",
+                   name="all FLOPs at peak", marker_color="#9bb7e0", hovertemplate="%{x:.4f} ms<extra></extra>")
+    figure.add_bar(y=labels, x=[value for pair in zip([0] * len(names), compute) for value in pair],
+                   orientation="h", name="compute-bound layers", marker_color=THEORY_COLOR,
+                   hovertemplate="%{x:.4f} ms<extra></extra>")
+    figure.add_bar(y=labels, x=[value for pair in zip([0] * len(names), memory) for value in pair],
+                   orientation="h", name="memory-bound layers", marker_color=MEASURED_COLOR,
+                   hovertemplate="%{x:.4f} ms<extra></extra>")
+    figure.update_layout(barmode="stack")
+    figure.update_yaxes(autorange="reversed")
+    layout(figure, "", "", "milliseconds per image")
+    figure.update_layout(height=250, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_traceorder="normal")
+    return figure
