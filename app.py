@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import style
+from ui import links, style
 
 # A local icon: a material icon would be fetched from a font server, absent offline.
 st.set_page_config(page_title="MACscope", page_icon=str(Path(__file__).parent / "docs" / "favicon.png"), layout="wide")
@@ -19,7 +19,13 @@ PAGES = [
     st.Page("pages/model.py", title="Model", icon=":material/account_tree:", url_path="model"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("pages/latency.py", title="Latency", icon=":material/speed:", url_path="latency"),
+    st.Page("pages/separable.py", title="Separable", icon=":material/call_split:", url_path="separable"),
 ]
 
-style.apply()
-st.navigation(PAGES).run()
+links.restore("app", links.GLOBAL)
+navigation = st.navigation(PAGES)
+presentation = st.sidebar.toggle("Presentation mode", key="presentation",
+                                 help="Larger text and fewer controls, for a shared screen; kept in the link")
+style.apply(presentation)
+navigation.run()
+links.publish_global()

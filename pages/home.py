@@ -24,6 +24,8 @@ st.page_link("pages/model.py", label="Model: pick any torchvision classifier and
              icon=":material/account_tree:")
 st.page_link("pages/compare.py", label="Compare: models and stacks side by side, cost against accuracy",
              icon=":material/compare_arrows:")
+st.page_link("pages/separable.py", label="Separable: what depthwise-separable convs save, in MACs and in time",
+             icon=":material/call_split:")
 st.page_link("pages/latency.py", label="Latency: how fast it should run on a device, how fast it runs here, and why",
              icon=":material/speed:")
 

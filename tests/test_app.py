@@ -17,7 +17,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = [pytest.param("pages/home.py", id="home"), pytest.param("pages/concepts.py", id="concepts"),
          pytest.param("pages/builder.py", id="builder"),
          pytest.param("pages/model.py", id="model"), pytest.param("pages/compare.py", id="compare"),
-         pytest.param("pages/latency.py", id="latency")]
+         pytest.param("pages/latency.py", id="latency"), pytest.param("pages/separable.py", id="separable")]
 
 
 def open_page(page: str) -> AppTest:

@@ -60,6 +60,7 @@ PAGES = (
     AppPage("model", "model", "pages/model.py", "Model: resnet50"),
     AppPage("compare", "compare", "pages/compare.py", "Compare models"),
     AppPage("latency", "latency", "pages/latency.py", "Latency: theory and measurement"),
+    AppPage("separable", "separable", "pages/separable.py", "Depthwise-separable convolutions"),
 )
 MEASURE_SECONDS = 120   # probe this CPU, time a small model, profile its layers
 
@@ -360,6 +361,31 @@ def test_latency_theory_then_a_measurement_here(tab: Tab):
     expect(tab.page.get_by_text("Latency of one forward pass: theory against measurement")).to_be_visible()
     expect(tab.metric_value("Efficiency vs measured roofs")).to_contain_text("%")
     tab.screenshot("latency-measured")
+
+
+def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(browser: Browser, tab: Tab):
+    builder = next(app_page for app_page in PAGES if app_page.name == "builder")
+    log_offset = tab.server.log_size()
+    tab.open(builder)
+    sidebar = tab.page.get_by_test_id("stSidebar")
+    tab.rerun(sidebar.get_by_role("button", name="Add layer", exact=True).click, builder.heading)
+    shown = {label: tab.metric_value(label).inner_text() for label in ("MACs", "Parameters", "Memory traffic")}
+    share = sidebar.get_by_test_id("stExpander").filter(has_text="Share this view")
+    share.locator("summary").click()
+    link = share.get_by_test_id("stCode").inner_text().strip()
+    assert link.startswith(f"{tab.server.url}/builder?stack="), link
+
+    context = browser.new_context(viewport=VIEWPORT)  # another person: no cookies, no session
+    context.add_init_script(OBSERVER_JS)
+    try:
+        other = Tab(context.new_page(), tab.server)
+        other.page.goto(link)
+        other.wait_until_done(builder.heading)
+        other.assert_no_error(log_offset)
+        assert {label: other.metric_value(label).inner_text() for label in shown} == shown
+        other.screenshot("builder-from-a-shared-link")
+    finally:
+        context.close()
 
 
 def test_a_link_to_a_page_works_as_a_fresh_servers_first_visit(browser: Browser):

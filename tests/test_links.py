@@ -59,10 +59,13 @@ def test_a_broken_or_hostile_stack_link_is_refused(link, message):
 # ---------------------------------------------------------------- pages
 
 def open_with(page: str, **query: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60).run()
+    """``page`` opened from a link carrying ``query`` (the app's first run sees it, as a browser's would)."""
+    app = AppTest.from_file(APP, default_timeout=60)
     for name, value in query.items():
         app.query_params[name] = value
-    app.switch_page(page).run()
+    app.run()
+    if page != "pages/home.py":
+        app.switch_page(page).run()
     assert not app.exception, app.exception
     return app
 
@@ -128,3 +131,14 @@ def test_latency_link_with_a_custom_device():
     assert metrics(again)["(a) FLOPs / peak"] == metrics(app)["(a) FLOPs / peak"]
     assert metrics(again)["(b) Roofline"] == metrics(app)["(b) Roofline"]
     assert json.loads(url(again)["device"])["name"] == "Lab GPU"
+
+
+def test_presentation_mode_is_kept_in_every_link():
+    app = open_with("pages/home.py", present="1")
+    assert app.toggle(key="presentation").value is True
+    assert url(app).get("present") == "1"
+    model = open_with("pages/model.py", present="1", model="resnet18")
+    assert model.toggle(key="presentation").value is True
+    assert url(model)["present"] == "1" and url(model)["model"] == "resnet18"
+    model.toggle(key="presentation").set_value(False).run()
+    assert "present" not in url(model) and url(model)["model"] == "resnet18"

@@ -71,6 +71,18 @@ def text(name: str, key: str, max_chars: int = 200) -> Param:
     return Param(name, key, read)
 
 
+def flag(name: str, key: str) -> Param:
+    def read(text: str) -> bool:
+        if text not in ("0", "1"):
+            raise ValueError("must be 0 or 1")
+        return text == "1"
+    return Param(name, key, read, lambda value: "1" if value else "0")
+
+
+# Settings of the whole app, kept in every page's link: presentation mode.
+GLOBAL = [flag("present", "presentation")]
+
+
 def restore(page: str, params: Sequence[Param]) -> None:
     """Read this page's link into the session, once per session (call before any widget)."""
     done = st.session_state.setdefault(RESTORED, set())
@@ -111,14 +123,14 @@ def current(params: Sequence[Param], values: dict[str, Any] | None = None) -> di
     """The URL parameters of the current state (``values`` override session_state by URL name)."""
     values = values or {}
     out = {}
-    for param in params:
+    for param in [*params, *GLOBAL]:
         if param.name in values:
             value = values[param.name]
         elif param.key in st.session_state:
             value = st.session_state[param.key]
         else:
             continue
-        if value is not None:
+        if value is not None and value is not False:  # a flag that is off stays out of the link
             out[param.name] = param.write(value)
     return out
 
@@ -129,6 +141,18 @@ def publish(params: Sequence[Param], values: dict[str, Any] | None = None) -> di
     if {key: st.query_params[key] for key in st.query_params} != wanted:
         st.query_params.from_dict(wanted)
     return wanted
+
+
+def publish_global() -> None:
+    """Keep the app-wide settings in the link of a page that has no state of its own."""
+    for param in GLOBAL:
+        value = st.session_state.get(param.key)
+        wanted = param.write(value) if value else None
+        if st.query_params.get(param.name) != wanted:
+            if wanted is None:
+                del st.query_params[param.name]
+            else:
+                st.query_params[param.name] = wanted
 
 
 def share_box(query: dict[str, str]) -> None:

@@ -12,5 +12,17 @@ _CSS = """
 """
 
 
-def apply() -> None:
-    st.html(_CSS)
+# Presentation mode: everything in the main area larger, and fewer controls (no chart
+# toolbars, no download buttons, no share box) on a shared screen.
+_PRESENTATION_CSS = """
+<style>
+[data-testid="stMain"] { zoom: 1.15; }
+.modebar-container { display: none !important; }
+[data-testid="stDownloadButton"] { display: none; }
+[data-testid="stSidebar"] [data-testid="stExpander"]:has(code) { display: none; }
+</style>
+"""
+
+
+def apply(presentation: bool = False) -> None:
+    st.html(_CSS + (_PRESENTATION_CSS if presentation else ""))

@@ -1,0 +1,95 @@
+"""Figures of depthwise-separable convolutions: the parts against the standard conv, the
+savings over C_out × k, what FLOPs saved became in time, and a model's what-if."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from calc.separable import Comparison, WhatIf
+from charts.layers import layout
+from charts.latency import MEASURED_COLOR, THEORY_COLOR
+
+STANDARD_COLOR, DEPTHWISE_COLOR, POINTWISE_COLOR = "#1f5fbf", "#2a9d8f", "#8ab17d"
+
+
+def parts(comparison: Comparison) -> go.Figure:
+    """MACs and params: the standard conv as one bar, the separable as depthwise + pointwise stacked."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("MACs", "Parameters"), horizontal_spacing=0.12)
+    bars = (("standard", STANDARD_COLOR, comparison.standard_macs, comparison.standard_params, None),
+            ("depthwise", DEPTHWISE_COLOR, comparison.depthwise_macs, comparison.depthwise_params, "separable"),
+            ("pointwise", POINTWISE_COLOR, comparison.pointwise_macs, comparison.pointwise_params, "separable"))
+    for name, color, macs, params, column in bars:
+        x = [column or "standard"]
+        for col, value in ((1, macs), (2, params)):
+            figure.add_bar(x=x, y=[value], name=name, marker_color=color, showlegend=col == 1, legendgroup=name,
+                           text=[f"{value:,}"], textposition="inside", row=1, col=col,
+                           hovertemplate=f"<b>{name}</b><br>%{{y:,}}<extra></extra>")
+    figure.update_layout(barmode="stack")
+    figure.update_yaxes(tickformat="~s")
+    layout(figure, f"Standard {comparison.kernel_size}×{comparison.kernel_size} conv against depthwise + pointwise", "")
+    figure.update_layout(height=400, legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.08,
+                                             "yanchor": "top"})
+    return figure
+
+
+def savings_heatmap(grid: list[tuple[int, int, float]], chosen: tuple[int, int] | None = None) -> go.Figure:
+    """Savings (1 - separable / standard MACs) for each output width and kernel size."""
+    out_channels = sorted({c for c, _, _ in grid})
+    kernels = sorted({k for _, k, _ in grid})
+    cells = {(c, k): value for c, k, value in grid}
+    z = [[cells[(c, k)] for c in out_channels] for k in kernels]
+    figure = go.Figure(go.Heatmap(
+        x=[str(c) for c in out_channels], y=[f"{k}×{k}" for k in kernels], z=z, zmin=-1, zmax=1,
+        colorscale=[[0, "#c0392b"], [0.5, "#f7f7f7"], [1, "#1f5fbf"]],
+        text=[[f"{value:.1%}" for value in row] for row in z], texttemplate="%{text}",
+        colorbar={"title": {"text": "savings"}, "tickformat": ".0%"},
+        hovertemplate="C_out %{x}, kernel %{y}: saves %{text} of the MACs<extra></extra>"))
+    if chosen and chosen[0] in out_channels and chosen[1] in kernels:
+        figure.add_scatter(x=[str(chosen[0])], y=[f"{chosen[1]}×{chosen[1]}"], mode="markers", name="your layer",
+                           marker={"symbol": "square-open", "size": 42, "color": "#111827", "line": {"width": 3}},
+                           hoverinfo="skip")
+    layout(figure, "MACs saved by going separable: 1 − (1/C_out + 1/k²); a 1×1 kernel loses", "kernel",
+           "output channels C_out")
+    figure.update_xaxes(type="category")
+    figure.update_yaxes(type="category")
+    figure.update_layout(height=380, showlegend=False)
+    return figure
+
+
+def flops_against_time(table: pd.DataFrame) -> go.Figure:
+    """Separable as a share of standard: FLOPs (theory) against measured time, side by side."""
+    figure = go.Figure()
+    figure.add_bar(x=table["what"], y=table["FLOPs share"], name="FLOPs: separable / standard",
+                   marker_color=THEORY_COLOR, text=[f"{v:.1%}" for v in table["FLOPs share"]], textposition="outside")
+    figure.add_bar(x=table["what"], y=table["time share"], name="measured time: separable / standard",
+                   marker_color=MEASURED_COLOR, text=[f"{v:.1%}" for v in table["time share"]], textposition="outside")
+    figure.update_yaxes(tickformat=".0%", rangemode="tozero")
+    layout(figure, "FLOPs saved is not time saved", "share of the standard conv")
+    figure.update_layout(barmode="group", height=380)
+    return figure
+
+
+def what_if_bars(what_if: WhatIf, count: int = 20) -> go.Figure:
+    """MACs before and after, for the ``count`` changed layers that were heaviest before."""
+    changes = sorted(what_if.changes, key=lambda change: change.macs_before, reverse=True)[:count][::-1]
+    labels = [change.name for change in changes]
+    figure = go.Figure()
+    figure.add_bar(y=labels, x=[c.macs_before for c in changes], orientation="h", name="standard (before)",
+                   marker_color=STANDARD_COLOR, hovertemplate="<b>%{y}</b><br>before %{x:,} MACs<extra></extra>")
+    figure.add_bar(y=labels, x=[c.macs_after for c in changes], orientation="h", name="separable (after)",
+                   marker_color=POINTWISE_COLOR, hovertemplate="<b>%{y}</b><br>after %{x:,} MACs<extra></extra>")
+    figure.update_xaxes(tickformat="~s")
+    layout(figure, f"The {len(changes)} heaviest replaced convolutions", "", "MACs")
+    figure.update_layout(barmode="group", height=max(320, 80 + 30 * len(changes)))
+    return figure
+
+
+def what_if_table(what_if: WhatIf) -> pd.DataFrame:
+    return pd.DataFrame.from_records([{
+        "layer": change.name, "before": change.kind_before, "after": change.kind_after,
+        "MACs before": change.macs_before, "MACs after": change.macs_after,
+        "params before": change.params_before, "params after": change.params_after, "MACs saved": change.savings,
+    } for change in what_if.changes], columns=["layer", "before", "after", "MACs before", "MACs after",
+                                              "params before", "params after", "MACs saved"])

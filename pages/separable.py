@@ -1,0 +1,199 @@
+"""Depthwise-separable: a standard k×k conv against depthwise k×k + pointwise 1×1, the
+savings over C_out × k, whether the saving shows up in time here, and what-if on a model."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from calc import roofline, zoo
+from calc.errors import SpecError
+from calc.registry import MAX_DIM
+from calc.separable import compare, savings_grid, what_if_stack
+from calc.spec import parse_stack
+from calc.units import exact, si
+from charts import latency as latency_charts
+from charts import separable as charts
+from ui import latency_runs as runs
+from ui import links, shell, stack_state
+
+shell.require_navigation()
+
+HEATMAP_OUT_CHANNELS = (16, 32, 64, 128, 256, 512, 1024)
+HEATMAP_KERNELS = (1, 3, 5, 7, 9)
+SOURCES = ("Zoo model", "Builder stack")
+DEFAULTS = {"sep_in": 32, "sep_out": 64, "sep_kernel": 3, "sep_size": 224, "sep_stride": 1, "sep_padding": 1}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def model_what_if(name: str):
+    from calc.torch_separable import what_if_model
+
+    return what_if_model(name)
+
+
+@st.cache_data(show_spinner=False)
+def zoo_names() -> tuple[str, ...]:
+    return zoo.list_models("torchvision")
+
+
+LINK = [links.integer("in", "sep_in", 1, 4096), links.integer("out", "sep_out", 1, 4096),
+        links.integer("k", "sep_kernel", 1, 15), links.integer("size", "sep_size", 1, 4096),
+        links.integer("stride", "sep_stride", 1, 8), links.integer("padding", "sep_padding", 0, 15),
+        links.choice("source", "sep_source", lambda: SOURCES), links.choice("model", "sep_model", zoo_names)]
+links.restore("separable", LINK)
+for key, value in DEFAULTS.items():
+    st.session_state.setdefault(key, value)
+st.session_state.setdefault("sep_model", "resnet18")
+
+with st.sidebar:
+    st.subheader("The layer")
+    left, right = st.columns(2)
+    in_channels = left.number_input("C_in", min_value=1, max_value=4096, key="sep_in", help="input channels")
+    out_channels = right.number_input("C_out", min_value=1, max_value=4096, key="sep_out", help="output channels")
+    kernel = left.number_input("k", min_value=1, max_value=15, key="sep_kernel", help="kernel height = width")
+    size = right.number_input("H = W", min_value=1, max_value=4096, key="sep_size", help="input height and width")
+    stride = left.number_input("stride", min_value=1, max_value=8, key="sep_stride")
+    padding = right.number_input("padding", min_value=0, max_value=15, key="sep_padding", help="k // 2 keeps H×W")
+    links.share_box(links.publish(LINK))
+
+st.title("Depthwise-separable convolutions")
+links.report_problems("separable")
+try:
+    comparison = compare(int(in_channels), int(out_channels), int(kernel), int(size), int(stride), int(padding))
+except SpecError as error:
+    st.error(f"{error}. Change it in the sidebar.", icon=":material/error:")
+    st.stop()
+
+st.caption(f"Input {in_channels}×{size}×{size} → output {'×'.join(map(str, comparison.output_shape))}, "
+           f"batch 1, no bias. Depthwise: one k×k filter per input channel; pointwise: a 1×1 conv mixing channels.")
+columns = st.columns(4)
+columns[0].metric("Standard MACs", si(comparison.standard_macs), border=True, help=exact(comparison.standard_macs))
+columns[1].metric("Separable MACs", si(comparison.separable_macs), border=True,
+                  help=f"depthwise {exact(comparison.depthwise_macs)} + pointwise {exact(comparison.pointwise_macs)}"
+                       f" = {exact(comparison.separable_macs)}")
+columns[2].metric("MACs saved", f"{comparison.savings:.2%}", border=True, help="1 − separable / standard")
+columns[3].metric("Params saved", f"{comparison.params_savings:.2%}", border=True,
+                  help=f"standard {exact(comparison.standard_params)} → depthwise {exact(comparison.depthwise_params)}"
+                       f" + pointwise {exact(comparison.pointwise_params)} = {exact(comparison.separable_params)}")
+st.latex(rf"\text{{saved}} = 1 - \frac{{C_{{in}} K^2 H' W' + C_{{out}} C_{{in}} H' W'}}{{C_{{out}} C_{{in}} K^2 H' W'}}"
+         rf" = 1 - \left(\frac{{1}}{{C_{{out}}}} + \frac{{1}}{{K^2}}\right)"
+         rf" = 1 - \left(\frac{{1}}{{{out_channels}}} + \frac{{1}}{{{kernel}^2}}\right)"
+         rf" = {comparison.approximate_savings:.4f}")
+st.latex((rf"\text{{exactly: }} 1 - \frac{{{exact(comparison.depthwise_macs)} + {exact(comparison.pointwise_macs)}}}"
+          rf"{{{exact(comparison.standard_macs)}}} = 1 - \frac{{{exact(comparison.separable_macs)}}}"
+          rf"{{{exact(comparison.standard_macs)}}} = {comparison.savings:.4f}").replace(",", "{,}"))
+
+compare_tab, heatmap_tab, measure_tab, whatif_tab = st.tabs(
+    ["Parts", "Savings over C_out × k", "Measured here", "What-if on a model"])
+with compare_tab:
+    st.plotly_chart(charts.parts(comparison), key="sep_parts")
+with heatmap_tab:
+    grid = savings_grid(int(in_channels), HEATMAP_OUT_CHANNELS, HEATMAP_KERNELS, int(size), int(stride))
+    st.plotly_chart(charts.savings_heatmap(grid, (int(out_channels), int(kernel))), key="sep_heatmap")
+    st.caption(f"C_in = {in_channels}, {size}×{size} input, stride {stride}, padding k // 2. The savings do not depend "
+               "on C_in or H×W: both terms scale with them.")
+
+standard_stack = {"input": [int(in_channels), int(size), int(size)], "layers": [
+    {"type": "conv2d", "out_channels": int(out_channels), "kernel_size": int(kernel), "stride": int(stride),
+     "padding": int(padding), "bias": False}]}
+separable_stack = {"input": standard_stack["input"], "layers": [
+    {"type": "depthwise_conv2d", "kernel_size": int(kernel), "stride": int(stride), "padding": int(padding),
+     "bias": False}, {"type": "pointwise_conv2d", "out_channels": int(out_channels), "bias": False}]}
+subjects = {"standard": runs.Subject("standard", None, standard_stack, None, tuple(standard_stack["input"])),
+            "separable": runs.Subject("separable", None, separable_stack, None, tuple(separable_stack["input"]))}
+
+
+@st.fragment
+def measure_panel() -> None:
+    st.button("Measure both on this machine's CPU", key="sep_measure", type="primary", on_click=runs.request,
+              args=("separable",), help="Probes this machine once, then times each layer (a few seconds)")
+    if runs.requested("separable"):
+        try:
+            runs.probe("cpu")
+            for subject in subjects.values():
+                runs.measure(subject, subject.report(1, "fp32"), 1, "fp32", "cpu")
+        except SpecError as error:
+            st.error(f"{error}.", icon=":material/error:")
+            return
+        st.rerun()
+    done = {name: runs.result(subject, 1, "fp32", "cpu") for name, subject in subjects.items()}
+    if None in done.values():
+        st.info("Press the button to time both versions here, with the roofline of this machine beside them.")
+        return
+    roofs = st.session_state[runs.PROBES]["cpu"].as_hardware().roofs("fp32")
+    standard_time = done["standard"].measurement.median_s
+    separable_time = done["separable"].measurement.median_s
+    parts_time = done["separable"].profile.seconds
+    parts_total = sum(parts_time.values()) or 1.0
+    standard_report = subjects["standard"].report(1, "fp32")
+    separable_report = subjects["separable"].report(1, "fp32")
+    rows = [("standard conv", standard_report.rows[0], standard_time)]
+    rows += [(f"{label} part", row, separable_time * parts_time[row.name] / parts_total)
+             for label, row in zip(("depthwise", "pointwise"), separable_report.rows)]
+    table = pd.DataFrame.from_records([{
+        "layer": label, "FLOPs": row.flops, "bytes moved": row.memory_bytes, "FLOPs per byte": row.intensity,
+        "bound here (roofline)": "memory" if row.intensity < roofs.ridge_flops_per_byte else "compute",
+        "roofline time (ms)": roofline.roofline_seconds(row.flops, row.memory_bytes, roofs) * 1e3,
+        "measured (ms)": seconds * 1e3, "achieved FLOP/s": row.flops / seconds if seconds else float("nan"),
+    } for label, row, seconds in rows])
+    shares = pd.DataFrame({"what": ["separable / standard"],
+                           "FLOPs share": [separable_report.flops / standard_report.flops],
+                           "time share": [separable_time / standard_time]})
+    st.plotly_chart(charts.flops_against_time(shares), key="sep_time_chart")
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "FLOPs": st.column_config.NumberColumn(format="localized"),
+        "bytes moved": st.column_config.NumberColumn(format="localized"),
+        "FLOPs per byte": st.column_config.NumberColumn(format="%.2f"),
+        "roofline time (ms)": st.column_config.NumberColumn(format="%.4f"),
+        "measured (ms)": st.column_config.NumberColumn(format="%.4f"),
+        "achieved FLOP/s": st.column_config.NumberColumn(format="%.3e")})
+    st.caption(f"This machine's roofs: {latency_charts.rate_text(roofs.peak_flops_per_s)}, "
+               f"{latency_charts.bandwidth_text(roofs.bandwidth_bytes_per_s)}, ridge "
+               f"{roofs.ridge_flops_per_byte:.3g} FLOPs/byte. The depthwise part does few FLOPs per byte it moves: "
+               "left of the ridge it is memory-bound, so its time falls far less than its FLOPs. Whole layers timed "
+               "with blocked_autorange (median); the parts split the separable time by torch.profiler's per-layer "
+               "shares.")
+
+
+with measure_tab:
+    measure_panel()
+
+with whatif_tab:
+    source = st.radio("Replace every standard k×k conv (k > 1, groups 1) of", SOURCES, key="sep_source",
+                      horizontal=True)
+    try:
+        if source == "Zoo model":
+            name = st.selectbox("Model", zoo_names(), key="sep_model")
+            with st.spinner(f"Counting {name} and its separable twin…"):
+                what_if = model_what_if(name)
+        else:
+            stack_state.ensure_stack()
+            name = "the Builder's stack"
+            what_if = what_if_stack(parse_stack(st.session_state[stack_state.STACK]))
+    except SpecError as error:
+        st.error(f"{error}. Fix it on the Builder page.", icon=":material/error:")
+        st.stop()
+    cells = st.columns(3)
+    cells[0].metric("MACs", f"{si(what_if.macs_before)} → {si(what_if.macs_after)}", border=True,
+                    help=f"{exact(what_if.macs_before)} → {exact(what_if.macs_after)}")
+    cells[1].metric("MACs saved", f"{what_if.savings:.1%}", border=True)
+    cells[2].metric("Params", f"{si(what_if.params_before)} → {si(what_if.params_after)}", border=True,
+                    help=f"{what_if.params_savings:.1%} fewer")
+    if not what_if.changes:
+        st.info(f"{name} has no standard k×k convolution to replace (grouped, depthwise and 1×1 convs stay).")
+    else:
+        st.plotly_chart(charts.what_if_bars(what_if), key="sep_whatif_chart")
+        diff = charts.what_if_table(what_if)
+        st.dataframe(diff, hide_index=True, width="stretch", height=300, column_config={
+            "MACs before": st.column_config.NumberColumn(format="localized"),
+            "MACs after": st.column_config.NumberColumn(format="localized"),
+            "params before": st.column_config.NumberColumn(format="localized"),
+            "params after": st.column_config.NumberColumn(format="localized"),
+            "MACs saved": st.column_config.NumberColumn(format="percent")})
+        st.download_button("Download the per-layer diff (CSV)", diff.to_csv(index=False),
+                           file_name="macscope-separable-what-if.csv", mime="text/csv", key="sep_whatif_csv")
+    if what_if.skipped:
+        st.caption("Left alone: " + "; ".join(what_if.skipped))
+    st.caption(f"{len(what_if.changes)} convolutions replaced; every other layer costs what it did (the output shapes "
+               f"are the same). Input limits: sizes up to {MAX_DIM:,}.")

@@ -1,0 +1,91 @@
+"""AppTest of the Separable page: the figures are calc.separable's for every input, a bad
+layer says what to fix, the what-if matches calc on a stack and a zoo model, and the
+measurement here fills its table."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app import metrics, open_page
+from test_links import open_with
+
+import calc
+from calc.presets import preset
+from calc.separable import compare, what_if_stack
+from calc.units import si
+
+
+@pytest.fixture
+def separable() -> AppTest:
+    return open_page("pages/separable.py")
+
+
+def layer_metrics(comparison) -> dict[str, str]:
+    return {"Standard MACs": si(comparison.standard_macs), "Separable MACs": si(comparison.separable_macs),
+            "MACs saved": f"{comparison.savings:.2%}",
+            "Params saved": f"{comparison.params_savings:.2%}"}
+
+
+def shown(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric[:4]}
+
+
+def test_default_is_the_classic_example(separable):
+    assert shown(separable) == layer_metrics(compare(32, 64, 3, 224))
+    assert shown(separable)["Standard MACs"] == si(64 * 32 * 3 * 3 * 224 * 224)
+    assert shown(separable)["Separable MACs"] == si(32 * 3 * 3 * 224 * 224 + 64 * 32 * 224 * 224)
+    assert shown(separable)["MACs saved"] == "87.33%"
+    assert any("0.8733" in latex.value and r"\frac{1}{64}" in latex.value for latex in separable.latex)
+    assert any("117{,}211{,}136" in latex.value and "924{,}844{,}032" in latex.value for latex in separable.latex)
+
+
+@pytest.mark.parametrize("changes, expected", [
+    pytest.param({"sep_in": 24, "sep_out": 40, "sep_kernel": 5, "sep_size": 113, "sep_stride": 2, "sep_padding": 2},
+                 (24, 40, 5, 113, 2, 2), id="stride-2-5x5"),
+    pytest.param({"sep_kernel": 1, "sep_padding": 0}, (32, 64, 1, 224, 1, 0), id="1x1-loses"),
+])
+def test_inputs_drive_the_figures(separable, changes, expected):
+    for key, value in changes.items():
+        separable.number_input(key=key).set_value(value).run()
+    assert not separable.exception
+    assert shown(separable) == layer_metrics(compare(*expected))
+
+
+def test_a_kernel_larger_than_the_input_says_what_to_fix(separable):
+    separable.number_input(key="sep_size").set_value(4).run()
+    separable.number_input(key="sep_kernel").set_value(15).run()
+    separable.number_input(key="sep_padding").set_value(0).run()
+    assert not separable.exception
+    assert any("kernel" in error.value and "sidebar" in error.value for error in separable.error)
+    assert separable.number_input(key="sep_in").value == 32  # the rest as the user left it
+
+
+def test_what_if_on_a_zoo_model_and_on_the_builder_stack(separable):
+    from calc.torch_separable import what_if_model
+
+    expected = what_if_model("resnet18")
+    assert metrics(separable)["MACs saved"] == f"{expected.savings:.1%}"
+    table = next(frame.value for frame in separable.dataframe if "MACs after" in frame.value)
+    assert len(table) == len(expected.changes) and table["MACs after"].sum() == sum(
+        change.macs_after for change in expected.changes)
+    separable.radio(key="sep_source").set_value("Builder stack").run()
+    assert not separable.exception
+    stack_what_if = what_if_stack(calc.parse_stack(preset("Small CNN (CIFAR-10)").stack))
+    whole = [metric.value for metric in separable.metric if metric.label == "MACs"]
+    assert whole == [f"{si(stack_what_if.macs_before)} → {si(stack_what_if.macs_after)}"]
+
+
+def test_measuring_both_shows_the_depthwise_part_memory_bound(separable):
+    separable.number_input(key="sep_size").set_value(56).run()  # small enough to time quickly
+    separable.button(key="sep_measure").click().run()
+    assert not separable.exception and not separable.error
+    table = next(frame.value for frame in separable.dataframe if "measured (ms)" in frame.value)
+    assert list(table["layer"]) == ["standard conv", "depthwise part", "pointwise part"]
+    assert (table["measured (ms)"] > 0).all()
+    assert table.set_index("layer").loc["depthwise part", "bound here (roofline)"] == "memory"
+
+
+def test_a_link_reproduces_the_layer():
+    app = open_with("pages/separable.py", **{"in": "24", "out": "40", "k": "5", "size": "113", "stride": "2",
+                                             "padding": "2"})
+    assert shown(app) == layer_metrics(compare(24, 40, 5, 113, 2, 2))
