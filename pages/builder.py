@@ -35,9 +35,10 @@ def layer_caption(index: int, layer: dict, bad: bool) -> str:
     return ("⚠ " if bad else "") + (text if len(text) <= 60 else text[:57] + "…")
 
 
+TABS = ["Per-layer table", "Charts", "Formula"]
 LINK = [links.Param("stack", state.STACK, decode_stack, encode_stack,
                     apply=lambda stack: state.replace_stack(stack_to_json(stack))),
-        links.integer("layer", "edit_index", 0, MAX_LAYERS - 1)]
+        links.integer("layer", "edit_index", 0, MAX_LAYERS - 1), links.choice("tab", "builder_tab", lambda: TABS)]
 links.restore("builder", LINK)
 state.ensure_stack()
 state.sync_input_from_widgets()
@@ -171,7 +172,7 @@ if error is not None:
     st.error(f"{str(error)[0].upper()}{str(error)[1:]}. The totals cover {analysed} only; edit layer "
              f"{error.layer} in the sidebar to fix it.", icon=":material/error:")
 
-table_tab, charts_tab, formula_tab = st.tabs(["Per-layer table", "Charts", "Formula"])
+table_tab, charts_tab, formula_tab = st.tabs(TABS, key="builder_tab", on_change="rerun")
 
 with table_tab:
     table = layer_table(report)

@@ -26,7 +26,9 @@ def zoo_names() -> tuple[str, ...]:
     return zoo.list_models()
 
 
-LINK = [links.choices("models", "compare_models", zoo_names), links.choice("baseline", "compare_baseline", zoo_names)]
+TABS = ["Accuracy vs cost", "MACs and params", "MACs vs resolution"]
+LINK = [links.choices("models", "compare_models", zoo_names), links.choice("baseline", "compare_baseline", zoo_names),
+        links.choice("tab", "compare_tab", lambda: TABS)]
 links.restore("compare", LINK)
 st.session_state.setdefault("compare_models", ["mobilenet_v2", "squeezenet1_0", "resnet50", "resnet152", "vgg16"])
 if st.session_state.get("compare_baseline") not in st.session_state["compare_models"]:
@@ -63,7 +65,7 @@ st.dataframe(table.drop(columns=["MACs"]), hide_index=True, width="stretch", col
 st.download_button("Download comparison (CSV)", table.to_csv(index=False), file_name="macscope-compare.csv",
                    mime="text/csv", key="compare_csv")
 
-scatter_tab, bars_tab, resolution_tab = st.tabs(["Accuracy vs cost", "MACs and params", "MACs vs resolution"])
+scatter_tab, bars_tab, resolution_tab = st.tabs(TABS, key="compare_tab", on_change="rerun")
 with scatter_tab:
     if table["acc@1 (%)"].notna().any():
         st.plotly_chart(compare_charts.accuracy_against_cost(table), key="compare_scatter")

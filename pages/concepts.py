@@ -14,7 +14,7 @@ from calc.explain import explain
 from calc.presets import PRESETS, preset
 from calc.units import FLOPS_PER_MAC, SI_PREFIXES, duration, exact, flops_from_macs, si, si_bytes
 from charts import concepts as charts
-from ui import shell
+from ui import links, shell
 
 shell.require_navigation()
 
@@ -22,6 +22,7 @@ WORKED = "Worked example: "
 SMALL_LINEAR, CONV = "Worked example: matrix-vector", "Worked example: 3x3 conv, RGB in"
 STANDARD, SEPARABLE = "Worked example: standard 3x3 conv 32 -> 64", "Worked example: separable 3x3 conv 32 -> 64"
 GPU, TPU = "NVIDIA RTX 3090", "Google TPU v4"
+TABS = ["MACs and FLOPs", "K, M, G, T, P", "Worked examples", "The reality gap", "Wrong published figures"]
 BIG_BATCH = 1_000_000   # images, for the P row: a count scales linearly with the batch
 
 
@@ -48,11 +49,17 @@ gpu = hw.hardware(GPU)
 gpu_roofs = gpu.roofs("fp32")
 scales = dict(SI_PREFIXES)
 
+LINK = [links.choice("tab", "concepts_tab", lambda: TABS),
+        links.choice("example", "concepts_example",
+                     lambda: [entry.name for entry in PRESETS if entry.name.startswith(WORKED)])]
+links.restore("concepts", LINK)
+with st.sidebar:
+    links.share_box(links.publish(LINK))
 st.title("Concepts")
+links.report_problems("concepts")
 st.caption("MACs, FLOPs and what they cost, for a class. Every number on this page is computed by MACscope "
            "when the page runs; none is typed in.")
-basics_tab, units_tab, worked_tab, gap_tab, wrong_tab = st.tabs(
-    ["MACs and FLOPs", "K, M, G, T, P", "Worked examples", "The reality gap", "Wrong published figures"])
+basics_tab, units_tab, worked_tab, gap_tab, wrong_tab = st.tabs(TABS, key="concepts_tab", on_change="rerun")
 
 with basics_tab:
     left, right = st.columns(2, gap="large")

@@ -25,6 +25,7 @@ SOURCES = ("Zoo model", "Builder stack")
 DEFAULT_HARDWARE = "NVIDIA RTX 3090"
 BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128)
 CUSTOM = "latency_custom_devices"
+TABS = ["Measure here", "Per layer", "Roofline", "Batch sweep", "Hardware"]
 NOISY_SPREAD = 0.25   # IQR / median beyond which a measurement is flagged as disturbed
 
 
@@ -98,6 +99,7 @@ LINK = [links.choice("source", "latency_source", lambda: SOURCES),
                     apply=lambda entry: st.session_state.setdefault(CUSTOM, {}).__setitem__(entry.name, entry)),
         links.choice("hw", "latency_hardware", lambda: list(devices())),
         links.choices("batches", "latency_batches", lambda: BATCH_CHOICES, int),
+        links.choice("tab", "latency_tab", lambda: TABS),
         links.Param("stack", stack_state.STACK, decode_stack, encode_stack,
                     apply=lambda stack: stack_state.replace_stack(stack_to_json(stack)))]
 links.restore("latency", LINK)
@@ -204,8 +206,7 @@ st.latex(rf"t_a = \frac{{\text{{FLOPs}}}}{{P}} = \frac{{{latex_quantity(si(repor
          rf"\qquad t_b = \sum_i \max\left(\frac{{\text{{FLOPs}}_i}}{{P}}, \frac{{\text{{bytes}}_i}}{{B}}\right)"
          rf" = {latex_quantity(charts.seconds_text(estimate.roofline_seconds))}")
 
-measure_tab, layers_tab, roofline_tab, sweep_tab, hardware_tab = st.tabs(
-    ["Measure here", "Per layer", "Roofline", "Batch sweep", "Hardware"])
+measure_tab, layers_tab, roofline_tab, sweep_tab, hardware_tab = st.tabs(TABS, key="latency_tab", on_change="rerun")
 
 
 @st.fragment

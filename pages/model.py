@@ -34,8 +34,10 @@ def reset_resolution() -> None:
 
 
 names = zoo_names()
+TABS = ["Per-layer table", "Hierarchy", "Heaviest layers", "By kind"]
 LINK = [links.choice("model", "model_name", zoo_names), links.integer("res", "model_resolution", 32, 1024),
-        links.integer("batch", "model_batch", 1, 1024), links.text("filter", "model_filter", 100)]
+        links.integer("batch", "model_batch", 1, 1024), links.text("filter", "model_filter", 100),
+        links.choice("tab", "model_tab", lambda: TABS)]
 links.restore("model", LINK)
 st.session_state.setdefault("model_name", "resnet50")
 st.session_state.setdefault("model_resolution", zoo.model_info(st.session_state["model_name"]).input_shape[-1])
@@ -79,7 +81,7 @@ columns[4].metric("Other ops", si(report.other_ops), border=True,
 if report.unsupported:
     st.warning("Ops without a formula, not counted: " + ", ".join(report.unsupported), icon=":material/warning:")
 
-table_tab, tree_tab, top_tab, kind_tab = st.tabs(["Per-layer table", "Hierarchy", "Heaviest layers", "By kind"])
+table_tab, tree_tab, top_tab, kind_tab = st.tabs(TABS, key="model_tab", on_change="rerun")
 with table_tab:
     query = st.text_input("Filter by module path or type", key="model_filter", placeholder="e.g. layer3 or Conv2d")
     table = layer_table(report).rename(columns={"#": "module path", "layer": "type"})

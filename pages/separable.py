@@ -22,6 +22,7 @@ shell.require_navigation()
 HEATMAP_OUT_CHANNELS = (16, 32, 64, 128, 256, 512, 1024)
 HEATMAP_KERNELS = (1, 3, 5, 7, 9)
 SOURCES = ("Zoo model", "Builder stack")
+TABS = ["Parts", "Savings over C_out × k", "Measured here", "What-if on a model"]
 DEFAULTS = {"sep_in": 32, "sep_out": 64, "sep_kernel": 3, "sep_size": 224, "sep_stride": 1, "sep_padding": 1}
 
 
@@ -40,7 +41,8 @@ def zoo_names() -> tuple[str, ...]:
 LINK = [links.integer("in", "sep_in", 1, 4096), links.integer("out", "sep_out", 1, 4096),
         links.integer("k", "sep_kernel", 1, 15), links.integer("size", "sep_size", 1, 4096),
         links.integer("stride", "sep_stride", 1, 8), links.integer("padding", "sep_padding", 0, 15),
-        links.choice("source", "sep_source", lambda: SOURCES), links.choice("model", "sep_model", zoo_names)]
+        links.choice("source", "sep_source", lambda: SOURCES), links.choice("model", "sep_model", zoo_names),
+        links.choice("tab", "sep_tab", lambda: TABS)]
 links.restore("separable", LINK)
 for key, value in DEFAULTS.items():
     st.session_state.setdefault(key, value)
@@ -84,8 +86,7 @@ st.latex((rf"\text{{exactly: }} 1 - \frac{{{exact(comparison.depthwise_macs)} + 
           rf"{{{exact(comparison.standard_macs)}}} = 1 - \frac{{{exact(comparison.separable_macs)}}}"
           rf"{{{exact(comparison.standard_macs)}}} = {comparison.savings:.4f}").replace(",", "{,}"))
 
-compare_tab, heatmap_tab, measure_tab, whatif_tab = st.tabs(
-    ["Parts", "Savings over C_out × k", "Measured here", "What-if on a model"])
+compare_tab, heatmap_tab, measure_tab, whatif_tab = st.tabs(TABS, key="sep_tab", on_change="rerun")
 with compare_tab:
     st.plotly_chart(charts.parts(comparison), key="sep_parts")
 with heatmap_tab:

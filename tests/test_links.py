@@ -142,3 +142,17 @@ def test_presentation_mode_is_kept_in_every_link():
     assert url(model)["present"] == "1" and url(model)["model"] == "resnet18"
     model.toggle(key="presentation").set_value(False).run()
     assert "present" not in url(model) and url(model)["model"] == "resnet18"
+
+
+@pytest.mark.parametrize("page, key, tab", [
+    pytest.param("pages/builder.py", "builder_tab", "Formula", id="builder"),
+    pytest.param("pages/model.py", "model_tab", "Heaviest layers", id="model"),
+    pytest.param("pages/compare.py", "compare_tab", "MACs and params", id="compare"),
+    pytest.param("pages/latency.py", "latency_tab", "Roofline", id="latency"),
+    pytest.param("pages/separable.py", "sep_tab", "What-if on a model", id="separable"),
+    pytest.param("pages/concepts.py", "concepts_tab", "Wrong published figures", id="concepts"),
+])
+def test_the_open_tab_is_part_of_the_link(page, key, tab):
+    app = open_with(page, tab=tab)
+    assert app.session_state[key] == tab
+    assert url(app)["tab"] == tab
