@@ -17,7 +17,7 @@ from charts.layers import layout
 from charts.model import CATEGORY_COLORS
 
 CATEGORY_COLORS = {**CATEGORY_COLORS, "separable conv": "#5fa8a0", "no MACs": "#adb5bd"}
-MEASURED_COLOR, THEORY_COLOR, ROOF_COLOR = "#d9730d", "#1f5fbf", "#444444"
+MEASURED_COLOR, THEORY_COLOR, ROOF_COLOR = "#d9730d", "#1f5fbf", "#8a8f98"
 
 
 def seconds_text(seconds: float) -> str:

@@ -38,7 +38,8 @@ def layer_caption(index: int, layer: dict, bad: bool) -> str:
 TABS = ["Per-layer table", "Charts", "Formula"]
 LINK = [links.Param("stack", state.STACK, decode_stack, encode_stack,
                     apply=lambda stack: state.replace_stack(stack_to_json(stack))),
-        links.integer("layer", "edit_index", 0, MAX_LAYERS - 1), links.choice("tab", "builder_tab", lambda: TABS)]
+        links.integer("layer", "edit_index", 0, MAX_LAYERS - 1), links.choice("tab", "builder_tab", lambda: TABS),
+        links.integer("explain", "explain_layer", 0, MAX_LAYERS - 1)]
 links.restore("builder", LINK)
 state.ensure_stack()
 state.sync_input_from_widgets()
@@ -207,7 +208,10 @@ with formula_tab:
         st.info("No analysed layer to explain yet.")
     else:
         heaviest = max(range(len(report.rows)), key=lambda i: report.rows[i].macs)
-        chosen = st.selectbox("Explain layer", range(len(report.rows)), index=heaviest, key="explain_layer",
+        if st.session_state.get("explain_layer", 0) >= len(report.rows):
+            st.session_state.pop("explain_layer")  # that layer is gone (or the link named one that never was)
+        st.session_state.setdefault("explain_layer", heaviest)
+        chosen = st.selectbox("Explain layer", range(len(report.rows)), key="explain_layer",
                               format_func=lambda i: f"{i} · {report.rows[i].kind}")
         row = report.rows[min(chosen, len(report.rows) - 1)]
         text = explain(row.cost)

@@ -76,9 +76,11 @@ def url(app: AppTest) -> dict[str, str]:
 
 def test_builder_link_reproduces_stack_and_selected_layer():
     stack = stack_to_json(calc.parse_stack(preset("MobileNetV2 block").stack))
-    app = open_with("pages/builder.py", stack=encode_stack(stack), layer="3")
+    app = open_with("pages/builder.py", stack=encode_stack(stack), layer="3", tab="Formula", explain="6")
     assert app.session_state["stack"] == stack
     assert app.selectbox(key="edit_index").value == 3
+    assert app.selectbox(key="explain_layer").value == 6
+    assert any(r"\text{MACs}" in latex.value or "C_{out}" in latex.value for latex in app.latex)
     assert metrics(app)["MACs"] == si(calc.analyze(calc.parse_stack(stack)).macs)
     assert not app.warning
 
@@ -94,6 +96,7 @@ def test_builder_writes_its_state_into_the_link():
 @pytest.mark.parametrize("page, query, named", [
     pytest.param("pages/builder.py", {"stack": "garbage"}, "“stack”", id="builder-stack"),
     pytest.param("pages/builder.py", {"layer": "-1"}, "“layer”", id="builder-layer"),
+    pytest.param("pages/builder.py", {"tab": "Secrets"}, "“tab”", id="builder-tab"),
     pytest.param("pages/model.py", {"model": "__import__('os')", "res": "224"}, "“model”", id="model-name"),
     pytest.param("pages/model.py", {"batch": "1e9"}, "“batch”", id="model-batch"),
     pytest.param("pages/compare.py", {"models": "resnet18,<script>"}, "“models”", id="compare-models"),
