@@ -9,22 +9,19 @@ import streamlit as st
 from calc import hardware as hw
 from calc import roofline, zoo
 from calc.errors import SpecError
-from calc.units import exact, si, si_bytes
-from charts import latency as charts
-import json
-
 from calc.share import decode_stack, encode_stack
 from calc.spec import stack_to_json
+from calc.units import exact, si, si_bytes
+from charts import latency as charts
 from ui import latency_runs as runs
-from ui import links, shell
-from ui import stack_state
+from ui import links, shell, stack_state
+from ui.devices import CUSTOM, add_custom_device, devices, read_device, write_device
 
 shell.require_navigation()
 
 SOURCES = ("Zoo model", "Builder stack")
 DEFAULT_HARDWARE = "NVIDIA RTX 3090"
 BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128)
-CUSTOM = "latency_custom_devices"
 TABS = ["Measure here", "Per layer", "Roofline", "Batch sweep", "Hardware"]
 NOISY_SPREAD = 0.25   # IQR / median beyond which a measurement is flagged as disturbed
 
@@ -52,44 +49,6 @@ def cuda_devices() -> list[str]:
 
 def reset_resolution() -> None:
     st.session_state["latency_resolution"] = zoo.model_info(st.session_state["latency_model"]).input_shape[-1]
-
-
-def add_custom_device() -> None:
-    values = st.session_state
-    peaks = {dtype: values[f"latency_custom_{dtype}"] * 1e12 for dtype in hw.COMPUTE_DTYPES}
-    try:
-        device = hw.custom_hardware(values["latency_custom_name"], peaks, values["latency_custom_bandwidth"] * 1e9,
-                                    values["latency_custom_kind"])
-    except SpecError as error:
-        values["latency_custom_message"] = ("error", str(error))
-        return
-    values.setdefault(CUSTOM, {})[device.name] = device
-    values["latency_hardware"] = device.name
-    values["latency_custom_message"] = ("success", f"Added {device.name}; it is selected above.")
-
-
-def devices() -> dict[str, hw.Hardware]:
-    """Presets, then this machine's measured roofs (once probed), then custom devices."""
-    choices = {entry.name: entry for entry in hw.PRESETS}
-    for probe in st.session_state.get(runs.PROBES, {}).values():
-        measured = probe.as_hardware()
-        choices[measured.name] = measured
-    return {**choices, **st.session_state.get(CUSTOM, {})}
-
-
-def read_device(text: str) -> hw.Hardware:
-    """A custom device from its link text (JSON, validated like the form's)."""
-    try:
-        entry = json.loads(text)
-        return hw.custom_hardware(str(entry["name"]), dict(entry["peaks"]), float(entry["bandwidth"]),
-                                  str(entry.get("kind", "GPU")))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise ValueError("is not a device description") from None
-
-
-def write_device(entry: hw.Hardware) -> str:
-    return json.dumps({"name": entry.name, "kind": entry.kind, "peaks": entry.peak_flops_per_s,
-                       "bandwidth": entry.bandwidth_bytes_per_s}, separators=(",", ":"))
 
 
 LINK = [links.choice("source", "latency_source", lambda: SOURCES),

@@ -78,8 +78,8 @@ columns[2].metric("MACs saved", f"{comparison.savings:.2%}", border=True, help="
 columns[3].metric("Params saved", f"{comparison.params_savings:.2%}", border=True,
                   help=f"standard {exact(comparison.standard_params)} → depthwise {exact(comparison.depthwise_params)}"
                        f" + pointwise {exact(comparison.pointwise_params)} = {exact(comparison.separable_params)}")
-st.latex(rf"\text{{saved}} = 1 - \frac{{C_{{in}} K^2 H' W' + C_{{out}} C_{{in}} H' W'}}{{C_{{out}} C_{{in}} K^2 H' W'}}"
-         rf" = 1 - \left(\frac{{1}}{{C_{{out}}}} + \frac{{1}}{{K^2}}\right)")
+st.latex(r"\text{saved} = 1 - \frac{C_{in} K^2 H' W' + C_{out} C_{in} H' W'}{C_{out} C_{in} K^2 H' W'}"
+         r" = 1 - \left(\frac{1}{C_{out}} + \frac{1}{K^2}\right)")
 st.latex(rf"= 1 - \left(\frac{{1}}{{{out_channels}}} + \frac{{1}}{{{kernel}^2}}\right)"
          rf" = {comparison.approximate_savings:.4f}")
 st.latex((rf"\text{{exactly: }} 1 - \frac{{{exact(comparison.depthwise_macs)} + {exact(comparison.pointwise_macs)}}}"

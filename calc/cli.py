@@ -1,0 +1,122 @@
+"""The command line's shared pieces and its counting commands: stack, count, zoo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from calc.analyze import Report, analyze
+from calc.errors import SpecError
+from calc.spec import Stack, load_stack
+from calc.units import exact
+
+
+def report_to_json(report: Report) -> dict:
+    return {
+        "input_shape": list(report.input_shape), "batch": report.batch, "dtype": report.dtype,
+        "macs": report.macs, "flops": report.flops, "params": report.params, "other_ops": report.other_ops,
+        "other_ops_by_label": report.other_ops_by_label(),
+        "weight_bytes": report.weight_bytes, "activation_bytes": report.activation_bytes,
+        "unsupported": list(report.unsupported),
+        "layers": [{
+            "index": row.index, "name": row.name, "type": row.kind, "part": row.is_part,
+            "input_shape": list(row.input_shape), "output_shape": list(row.output_shape),
+            "params": row.params, "macs": row.macs, "flops": row.flops, "other_ops": row.other_ops,
+            "other_ops_by_label": dict(row.cost.other_ops),
+            "weight_bytes": row.weight_bytes, "input_bytes": row.input_bytes, "output_bytes": row.output_bytes,
+            "intensity_flops_per_byte": row.intensity,
+        } for row in report.rows_with_parts()],
+    }
+
+
+def format_table(report: Report) -> str:
+    header = ("#", "type", "output shape", "params", "MACs", "FLOPs", "other ops")
+    lines = [header]
+    for row in report.rows_with_parts():
+        name = f"  {row.name}" if row.is_part else row.name
+        lines.append((name, row.kind, "x".join(map(str, row.output_shape)), exact(row.params), exact(row.macs),
+                      exact(row.flops), exact(row.other_ops)))
+    lines.append(("", "total", "x".join(map(str, report.output_shape)), exact(report.params), exact(report.macs),
+                  exact(report.flops), exact(report.other_ops)))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    aligned = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+               for line in lines]
+    aligned.insert(1, "-" * len(aligned[0]))
+    aligned.insert(len(aligned) - 1, "-" * len(aligned[0]))
+    units = (f"batch {report.batch}, {report.dtype}; MACs exclude bias adds; FLOPs = 2 x MACs; "
+             "other ops = bias, norm, activation, pooling, softmax")
+    return "\n".join(aligned + [units])
+
+
+def read_stack(path: str) -> Stack:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as error:
+        raise SpecError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path} is not UTF-8 text") from None
+    return load_stack(text)
+
+
+def _stack(args: argparse.Namespace) -> int:
+    report = analyze(read_stack(args.file))
+    print(json.dumps(report_to_json(report), indent=2) if args.json else format_table(report))
+    return 0
+
+
+def check_batch_and_resolution(batch: int | None, resolution: int | None) -> None:
+    if resolution is not None and not 16 <= resolution <= 4096:
+        raise SpecError(f"must be from 16 to 4096 pixels, got {resolution}", field="--resolution")
+    if batch is not None and not 1 <= batch <= 65536:
+        raise SpecError(f"must be from 1 to 65,536, got {batch}", field="--batch")
+
+
+def _count(args: argparse.Namespace) -> int:
+    from calc import zoo
+
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SpecError("no CUDA device is available on this machine; use --device meta or cpu",
+                            field="--device")
+    results = []
+    for name in args.models:
+        try:
+            info = zoo.model_info(name)
+        except KeyError as error:
+            raise SpecError(error.args[0], field="MODEL") from None
+        check_batch_and_resolution(args.batch, args.resolution)
+        report = zoo.count(name, args.resolution, args.batch, device=args.device)
+        results.append((info, report))
+    if args.json:
+        print(json.dumps([{"model": info.name, **report_to_json(report)} for info, report in results], indent=2))
+        return 0
+    for info, report in results:
+        print(f"{info.name}: input {'x'.join(map(str, report.input_shape))}, batch {report.batch}")
+        print(format_table(report))
+        if report.unsupported:
+            print("ops without a formula (not counted): " + ", ".join(report.unsupported))
+        print()
+    return 0
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    from calc import zoo
+
+    models = [zoo.model_info(name) for name in zoo.list_models()]
+    if args.json:
+        print(json.dumps([{"model": m.name, "family": m.family, "source": m.source, "input_shape": list(m.input_shape),
+                           "acc1": m.acc1, "acc5": m.acc5, "num_params": m.num_params, "gmacs": m.gmacs,
+                           "file_size_mb": m.file_size_mb} for m in models], indent=2))
+        return 0
+    width = max(len(m.name) for m in models)
+    print(f"{'model'.ljust(width)}  {'input':>11}  {'acc@1':>6}  {'params':>13}  {'GMACs':>8}")
+    for m in models:
+        acc = f"{m.acc1:.2f}" if m.acc1 is not None else "-"
+        gmacs = f"{m.gmacs:.3f}" if m.gmacs is not None else "-"
+        print(f"{m.name.ljust(width)}  {'x'.join(map(str, m.input_shape)):>11}  {acc:>6}  {m.num_params:>13,}  "
+              f"{gmacs:>8}")
+    print("GMACs: torchvision's _ops metadata (labelled GFLOPS in its docs, but multiply-accumulates)")
+    return 0

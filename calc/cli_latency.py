@@ -1,0 +1,201 @@
+"""The command line's latency commands: hardware, peak, latency."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+
+from calc.analyze import analyze
+from calc.cli import check_batch_and_resolution, read_stack
+from calc.errors import SpecError
+from calc.hardware import COMPUTE_DTYPES, PRESETS, STORAGE_DTYPE, Hardware, hardware
+from calc.roofline import efficiency, estimate
+from calc.spec import Stack, parse_stack, stack_to_json
+from calc.units import duration, si, si_bytes
+
+
+def _hardware(args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps([{"name": entry.name, "kind": entry.kind, "peak_flops": entry.peak_flops_per_s,
+                           "bandwidth_bytes_per_s": entry.bandwidth_bytes_per_s, "source": entry.source,
+                           "derived": list(entry.derived), "estimate": entry.estimate, "note": entry.note}
+                          for entry in PRESETS], indent=2))
+        return 0
+    header = ("name", "kind", *(f"{dtype} {'OP/s' if dtype == 'int8' else 'FLOP/s'}" for dtype in COMPUTE_DTYPES),
+              "bandwidth")
+    lines = [header]
+    for entry in PRESETS:
+        peaks = entry.peak_flops_per_s
+        cells = [("≈" if dtype in entry.derived else "") + si(peaks[dtype]) if dtype in peaks else "-"
+                 for dtype in COMPUTE_DTYPES]
+        bandwidth = ("≈" if "bandwidth" in entry.derived else "") + si_bytes(entry.bandwidth_bytes_per_s) + "/s"
+        lines.append((entry.name + (" *" if entry.estimate else ""), entry.kind, *cells, bandwidth))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        print("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))))
+    print("Peaks are dense (no structured sparsity); int8 peaks are integer OP/s, the others FLOP/s; "
+          "G, T, P = 1e9, 1e12, 1e15.")
+    print("≈ derived by us (cores × clock × lanes, a sparsity figure halved, memory rate × bus width), not quoted; "
+          "* a rough estimate, not a specification. Sources: --json.")
+    return 0
+
+
+def _quiet_torch_benchmark() -> None:
+    """torch.utils.benchmark imports cpp_extension, which warns on stderr where a CUDA toolkit has no GPU;
+    nothing is compiled here, and stderr is kept for our one-line errors."""
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+
+
+def _peak(args: argparse.Namespace) -> int:
+    _quiet_torch_benchmark()
+    from calc.torch_probe import probe
+
+    measured = probe(args.device, dtypes=(args.dtype,))
+    out = {"device": measured.device, "label": measured.label, "threads": measured.threads, "dtype": args.dtype,
+           "flops_per_s": dict(measured.peaks)[args.dtype], "bandwidth_bytes_per_s": measured.bandwidth_bytes_per_s,
+           "gemm": [[n, rate] for dtype, n, rate in measured.gemm if dtype == args.dtype],
+           "copy_bytes": measured.copy_bytes, "seconds": measured.seconds}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"device     {out['device']}: {out['label']}, {out['threads']} threads")
+    print(f"{args.dtype:<10} {si(out['flops_per_s'], 'FLOP/s')}, the best of n×n matmuls: "
+          + ", ".join(f"n={n} {si(rate, 'FLOP/s')}" for n, rate in out["gemm"]))
+    print(f"bandwidth  {si_bytes(out['bandwidth_bytes_per_s'])}/s, a {out['copy_bytes'] // 2**20} MiB copy "
+          "(bytes read + written)")
+    return 0
+
+
+def _ms(seconds: float) -> str:
+    return duration(seconds)
+
+
+def _latency_model(args: argparse.Namespace) -> tuple[str, Stack | None, int, str]:
+    """The model: a stack file (its batch and dtype unless given) or a zoo name; with the batch and dtype to use."""
+    if os.path.exists(args.model) or args.model.endswith(".json"):
+        stack = read_stack(args.model)
+        return args.model, stack, args.batch or stack.batch, args.dtype or stack.dtype
+    from calc import zoo
+
+    try:
+        info = zoo.model_info(args.model)
+    except KeyError:
+        raise SpecError(f"no zoo model or stack JSON file named {args.model!r}; `python -m calc zoo` lists the zoo",
+                        field="MODEL") from None
+    return info.name, None, args.batch or 1, args.dtype or "fp32"
+
+
+def _latency(args: argparse.Namespace) -> int:
+    check_batch_and_resolution(args.batch, args.resolution)
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SpecError("no CUDA device is available on this machine; use --device cpu or --hardware NAME",
+                            field="--device")
+    name, stack, batch, dtype = _latency_model(args)
+    device_hardware: Hardware | None = None
+    if args.hardware:
+        device_hardware = hardware(args.hardware)
+        device_hardware.roofs(dtype)  # refuse a dtype the preset has no peak for before counting
+    storage = STORAGE_DTYPE[dtype]  # tf32 is fp32 tensors with tensor-core math
+    if stack is not None:
+        raw = dict(stack_to_json(stack), batch=batch, dtype=storage)
+        if args.resolution is not None and len(stack.input_shape) == 3:
+            raw["input"] = [stack.input_shape[0], args.resolution, args.resolution]
+        stack = parse_stack(raw)
+        report = analyze(stack)
+        input_shape = stack.input_shape
+    else:
+        from calc import zoo
+
+        report = zoo.count(name, args.resolution, batch, dtype=storage)
+        input_shape = zoo.input_shape(name, args.resolution)
+    measurement = None
+    if args.device:
+        _quiet_torch_benchmark()
+        from calc import torch_measure
+        from calc.torch_probe import probe
+
+        torch_measure.check_memory(report, dtype, torch_measure.memory_budget_bytes(args.device))
+        measured_here = probe(args.device, dtypes=(dtype,))
+        device_hardware = measured_here.as_hardware()
+        if stack is not None:
+            from calc.torch_build import build_stack
+
+            module = build_stack(stack)
+        else:
+            module = zoo.module(name, args.resolution)
+        model = torch_measure.prepare(module, measured_here.device, dtype)
+        measurement = torch_measure.measure(model, input_shape, batch, dtype, measured_here.device,
+                                            min_run_time=1.0, max_seconds=60)
+    roofs = device_hardware.roofs(dtype)
+    times = estimate(report, roofs)
+    out = {"model": name, "input_shape": list(input_shape), "batch": batch, "dtype": dtype, "storage_dtype": storage,
+           "macs": report.macs, "flops": report.flops, "memory_bytes": report.memory_bytes,
+           "hardware": device_hardware.name,
+           "roofs": {"peak_flops_per_s": roofs.peak_flops_per_s, "bandwidth_bytes_per_s": roofs.bandwidth_bytes_per_s},
+           "theoretical_s": times.peak_seconds, "roofline_s": times.roofline_seconds,
+           "memory_bound_layers": len(times.memory_bound_layers), "layer_count": len(times.layers)}
+    if measurement is not None:
+        out.update(device=measurement.device, threads=measurement.threads, measured_median_s=measurement.median_s,
+                   measured_iqr_s=measurement.iqr_s, measured_min_s=measurement.min_s,
+                   measured_max_s=measurement.max_s, efficiency=efficiency(times.peak_seconds, measurement.median_s),
+                   roofline_efficiency=efficiency(times.roofline_seconds, measurement.median_s))
+    print(json.dumps(out, indent=2) if args.json else _format_latency(out))
+    return 0
+
+
+def _format_latency(out: dict) -> str:
+    stored = f" (stored as {out['storage_dtype']})" if out["storage_dtype"] != out["dtype"] else ""
+    roofs = out["roofs"]
+    source = "measured here" if "measured_median_s" in out else "preset"
+    lines = [
+        ("model", f"{out['model']}: input {'x'.join(map(str, out['input_shape']))}, batch {out['batch']}, "
+                  f"{out['dtype']}{stored}"),
+        ("work", f"{si(out['macs'])} MACs, {si(out['flops'])} FLOPs (FLOPs = 2 × MACs), "
+                 f"{si_bytes(out['memory_bytes'])} moved"),
+        ("roofs", f"{out['hardware']} ({source}): peak {si(roofs['peak_flops_per_s'], 'FLOP/s')}, "
+                  f"bandwidth {si_bytes(roofs['bandwidth_bytes_per_s'])}/s"),
+        ("peak time", f"{_ms(out['theoretical_s'])} = FLOPs / peak"),
+        ("roofline", f"{_ms(out['roofline_s'])} = sum over layers of max(FLOPs / peak, bytes / bandwidth); "
+                     f"{out['memory_bound_layers']} of {out['layer_count']} layers memory-bound"),
+    ]
+    if "measured_median_s" in out:
+        lines += [
+            ("measured", f"{_ms(out['measured_median_s'])} median, IQR {_ms(out['measured_iqr_s'])}, "
+                         f"min {_ms(out['measured_min_s'])}, max {_ms(out['measured_max_s'])} "
+                         f"({out['device']}, {out['threads']} threads)"),
+            ("efficiency", f"{out['efficiency']:.1%} of peak time, {out['roofline_efficiency']:.1%} of roofline "
+                           "(theoretical / measured median)"),
+        ]
+    width = max(len(label) for label, _ in lines)
+    return "\n".join(f"{label.ljust(width)}  {text}" for label, text in lines)
+
+
+def add_commands(commands) -> None:
+    hardware_parser = commands.add_parser("hardware", help="list the hardware presets: dense peaks and bandwidth")
+    hardware_parser.add_argument("--json", action="store_true", help="print JSON (with sources) instead of a table")
+    hardware_parser.set_defaults(run=_hardware)
+    peak = commands.add_parser("peak", help="measure this machine's roofs: best matmul FLOP/s and copy bandwidth")
+    peak.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    peak.add_argument("--dtype", choices=COMPUTE_DTYPES, default="fp32")
+    peak.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    peak.set_defaults(run=_peak)
+    latency = commands.add_parser(
+        "latency", help="theoretical latency of a model on a hardware preset, or measured here against this "
+        "machine's roofs; give exactly one of --hardware and --device",
+        description="Peak time (FLOPs / peak) and roofline time of MODEL on a hardware preset (--hardware) or on "
+        "this machine, probed and then measured (--device). Exactly one of --hardware and --device is required.")
+    latency.add_argument("model", metavar="MODEL", help="a zoo name (see `python -m calc zoo`) or a stack JSON file")
+    where = latency.add_mutually_exclusive_group(required=True)
+    where.add_argument("--hardware", metavar="NAME", help="a preset, see `python -m calc hardware`")
+    where.add_argument("--device", choices=("cpu", "cuda"), help="probe this machine's roofs and measure the model")
+    latency.add_argument("--dtype", choices=COMPUTE_DTYPES,
+                         help="compute dtype (default: the stack file's, else fp32); tf32 is stored as fp32")
+    latency.add_argument("--batch", type=int, help="default: the stack file's, else 1")
+    latency.add_argument("--resolution", type=int, help="input height and width (default: the model's)")
+    latency.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    latency.set_defaults(run=_latency)
