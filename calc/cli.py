@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from calc.analyze import Report, analyze
 from calc.errors import SpecError
-from calc.spec import Stack, load_stack
+from calc.spec import Stack, load_stack, parse_stack, stack_to_json
 from calc.units import exact
 
 
@@ -57,6 +58,23 @@ def read_stack(path: str) -> Stack:
     except UnicodeDecodeError:
         raise SpecError(f"{path} is not UTF-8 text") from None
     return load_stack(text)
+
+
+def read_model(model: str, resolution: int | None = None) -> tuple[str, Stack | None]:
+    """MODEL on the command line: a stack JSON file (its input at ``resolution`` when it takes
+    images) or a zoo name; returns the name and the stack (None for a zoo model)."""
+    if os.path.exists(model) or model.endswith(".json"):
+        stack = read_stack(model)
+        if resolution is not None and len(stack.input_shape) == 3:
+            stack = parse_stack(dict(stack_to_json(stack), input=[stack.input_shape[0], resolution, resolution]))
+        return model, stack
+    from calc import zoo
+
+    try:
+        return zoo.model_info(model).name, None
+    except KeyError:
+        raise SpecError(f"no zoo model or stack JSON file named {model!r}; `python -m calc zoo` lists the zoo",
+                        field="MODEL") from None
 
 
 def _stack(args: argparse.Namespace) -> int:
@@ -120,3 +138,21 @@ def _zoo(args: argparse.Namespace) -> int:
               f"{gmacs:>8}")
     print("GMACs: torchvision's _ops metadata (labelled GFLOPS in its docs, but multiply-accumulates)")
     return 0
+
+
+def add_commands(commands) -> None:
+    stack = commands.add_parser("stack", help="analyse a layer stack given as JSON")
+    stack.add_argument("file", help="stack JSON file")
+    stack.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stack.set_defaults(run=_stack)
+    count = commands.add_parser("count", help="count zoo models (torchvision classifiers, stack presets)")
+    count.add_argument("models", nargs="+", metavar="MODEL", help="zoo names, see `python -m calc zoo`")
+    count.add_argument("--resolution", type=int, help="input height and width (default: the model's native)")
+    count.add_argument("--batch", type=int, default=1)
+    count.add_argument("--device", choices=("meta", "cpu", "cuda"), default="meta",
+                       help="where the model runs while counted; the count is the same on each")
+    count.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    count.set_defaults(run=_count)
+    zoo_parser = commands.add_parser("zoo", help="list the zoo with torchvision's metadata")
+    zoo_parser.add_argument("--json", action="store_true")
+    zoo_parser.set_defaults(run=_zoo)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 
 from calc.analyze import analyze
-from calc.cli import check_batch_and_resolution, read_stack
+from calc.cli import check_batch_and_resolution, read_model
 from calc.errors import SpecError
 from calc.hardware import COMPUTE_DTYPES, PRESETS, STORAGE_DTYPE, Hardware, hardware
 from calc.roofline import efficiency, estimate
-from calc.spec import Stack, parse_stack, stack_to_json
+from calc.spec import parse_stack, stack_to_json
 from calc.units import duration, si, si_bytes
 
 
@@ -54,7 +53,7 @@ def _peak(args: argparse.Namespace) -> int:
 
     measured = probe(args.device, dtypes=(args.dtype,))
     out = {"device": measured.device, "label": measured.label, "threads": measured.threads, "dtype": args.dtype,
-           "flops_per_s": dict(measured.peaks)[args.dtype], "bandwidth_bytes_per_s": measured.bandwidth_bytes_per_s,
+           "flops_per_s": measured.peak_flops_per_s[args.dtype], "bandwidth_bytes_per_s": measured.bandwidth_bytes_per_s,
            "gemm": [[n, rate] for dtype, n, rate in measured.gemm if dtype == args.dtype],
            "copy_bytes": measured.copy_bytes, "seconds": measured.seconds}
     if args.json:
@@ -68,25 +67,6 @@ def _peak(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ms(seconds: float) -> str:
-    return duration(seconds)
-
-
-def _latency_model(args: argparse.Namespace) -> tuple[str, Stack | None, int, str]:
-    """The model: a stack file (its batch and dtype unless given) or a zoo name; with the batch and dtype to use."""
-    if os.path.exists(args.model) or args.model.endswith(".json"):
-        stack = read_stack(args.model)
-        return args.model, stack, args.batch or stack.batch, args.dtype or stack.dtype
-    from calc import zoo
-
-    try:
-        info = zoo.model_info(args.model)
-    except KeyError:
-        raise SpecError(f"no zoo model or stack JSON file named {args.model!r}; `python -m calc zoo` lists the zoo",
-                        field="MODEL") from None
-    return info.name, None, args.batch or 1, args.dtype or "fp32"
-
-
 def _latency(args: argparse.Namespace) -> int:
     check_batch_and_resolution(args.batch, args.resolution)
     if args.device == "cuda":
@@ -95,17 +75,16 @@ def _latency(args: argparse.Namespace) -> int:
         if not torch.cuda.is_available():
             raise SpecError("no CUDA device is available on this machine; use --device cpu or --hardware NAME",
                             field="--device")
-    name, stack, batch, dtype = _latency_model(args)
+    name, stack = read_model(args.model, args.resolution)
+    batch = args.batch or (stack.batch if stack else 1)  # a stack file's own batch and dtype unless given
+    dtype = args.dtype or (stack.dtype if stack else "fp32")
     device_hardware: Hardware | None = None
     if args.hardware:
         device_hardware = hardware(args.hardware)
         device_hardware.roofs(dtype)  # refuse a dtype the preset has no peak for before counting
     storage = STORAGE_DTYPE[dtype]  # tf32 is fp32 tensors with tensor-core math
     if stack is not None:
-        raw = dict(stack_to_json(stack), batch=batch, dtype=storage)
-        if args.resolution is not None and len(stack.input_shape) == 3:
-            raw["input"] = [stack.input_shape[0], args.resolution, args.resolution]
-        stack = parse_stack(raw)
+        stack = parse_stack(dict(stack_to_json(stack), batch=batch, dtype=storage))
         report = analyze(stack)
         input_shape = stack.input_shape
     else:
@@ -159,14 +138,14 @@ def _format_latency(out: dict) -> str:
                  f"{si_bytes(out['memory_bytes'])} moved"),
         ("roofs", f"{out['hardware']} ({source}): peak {si(roofs['peak_flops_per_s'], 'FLOP/s')}, "
                   f"bandwidth {si_bytes(roofs['bandwidth_bytes_per_s'])}/s"),
-        ("peak time", f"{_ms(out['theoretical_s'])} = FLOPs / peak"),
-        ("roofline", f"{_ms(out['roofline_s'])} = sum over layers of max(FLOPs / peak, bytes / bandwidth); "
+        ("peak time", f"{duration(out['theoretical_s'])} = FLOPs / peak"),
+        ("roofline", f"{duration(out['roofline_s'])} = sum over layers of max(FLOPs / peak, bytes / bandwidth); "
                      f"{out['memory_bound_layers']} of {out['layer_count']} layers memory-bound"),
     ]
     if "measured_median_s" in out:
         lines += [
-            ("measured", f"{_ms(out['measured_median_s'])} median, IQR {_ms(out['measured_iqr_s'])}, "
-                         f"min {_ms(out['measured_min_s'])}, max {_ms(out['measured_max_s'])} "
+            ("measured", f"{duration(out['measured_median_s'])} median, IQR {duration(out['measured_iqr_s'])}, "
+                         f"min {duration(out['measured_min_s'])}, max {duration(out['measured_max_s'])} "
                          f"({out['device']}, {out['threads']} threads)"),
             ("efficiency", f"{out['efficiency']:.1%} of peak time, {out['roofline_efficiency']:.1%} of roofline "
                            "(theoretical / measured median)"),

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
-from calc.cli import check_batch_and_resolution, read_stack
+from calc.cli import check_batch_and_resolution, read_model
 from calc.cost import Cost
 from calc.errors import SpecError
 from calc.separable import Comparison, WhatIf, compare, what_if_stack
-from calc.spec import parse_stack, stack_to_json
 from calc.units import exact
 
 
@@ -74,21 +72,12 @@ def _format_separable(c: Comparison) -> str:
 
 def _whatif(args: argparse.Namespace) -> int:
     check_batch_and_resolution(None, args.resolution)
-    if os.path.exists(args.model) or args.model.endswith(".json"):
-        name, stack = args.model, read_stack(args.model)
-        if args.resolution is not None and len(stack.input_shape) == 3:
-            stack = parse_stack(dict(stack_to_json(stack), input=[stack.input_shape[0], args.resolution,
-                                                                 args.resolution]))
+    name, stack = read_model(args.model, args.resolution)
+    if stack is not None:
         what_if = what_if_stack(stack)
     else:
-        from calc import zoo
         from calc.torch_separable import what_if_model
 
-        try:
-            name = zoo.model_info(args.model).name
-        except KeyError:
-            raise SpecError(f"no zoo model or stack JSON file named {args.model!r}; `python -m calc zoo` lists "
-                            "the zoo", field="MODEL") from None
         what_if = what_if_model(name, args.resolution)
     out = {"model": name, "input_shape": list(what_if.before.input_shape), "batch": what_if.before.batch,
            "macs_before": what_if.macs_before, "macs_after": what_if.macs_after,

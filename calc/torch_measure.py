@@ -31,7 +31,7 @@ from torch.utils import benchmark
 from calc.analyze import Report
 from calc.errors import SpecError
 from calc.hardware import STORAGE_DTYPE
-from calc.torch_precision import TORCH_DTYPE, compute_precision, supported_dtypes
+from calc.torch_precision import TORCH_DTYPE, check_device, compute_precision
 from calc.units import DTYPE_BYTES, si_bytes
 
 Progress = Callable[[float, str], None]
@@ -96,16 +96,6 @@ def check_memory(report: Report, dtype: str, budget_bytes: int = MEMORY_BUDGET_B
     return needed
 
 
-def _check_device(device: str, dtype: str) -> None:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SpecError("no CUDA device is available on this machine", field="device")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise SpecError(f"must be cpu or cuda, got {device!r}", field="device")
-    if dtype not in supported_dtypes(device):
-        raise SpecError(f"{dtype} is not measured on {device}; it supports {', '.join(supported_dtypes(device))}"
-                        + (" (int8 needs a quantized model)" if dtype == "int8" else ""), field="dtype")
-
-
 def prepare(model: nn.Module, device: str, dtype: str) -> nn.Module:
     """``model`` on ``device`` in the storage dtype of ``dtype``, in eval mode; a model
     built on the meta device gets freshly initialized weights."""
@@ -124,7 +114,7 @@ def _synchronize(device: str) -> None:
 def measure(model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: str, device: str = "cpu", *,
             min_run_time: float = 1.0, max_seconds: float = 30.0, progress: Progress | None = None) -> Measurement:
     """Latency of one forward pass of ``model`` (already prepared) on a random input."""
-    _check_device(device, dtype)
+    check_device(device, (dtype,))
     started = time.perf_counter()
     x = torch.randn((batch, *input_shape), device=device).to(TORCH_DTYPE[dtype])
 
@@ -214,7 +204,7 @@ PROFILE_METHOD = ("torch.profiler over {n} forwards after a warm-up; each row's 
 def profile_layers(model: nn.Module, report: Report, input_shape: tuple[int, ...], batch: int, dtype: str,
                    device: str = "cpu", forwards: int = 5) -> LayerProfile:
     """Per-row time of ``model`` (prepared), for the rows of ``report`` (named by module path)."""
-    _check_device(device, dtype)
+    check_device(device, (dtype,))
     names = [row.name for row in report.rows]
     x = torch.randn((batch, *input_shape), device=device).to(TORCH_DTYPE[dtype])
     activities = [torch.profiler.ProfilerActivity.CPU]

@@ -8,9 +8,11 @@ switch it off for an fp32 measurement to be fp32.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import torch
+
+from calc.errors import SpecError
 
 TORCH_DTYPE = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -23,6 +25,19 @@ def supported_dtypes(device: str) -> tuple[str, ...]:
     major, _ = torch.cuda.get_device_capability(index)
     dtypes = ["fp32"] + (["tf32"] if major >= 8 else []) + ["fp16"]
     return tuple(dtypes + (["bf16"] if torch.cuda.is_bf16_supported() else []))
+
+
+def check_device(device: str, dtypes: Iterable[str] = ()) -> None:
+    """SpecError unless ``device`` is the CPU or an available CUDA device that runs each of ``dtypes``."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SpecError("no CUDA device is available on this machine", field="device")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise SpecError(f"must be cpu or cuda, got {device!r}", field="device")
+    available = supported_dtypes(device)
+    for dtype in dtypes:
+        if dtype not in available:
+            raise SpecError(f"{dtype} is not measured on {device}; it supports {', '.join(available)}"
+                            + (" (int8 needs a quantized model)" if dtype == "int8" else ""), field="dtype")
 
 
 @contextmanager

@@ -18,9 +18,8 @@ from typing import Callable
 import torch
 from torch.utils import benchmark
 
-from calc.errors import SpecError
 from calc.hardware import PRESETS, Hardware, _peaks
-from calc.torch_precision import TORCH_DTYPE, compute_precision, supported_dtypes
+from calc.torch_precision import TORCH_DTYPE, check_device, compute_precision, supported_dtypes
 
 Progress = Callable[[float, str], None]
 
@@ -170,20 +169,13 @@ def probe(device: str = "cpu", dtypes: tuple[str, ...] | None = None, budget_sec
           progress: Progress | None = None) -> Probe:
     """Measure this machine's roofs on ``device``: GEMM FLOP/s per dtype, copy bandwidth."""
     started = time.perf_counter()
+    check_device(device, dtypes or ())
     if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise SpecError("no CUDA device is available on this machine", field="device")
         device = device if ":" in device else "cuda:0"
         label, sizes, copy_bytes = torch.cuda.get_device_name(device), CUDA_SIZES, CUDA_COPY_BYTES
-    elif device == "cpu":
-        label, sizes, copy_bytes = detect().cpu_model, CPU_SIZES, CPU_COPY_BYTES
     else:
-        raise SpecError(f"must be cpu or cuda, got {device!r}", field="device")
-    available = supported_dtypes(device)
-    dtypes = dtypes or available
-    for dtype in dtypes:
-        if dtype not in available:
-            raise SpecError(f"{dtype} is not measured on {device}; it supports {', '.join(available)}", field="dtype")
+        label, sizes, copy_bytes = detect().cpu_model, CPU_SIZES, CPU_COPY_BYTES
+    dtypes = dtypes or supported_dtypes(device)
     steps = len(dtypes) + 1
     peaks, gemm = [], []
     for step, dtype in enumerate(dtypes):
