@@ -20,10 +20,6 @@ CATEGORY_COLORS = {**CATEGORY_COLORS, "separable conv": "#5fa8a0", "no MACs": "#
 MEASURED_COLOR, THEORY_COLOR, ROOF_COLOR = "#d9730d", "#1f5fbf", "#8a8f98"
 
 
-def seconds_text(seconds: float) -> str:
-    return duration(seconds)
-
-
 def rate_text(flops_per_s: float) -> str:
     return si(flops_per_s, "FLOP/s")
 
@@ -44,8 +40,8 @@ def comparison(bars: list[tuple[str, float, str]], measured: tuple[float, float]
                                            for label in labels], "visible": True}
     figure = go.Figure(go.Bar(
         x=values, y=labels, orientation="h", marker_color=colors, error_x=error,
-        text=[seconds_text(seconds) for _, seconds, _ in bars], textposition="auto",
-        customdata=[[how, seconds_text(seconds)] for _, seconds, how in bars],
+        text=[duration(seconds) for _, seconds, _ in bars], textposition="auto",
+        customdata=[[how, duration(seconds)] for _, seconds, how in bars],
         hovertemplate="<b>%{y}</b>: %{customdata[1]}<br>%{customdata[0]}<extra></extra>",
     ))
     figure.update_xaxes(type="log")

@@ -11,7 +11,7 @@ from calc import roofline, zoo
 from calc.errors import SpecError
 from calc.share import decode_stack, encode_stack
 from calc.spec import stack_to_json
-from calc.units import exact, si, si_bytes
+from calc.units import duration, exact, si, si_bytes
 from charts import latency as charts
 from ui import latency_runs as runs
 from ui import links, shell, stack_state
@@ -121,9 +121,15 @@ with st.sidebar:
 # ---------------------------------------------------------------- theory
 st.title("Latency: theory and measurement")
 links.report_problems("latency")
+def report_at(size: int):
+    """The report of what is timed at batch ``size`` (zoo models counted once, then cached)."""
+    if subject.name is not None:
+        return count(subject.name, subject.resolution, size, storage)
+    return subject.report(size, storage)
+
+
 try:
-    report = (count(subject.name, subject.resolution, batch, storage) if subject.name is not None
-              else subject.report(batch, storage))
+    report = report_at(batch)
 except SpecError as error:
     where = "Set the resolution back to the native one" if subject.name else "Fix the stack on the Builder page"
     st.error(f"{error}. {where}.", icon=":material/error:")
@@ -138,18 +144,22 @@ except SpecError as error:
     st.warning(f"{error}. Choose another dtype or device in the sidebar.", icon=":material/warning:")
     st.stop()
 estimate = roofline.estimate(report, roofs)
-here = runs.result(subject, batch, dtype, st.session_state.get("latency_device", "cpu"))
+here_device = st.session_state.get("latency_device", "cpu")
+here = runs.result(subject, batch, dtype, here_device)
+if here is not None:  # theory on this machine's measured roofs, beside the measured times
+    here_roofs = st.session_state[runs.PROBES][here_device].as_hardware().roofs(dtype)
+    here_table = charts.layer_times_table(roofline.estimate(report, here_roofs), here.profile.seconds)
 
 columns = st.columns(4)
-columns[0].metric("(a) FLOPs / peak", charts.seconds_text(estimate.peak_seconds), border=True,
+columns[0].metric("(a) FLOPs / peak", duration(estimate.peak_seconds), border=True,
                   help=f"{si(report.flops)}FLOPs / {charts.rate_text(roofs.peak_flops_per_s)} on {roofs.label}")
-columns[1].metric("(b) Roofline", charts.seconds_text(estimate.roofline_seconds), border=True,
+columns[1].metric("(b) Roofline", duration(estimate.roofline_seconds), border=True,
                   help="Σ over layers of max(FLOPs / peak, bytes / bandwidth)")
 columns[2].metric("Memory-bound layers", f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}",
                   border=True, help=f"{estimate.memory_bound_share:.0%} of the roofline time is in layers whose bytes "
                                     f"/ bandwidth exceed their FLOPs / peak (ridge {roofs.ridge_flops_per_byte:.3g} "
                                     "FLOPs/byte)")
-columns[3].metric("Measured here", charts.seconds_text(here.measurement.median_s) if here else "not yet",
+columns[3].metric("Measured here", duration(here.measurement.median_s) if here else "not yet",
                   border=True, help="Median of blocked_autorange on this machine; see the Measure tab")
 
 
@@ -161,9 +171,9 @@ def latex_quantity(text: str) -> str:
 
 st.latex(rf"t_a = \frac{{\text{{FLOPs}}}}{{P}} = \frac{{{latex_quantity(si(report.flops, 'FLOPs'))}}}"
          rf"{{{latex_quantity(charts.rate_text(roofs.peak_flops_per_s))}}} = "
-         rf"{latex_quantity(charts.seconds_text(estimate.peak_seconds))}"
+         rf"{latex_quantity(duration(estimate.peak_seconds))}"
          rf"\qquad t_b = \sum_i \max\left(\frac{{\text{{FLOPs}}_i}}{{P}}, \frac{{\text{{bytes}}_i}}{{B}}\right)"
-         rf" = {latex_quantity(charts.seconds_text(estimate.roofline_seconds))}")
+         rf" = {latex_quantity(duration(estimate.roofline_seconds))}")
 
 measure_tab, layers_tab, roofline_tab, sweep_tab, hardware_tab = st.tabs(TABS, key="latency_tab", on_change="rerun")
 
@@ -200,12 +210,12 @@ def measure_panel() -> None:
                      report.flops / nominal[0], nominal[1]))
     bars += [("(a) this machine's measured peak", on_here.peak_seconds, probe.as_hardware().source),
              ("(b) this machine's measured roofs", on_here.roofline_seconds, "roofline on the probed roofs"),
-             ("measured here (median)", m.median_s, f"IQR {charts.seconds_text(m.iqr_s)}")]
+             ("measured here (median)", m.median_s, f"IQR {duration(m.iqr_s)}")]
     st.plotly_chart(charts.comparison(bars, (m.median_s, m.iqr_s)), key="latency_comparison")
     cells = st.columns(4)
-    cells[0].metric("Median", charts.seconds_text(m.median_s), border=True,
-                    help=f"IQR {charts.seconds_text(m.iqr_s)}, min {charts.seconds_text(m.min_s)}, "
-                         f"max {charts.seconds_text(m.max_s)}")
+    cells[0].metric("Median", duration(m.median_s), border=True,
+                    help=f"IQR {duration(m.iqr_s)}, min {duration(m.min_s)}, "
+                         f"max {duration(m.max_s)}")
     if nominal:
         cells[1].metric("Efficiency vs spec peak", f"{roofline.efficiency(report.flops / nominal[0], m.median_s):.1%}",
                         border=True, help=f"(a) on {si(nominal[0], 'FLOP/s')} ({nominal[1]}) / measured")
@@ -221,9 +231,9 @@ def measure_panel() -> None:
         st.warning(f"The spread is large (IQR {m.iqr_s / m.median_s:.0%} of the median): other work on this machine "
                    "disturbs the timing (another program, or this browser on the same CPU). Close it and measure "
                    "again.", icon=":material/warning:")
-    st.caption(f"{m.device}, {dtype}, batch {m.batch}, {m.threads} threads: median {charts.seconds_text(m.median_s)}"
-               f", IQR {charts.seconds_text(m.iqr_s)}, min–max {charts.seconds_text(m.min_s)}–"
-               f"{charts.seconds_text(m.max_s)} over {len(m.times_s)} blocks of {m.number_per_run} forwards "
+    st.caption(f"{m.device}, {dtype}, batch {m.batch}, {m.threads} threads: median {duration(m.median_s)}"
+               f", IQR {duration(m.iqr_s)}, min–max {duration(m.min_s)}–"
+               f"{duration(m.max_s)} over {len(m.times_s)} blocks of {m.number_per_run} forwards "
                f"(torch.utils.benchmark blocked_autorange after {m.warmup_runs} warm-up runs, eval mode, "
                f"inference_mode; {m.wall_seconds:.1f} s in all). Memory estimated before allocating: "
                f"{si_bytes(run.memory_estimate_bytes)}. The gap between (a) and (b) is memory traffic; between (b) "
@@ -235,16 +245,12 @@ with measure_tab:
     measure_panel()
 
 with layers_tab:
-    device = st.session_state.get("latency_device", "cpu")
-    run = runs.result(subject, batch, dtype, device)
-    if run is not None:
-        layer_roofs = st.session_state[runs.PROBES][device].as_hardware().roofs(dtype)
-        layer_estimate = roofline.estimate(report, layer_roofs)
-        table = charts.layer_times_table(layer_estimate, run.profile.seconds)
-        st.caption(f"Theory on this machine's measured roofs ({charts.rate_text(layer_roofs.peak_flops_per_s)}, "
-                   f"{charts.bandwidth_text(layer_roofs.bandwidth_bytes_per_s)}). Measured: {run.profile.method} "
-                   f"Sum of the layers: {charts.seconds_text(run.profile.total_s)} against the whole-model median "
-                   f"{charts.seconds_text(run.measurement.median_s)}.")
+    if here is not None:
+        table = here_table
+        st.caption(f"Theory on this machine's measured roofs ({charts.rate_text(here_roofs.peak_flops_per_s)}, "
+                   f"{charts.bandwidth_text(here_roofs.bandwidth_bytes_per_s)}). Measured: {here.profile.method} "
+                   f"Sum of the layers: {duration(here.profile.total_s)} against the whole-model median "
+                   f"{duration(here.measurement.median_s)}.")
     else:
         table = charts.layer_times_table(estimate)
         st.caption(f"Roofline time of each layer on {roofs.label}. Measure on the first tab to add measured "
@@ -262,27 +268,22 @@ with layers_tab:
                        file_name="macscope-layer-times.csv", mime="text/csv", key="latency_layers_csv")
 
 with roofline_tab:
-    device = st.session_state.get("latency_device", "cpu")
-    run = runs.result(subject, batch, dtype, device)
-    if run is not None:
-        measured_roofs = st.session_state[runs.PROBES][device].as_hardware().roofs(dtype)
-        measured_table = charts.layer_times_table(roofline.estimate(report, measured_roofs), run.profile.seconds)
-        st.plotly_chart(charts.roofline(measured_roofs, measured_table, measured=True), key="latency_roofline_here")
+    if here is not None:
+        st.plotly_chart(charts.roofline(here_roofs, here_table, measured=True), key="latency_roofline_here")
         st.caption("Each point is a layer's FLOPs over its measured time. Points far below the roof lose time to "
                    "overhead; depthwise and other low-intensity layers sit left of the ridge, under the bandwidth "
                    "slope. Layers without MACs (0 FLOP/s) are not on a log scale; their time is in the Per layer tab.")
     st.plotly_chart(charts.roofline(roofs, charts.layer_times_table(estimate), measured=False),
                     key="latency_roofline_device")
     st.caption(f"Where the roofline of {roofs.label} puts each layer: min(peak, intensity × bandwidth). "
-               + ("" if run else "Measure on the first tab to see achieved FLOP/s on this machine."))
+               + ("" if here else "Measure on the first tab to see achieved FLOP/s on this machine."))
 
 with sweep_tab:
     batches = st.multiselect("Batch sizes", BATCH_CHOICES, key="latency_batches")
     points = []
     for size in sorted(batches):
         try:
-            sized = count(subject.name, subject.resolution, size, storage) if subject.name else \
-                subject.report(size, storage)
+            sized = report_at(size)
         except SpecError:
             continue
         points.append({"batch": size, "series": f"(b) roofline, {roofs.label}",
@@ -300,7 +301,7 @@ with sweep_tab:
         if runs.requested("sweep"):
             try:
                 runs.probe(device)
-                skipped = runs.sweep(subject, sorted(batches), storage, dtype, device)
+                skipped = runs.sweep(subject, sorted(batches), report_at, dtype, device)
             except SpecError as error:
                 st.error(f"{error}.", icon=":material/error:")
                 return

@@ -93,8 +93,10 @@ def measure(subject: Subject, report: Report, batch: int, dtype: str, device: st
     return run
 
 
-def sweep(subject: Subject, batches: list[int], storage_dtype: str, dtype: str, device: str) -> list[str]:
-    """Measure each batch size (kept in the session); returns why any batch was skipped."""
+def sweep(subject: Subject, batches: list[int], report_at: Callable[[int], Report], dtype: str,
+          device: str) -> list[str]:
+    """Measure each batch size (kept in the session); returns why any batch was skipped.
+    ``report_at(batch)`` is the subject's report at that batch, for the memory check."""
     from calc import torch_measure
 
     results = st.session_state.setdefault(SWEEPS, {}).setdefault(subject.key(None, dtype, device), {})
@@ -104,7 +106,7 @@ def sweep(subject: Subject, batches: list[int], storage_dtype: str, dtype: str, 
     for step, batch in enumerate(batches):
         progress(step / len(batches), f"batch {batch} ({step + 1} of {len(batches)})…")
         try:
-            torch_measure.check_memory(subject.report(batch, storage_dtype), dtype,
+            torch_measure.check_memory(report_at(batch), dtype,
                                        torch_measure.memory_budget_bytes(device))
             results[batch] = torch_measure.measure(model, subject.input_shape, batch, dtype, device,
                                                    min_run_time=SWEEP_MIN_RUN_SECONDS, max_seconds=MAX_SECONDS / 2)
