@@ -129,7 +129,7 @@ def roofline(roofs: Roofs, table: pd.DataFrame, measured: bool, nominal: Roofs |
     figure.update_xaxes(type="log", dtick=1)
     figure.update_yaxes(type="log", tickformat="~s", dtick=1)
     what = "achieved (measured)" if measured else "attainable (on the roof)"
-    layout(figure, f"Roofline of {roofs.label}: a point per layer, {what}", "FLOP/s (log)",
+    layout(figure, f"Roofline, {roofs.label}", f"{what} FLOP/s per layer (log)",
            "arithmetic intensity: FLOPs per byte moved (log)")
     figure.update_layout(height=480, legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1,
                                              "yanchor": "top"})
