@@ -34,6 +34,10 @@ class Hardware:
     derived: tuple[str, ...] = ()           # dtypes and/or "bandwidth" worked out rather than quoted
     estimate: bool = False                  # the figures are a rough estimate, not a specification
     note: str = ""
+    # The exact names the CUDA driver reports for this device (torch.cuda.get_device_properties,
+    # nvidia-smi): a GPU gets this preset's spec sheet only by one of these, never by a look-alike
+    # (an H100 PCIe is not an H100 SXM, a 3090 Ti is not a 3090).
+    device_names: tuple[str, ...] = ()
 
     @property
     def peak_flops_per_s(self) -> dict[str, float]:
@@ -52,60 +56,76 @@ class Hardware:
         return Roofs(self.peak(dtype), self.bandwidth_bytes_per_s, f"{self.name}, {dtype}")
 
 
-def _peaks(**by_dtype: float) -> tuple[tuple[str, float], ...]:
+def peaks_of(**by_dtype: float) -> tuple[tuple[str, float], ...]:
+    """Peaks as a tuple in COMPUTE_DTYPES order (what Hardware.peaks holds)."""
     return tuple((dtype, by_dtype[dtype]) for dtype in COMPUTE_DTYPES if dtype in by_dtype)
 
 
 _NVIDIA_DENSE = "dense tensor-core rates; structured sparsity doubles them"
 
 PRESETS: tuple[Hardware, ...] = (
-    Hardware("iPhone 12 CPU (A14)", "CPU", _peaks(fp32=100 * G), 4266e6 * 8,
+    Hardware("iPhone 12 CPU (A14)", "CPU", peaks_of(fp32=100 * G), 4266e6 * 8,
              "Commonly quoted estimate of about 100 GFLOPS; Apple publishes no CPU FLOPS figure. "
              "Bandwidth: LPDDR4X-4266 on a 64-bit bus", derived=("bandwidth",), estimate=True),
-    Hardware("NVIDIA RTX 3090", "GPU", _peaks(fp32=35.6 * T, tf32=35.6 * T, fp16=71 * T, bf16=71 * T, int8=284 * T),
+    Hardware("NVIDIA RTX 3090", "GPU", peaks_of(fp32=35.6 * T, tf32=35.6 * T, fp16=71 * T, bf16=71 * T, int8=284 * T),
              936 * G, "NVIDIA Ampere GA102 GPU architecture whitepaper (2020), RTX 3090 column; "
-             f"{_NVIDIA_DENSE}, fp16/bf16 with fp32 accumulate"),
-    Hardware("NVIDIA A100 40GB SXM", "GPU", _peaks(fp32=19.5 * T, tf32=156 * T, fp16=312 * T, bf16=312 * T,
+             f"{_NVIDIA_DENSE}, fp16/bf16 with fp32 accumulate",
+             device_names=("NVIDIA GeForce RTX 3090",)),
+    Hardware("NVIDIA A100 40GB SXM", "GPU", peaks_of(fp32=19.5 * T, tf32=156 * T, fp16=312 * T, bf16=312 * T,
                                                    int8=624 * T),
-             1555 * G, f"NVIDIA A100 Tensor Core GPU datasheet (2021); {_NVIDIA_DENSE}"),
-    Hardware("NVIDIA A100 80GB SXM", "GPU", _peaks(fp32=19.5 * T, tf32=156 * T, fp16=312 * T, bf16=312 * T,
+             1555 * G, f"NVIDIA A100 Tensor Core GPU datasheet (2021); {_NVIDIA_DENSE}",
+             device_names=("NVIDIA A100-SXM4-40GB",)),
+    Hardware("NVIDIA A100 80GB SXM", "GPU", peaks_of(fp32=19.5 * T, tf32=156 * T, fp16=312 * T, bf16=312 * T,
                                                    int8=624 * T),
-             2039 * G, f"NVIDIA A100 Tensor Core GPU datasheet (2021); {_NVIDIA_DENSE}"),
-    Hardware("Google TPU v4", "TPU", _peaks(bf16=275 * T, int8=275 * T), 1200 * G,
+             2039 * G, f"NVIDIA A100 Tensor Core GPU datasheet (2021); {_NVIDIA_DENSE}",
+             device_names=("NVIDIA A100-SXM4-80GB",)),
+    Hardware("Google TPU v4", "TPU", peaks_of(bf16=275 * T, int8=275 * T), 1200 * G,
              "Google Cloud TPU v4 documentation: 275 peak TFLOPS (bf16 or int8), 1200 GB/s HBM; "
              "Jouppi et al., ISCA 2023",
              note="its 275 TFLOPS are bf16 and int8, often mislabelled FP32; no fp32 peak is published"),
-    Hardware("NVIDIA T4", "GPU", _peaks(fp32=8.1 * T, fp16=65 * T, int8=130 * T), 320 * G,
+    Hardware("NVIDIA T4", "GPU", peaks_of(fp32=8.1 * T, fp16=65 * T, int8=130 * T), 320 * G,
              "NVIDIA T4 Tensor Core GPU datasheet; fp16 mixed precision on tensor cores",
-             note="Turing has no tf32 or bf16 tensor cores"),
-    Hardware("NVIDIA V100 SXM2", "GPU", _peaks(fp32=15.7 * T, fp16=125 * T), 900 * G,
+             note="Turing has no tf32 or bf16 tensor cores",
+             device_names=("Tesla T4", "NVIDIA T4")),
+    Hardware("NVIDIA V100 SXM2", "GPU", peaks_of(fp32=15.7 * T, fp16=125 * T), 900 * G,
              "NVIDIA V100 Tensor Core GPU datasheet (SXM2); fp16 on tensor cores",
-             note="Volta has no tf32, bf16 or int8 tensor cores"),
-    Hardware("NVIDIA RTX 4090", "GPU", _peaks(fp32=82.6 * T, tf32=82.6 * T, fp16=165.2 * T, bf16=165.2 * T,
+             note="Volta has no tf32, bf16 or int8 tensor cores",
+             device_names=("Tesla V100-SXM2-16GB", "Tesla V100-SXM2-32GB")),
+    Hardware("NVIDIA RTX 4090", "GPU", peaks_of(fp32=82.6 * T, tf32=82.6 * T, fp16=165.2 * T, bf16=165.2 * T,
                                               int8=660.6 * T),
              1008 * G, "NVIDIA Ada Lovelace GPU architecture whitepaper, RTX 4090 column; "
-             f"{_NVIDIA_DENSE}, fp16/bf16 with fp32 accumulate"),
-    Hardware("NVIDIA H100 SXM", "GPU", _peaks(fp32=67 * T, tf32=494.7 * T, fp16=989.4 * T, bf16=989.4 * T,
+             f"{_NVIDIA_DENSE}, fp16/bf16 with fp32 accumulate",
+             device_names=("NVIDIA GeForce RTX 4090",)),
+    Hardware("NVIDIA H100 SXM", "GPU", peaks_of(fp32=67 * T, tf32=494.7 * T, fp16=989.4 * T, bf16=989.4 * T,
                                               int8=1978.9 * T),
              3350 * G, "NVIDIA H100 Tensor Core GPU datasheet (SXM); tensor-core rates are the datasheet's "
-             "with-sparsity figures halved", derived=("tf32", "fp16", "bf16", "int8")),
-    Hardware("NVIDIA H200 SXM", "GPU", _peaks(fp32=67 * T, tf32=494.7 * T, fp16=989.4 * T, bf16=989.4 * T,
+             "with-sparsity figures halved", derived=("tf32", "fp16", "bf16", "int8"),
+             device_names=("NVIDIA H100 80GB HBM3",)),
+    Hardware("NVIDIA H200 SXM", "GPU", peaks_of(fp32=67 * T, tf32=494.7 * T, fp16=989.4 * T, bf16=989.4 * T,
                                               int8=1978.9 * T),
              4800 * G, "NVIDIA H200 Tensor Core GPU datasheet (SXM, 141 GB HBM3e); tensor-core rates are the "
-             "datasheet's with-sparsity figures halved", derived=("tf32", "fp16", "bf16", "int8")),
-    Hardware("Apple M2 GPU (10-core)", "SoC GPU", _peaks(fp32=3.6 * T), 100 * G,
+             "datasheet's with-sparsity figures halved", derived=("tf32", "fp16", "bf16", "int8"),
+             device_names=("NVIDIA H200",)),
+    Hardware("Apple M2 GPU (10-core)", "SoC GPU", peaks_of(fp32=3.6 * T), 100 * G,
              "Apple M2 announcement (June 2022): up to 3.6 TFLOPS GPU, 100 GB/s unified memory"),
-    Hardware("Raspberry Pi 5 CPU", "CPU", _peaks(fp32=4 * 2.4 * G * 16, fp16=4 * 2.4 * G * 32), 4267e6 * 4,
+    Hardware("Raspberry Pi 5 CPU", "CPU", peaks_of(fp32=4 * 2.4 * G * 16, fp16=4 * 2.4 * G * 32), 4267e6 * 4,
              "Raspberry Pi 5 product brief: 4 Cortex-A76 cores at 2.4 GHz, LPDDR4X-4267 (32-bit). Peaks: "
              "cores x clock x 2 NEON FMA pipes x 4 fp32 lanes (8 fp16) x 2 FLOPs",
              derived=("fp32", "fp16", "bandwidth")),
-    Hardware("Desktop CPU (AMD Ryzen 9 7950X)", "CPU", _peaks(fp32=16 * 4.5 * G * 32, bf16=16 * 4.5 * G * 64),
+    Hardware("Desktop CPU (AMD Ryzen 9 7950X)", "CPU", peaks_of(fp32=16 * 4.5 * G * 32, bf16=16 * 4.5 * G * 64),
              5200e6 * 16, "AMD Ryzen 9 7950X specifications: 16 cores, 4.5 GHz base, dual-channel DDR5-5200. "
              "Peaks: cores x base clock x 2 256-bit FMA pipes x 8 fp32 lanes x 2 FLOPs; bf16 dot products "
              "(AVX512_BF16) double it", derived=("fp32", "bf16", "bandwidth")),
 )
 
 _BY_NAME = {entry.name: entry for entry in PRESETS}
+
+
+def _device_key(device_name: str) -> str:
+    return " ".join(device_name.upper().split())
+
+
+_BY_DEVICE_NAME = {_device_key(name): entry for entry in PRESETS for name in entry.device_names}
 
 MAX_PEAK_FLOPS_PER_S = 1e19      # ten exaFLOP/s: beyond any single device
 MAX_BANDWIDTH_BYTES_PER_S = 1e15
@@ -115,6 +135,12 @@ def hardware(name: str) -> Hardware:
     if name not in _BY_NAME:
         raise SpecError(f"no hardware preset named {name!r}; `python -m calc hardware` lists them", field="hardware")
     return _BY_NAME[name]
+
+
+def preset_for_device(device_name: str) -> Hardware | None:
+    """The preset whose listed device names include ``device_name`` (case and spacing aside);
+    None for a device no preset lists: its roofs then come from the probe alone."""
+    return _BY_DEVICE_NAME.get(_device_key(device_name))
 
 
 def custom_hardware(name: str, peaks: dict[str, float], bandwidth_bytes_per_s: float, kind: str = "GPU") -> Hardware:
@@ -139,4 +165,4 @@ def custom_hardware(name: str, peaks: dict[str, float], bandwidth_bytes_per_s: f
         raise SpecError("give a peak for at least one dtype", field="peaks")
     if not math.isfinite(bandwidth_bytes_per_s) or not 0 < bandwidth_bytes_per_s <= MAX_BANDWIDTH_BYTES_PER_S:
         raise SpecError(f"must be above 0 and at most 1 PB/s, got {bandwidth_bytes_per_s}", field="bandwidth")
-    return Hardware(name, kind, _peaks(**chosen), float(bandwidth_bytes_per_s), "custom: entered in this session")
+    return Hardware(name, kind, peaks_of(**chosen), float(bandwidth_bytes_per_s), "custom: entered in this session")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -18,7 +17,7 @@ from typing import Callable
 import torch
 from torch.utils import benchmark
 
-from calc.hardware import PRESETS, Hardware, _peaks
+from calc.hardware import Hardware, peaks_of, preset_for_device
 from calc.torch_precision import TORCH_DTYPE, check_device, compute_precision, supported_dtypes
 
 Progress = Callable[[float, str], None]
@@ -71,17 +70,11 @@ class MachineInfo:
         return self.nominal_cpu_fp32_flops_per_s() if dtype == "fp32" else None
 
     def nominal_cuda_hardware(self, index: int = 0) -> Hardware | None:
-        """The preset whose model words all appear in the CUDA device's name, form factor aside
-        (NVIDIA H200 -> NVIDIA H200 SXM; NVIDIA A100-SXM4-80GB -> NVIDIA A100 80GB SXM)."""
+        """The preset that lists this CUDA device's exact name (calc.hardware.preset_for_device);
+        None for a device no preset lists, or no such device."""
         if index >= len(self.cuda):
             return None
-        words = set(re.split(r"[^A-Z0-9]+", self.cuda[index].name.upper()))
-        for entry in PRESETS:
-            model = set(entry.name.upper().removeprefix("NVIDIA ").split()) - {"SXM", "SXM2"}
-            if entry.kind == "GPU" and model <= words:
-                return entry
-        return None
-
+        return preset_for_device(self.cuda[index].name)
 
 def _cpuinfo() -> list[dict[str, str]]:
     try:
@@ -189,5 +182,5 @@ def probe(device: str = "cpu", dtypes: tuple[str, ...] | None = None, budget_sec
     bandwidth = _copy_bandwidth(device, copy_bytes)
     if progress:
         progress(1.0, "done")
-    return Probe(device, label, torch.get_num_threads(), _peaks(**dict(peaks)), tuple(gemm), bandwidth, copy_bytes,
+    return Probe(device, label, torch.get_num_threads(), peaks_of(**dict(peaks)), tuple(gemm), bandwidth, copy_bytes,
                  time.perf_counter() - started)

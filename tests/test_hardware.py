@@ -14,7 +14,7 @@ import pytest
 
 from calc.errors import SpecError
 from calc.hardware import (COMPUTE_DTYPES, KINDS, PRESETS, STORAGE_DTYPE, Hardware, custom_hardware,
-                           hardware)
+                           hardware, preset_for_device)
 from calc.roofline import Roofs, estimate
 from calc.units import DTYPE_BYTES
 
@@ -178,3 +178,33 @@ def test_custom_hardware_that_is_valid():
 def test_custom_hardware_peaks_keep_the_compute_dtype_order():
     entry = custom_hardware("Ordered", {"int8": 4 * T, "fp16": 2 * T, "fp32": 1 * T}, 1 * T)
     assert [dtype for dtype, _ in entry.peaks] == ["fp32", "fp16", "int8"]
+
+
+# Names as the CUDA driver reports them (torch.cuda.get_device_properties(i).name, nvidia-smi).
+# The look-alikes get no preset: an H100 PCIe (51 TFLOP/s fp32, 2 TB/s) is not an H100 SXM
+# (67 TFLOP/s, 3.35 TB/s), and their pages then use the probe's measured roofs.
+@pytest.mark.parametrize("device_name, preset", [
+    pytest.param("NVIDIA H200", "NVIDIA H200 SXM", id="h200"),
+    pytest.param("NVIDIA H100 80GB HBM3", "NVIDIA H100 SXM", id="h100-sxm"),
+    pytest.param("NVIDIA A100-SXM4-40GB", "NVIDIA A100 40GB SXM", id="a100-40gb"),
+    pytest.param("NVIDIA A100-SXM4-80GB", "NVIDIA A100 80GB SXM", id="a100-80gb"),
+    pytest.param("NVIDIA GeForce RTX 3090", "NVIDIA RTX 3090", id="rtx3090"),
+    pytest.param("nvidia  geforce rtx 4090", "NVIDIA RTX 4090", id="case-and-spacing-aside"),
+    pytest.param("Tesla T4", "NVIDIA T4", id="t4"),
+    pytest.param("Tesla V100-SXM2-32GB", "NVIDIA V100 SXM2", id="v100-sxm2-32gb"),
+    pytest.param("NVIDIA H100 PCIe", None, id="h100-pcie-is-not-sxm"),
+    pytest.param("NVIDIA H100 NVL", None, id="h100-nvl-is-not-sxm"),
+    pytest.param("NVIDIA H200 NVL", None, id="h200-nvl-is-not-sxm"),
+    pytest.param("NVIDIA GeForce RTX 3090 Ti", None, id="rtx3090-ti-is-not-3090"),
+    pytest.param("Tesla V100-PCIE-32GB", None, id="v100-pcie-is-not-sxm2"),
+    pytest.param("NVIDIA A100-PCIE-40GB", None, id="a100-pcie-is-not-sxm"),
+    pytest.param("NVIDIA L4", None, id="unknown-l4"),
+    pytest.param("", None, id="empty"),
+])
+def test_a_gpu_gets_a_preset_only_by_its_exact_device_name(device_name, preset):
+    assert preset_for_device(device_name) is (hardware(preset) if preset else None)
+
+
+def test_no_device_name_is_listed_by_two_presets():
+    listed = [" ".join(name.upper().split()) for entry in PRESETS for name in entry.device_names]
+    assert len(listed) == len(set(listed))

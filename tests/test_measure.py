@@ -316,6 +316,8 @@ def test_nominal_cpu_peak_needs_a_clock():
     pytest.param("NVIDIA L4", None, id="unknown-l4"),
     pytest.param("NVIDIA GeForce RTX 2080 Ti", None, id="unknown-rtx"),
     pytest.param("AMD Instinct MI300X", None, id="unknown-amd"),
+    pytest.param("NVIDIA H100 PCIe", None, id="h100-pcie-is-not-the-sxm"),
+    pytest.param("NVIDIA GeForce RTX 3090 Ti", None, id="rtx3090-ti-is-not-the-3090"),
 ])
 def test_nominal_cuda_hardware(gpu, preset):
     entry = machine(gpus=(gpu,)).nominal_cuda_hardware()
