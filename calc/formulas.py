@@ -289,7 +289,7 @@ def avgpool2d(shape, kernel_size, stride, padding):
     return _pool(shape, kernel_size, stride, padding, kernel_size[0] * kernel_size[1], "pooling")
 
 
-def _adaptive_windows(size: int, out: int) -> int:
+def adaptive_window_elements(size: int, out: int) -> int:
     """Sum of window lengths along one axis, with torch's start/end indices.
 
     Window i spans [floor(i*H/H'), ceil((i+1)*H/H')). Each ceiling is its floor plus 1
@@ -307,7 +307,7 @@ def adaptive_avgpool2d(shape, output_size):
     # [N, C, H', W'] = adaptive_avgpool([N, C, H, W]), H' W' = output_size
     n, c, h, w = shape
     h_out, w_out = output_size
-    window_elements = _adaptive_windows(h, h_out) * _adaptive_windows(w, w_out)
+    window_elements = adaptive_window_elements(h, h_out) * adaptive_window_elements(w, w_out)
     return Cost(output_shape=(n, c, h_out, w_out), params=0,
                 other_ops=(("pooling", n * c * window_elements),),
                 input_elements=math.prod(shape), output_elements=n * c * h_out * w_out,

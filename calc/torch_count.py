@@ -28,7 +28,7 @@ from torch.utils.flop_counter import flop_registry
 
 from calc.analyze import Report, Row
 from calc.cost import Cost, Term
-from calc.formulas import _adaptive_windows
+from calc.formulas import adaptive_window_elements
 from calc.units import DTYPE_BYTES
 
 # Ops that only move, view or allocate data: known to cost no arithmetic.
@@ -109,7 +109,7 @@ def _other_ops(name: str, args: tuple, kwargs: dict, out: Any) -> tuple[str, int
         height, width = x.shape[-2:]
         out_h, out_w = output.shape[-2:]
         channels = x.numel() // (height * width)
-        return "pooling", channels * _adaptive_windows(height, out_h) * _adaptive_windows(width, out_w)
+        return "pooling", channels * adaptive_window_elements(height, out_h) * adaptive_window_elements(width, out_w)
     if name in ELEMENTWISE:
         return "elementwise", out_elements
     if name in REDUCTIONS:
