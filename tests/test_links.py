@@ -20,6 +20,9 @@ from calc.spec import stack_to_json
 from calc.units import si
 
 
+SMALL = {"input": [3, 8, 8], "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 3}]}
+
+
 def token(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
@@ -40,8 +43,18 @@ def test_a_thousand_layer_stack_fits_a_link():
 
 
 @pytest.mark.parametrize("link, message", [
-    pytest.param("", "not valid", id="empty"),
+    pytest.param("", "empty", id="empty"),
     pytest.param("not*base64", "not valid base64url", id="not-base64"),
+    pytest.param("!!!@@@***", "not valid base64url", id="only-characters-outside-base64"),
+    pytest.param(encode_stack(SMALL)[:-1] + "!", "not valid base64url", id="one-character-outside-base64"),
+    pytest.param(token(zlib.compress(json.dumps(SMALL).encode())[:-4]), "incomplete", id="cut-at-its-checksum"),
+    pytest.param(token(zlib.compress(json.dumps(SMALL).encode())[:-1]), "incomplete", id="cut-in-its-checksum"),
+    pytest.param(encode_stack(SMALL)[:len(encode_stack(SMALL)) // 2], "incomplete", id="cut-in-half"),
+    pytest.param(token(zlib.compress(json.dumps(SMALL).encode()) + b"junk"), "after its end", id="data-after-the-end"),
+    pytest.param(token(zlib.compress(b'{"input": [3], "layers": [], "input": [4]}')), "given twice",
+                 id="duplicate-key"),
+    pytest.param(token(zlib.compress(b'{"input": [3], "layers": [], "batch": ' + b"[" * 15_000 + b"]" * 15_000
+                                     + b"}")), "levels deep", id="nested-15000-deep"),
     pytest.param(token(b"plain text, not deflated"), "damaged", id="not-deflated"),
     pytest.param(token(zlib.compress(b"\xff\xfe\xfa")), "not UTF-8", id="not-utf8"),
     pytest.param(token(zlib.compress(b"{'input': __import__('os')}")), "JSON", id="python-not-json"),
