@@ -102,8 +102,10 @@ def restore(page: str, params: Sequence[Param]) -> None:
             if len(raw) > param.max_chars:
                 raise ValueError(f"is {len(raw):,} characters, longer than the {param.max_chars:,} allowed")
             value = param.read(raw)
-        except ValueError as error:  # SpecError too: its message names the layer and field
-            problems.append(f"“{param.name}” ({cut(raw, MAX_SHOWN_VALUE_CHARS)}) {cut(str(error), 200)}")
+        except ValueError as error:  # SpecError too: its message names the layer and field within the value
+            whole = not isinstance(error, SpecError) or (error.layer is None and error.field in (None, param.name))
+            reason = error.reason if isinstance(error, SpecError) and whole else str(error)
+            problems.append(f"“{param.name}” ({cut(raw, MAX_SHOWN_VALUE_CHARS)}) {cut(reason, 200)}")
             continue
         if param.apply is not None:
             param.apply(value)
