@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 
 import pytest
@@ -83,6 +84,11 @@ def open_with(page: str, **query: str) -> AppTest:
     return app
 
 
+def read(markdown: str) -> str:
+    """What a visitor reads of a Markdown body whose text is escaped (ui.text.plain)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def url(app: AppTest) -> dict[str, str]:
     return {name: app.query_params[name] for name in app.query_params}
 
@@ -117,10 +123,27 @@ def test_builder_writes_its_state_into_the_link():
     pytest.param("pages/latency.py", {"device": '{"name": "X", "peaks": {"fp32": -1}, "bandwidth": 1}'},
                  "“device”", id="latency-bad-custom-device"),
     pytest.param("pages/latency.py", {"dtype": "fp64"}, "“dtype”", id="latency-dtype"),
+    pytest.param("pages/latency.py", {"device": '{"name": "X", "peaks": {"fp32": 1' + "0" * 400 + '}, "bandwidth": 1}'},
+                 "“device”", id="latency-device-peak-an-int-beyond-float"),
+    pytest.param("pages/latency.py", {"device": '{"name": "X", "peaks": {"fp32": 1e13}, "bandwidth": 1' + "0" * 400
+                                                + "}"}, "“device”", id="latency-device-bandwidth-an-int-beyond-float"),
+    pytest.param("pages/latency.py", {"device": "[" * 990 + "]" * 990}, "“device”", id="latency-device-990-deep"),
+    pytest.param("pages/latency.py", {"device": "[" * 15_000 + "]" * 15_000}, "“device”",
+                 id="latency-device-15000-deep"),
+    pytest.param("pages/latency.py", {"device": '{"name": "X", "name": "Y", "peaks": {"fp32": 1e13}, "bandwidth": 1}'},
+                 "given twice", id="latency-device-duplicate-key"),
+    pytest.param("pages/latency.py", {"device": '{"name": "X", "peaks": [1e13], "bandwidth": 1e11}'},
+                 "field 'peaks'", id="latency-device-peaks-a-list"),
+    pytest.param("pages/home.py", {"present": "yes"}, "“present”", id="home-present"),
+    pytest.param("pages/builder.py", {"stack": "!!!@@@***"}, "not valid base64url", id="builder-stack-not-base64"),
+    pytest.param("pages/builder.py", {"stack": encode_stack(SMALL)[:-3]}, "incomplete", id="builder-stack-cut"),
+    pytest.param("pages/builder.py", {"stack": encode_stack({"input": [3, 8, 8], "layers": [
+        {"type": "relu"}, {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "groups": True}]})},
+        "layer 1, field 'groups'", id="builder-stack-names-layer-and-field"),
 ])
 def test_a_malformed_link_shows_a_message_and_the_default(page, query, named):
     app = open_with(page, **query)
-    assert any(named in warning.value and "could not be read" in warning.value for warning in app.warning)
+    assert any(named in read(warning.value) and "could not be read" in read(warning.value) for warning in app.warning)
     assert app.title[0].value
 
 
