@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import zlib
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import APP, metrics
+from test_app import APP, metrics, read_text
 
 import calc
 from calc import zoo
@@ -84,11 +83,6 @@ def open_with(page: str, **query: str) -> AppTest:
     return app
 
 
-def read(markdown: str) -> str:
-    """What a visitor reads of a Markdown body whose text is escaped (ui.text.plain)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
-
-
 def url(app: AppTest) -> dict[str, str]:
     return {name: app.query_params[name] for name in app.query_params}
 
@@ -143,7 +137,8 @@ def test_builder_writes_its_state_into_the_link():
 ])
 def test_a_malformed_link_shows_a_message_and_the_default(page, query, named):
     app = open_with(page, **query)
-    assert any(named in read(warning.value) and "could not be read" in read(warning.value) for warning in app.warning)
+    warnings = [read_text(warning.value) for warning in app.warning]
+    assert any(named in warning and "could not be read" in warning for warning in warnings), warnings
     assert app.title[0].value
 
 
