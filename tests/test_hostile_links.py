@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import zlib
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from test_links import open_with, token
 
 from calc.share import encode_stack
 from ui import links
-from ui.text import plain
+from ui.text import ZERO_WIDTH_SPACE, plain
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "pages").glob("*.py"))
@@ -41,6 +42,16 @@ HOSTILE = [
     # 3,000 in each parameter: Streamlit itself ignores a whole query over 524,288 characters
     pytest.param("😀" * 3_000, id="three-thousand-emoji"),
 ]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_plain_text_is_inert_and_short(hostile):
+    text = plain(hostile, limit=100)
+    unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", text)   # what is left once every escape is taken out
+    assert not re.search(r"[!-/:-@\[-`{-~]", unescaped), f"an unescaped punctuation character in {text!r}"
+    assert "\n" not in text and "://" not in text.replace("\\", "")
+    assert len(hostile) <= 100 or text.endswith("…")
+    assert len(text.replace("\\", "").replace(ZERO_WIDTH_SPACE, "")) <= 100
 
 
 def link_params(page: str) -> list[str]:

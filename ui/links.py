@@ -168,9 +168,9 @@ def share_box(query: dict[str, str]) -> None:
     link = f"{base}?{urlencode(query)}" if query else base
     with st.expander("Share this view", icon=":material/link:"):
         if len(link) > MAX_URL_CHARS:
-            st.warning(f"This link is {len(link):,} characters, too long to share: servers refuse a link over "
-                       f"{MAX_URL_CHARS:,} characters (this one answers HTTP 400 from about 128,000). Download the "
-                       "stack JSON instead and share the file.", icon=":material/link_off:")
+            st.warning(f"This link is {len(link):,} characters, too long to share: the server refuses links of "
+                       f"about 128,000 characters (HTTP 400), and MACscope keeps them under {MAX_URL_CHARS:,}. "
+                       "Download the stack JSON instead and share the file.", icon=":material/link_off:")
             return
         st.code(link or "(this page)", language=None, wrap_lines=True)
         st.caption("Copy the link (button at its right): it opens this page with the same settings.")
