@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import links, style
+from ui import links, shell, style
 
 # A local icon: a material icon would be fetched from a font server, absent offline.
 st.set_page_config(page_title="MACscope", page_icon=str(Path(__file__).parent / "docs" / "favicon.png"), layout="wide")
@@ -24,6 +24,7 @@ PAGES = [
 
 links.restore("app", links.GLOBAL)
 navigation = st.navigation(PAGES)
+shell.say_if_no_such_page(PAGES)
 presentation = st.sidebar.toggle("Presentation mode", key="presentation",
                                  help="Larger text and fewer controls, for a shared screen; kept in the link")
 style.apply(presentation)

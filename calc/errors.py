@@ -2,6 +2,29 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+MAX_ECHO_CHARS = 60   # a user's value quoted in a message: enough to recognise it, never a page of it
+
+
+def cut(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with "…"."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def echo(value: Any, limit: int = MAX_ECHO_CHARS) -> str:
+    """A user's value as JSON text, cut to ``limit``: what a message quotes of it.
+
+    Non-ASCII is escaped (``\\u202e``, not the character), so a quoted value cannot
+    reorder or hide the text around it.
+    """
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)[:limit]  # ValueError: an int beyond json's 4300 digits; RecursionError: deep nesting
+    return cut(text, limit)
+
 
 class SpecError(ValueError):
     """A stack (or any user input) that cannot be analysed.
@@ -24,6 +47,7 @@ class SpecError(ValueError):
         where = []
         if self.layer is not None:
             where.append(f"layer {self.layer}" + (f" ({self.kind})" if self.kind else ""))
-        if self.field is not None:
-            where.append(f"field '{self.field}'")
+        if self.field is not None:  # a field name can be the user's (an unknown key): cut
+            where.append(f"field '{cut(str(self.field))}'")
         return (", ".join(where) + ": " if where else "") + self.reason
+

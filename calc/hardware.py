@@ -12,9 +12,10 @@ Compute dtypes: fp32, tf32 (fp32 storage, tensor-core math), fp16, bf16, int8.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
-from calc.errors import SpecError
+from calc.errors import SpecError, cut, echo
 from calc.roofline import Roofs
 
 COMPUTE_DTYPES = ("fp32", "tf32", "fp16", "bf16", "int8")
@@ -143,19 +144,41 @@ def preset_for_device(device_name: str) -> Hardware | None:
     return _BY_DEVICE_NAME.get(_device_key(device_name))
 
 
+# A custom device's name travels in links and is shown in captions, chart titles and
+# legends: words, digits and a little punctuation, nothing that Markdown, LaTeX or
+# plotly's HTML labels would act on.
+_DEVICE_NAME = re.compile(r"[\w .,+/()'-]+")
+
+
+def _rate(value: object, field: str) -> float | None:
+    """A peak or bandwidth as given (a JSON number: int or float), as a float; None or 0 for none."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"must be a number, got {echo(value)}", field=field)
+    try:
+        return float(value)
+    except OverflowError:  # an int with hundreds of digits
+        raise SpecError(f"{cut(str(value), 20)} is beyond any device", field=field) from None
+
+
 def custom_hardware(name: str, peaks: dict[str, float], bandwidth_bytes_per_s: float, kind: str = "GPU") -> Hardware:
     """A device the user describes; SpecError naming the field that is wrong."""
-    name = name.strip()
+    name = name.strip() if isinstance(name, str) else ""
     if not name or len(name) > 60:
         raise SpecError("give the device a name of 1 to 60 characters", field="name")
+    if not _DEVICE_NAME.fullmatch(name):
+        raise SpecError(f"a device name may hold letters, digits, spaces and . , + / ( ) ' - only, got {echo(name)}",
+                        field="name")
     if name in _BY_NAME:
         raise SpecError(f"{name!r} is a preset's name; choose another", field="name")
     if kind not in KINDS:
-        raise SpecError(f"must be one of {', '.join(KINDS)}, got {kind!r}", field="kind")
+        raise SpecError(f"must be one of {', '.join(KINDS)}, got {echo(kind)}", field="kind")
     chosen = {}
-    for dtype, value in peaks.items():
+    for dtype, given in peaks.items():
         if dtype not in COMPUTE_DTYPES:
-            raise SpecError(f"unknown dtype {dtype!r}; use {', '.join(COMPUTE_DTYPES)}", field="peaks")
+            raise SpecError(f"unknown dtype {echo(dtype)}; use {', '.join(COMPUTE_DTYPES)}", field="peaks")
+        value = _rate(given, dtype)
         if value is None or value == 0:
             continue
         if not math.isfinite(value) or not 0 < value <= MAX_PEAK_FLOPS_PER_S:
@@ -163,6 +186,8 @@ def custom_hardware(name: str, peaks: dict[str, float], bandwidth_bytes_per_s: f
         chosen[dtype] = float(value)
     if not chosen:
         raise SpecError("give a peak for at least one dtype", field="peaks")
-    if not math.isfinite(bandwidth_bytes_per_s) or not 0 < bandwidth_bytes_per_s <= MAX_BANDWIDTH_BYTES_PER_S:
+    bandwidth_bytes_per_s = _rate(bandwidth_bytes_per_s, "bandwidth")
+    if bandwidth_bytes_per_s is None or not math.isfinite(bandwidth_bytes_per_s) or \
+            not 0 < bandwidth_bytes_per_s <= MAX_BANDWIDTH_BYTES_PER_S:
         raise SpecError(f"must be above 0 and at most 1 PB/s, got {bandwidth_bytes_per_s}", field="bandwidth")
     return Hardware(name, kind, peaks_of(**chosen), float(bandwidth_bytes_per_s), "custom: entered in this session")

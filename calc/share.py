@@ -8,14 +8,20 @@ Whatever is wrong comes back as one SpecError saying so.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
+import re
 import zlib
 
 from calc.errors import SpecError
 from calc.spec import MAX_JSON_CHARS, Stack, load_stack
 
-MAX_LINK_CHARS = 200_000   # a stack link longer than this is refused before decoding
+# The server refuses a request whose head (the URL and the browser's headers) is over
+# about 128 KB: HTTP 400 measured at a 128,000-character query, none at 127,500
+# (`streamlit run`, streamlit 1.67 on uvicorn). A link's whole URL is kept under
+# MAX_URL_CHARS, with room left for headers and cookies, and its stack under MAX_LINK_CHARS.
+MAX_URL_CHARS = 100_000
+MAX_LINK_CHARS = MAX_URL_CHARS - 4_000   # the rest of the URL: address, page and the other parameters
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def encode_stack(stack_json: dict) -> str:
@@ -29,11 +35,13 @@ def decode_stack(token: str) -> Stack:
     if len(token) > MAX_LINK_CHARS:
         raise SpecError(f"the stack in this link is {len(token):,} characters, beyond the limit of "
                         f"{MAX_LINK_CHARS:,}", field="stack")
-    try:
-        packed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError):
-        raise SpecError("the stack in this link is not valid base64url; copy the whole link again",
-                        field="stack") from None
+    if not token:
+        raise SpecError("the stack in this link is empty; copy the whole link again", field="stack")
+    # b64decode alone would skip the characters it does not know ("!!!" decodes to nothing).
+    if not _BASE64URL.fullmatch(token) or len(token) % 4 == 1:
+        raise SpecError("the stack in this link is not valid base64url (letters, digits, - and _); copy the whole "
+                        "link again", field="stack")
+    packed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     inflater = zlib.decompressobj()
     try:
         data = inflater.decompress(packed, 4 * MAX_JSON_CHARS + 1)
@@ -42,6 +50,13 @@ def decode_stack(token: str) -> Stack:
                         field="stack") from None
     if inflater.unconsumed_tail or len(data) > 4 * MAX_JSON_CHARS:
         raise SpecError("the stack in this link expands beyond the size limit of a stack", field="stack")
+    # zlib checks the stream's adler32 checksum only when it reaches the end: a token cut
+    # anywhere, even only in its last 4 bytes (the checksum), ends before that.
+    if not inflater.eof:
+        raise SpecError("the stack in this link is incomplete (the link was cut); copy the whole link again",
+                        field="stack")
+    if inflater.unused_data:
+        raise SpecError("the stack in this link has data after its end; copy the link again", field="stack")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

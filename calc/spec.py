@@ -19,7 +19,8 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 import calc.formulas  # noqa: F401  (registers the layer kinds)
-from calc.errors import SpecError
+from calc.errors import SpecError, cut, echo
+from calc.jsontext import read_json
 from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS, Field, layer_kind, layer_kinds
 from calc.units import DTYPE_BYTES
 
@@ -46,18 +47,18 @@ def _is_int(value: Any) -> bool:
 
 def _check_int(value: Any, minimum: int, what: str, layer: int | None, field: str | None) -> int:
     if not _is_int(value):
-        raise SpecError(f"{what} must be a whole number, got {json.dumps(value)}", layer=layer, field=field)
+        raise SpecError(f"{what} must be a whole number, got {echo(value)}", layer=layer, field=field)
     if value < minimum:
-        raise SpecError(f"{what} must be at least {minimum}, got {value}", layer=layer, field=field)
+        raise SpecError(f"{what} must be at least {minimum}, got {echo(value)}", layer=layer, field=field)
     if value > MAX_DIM:
-        raise SpecError(f"{what} {value:,} is beyond the limit of {MAX_DIM:,}", layer=layer, field=field)
+        raise SpecError(f"{what} {cut(f'{value:,}')} is beyond the limit of {MAX_DIM:,}", layer=layer, field=field)
     return value
 
 
 def _pair(value: Any, field: Field, layer: int, kind: str) -> tuple[int, int]:
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
-            raise SpecError(f"must be one number or [height, width], got {json.dumps(list(value))}",
+            raise SpecError(f"must be one number or [height, width], got {echo(list(value))}",
                             layer=layer, field=field.name, kind=kind)
         return tuple(_check_int(v, field.minimum, "each value", layer, field.name) for v in value)
     number = _check_int(value, field.minimum, "the value", layer, field.name)
@@ -73,17 +74,17 @@ def _field_value(field: Field, raw: Any, layer: int, kind: str) -> Any:
         if raw == "same":
             return "same"
         if isinstance(raw, str):
-            raise SpecError(f'must be a number, [height, width] or "same", got {json.dumps(raw)}',
+            raise SpecError(f'must be a number, [height, width] or "same", got {echo(raw)}',
                             layer=layer, field=field.name, kind=kind)
         return _pair(raw, field, layer, kind)
     if field.type == "bool":
         if not isinstance(raw, bool):
-            raise SpecError(f"must be true or false, got {json.dumps(raw)}", layer=layer, field=field.name,
+            raise SpecError(f"must be true or false, got {echo(raw)}", layer=layer, field=field.name,
                             kind=kind)
         return raw
     if field.type == "probability":
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw < 1:
-            raise SpecError(f"must be a number from 0 up to (not including) 1, got {json.dumps(raw)}",
+            raise SpecError(f"must be a number from 0 up to (not including) 1, got {echo(raw)}",
                             layer=layer, field=field.name, kind=kind)
         return float(raw)
     raise AssertionError(f"unknown field type {field.type}")
@@ -92,13 +93,13 @@ def _field_value(field: Field, raw: Any, layer: int, kind: str) -> Any:
 def parse_layer(raw: Any, index: int) -> Layer:
     """Validate one layer's JSON object; SpecError names the index and field."""
     if not isinstance(raw, dict):
-        raise SpecError(f"a layer must be an object like {{\"type\": \"relu\"}}, got {json.dumps(raw)[:60]}",
+        raise SpecError(f"a layer must be an object like {{\"type\": \"relu\"}}, got {echo(raw)}",
                         layer=index)
     kind_name = raw.get("type")
     kind = layer_kind(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         known = ", ".join(k.name for k in layer_kinds())
-        raise SpecError(f"unknown layer type {json.dumps(kind_name)}; known types: {known}",
+        raise SpecError(f"unknown layer type {echo(kind_name)}; known types: {known}",
                         layer=index, field="type")
     names = {field.name for field in kind.fields}
     extra = sorted(set(raw) - names - {"type"})
@@ -128,17 +129,17 @@ def parse_stack(raw: Any) -> Stack:
     shape = raw.get("input")
     if not isinstance(shape, list) or not 1 <= len(shape) <= 3:
         raise SpecError("must be [C, H, W], [L, D] or [D] (one sample, no batch), "
-                        f"got {json.dumps(shape)}", field="input")
+                        f"got {echo(shape)}", field="input")
     input_shape = tuple(_check_int(size, 1, "each size", None, "input") for size in shape)
     batch = raw.get("batch", 1)
     if not _is_int(batch) or not 1 <= batch <= MAX_BATCH:
-        raise SpecError(f"must be a whole number from 1 to {MAX_BATCH:,}, got {json.dumps(batch)}", field="batch")
+        raise SpecError(f"must be a whole number from 1 to {MAX_BATCH:,}, got {echo(batch)}", field="batch")
     dtype = raw.get("dtype", "fp32")
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:  # a list or object is unhashable
-        raise SpecError(f"must be one of {', '.join(DTYPE_BYTES)}, got {json.dumps(dtype)}", field="dtype")
+        raise SpecError(f"must be one of {', '.join(DTYPE_BYTES)}, got {echo(dtype)}", field="dtype")
     layers = raw.get("layers")
     if not isinstance(layers, list):
-        raise SpecError(f"must be a list of layers, got {json.dumps(layers)[:60]}", field="layers")
+        raise SpecError(f"must be a list of layers, got {echo(layers)}", field="layers")
     if len(layers) > MAX_LAYERS:
         raise SpecError(f"{len(layers):,} layers is beyond the limit of {MAX_LAYERS:,}", field="layers")
     return Stack(input_shape, tuple(parse_layer(layer, i) for i, layer in enumerate(layers)), batch, dtype)
@@ -146,16 +147,7 @@ def parse_stack(raw: Any) -> Stack:
 
 def load_stack(text: str) -> Stack:
     """Parse and validate stack JSON text. Only JSON is read: nothing is evaluated."""
-    if len(text) > MAX_JSON_CHARS:
-        raise SpecError(f"the JSON is {len(text):,} characters, beyond the limit of {MAX_JSON_CHARS:,}")
-    try:
-        raw = json.loads(text)
-    except (ValueError, RecursionError) as error:  # ValueError: JSONDecodeError, or an int over 4300 digits
-        if isinstance(error, json.JSONDecodeError):
-            detail = f"line {error.lineno}, column {error.colno}: {error.msg}"
-        else:
-            detail = "nested too deeply" if isinstance(error, RecursionError) else "a number has too many digits"
-        raise SpecError(f"not valid JSON ({detail})") from None
+    raw = read_json(text, MAX_JSON_CHARS)
     return parse_stack(raw)
 
 

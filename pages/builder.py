@@ -13,11 +13,12 @@ from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS
 from calc.units import DTYPE_BYTES, exact, si, si_bytes
 from charts import layers as layer_charts
 from charts.tables import SCREEN_COLUMNS, layer_table
-from calc.share import decode_stack, encode_stack
+from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
 from ui import links, shell
 from ui import stack_state as state
 from ui.fields import edit_layer, new_layer
+from ui.text import plain
 
 shell.require_navigation()
 
@@ -37,7 +38,7 @@ def layer_caption(index: int, layer: dict, bad: bool) -> str:
 
 TABS = ["Per-layer table", "Charts", "Formula"]
 LINK = [links.Param("stack", state.STACK, decode_stack, encode_stack,
-                    apply=lambda stack: state.replace_stack(stack_to_json(stack))),
+                    apply=lambda stack: state.replace_stack(stack_to_json(stack)), max_chars=MAX_LINK_CHARS),
         links.integer("layer", "edit_index", 0, MAX_LAYERS - 1), links.choice("tab", "builder_tab", lambda: TABS),
         links.integer("explain", "explain_layer", 0, MAX_LAYERS - 1)]
 links.restore("builder", LINK)
@@ -120,13 +121,13 @@ with st.sidebar:
     links.share_box(links.publish(LINK))
     message = st.session_state.pop(state.IMPORT_MESSAGE, None)
     if message:
-        (st.success if message[0] == "success" else st.error)(message[1])
+        (st.success if message[0] == "success" else st.error)(plain(message[1]))
 
 # ---------------------------------------------------------------- main area
 st.title("Layer Builder")
 links.report_problems("builder")
 if report is None:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")
     st.stop()
 
 dtype_bytes = DTYPE_BYTES[report.dtype]
@@ -170,8 +171,8 @@ for column, label in zip(st.columns(len(totals)), totals):
 
 if error is not None:
     analysed = f"layers 0–{error.layer - 1}" if error.layer else "no layer"
-    st.error(f"{str(error)[0].upper()}{str(error)[1:]}. The totals cover {analysed} only; edit layer "
-             f"{error.layer} in the sidebar to fix it.", icon=":material/error:")
+    st.error(plain(f"{str(error)[0].upper()}{str(error)[1:]}. The totals cover {analysed} only; edit layer "
+             f"{error.layer} in the sidebar to fix it."), icon=":material/error:")
 
 table_tab, charts_tab, formula_tab = st.tabs(TABS, key="builder_tab", on_change="rerun")
 

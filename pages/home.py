@@ -6,11 +6,12 @@ from calc import analyze, parse_stack
 from calc.explain import explain
 from calc.presets import preset
 from calc.units import exact, si
-from ui import shell
+from ui import links, shell
 
 shell.require_navigation()
 
 st.title("MACscope")
+links.report_problems("home")  # a bad app-wide value in the link (present=)
 st.markdown(
     "See what a neural network **computes** and what that **costs**: output shapes, parameters, "
     "multiply-accumulates (MACs), FLOPs and memory traffic, layer by layer, with the formula behind "

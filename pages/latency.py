@@ -9,13 +9,14 @@ import streamlit as st
 from calc import hardware as hw
 from calc import roofline, zoo
 from calc.errors import SpecError
-from calc.share import decode_stack, encode_stack
+from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
 from calc.units import duration, exact, si, si_bytes
 from charts import latency as charts
 from ui import latency_runs as runs
 from ui import links, shell, stack_state
 from ui.devices import CUSTOM, add_custom_device, devices, read_device, write_device
+from ui.text import plain
 
 shell.require_navigation()
 
@@ -60,7 +61,7 @@ LINK = [links.choice("source", "latency_source", lambda: SOURCES),
         links.choices("batches", "latency_batches", lambda: BATCH_CHOICES, int),
         links.choice("tab", "latency_tab", lambda: TABS),
         links.Param("stack", stack_state.STACK, decode_stack, encode_stack,
-                    apply=lambda stack: stack_state.replace_stack(stack_to_json(stack)))]
+                    apply=lambda stack: stack_state.replace_stack(stack_to_json(stack)), max_chars=MAX_LINK_CHARS)]
 links.restore("latency", LINK)
 
 # ---------------------------------------------------------------- sidebar
@@ -113,7 +114,7 @@ with st.sidebar:
         st.button("Add device", key="latency_custom_add", on_click=add_custom_device, width="stretch")
         message = st.session_state.pop("latency_custom_message", None)
         if message:
-            (st.success if message[0] == "success" else st.error)(message[1])
+            (st.success if message[0] == "success" else st.error)(plain(message[1]))
     custom = st.session_state.get(CUSTOM, {}).get(hardware.name)
     links.share_box(links.publish(LINK, {"device": custom, "stack": builder_stack if source == "Builder stack" else None,
                                          "model": name if source == "Zoo model" else None}))
@@ -141,7 +142,7 @@ st.caption(f"{subject.label}: input {'×'.join(map(str, report.input_shape))}, b
 try:
     roofs = hardware.roofs(dtype)
 except SpecError as error:
-    st.warning(f"{error}. Choose another dtype or device in the sidebar.", icon=":material/warning:")
+    st.warning(plain(f"{error}. Choose another dtype or device in the sidebar."), icon=":material/warning:")
     st.stop()
 estimate = roofline.estimate(report, roofs)
 here_device = st.session_state.get("latency_device", "cpu")
@@ -152,7 +153,8 @@ if here is not None:  # theory on this machine's measured roofs, beside the meas
 
 columns = st.columns(4)
 columns[0].metric("(a) FLOPs / peak", duration(estimate.peak_seconds), border=True,
-                  help=f"{si(report.flops)}FLOPs / {charts.rate_text(roofs.peak_flops_per_s)} on {roofs.label}")
+                  help=f"{si(report.flops)}FLOPs / {charts.rate_text(roofs.peak_flops_per_s)} on "
+                       f"{plain(roofs.label)}")
 columns[1].metric("(b) Roofline", duration(estimate.roofline_seconds), border=True,
                   help="Σ over layers of max(FLOPs / peak, bytes / bandwidth)")
 columns[2].metric("Memory-bound layers", f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}",
@@ -253,7 +255,7 @@ with layers_tab:
                    f"{duration(here.measurement.median_s)}.")
     else:
         table = charts.layer_times_table(estimate)
-        st.caption(f"Roofline time of each layer on {roofs.label}. Measure on the first tab to add measured "
+        st.caption(f"Roofline time of each layer on {plain(roofs.label)}. Measure on the first tab to add measured "
                    "times per layer.")
     st.plotly_chart(charts.layer_times(table), key="latency_layer_chart")
     st.dataframe(table, hide_index=True, width="stretch", height=360, column_config={
@@ -275,7 +277,7 @@ with roofline_tab:
                    "slope. Layers without MACs (0 FLOP/s) are not on a log scale; their time is in the Per layer tab.")
     st.plotly_chart(charts.roofline(roofs, charts.layer_times_table(estimate), measured=False),
                     key="latency_roofline_device")
-    st.caption(f"Where the roofline of {roofs.label} puts each layer: min(peak, intensity × bandwidth). "
+    st.caption(f"Where the roofline of {plain(roofs.label)} puts each layer: min(peak, intensity × bandwidth). "
                + ("" if here else "Measure on the first tab to see achieved FLOP/s on this machine."))
 
 with sweep_tab:

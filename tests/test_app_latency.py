@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import metrics, open_page
+from test_app import metrics, open_page, read_text
 
 import calc
 from calc import hardware as hw
@@ -118,7 +118,7 @@ def test_a_bad_custom_device_says_what_is_wrong(latency, name, fp32, message):
     latency.number_input(key="latency_custom_fp32").set_value(fp32).run()
     latency.button(key="latency_custom_add").click().run()
     assert not latency.exception
-    assert any(message in error.value for error in latency.error)
+    assert any(message in read_text(error.value) for error in latency.error)
     assert latency.selectbox(key="latency_hardware").value == "NVIDIA T4"  # the rest stays as it was
 
 

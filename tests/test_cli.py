@@ -90,6 +90,9 @@ BAD = [
                  ["layer 0", "'out_channels'", "required"], id="missing-field"),
     pytest.param({"input": [6, 8, 8], "dtype": "fp64", "layers": []}, ["'dtype'"], id="bad-dtype"),
     pytest.param('{"input": [6, 8, 8], "layers": [', ["not valid JSON"], id="malformed-json"),
+    pytest.param({"input": [6, 8, 8], "layers": [{"type": "x" * 1_990_000}]}, ["layer 0", "unknown layer type"],
+                 id="two-million-char-type"),
+    pytest.param('{"input": [6, 8, 8], "layers": [], "input": [3]}', ["'input'", "given twice"], id="duplicate-key"),
 ]
 
 
@@ -102,6 +105,7 @@ def test_bad_stack_exits_2_with_one_line(tmp_path: Path, stack, fragments: list[
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert len(lines[0]) < 500, "the message quotes a short cut of what the file holds"
     for fragment in fragments:
         assert fragment in lines[0]
 

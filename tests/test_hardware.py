@@ -153,12 +153,25 @@ VALID = {"name": "My accelerator", "peaks": {"fp32": 10 * T, "bf16": 40 * T}, "b
     pytest.param({"bandwidth_bytes_per_s": math.nan}, "bandwidth", id="nan-bandwidth"),
     pytest.param({"bandwidth_bytes_per_s": math.inf}, "bandwidth", id="inf-bandwidth"),
     pytest.param({"bandwidth_bytes_per_s": 2e15}, "bandwidth", id="bandwidth-beyond-1-pbs"),
+    # what a link's JSON can carry
+    pytest.param({"peaks": {"fp32": 10 ** 400}}, "fp32", id="peak-an-int-beyond-float"),
+    pytest.param({"bandwidth_bytes_per_s": 10 ** 400}, "bandwidth", id="bandwidth-an-int-beyond-float"),
+    pytest.param({"peaks": {"fp32": "1e13"}}, "fp32", id="peak-a-string"),
+    pytest.param({"peaks": {"fp32": True}}, "fp32", id="peak-a-bool"),
+    pytest.param({"bandwidth_bytes_per_s": None}, "bandwidth", id="bandwidth-null"),
+    pytest.param({"name": "![](http://127.0.0.1:8699/x.png)"}, "name", id="name-a-markdown-image"),
+    pytest.param({"name": "$\\huge\\color{red}{HACKED}$"}, "name", id="name-latex"),
+    pytest.param({"name": "<a href=//x>GPU</a>"}, "name", id="name-html"),
+    pytest.param({"name": ["GPU"]}, "name", id="name-a-list"),
+    pytest.param({"kind": "x" * 10_000}, "kind", id="long-kind"),
+    pytest.param({"peaks": {"😀" * 10_000: 1 * T}}, "peaks", id="long-unknown-dtype"),
 ])
 def test_custom_hardware_refuses_with_the_field(changes, field):
     with pytest.raises(SpecError) as raised:
         custom_hardware(**{**VALID, **changes})
     assert raised.value.field == field
     assert f"field '{field}'" in str(raised.value)
+    assert len(str(raised.value)) < 200, "the message quotes a short cut of the value"
 
 
 def test_custom_hardware_that_is_valid():

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import APP, metrics
+from test_app import APP, metrics, read_text
 
 import calc
 from calc import zoo
@@ -18,6 +18,9 @@ from calc.presets import PRESETS, preset
 from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
 from calc.units import si
+
+
+SMALL = {"input": [3, 8, 8], "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 3}]}
 
 
 def token(data: bytes) -> str:
@@ -40,8 +43,18 @@ def test_a_thousand_layer_stack_fits_a_link():
 
 
 @pytest.mark.parametrize("link, message", [
-    pytest.param("", "not valid", id="empty"),
+    pytest.param("", "empty", id="empty"),
     pytest.param("not*base64", "not valid base64url", id="not-base64"),
+    pytest.param("!!!@@@***", "not valid base64url", id="only-characters-outside-base64"),
+    pytest.param(encode_stack(SMALL)[:-1] + "!", "not valid base64url", id="one-character-outside-base64"),
+    pytest.param(token(zlib.compress(json.dumps(SMALL).encode())[:-4]), "incomplete", id="cut-at-its-checksum"),
+    pytest.param(token(zlib.compress(json.dumps(SMALL).encode())[:-1]), "incomplete", id="cut-in-its-checksum"),
+    pytest.param(encode_stack(SMALL)[:len(encode_stack(SMALL)) // 2], "incomplete", id="cut-in-half"),
+    pytest.param(token(zlib.compress(json.dumps(SMALL).encode()) + b"junk"), "after its end", id="data-after-the-end"),
+    pytest.param(token(zlib.compress(b'{"input": [3], "layers": [], "input": [4]}')), "given twice",
+                 id="duplicate-key"),
+    pytest.param(token(zlib.compress(b'{"input": [3], "layers": [], "batch": ' + b"[" * 15_000 + b"]" * 15_000
+                                     + b"}")), "levels deep", id="nested-15000-deep"),
     pytest.param(token(b"plain text, not deflated"), "damaged", id="not-deflated"),
     pytest.param(token(zlib.compress(b"\xff\xfe\xfa")), "not UTF-8", id="not-utf8"),
     pytest.param(token(zlib.compress(b"{'input': __import__('os')}")), "JSON", id="python-not-json"),
@@ -104,10 +117,28 @@ def test_builder_writes_its_state_into_the_link():
     pytest.param("pages/latency.py", {"device": '{"name": "X", "peaks": {"fp32": -1}, "bandwidth": 1}'},
                  "“device”", id="latency-bad-custom-device"),
     pytest.param("pages/latency.py", {"dtype": "fp64"}, "“dtype”", id="latency-dtype"),
+    pytest.param("pages/latency.py", {"device": '{"name": "X", "peaks": {"fp32": 1' + "0" * 400 + '}, "bandwidth": 1}'},
+                 "“device”", id="latency-device-peak-an-int-beyond-float"),
+    pytest.param("pages/latency.py", {"device": '{"name": "X", "peaks": {"fp32": 1e13}, "bandwidth": 1' + "0" * 400
+                                                + "}"}, "“device”", id="latency-device-bandwidth-an-int-beyond-float"),
+    pytest.param("pages/latency.py", {"device": "[" * 990 + "]" * 990}, "“device”", id="latency-device-990-deep"),
+    pytest.param("pages/latency.py", {"device": "[" * 15_000 + "]" * 15_000}, "“device”",
+                 id="latency-device-15000-deep"),
+    pytest.param("pages/latency.py", {"device": '{"name": "X", "name": "Y", "peaks": {"fp32": 1e13}, "bandwidth": 1}'},
+                 "given twice", id="latency-device-duplicate-key"),
+    pytest.param("pages/latency.py", {"device": '{"name": "X", "peaks": [1e13], "bandwidth": 1e11}'},
+                 "field 'peaks'", id="latency-device-peaks-a-list"),
+    pytest.param("pages/home.py", {"present": "yes"}, "“present”", id="home-present"),
+    pytest.param("pages/builder.py", {"stack": "!!!@@@***"}, "not valid base64url", id="builder-stack-not-base64"),
+    pytest.param("pages/builder.py", {"stack": encode_stack(SMALL)[:-3]}, "incomplete", id="builder-stack-cut"),
+    pytest.param("pages/builder.py", {"stack": encode_stack({"input": [3, 8, 8], "layers": [
+        {"type": "relu"}, {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "groups": True}]})},
+        "layer 1, field 'groups'", id="builder-stack-names-layer-and-field"),
 ])
 def test_a_malformed_link_shows_a_message_and_the_default(page, query, named):
     app = open_with(page, **query)
-    assert any(named in warning.value and "could not be read" in warning.value for warning in app.warning)
+    warnings = [read_text(warning.value) for warning in app.warning]
+    assert any(named in warning and "could not be read" in warning for warning in warnings), warnings
     assert app.title[0].value
 
 

@@ -116,10 +116,18 @@ BAD = [
     pytest.param('{"input": [3, 32, 32], "layers": [', None, None, "not valid JSON (line 1", id="json-truncated"),
     pytest.param("{'input': [3]}", None, None, "not valid JSON", id="json-single-quotes"),
     pytest.param("", None, None, "not valid JSON", id="json-empty"),
-    pytest.param("[" * 100_000 + "]" * 100_000, None, None, "not valid JSON", id="json-nested-too-deeply"),
+    pytest.param("[" * 100_000 + "]" * 100_000, None, None, "nested more than 32 levels deep", id="json-nested-too-deeply"),
     pytest.param('{"input": [' + "1" * 5000 + '], "layers": []}', None, None, "too many digits", id="json-huge-number"),
-    pytest.param('{"input": [3], "layers": [], "input": [4], "dtype": "fp64"}', None, "dtype", "fp64",
-                 id="json-text-bad-dtype"),
+    pytest.param('{"input": [3], "layers": [], "dtype": "fp64"}', None, "dtype", "fp64", id="json-text-bad-dtype"),
+    pytest.param('{"input": [3], "layers": [], "input": [4]}', None, "input", "given twice", id="json-duplicate-key"),
+    pytest.param('{"input": [3], "layers": [{"type": "relu", "type": "gelu"}]}', None, "type", "given twice",
+                 id="json-duplicate-key-in-a-layer"),
+    pytest.param('{"input": [3], "layers": [], "batch": ' + "[" * 40 + "]" * 40 + "}", None, None,
+                 "nested more than 32 levels deep", id="json-nested-past-the-limit"),
+    pytest.param('{"input": [3], "layers": [{"type": "' + "x" * 2_000_000 + '"}]}', None, None, "2,000,0",
+                 id="json-too-long"),
+    pytest.param('{"input": [3], "layers": [{"type": "' + "x" * 100_000 + '"}]}', 0, "type", "unknown layer type",
+                 id="json-huge-unknown-type"),
     pytest.param('{"input": [3, 8, 8], "layers": [{"type": "relu"}, {"type": "conv2d", "out_channels": 4, '
                  '"kernel_size": 3, "groups": 2}]}', 1, "groups", "does not divide", id="json-text-groups"),
 ]
@@ -140,6 +148,7 @@ def test_bad_stack_raises_spec_error_naming_layer_and_field(stack, layer, field,
     assert message.endswith(error.reason)
     assert (f"layer {layer}" in message) == (layer is not None)
     assert (f"field '{field}'" in message) == (field is not None)
+    assert len(message) < 400, "a message quotes at most a short cut of what the user gave"
     assert "\n" not in message
 
 

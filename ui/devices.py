@@ -8,8 +8,10 @@ import json
 import streamlit as st
 
 from calc import hardware as hw
-from calc.errors import SpecError
+from calc.errors import SpecError, echo
+from calc.jsontext import read_json
 from ui import latency_runs as runs
+from ui.links import MAX_VALUE_CHARS
 
 CUSTOM = "latency_custom_devices"    # name -> Hardware, added in this session
 
@@ -38,13 +40,21 @@ def devices() -> dict[str, hw.Hardware]:
 
 
 def read_device(text: str) -> hw.Hardware:
-    """A custom device from its link text (JSON, validated like the form's)."""
-    try:
-        entry = json.loads(text)
-        return hw.custom_hardware(str(entry["name"]), dict(entry["peaks"]), float(entry["bandwidth"]),
-                                  str(entry.get("kind", "GPU")))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise ValueError("is not a device description") from None
+    """A custom device from its link text (JSON, validated like the form's); SpecError naming the field."""
+    entry = read_json(text, MAX_VALUE_CHARS)
+    if not isinstance(entry, dict):
+        raise SpecError('must be a JSON object with "name", "peaks" and "bandwidth"')
+    unknown = sorted(set(entry) - {"name", "kind", "peaks", "bandwidth"})
+    if unknown:
+        raise SpecError("unknown key (allowed: name, kind, peaks, bandwidth)", field=unknown[0])
+    for key in ("name", "peaks", "bandwidth"):
+        if key not in entry:
+            raise SpecError("is missing", field=key)
+    if not isinstance(entry["name"], str):
+        raise SpecError(f"must be text, got {echo(entry['name'])}", field="name")
+    if not isinstance(entry["peaks"], dict):
+        raise SpecError(f'must be an object like {{"fp32": 1e13}}, got {echo(entry["peaks"])}', field="peaks")
+    return hw.custom_hardware(entry["name"], entry["peaks"], entry["bandwidth"], entry.get("kind", "GPU"))
 
 
 def write_device(entry: hw.Hardware) -> str:

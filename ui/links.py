@@ -16,11 +16,14 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from calc.errors import SpecError
+from calc.errors import SpecError, cut
+from calc.share import MAX_URL_CHARS
+from ui.text import plain
 
 RESTORED = "links_restored"       # pages whose link was read in this session
 PROBLEMS = "links_problems"       # page -> what could not be read
-MAX_VALUE_CHARS = 2_000
+MAX_VALUE_CHARS = 2_000          # any parameter but a stack; read before anything else looks at it
+MAX_SHOWN_VALUE_CHARS = 40       # a bad value quoted in the warning
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Param:
     read: Callable[[str], Any]                  # URL text -> value; raises ValueError or SpecError saying why
     write: Callable[[Any], str] = str           # value -> URL text
     apply: Callable[[Any], None] | None = None  # instead of setting session_state[key] (e.g. a whole stack)
+    max_chars: int = MAX_VALUE_CHARS            # longer is refused unread (a stack has its own, larger limit)
 
 
 def integer(name: str, key: str, low: int, high: int) -> Param:
@@ -95,13 +99,13 @@ def restore(page: str, params: Sequence[Param]) -> None:
             continue
         raw = st.query_params[param.name]
         try:
-            if len(raw) > MAX_VALUE_CHARS and param.apply is None:
-                raise ValueError(f"is longer than {MAX_VALUE_CHARS:,} characters")
+            if len(raw) > param.max_chars:
+                raise ValueError(f"is {len(raw):,} characters, longer than the {param.max_chars:,} allowed")
             value = param.read(raw)
-        except (ValueError, SpecError) as error:
-            shown = raw if len(raw) <= 40 else raw[:37] + "…"
-            reason = error.reason if isinstance(error, SpecError) else str(error)
-            problems.append(f"“{param.name}” ({shown}) {reason}")
+        except ValueError as error:  # SpecError too: its message names the layer and field within the value
+            whole = not isinstance(error, SpecError) or (error.layer is None and error.field in (None, param.name))
+            reason = error.reason if isinstance(error, SpecError) and whole else str(error)
+            problems.append(f"“{param.name}” ({cut(raw, MAX_SHOWN_VALUE_CHARS)}) {cut(reason, 200)}")
             continue
         if param.apply is not None:
             param.apply(value)
@@ -112,11 +116,14 @@ def restore(page: str, params: Sequence[Param]) -> None:
 
 
 def report_problems(page: str) -> None:
-    """Say what the link got wrong (once), in the main area."""
-    problems = st.session_state.get(PROBLEMS, {}).pop(page, None)
+    """Say what the link got wrong (once), in the main area: this page's parameters and the app's."""
+    pending = st.session_state.get(PROBLEMS, {})
+    problems = pending.pop("app", []) + pending.pop(page, [])
     if problems:
-        st.warning("This link could not be read in full; the default is shown instead of: " + "; ".join(problems)
-                   + ".", icon=":material/link_off:")
+        # Each problem quotes the link: shown as plain text, whatever the link carries.
+        message = "; ".join(problems)
+        st.warning(plain("This link could not be read in full; the default is shown instead of: " + message + ".",
+                         limit=2_000), icon=":material/link_off:")
 
 
 def current(params: Sequence[Param], values: dict[str, Any] | None = None) -> dict[str, str]:
@@ -156,8 +163,14 @@ def publish_global() -> None:
 
 
 def share_box(query: dict[str, str]) -> None:
-    """The link of this view, with Streamlit's copy button."""
+    """The link of this view, with Streamlit's copy button; or why it cannot be shared."""
     base = st.context.url or ""
+    link = f"{base}?{urlencode(query)}" if query else base
     with st.expander("Share this view", icon=":material/link:"):
-        st.code(f"{base}?{urlencode(query)}" if query else base or "(this page)", language=None, wrap_lines=True)
+        if len(link) > MAX_URL_CHARS:
+            st.warning(f"This link is {len(link):,} characters, too long to share: the server refuses links of "
+                       f"about 128,000 characters (HTTP 400), and MACscope keeps them under {MAX_URL_CHARS:,}. "
+                       "Download the stack JSON instead and share the file.", icon=":material/link_off:")
+            return
+        st.code(link or "(this page)", language=None, wrap_lines=True)
         st.caption("Copy the link (button at its right): it opens this page with the same settings.")

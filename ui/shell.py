@@ -9,11 +9,29 @@ page's hash is its url path in both modes, so the same page comes back, now
 through app.py's navigation.
 """
 
+from urllib.parse import unquote, urlparse
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+
+from ui.text import plain
 
 
 def require_navigation() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def say_if_no_such_page(pages: list) -> None:
+    """A link to a path that names no page runs the default page, and the browser's
+    address bar drops the path: say which path was asked for (once, on that first run).
+
+    A path of two segments or more (/a/b) never reaches here: Streamlit's server answers
+    it with its index page, whose scripts then load from /a/static/ and get that page
+    again instead, so the browser shows a blank page.
+    """
+    path = unquote(urlparse(st.context.url or "").path).strip("/")
+    if path and path not in {page.url_path for page in pages}:
+        st.warning(plain(f"No page at /{path}. Here is the home page; every page is in the sidebar."),
+                   icon=":material/link_off:")
