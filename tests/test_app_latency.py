@@ -149,7 +149,7 @@ def test_measurement_refused_beyond_the_memory_budget(latency, cpu_probe):
     latency.number_input(key="latency_batch").set_value(1024).run()
     latency.button(key="latency_measure").click().run()
     assert not latency.exception
-    assert any("beyond the measurement budget" in error.value and "lower the batch" in error.value
+    assert any("beyond the memory budget" in error.value and "lower the batch" in error.value
                for error in latency.error)
     assert metrics(latency)["Measured here"] == "not yet"
     assert shown(latency) == theory(zoo.count("vgg16", batch=1024), "NVIDIA RTX 3090", "fp32")
