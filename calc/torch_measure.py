@@ -44,7 +44,7 @@ Progress = Callable[[float, str], None]
 
 MIN_BLOCKS = 5
 BLOCK_SECONDS = 0.01             # a block runs at least this long, like blocked_autorange's
-CALIBRATION_SHARE = 8            # a large batch is first tried at 1/8 of its size, to predict a full forward
+CALIBRATION_SHARES = (64, 8)     # a large batch is first tried at 1/64, then 1/8 of its size
 REPEAT_BLOCKS = 3                # the quick repeat after the timing
 PROGRESS_INTERVAL_SECONDS = 0.5
 RANGE_PREFIX = "macscope::"
@@ -171,15 +171,23 @@ def _warm_up(model: nn.Module, x: torch.Tensor, device: str, bound: TimeBound, r
     batch = x.shape[0]
     if progress:
         progress(0.0, "warming up…")
-    if batch >= CALIBRATION_SHARE:
-        # a forward at 1/8 of the batch predicts a full one from above (per-sample cost falls with the batch)
-        part = batch // CALIBRATION_SHARE
+    # Forwards on slices of the batch predict a full one from above (the cost per sample falls with
+    # the batch): first 1/64, then 1/8 unless the first already fits, each run only when its own
+    # prediction fits the bound.
+    predicted, evidence = None, ""
+    for part in sorted({batch // share for share in CALIBRATION_SHARES if batch // share >= 1}):
+        if predicted is not None and bound.fits((2 + reserve_forwards) * predicted):
+            break
+        if predicted is not None and not bound.fits(predicted * part / batch):
+            break
+        if predicted is None:   # the very first forward pays for one-off setup (oneDNN primitives, lazy init)
+            _block_seconds(_forward_of(model, x[:part]), 1, device)
         seconds = _block_seconds(_forward_of(model, x[:part]), 1, device)
-        predicted = seconds * batch / part
-        if not bound.fits((2 + reserve_forwards) * predicted):
-            raise SpecError(f"one forward pass at batch {batch:,} would take about {predicted:.3g} s (batch {part:,} "
-                            f"took {seconds:.3g} s); timing it within the {bound.seconds:g} s bound is not possible: "
-                            "lower the batch or the resolution", field="batch")
+        predicted, evidence = seconds * batch / part, f"batch {part:,} took {seconds:.3g} s"
+    if predicted is not None and not bound.fits((2 + reserve_forwards) * predicted):
+        raise SpecError(f"one forward pass at batch {batch:,} would take about {predicted:.3g} s ({evidence}); "
+                        f"timing it within the {bound.seconds:g} s bound is not possible (what is left of it is "
+                        "too short): lower the batch or the resolution", field="batch")
     forward = _forward_of(model, x)
     first = _block_seconds(forward, 1, device)   # pays for one-off setup
     if not bound.fits((1 + reserve_forwards) * first):
