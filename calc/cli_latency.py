@@ -102,8 +102,10 @@ def _latency(args: argparse.Namespace) -> int:
     if args.device:
         _quiet_torch_benchmark()
         from calc import torch_measure, torch_memory
+        from calc.torch_precision import check_device
         from calc.torch_probe import probe
 
+        check_device(args.device, (dtype,))   # int8 or tf32 on the CPU: refused before anything runs
         if stack is not None:
             from calc.torch_build import build_stack
 

@@ -32,9 +32,9 @@ SWEEP_MIN_RUN_SECONDS = 0.3
 PROBE_SECONDS_PER_DTYPE = 1.5
 PROFILE_SECONDS = 2.0                  # the per-layer profile's forwards, at most 10 and at least 2
 PROFILE_MIN_FORWARDS = 2
-DURATION_HELP = (f"A first measurement probes this machine's roofs (about 2–5 s); timing and the per-layer "
-                 f"profile take 4–10 s for a small model, never more than {MAX_SECONDS:.0f} s in all. One "
-                 "measurement runs at a time on this machine: another session's comes first.")
+DURATION_HELP = (f"Probes this machine's roofs the first time, then times the model and profiles its layers: at "
+                 f"most {MAX_SECONDS:.0f} s in all, whatever the model (a slow one is timed less, or refused), plus "
+                 "any wait behind another session's measurement: one runs at a time on this machine.")
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,9 @@ def probe(device: str, rerun: bool = False):
 
 def _checked_memory(module, subject: Subject, batch: int, dtype: str, device: str) -> int:
     from calc import torch_memory
+    from calc.torch_precision import check_device
 
+    check_device(device, (dtype,))
     return torch_memory.check_forward_memory(module, subject.input_shape, batch, dtype,
                                              torch_memory.memory_budget_bytes(device)).peak_bytes
 
