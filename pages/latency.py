@@ -241,7 +241,7 @@ def measure_panel() -> None:
                f"inference_mode; {run.wall_seconds:.1f} s in all with the probe and the per-layer profile"
                + (f", after {run.waited_seconds:.1f} s in line behind another session's measurement"
                   if run.waited_seconds >= 0.5 else "")
-               + f"). Peak memory bounded before allocating: "
+               + "). Peak memory bounded before allocating: "
                f"{si_bytes(run.memory_estimate_bytes)}. The gap between (a) and (b) is memory traffic; between (b) "
                "and the measurement: kernel launches and framework overhead, cache effects, tensor shapes that "
                "fit the hardware badly.")

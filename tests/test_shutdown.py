@@ -13,7 +13,7 @@ import signal
 import subprocess
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 from test_e2e_browser import PAGES, STARTUP_SECONDS, StreamlitServer, Tab, browser, tab  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
