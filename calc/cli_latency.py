@@ -117,8 +117,9 @@ def _latency(args: argparse.Namespace) -> int:
         measured_here = probe(args.device, dtypes=(dtype,), bound=bound)
         device_hardware = measured_here.as_hardware()
         model = torch_measure.prepare(module, measured_here.device, dtype)
+        least = estimate(report, device_hardware.roofs(dtype)).roofline_seconds
         measurement = torch_measure.measure(model, input_shape, batch, dtype, measured_here.device,
-                                            min_run_time=1.0, bound=bound)
+                                            min_run_time=1.0, bound=bound, least_forward_s=least)
     roofs = device_hardware.roofs(dtype)
     times = estimate(report, roofs)
     out = {"model": name, "input_shape": list(input_shape), "batch": batch, "dtype": dtype, "storage_dtype": storage,

@@ -165,10 +165,16 @@ def _too_slow(seconds: float, bound: TimeBound, what: str) -> SpecError:
 
 
 def _warm_up(model: nn.Module, x: torch.Tensor, device: str, bound: TimeBound, reserve_forwards: int,
-             progress: Progress | None) -> tuple[float, int]:
+             progress: Progress | None, least_forward_s: float | None = None) -> tuple[float, int]:
     """Warm-up forwards of ``model`` on ``x``, each started only when it fits the bound with
-    room for a timed block and ``reserve_forwards`` more; returns (seconds of a warm forward, runs)."""
+    room for a timed block and ``reserve_forwards`` more; returns (seconds of a warm forward, runs).
+    ``least_forward_s``, the roofline time on this machine's probed roofs, refuses a model that
+    cannot fit before its first forward runs."""
     batch = x.shape[0]
+    if least_forward_s is not None and not bound.fits((2 + reserve_forwards) * least_forward_s):
+        raise SpecError(f"one forward pass at batch {batch:,} takes at least {least_forward_s:.3g} s here (its "
+                        f"roofline on this machine's probed roofs); timing it within the {bound.seconds:g} s bound "
+                        "is not possible: lower the batch or the resolution", field="batch")
     if progress:
         progress(0.0, "warming up…")
     # Forwards on slices of the batch predict a full one from above (the cost per sample falls with
@@ -234,16 +240,18 @@ def _block_size(warm_seconds: float) -> int:
 
 def measure(model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: str, device: str = "cpu", *,
             min_run_time: float = 1.0, max_seconds: float = 30.0, bound: TimeBound | None = None,
-            reserve_forwards: int = 0, progress: Progress | None = None) -> Measurement:
+            reserve_forwards: int = 0, least_forward_s: float | None = None,
+            progress: Progress | None = None) -> Measurement:
     """Latency of one forward pass of ``model`` (already prepared) on a random input, within
-    ``bound`` (default: ``max_seconds`` from now), leaving time for ``reserve_forwards`` more."""
+    ``bound`` (default: ``max_seconds`` from now), leaving time for ``reserve_forwards`` more;
+    ``least_forward_s`` (the roofline here) refuses a hopeless model before it runs."""
     check_device(device, (dtype,))
     bound = bound or TimeBound.starting_now(max_seconds)
     started = time.perf_counter()
     x = torch.randn((batch, *input_shape), device=device).to(TORCH_DTYPE[dtype])
     forward = _forward_of(model, x)
     with compute_precision(dtype):
-        warm, warmup_runs = _warm_up(model, x, device, bound, reserve_forwards, progress)
+        warm, warmup_runs = _warm_up(model, x, device, bound, reserve_forwards, progress, least_forward_s)
         number = _block_size(warm)
         before = machine_load.sample()
         (times,) = _rounds([forward], [number], [warm], device, min_run_time, bound, reserve_forwards * warm,

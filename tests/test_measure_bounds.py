@@ -171,3 +171,15 @@ def test_measure_pair_of_the_same_model_is_near_1():
     pair = measure_pair(model, model, (256,), 16, "fp32", min_run_time=0.5, bound=TimeBound.starting_now(10.0))
     assert 0.5 < pair.ratio_median < 2.0
     assert pair.first.threads == torch.get_num_threads()
+
+
+def test_a_model_whose_roofline_exceeds_the_bound_never_runs():
+    # a forward cannot beat its roofline on this machine's probed roofs: when even that does not fit,
+    # nothing runs (a batch of 1 has no slices to predict it from)
+    class Never(nn.Module):
+        def forward(self, x):
+            raise AssertionError("ran")
+
+    with pytest.raises(SpecError) as raised:
+        measure(Never(), (1,), 1, "fp32", bound=TimeBound.starting_now(5.0), least_forward_s=4.0)
+    assert "takes at least 4 s here" in str(raised.value) and raised.value.field == "batch"

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 import streamlit as st
 
-from calc import analyze, parse_stack, zoo
+from calc import analyze, parse_stack, roofline, zoo
 from calc.analyze import Report
 from calc.errors import SpecError
 from ui.device_queue import QUEUE, ordinal
@@ -154,12 +154,14 @@ def measure(subject: Subject, report: Report, batch: int, dtype: str, device: st
     bar, progress = _bar("Measuring…")
     with _turn(device, progress) as (waited, bound):
         started = time.perf_counter()
-        _probe_in_turn(device, dtype, bound, progress)
+        roofs = _probe_in_turn(device, dtype, bound, progress).as_hardware().roofs(dtype)
         progress(0.0, "Building the model…")
         model = torch_measure.prepare(module, device, dtype)
         measurement = torch_measure.measure(model, subject.input_shape, batch, dtype, device,
                                             min_run_time=MIN_RUN_SECONDS, bound=bound,
-                                            reserve_forwards=PROFILE_MIN_FORWARDS + 1, progress=progress)
+                                            reserve_forwards=PROFILE_MIN_FORWARDS + 1,
+                                            least_forward_s=roofline.estimate(report, roofs).roofline_seconds,
+                                            progress=progress)
         progress(1.0, "Profiling each layer…")
         profile = _profile(model, report, subject, batch, dtype, device, measurement.median_s, bound)
         run = MeasuredRun(measurement, profile, needed, waited, time.perf_counter() - started)
