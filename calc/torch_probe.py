@@ -149,12 +149,13 @@ def _gemm_sweep(dtype: str, device: str, sizes: tuple[int, ...], budget_seconds:
     started = time.perf_counter()
     with compute_precision(dtype):
         for n in sizes:
-            # timing a size takes about 3 matmuls and at least 0.2 s; skip one predicted, from the last
-            # size's rate, to take over twice the budget alone or to end past the bound (fp16 matmuls
-            # crawl on CPUs without fp16 units: a 1024 one took 7 s here)
+            # timing a size takes about 3 matmuls and at least 0.2 s; beyond the first two sizes, skip
+            # one predicted (from the last size's rate, pessimistic: small matmuls run slower) to take
+            # over twice the budget alone (fp16 matmuls crawl on CPUs without fp16 units: a 1024 one
+            # took 7 s here); never start one that would end past the bound
             if points:
                 predicted = 0.3 + 3 * 2 * n**3 / points[-1][1]
-                if predicted > 2 * budget_seconds or not bound.fits(predicted):
+                if (len(points) >= 2 and predicted > 2 * budget_seconds) or not bound.fits(predicted):
                     break
             a = torch.randn(n, n, device=device).to(TORCH_DTYPE[dtype])
             b = torch.randn(n, n, device=device).to(TORCH_DTYPE[dtype])
