@@ -163,7 +163,7 @@ def _gemm_sweep(dtype: str, device: str, sizes: tuple[int, ...], budget_seconds:
                 min_run_time=0.2)
             points.append((n, 2 * n**3 / min(measurement.times)))
             del a, b
-            if time.perf_counter() - started > budget_seconds:
+            if len(points) >= 2 and time.perf_counter() - started > budget_seconds:
                 break
     return points
 
