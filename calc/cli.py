@@ -106,6 +106,16 @@ def _count(args: argparse.Namespace) -> int:
         except KeyError as error:
             raise SpecError(error.args[0], field="MODEL") from None
         check_batch_and_resolution(args.batch, args.resolution)
+        if args.device != "meta":   # a real forward allocates what it computes: the measurement's budget
+            from calc import torch_memory
+
+            try:
+                torch_memory.check_forward_memory(zoo.module(info.name, args.resolution),
+                                                  zoo.input_shape(info.name, args.resolution), args.batch, "fp32",
+                                                  torch_memory.memory_budget_bytes(args.device))
+            except SpecError as error:
+                raise SpecError(f"{info.name}: {error.reason}, or count on --device meta (nothing is allocated)",
+                                field=error.field) from None
         report = zoo.count(name, args.resolution, args.batch, device=args.device)
         results.append((info, report))
     if args.json:

@@ -9,9 +9,11 @@ import logging
 from calc.analyze import analyze
 from calc.cli import check_batch_and_resolution, read_model
 from calc.errors import SpecError
+from calc.machine_load import disturbance_text
 from calc.hardware import COMPUTE_DTYPES, PRESETS, STORAGE_DTYPE, Hardware, hardware
 from calc.roofline import efficiency, estimate
 from calc.spec import parse_stack, stack_to_json
+from calc.time_bound import TimeBound
 from calc.units import duration, si, si_bytes
 
 
@@ -67,7 +69,11 @@ def _peak(args: argparse.Namespace) -> int:
     return 0
 
 
+MEASURE_SECONDS = 60   # the whole of `latency --device`: probe, build, warm-up and timing
+
+
 def _latency(args: argparse.Namespace) -> int:
+    bound = TimeBound.starting_now(MEASURE_SECONDS)
     check_batch_and_resolution(args.batch, args.resolution)
     if args.device == "cuda":
         import torch
@@ -95,21 +101,25 @@ def _latency(args: argparse.Namespace) -> int:
     measurement = None
     if args.device:
         _quiet_torch_benchmark()
-        from calc import torch_measure
+        from calc import torch_measure, torch_memory
+        from calc.torch_precision import check_device
         from calc.torch_probe import probe
 
-        torch_measure.check_memory(report, dtype, torch_measure.memory_budget_bytes(args.device))
-        measured_here = probe(args.device, dtypes=(dtype,))
-        device_hardware = measured_here.as_hardware()
+        check_device(args.device, (dtype,))   # int8 or tf32 on the CPU: refused before anything runs
         if stack is not None:
             from calc.torch_build import build_stack
 
             module = build_stack(stack)
         else:
             module = zoo.module(name, args.resolution)
+        torch_memory.check_forward_memory(module, input_shape, batch, dtype,
+                                          torch_memory.memory_budget_bytes(args.device))
+        measured_here = probe(args.device, dtypes=(dtype,), bound=bound)
+        device_hardware = measured_here.as_hardware()
         model = torch_measure.prepare(module, measured_here.device, dtype)
+        least = estimate(report, device_hardware.roofs(dtype)).roofline_seconds
         measurement = torch_measure.measure(model, input_shape, batch, dtype, measured_here.device,
-                                            min_run_time=1.0, max_seconds=60)
+                                            min_run_time=1.0, bound=bound, least_forward_s=least)
     roofs = device_hardware.roofs(dtype)
     times = estimate(report, roofs)
     out = {"model": name, "input_shape": list(input_shape), "batch": batch, "dtype": dtype, "storage_dtype": storage,
@@ -122,7 +132,10 @@ def _latency(args: argparse.Namespace) -> int:
         out.update(device=measurement.device, threads=measurement.threads, measured_median_s=measurement.median_s,
                    measured_iqr_s=measurement.iqr_s, measured_min_s=measurement.min_s,
                    measured_max_s=measurement.max_s, efficiency=efficiency(times.peak_seconds, measurement.median_s),
-                   roofline_efficiency=efficiency(times.roofline_seconds, measurement.median_s))
+                   roofline_efficiency=efficiency(times.roofline_seconds, measurement.median_s),
+                   measured_wall_s=measurement.wall_seconds, measured_blocks=len(measurement.times_s),
+                   other_programs_cores=measurement.other_cores, repeat_median_s=measurement.repeat_median_s,
+                   disturbed=measurement.disturbed)
     print(json.dumps(out, indent=2) if args.json else _format_latency(out))
     return 0
 
@@ -150,6 +163,9 @@ def _format_latency(out: dict) -> str:
             ("efficiency", f"{out['efficiency']:.1%} of peak time, {out['roofline_efficiency']:.1%} of roofline "
                            "(theoretical / measured median)"),
         ]
+        if out["disturbed"]:
+            lines.append(("disturbed", disturbance_text(out["other_programs_cores"], out["repeat_median_s"],
+                                                        out["measured_median_s"])))
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label.ljust(width)}  {text}" for label, text in lines)
 

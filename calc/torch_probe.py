@@ -8,6 +8,7 @@ torch's threads), each dtype within a time budget.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
@@ -18,6 +19,7 @@ import torch
 from torch.utils import benchmark
 
 from calc.hardware import Hardware, peaks_of, preset_for_device
+from calc.time_bound import TimeBound
 from calc.torch_precision import TORCH_DTYPE, check_device, compute_precision, supported_dtypes
 
 Progress = Callable[[float, str], None]
@@ -134,18 +136,27 @@ def _timer(stmt: str, env: dict, device: str) -> benchmark.Timer:
                            label=device, description=stmt)
 
 
-def _gemm_sweep(dtype: str, device: str, sizes: tuple[int, ...], budget_seconds: float) -> list[tuple[int, float]]:
+def _gemm_sweep(dtype: str, device: str, sizes: tuple[int, ...], budget_seconds: float,
+                bound: TimeBound) -> list[tuple[int, float]]:
     points = []
     started = time.perf_counter()
     with compute_precision(dtype):
         for n in sizes:
+            # timing a size takes about 3 matmuls and at least 0.2 s; beyond the first two sizes, skip
+            # one predicted (from the last size's rate, pessimistic: small matmuls run slower) to take
+            # over twice the budget alone (fp16 matmuls crawl on CPUs without fp16 units: a 1024 one
+            # took 7 s here); never start one that would end past the bound
+            if points:
+                predicted = 0.3 + 3 * 2 * n**3 / points[-1][1]
+                if (len(points) >= 2 and predicted > 2 * budget_seconds) or not bound.fits(predicted):
+                    break
             a = torch.randn(n, n, device=device).to(TORCH_DTYPE[dtype])
             b = torch.randn(n, n, device=device).to(TORCH_DTYPE[dtype])
             measurement = _timer("torch.mm(a, b)", {"torch": torch, "a": a, "b": b}, device).blocked_autorange(
                 min_run_time=0.2)
             points.append((n, 2 * n**3 / min(measurement.times)))
             del a, b
-            if time.perf_counter() - started > budget_seconds:
+            if len(points) >= 2 and time.perf_counter() - started > budget_seconds:
                 break
     return points
 
@@ -159,9 +170,11 @@ def _copy_bandwidth(device: str, n_bytes: int) -> float:
 
 
 def probe(device: str = "cpu", dtypes: tuple[str, ...] | None = None, budget_seconds_per_dtype: float = 2.0,
-          progress: Progress | None = None) -> Probe:
-    """Measure this machine's roofs on ``device``: GEMM FLOP/s per dtype, copy bandwidth."""
+          progress: Progress | None = None, bound: TimeBound | None = None) -> Probe:
+    """Measure this machine's roofs on ``device``: GEMM FLOP/s per dtype, copy bandwidth;
+    ``bound`` is checked between matmul sizes (a stop request ends the probe)."""
     started = time.perf_counter()
+    bound = bound or TimeBound.starting_now(math.inf)
     check_device(device, dtypes or ())
     if device.startswith("cuda"):
         device = device if ":" in device else "cuda:0"
@@ -174,13 +187,25 @@ def probe(device: str = "cpu", dtypes: tuple[str, ...] | None = None, budget_sec
     for step, dtype in enumerate(dtypes):
         if progress:
             progress(step / steps, f"{dtype} matmuls on {device}…")
-        points = _gemm_sweep(dtype, device, sizes, budget_seconds_per_dtype)
+        bound.check()
+        points = _gemm_sweep(dtype, device, sizes, budget_seconds_per_dtype, bound)
         gemm += [(dtype, n, flops) for n, flops in points]
         peaks.append((dtype, max(flops for _, flops in points)))
     if progress:
         progress((steps - 1) / steps, f"memory bandwidth on {device}…")
+    bound.check()
     bandwidth = _copy_bandwidth(device, copy_bytes)
     if progress:
         progress(1.0, "done")
     return Probe(device, label, torch.get_num_threads(), peaks_of(**dict(peaks)), tuple(gemm), bandwidth, copy_bytes,
                  time.perf_counter() - started)
+
+
+def merged(known: Probe, fresh: Probe) -> Probe:
+    """``known`` with the dtypes of ``fresh`` probed again or added, and ``fresh``'s bandwidth."""
+    dtypes = {dtype for dtype, _ in fresh.peaks}
+    peaks = peaks_of(**{**dict(known.peaks), **dict(fresh.peaks)})
+    gemm = tuple(point for point in known.gemm if point[0] not in dtypes) + fresh.gemm
+    return Probe(fresh.device, fresh.label, fresh.threads, peaks, gemm, fresh.bandwidth_bytes_per_s,
+                 fresh.copy_bytes, known.seconds + fresh.seconds)
+

@@ -9,6 +9,7 @@ import streamlit as st
 from calc import hardware as hw
 from calc import roofline, zoo
 from calc.errors import SpecError
+from calc.machine_load import disturbance_text
 from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
 from calc.units import duration, exact, si, si_bytes
@@ -162,7 +163,7 @@ columns[2].metric("Memory-bound layers", f"{len(estimate.memory_bound_layers)} o
                                     f"/ bandwidth exceed their FLOPs / peak (ridge {roofs.ridge_flops_per_byte:.3g} "
                                     "FLOPs/byte)")
 columns[3].metric("Measured here", duration(here.measurement.median_s) if here else "not yet",
-                  border=True, help="Median of blocked_autorange on this machine; see the Measure tab")
+                  border=True, help="Median of timed blocks of forwards on this machine; see the Measure tab")
 
 
 def latex_quantity(text: str) -> str:
@@ -187,10 +188,9 @@ def measure_panel() -> None:
     device = left.selectbox("Measure on", options, key="latency_device",
                             help="CUDA devices are listed when torch sees one")
     right.button("Measure on this machine", key="latency_measure", type="primary", on_click=runs.request,
-                 args=("measure",), help="Probes this machine's roofs once, then times the model (about 2–10 s)")
+                 args=("measure",), help=runs.DURATION_HELP)
     if runs.requested("measure"):
         try:
-            runs.probe(device)
             runs.measure(subject, report, batch, dtype, device)
         except SpecError as error:
             st.error(f"{error}.", icon=":material/error:")
@@ -229,15 +229,21 @@ def measure_panel() -> None:
                     border=True, help="(a) on the probed matmul peak / measured")
     cells[3].metric("Efficiency vs measured roofs", f"{roofline.efficiency(on_here.roofline_seconds, m.median_s):.1%}",
                     border=True, help="(b) on the probed peak and bandwidth / measured")
-    if m.iqr_s > NOISY_SPREAD * m.median_s:
+    if m.disturbed:
+        st.warning(f"Measured on a busy machine: {disturbance_text(m.other_cores, m.repeat_median_s, m.median_s)}.",
+                   icon=":material/warning:")
+    elif m.iqr_s > NOISY_SPREAD * m.median_s:
         st.warning(f"The spread is large (IQR {m.iqr_s / m.median_s:.0%} of the median): other work on this machine "
                    "disturbs the timing (another program, or this browser on the same CPU). Close it and measure "
                    "again.", icon=":material/warning:")
     st.caption(f"{m.device}, {dtype}, batch {m.batch}, {m.threads} threads: median {duration(m.median_s)}"
                f", IQR {duration(m.iqr_s)}, min–max {duration(m.min_s)}–"
                f"{duration(m.max_s)} over {len(m.times_s)} blocks of {m.number_per_run} forwards "
-               f"(torch.utils.benchmark blocked_autorange after {m.warmup_runs} warm-up runs, eval mode, "
-               f"inference_mode; {m.wall_seconds:.1f} s in all). Memory estimated before allocating: "
+               f"(each block timed between two synchronizations, after {m.warmup_runs} warm-up runs, eval mode, "
+               f"inference_mode; {run.wall_seconds:.1f} s in all with the probe and the per-layer profile"
+               + (f", after {run.waited_seconds:.1f} s in line behind another session's measurement"
+                  if run.waited_seconds >= 0.5 else "")
+               + "). Peak memory bounded before allocating: "
                f"{si_bytes(run.memory_estimate_bytes)}. The gap between (a) and (b) is memory traffic; between (b) "
                "and the measurement: kernel launches and framework overhead, cache effects, tensor shapes that "
                "fit the hardware badly.")
@@ -302,8 +308,7 @@ with sweep_tab:
                   on_click=runs.request, args=("sweep",))
         if runs.requested("sweep"):
             try:
-                runs.probe(device)
-                skipped = runs.sweep(subject, sorted(batches), report_at, dtype, device)
+                skipped = runs.sweep(subject, sorted(batches), dtype, device)
             except SpecError as error:
                 st.error(f"{error}.", icon=":material/error:")
                 return

@@ -8,6 +8,7 @@ import streamlit as st
 
 from calc import roofline, zoo
 from calc.errors import SpecError
+from calc.machine_load import disturbance_text
 from calc.registry import MAX_DIM
 from calc.separable import compare, savings_grid, what_if_stack
 from calc.spec import parse_stack
@@ -108,27 +109,27 @@ subjects = {"standard": runs.Subject("standard", None, standard_stack, None, tup
 @st.fragment
 def measure_panel() -> None:
     st.button("Measure both on this machine's CPU", key="sep_measure", type="primary", on_click=runs.request,
-              args=("separable",), help="Probes this machine once, then times each layer (a few seconds)")
+              args=("separable",), help=runs.DURATION_HELP)
+    standard_report = subjects["standard"].report(1, "fp32")
+    separable_report = subjects["separable"].report(1, "fp32")
     if runs.requested("separable"):
         try:
-            runs.probe("cpu")
-            for subject in subjects.values():
-                runs.measure(subject, subject.report(1, "fp32"), 1, "fp32", "cpu")
+            runs.measure_pair(subjects["standard"], subjects["separable"], separable_report, 1, "fp32", "cpu")
         except SpecError as error:
             st.error(f"{error}.", icon=":material/error:")
             return
         st.rerun()
-    done = {name: runs.result(subject, 1, "fp32", "cpu") for name, subject in subjects.items()}
-    if None in done.values():
-        st.info("Press the button to time both versions here, with the roofline of this machine beside them.")
+    done = runs.paired(subjects["standard"], subjects["separable"], 1, "fp32", "cpu")
+    if done is None:
+        st.info("Press the button to time both versions here, interleaved, with the roofline of this machine beside "
+                "them.")
         return
+    pair = done.pair
     roofs = st.session_state[runs.PROBES]["cpu"].as_hardware().roofs("fp32")
-    standard_time = done["standard"].measurement.median_s
-    separable_time = done["separable"].measurement.median_s
-    parts_time = done["separable"].profile.seconds
+    standard_time = pair.first.median_s
+    separable_time = pair.second.median_s
+    parts_time = done.profile.seconds
     parts_total = sum(parts_time.values()) or 1.0
-    standard_report = subjects["standard"].report(1, "fp32")
-    separable_report = subjects["separable"].report(1, "fp32")
     rows = [("standard conv", standard_report.rows[0], standard_time)]
     rows += [(f"{label} part", row, separable_time * parts_time[row.name] / parts_total)
              for label, row in zip(("depthwise", "pointwise"), separable_report.rows)]
@@ -138,10 +139,25 @@ def measure_panel() -> None:
         "roofline time (ms)": roofline.roofline_seconds(row.flops, row.memory_bytes, roofs) * 1e3,
         "measured (ms)": seconds * 1e3, "achieved FLOP/s": row.flops / seconds if seconds else float("nan"),
     } for label, row, seconds in rows])
-    shares = pd.DataFrame({"what": ["separable / standard"],
-                           "FLOPs share": [separable_report.flops / standard_report.flops],
-                           "time share": [separable_time / standard_time]})
-    st.plotly_chart(charts.flops_against_time(shares), key="sep_time_chart")
+    low, high = pair.ratio_quartiles
+    spread = f"{len(pair.ratios)} interleaved rounds: middle half of the ratios {low:.0%}–{high:.0%}"
+    if pair.resolved:
+        st.metric("Measured time, separable / standard", f"{pair.ratio_median:.0%}", border=True,
+                  help=f"Median of the per-round ratios; {spread}")
+        shares = pd.DataFrame({"what": ["separable / standard"],
+                               "FLOPs share": [separable_report.flops / standard_report.flops],
+                               "time share": [pair.ratio_median]})
+        st.plotly_chart(charts.flops_against_time(shares), key="sep_time_chart")
+    else:
+        st.metric("Measured time, separable / standard", "not resolved on this machine", border=True,
+                  help=f"The ratios straddle 100 %: {spread}")
+        st.info(f"Not resolved on this machine: timed interleaved, the separable version was sometimes faster and "
+                f"sometimes slower than the standard conv ({spread}). The FLOPs say "
+                f"{separable_report.flops / standard_report.flops:.0%}; at this size the time does not follow.",
+                icon=":material/info:")
+    if pair.first.disturbed:
+        st.warning(f"Measured on a busy machine: {disturbance_text(pair.first.other_cores, None, 1.0)}.",
+                   icon=":material/warning:")
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "FLOPs": st.column_config.NumberColumn(format="localized"),
         "bytes moved": st.column_config.NumberColumn(format="localized"),
@@ -152,9 +168,12 @@ def measure_panel() -> None:
     st.caption(f"This machine's roofs: {latency_charts.rate_text(roofs.peak_flops_per_s)}, "
                f"{latency_charts.bandwidth_text(roofs.bandwidth_bytes_per_s)}, ridge "
                f"{roofs.ridge_flops_per_byte:.3g} FLOPs/byte. The depthwise part does few FLOPs per byte it moves: "
-               "left of the ridge it is memory-bound, so its time falls far less than its FLOPs. Whole layers timed "
-               "with blocked_autorange (median); the parts split the separable time by torch.profiler's per-layer "
-               "shares.")
+               "left of the ridge it is memory-bound, so its time falls far less than its FLOPs. Both layers timed "
+               "interleaved, block for block (standard, separable, standard, …), so that a change of this "
+               "machine's load hits both; the ratio is the median of the per-round ratios. The parts split the "
+               "separable time by torch.profiler's per-layer shares"
+               + (f"; waited {done.waited_seconds:.1f} s behind another session's measurement"
+                  if done.waited_seconds >= 0.5 else "") + f"; {done.wall_seconds:.1f} s in all.")
 
 
 with measure_tab:

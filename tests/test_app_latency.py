@@ -149,7 +149,7 @@ def test_measurement_refused_beyond_the_memory_budget(latency, cpu_probe):
     latency.number_input(key="latency_batch").set_value(1024).run()
     latency.button(key="latency_measure").click().run()
     assert not latency.exception
-    assert any("beyond the measurement budget" in error.value and "lower the batch" in error.value
+    assert any("beyond the memory budget" in error.value and "lower the batch" in error.value
                for error in latency.error)
     assert metrics(latency)["Measured here"] == "not yet"
     assert shown(latency) == theory(zoo.count("vgg16", batch=1024), "NVIDIA RTX 3090", "fp32")
@@ -178,3 +178,63 @@ def test_probe_button_measures_this_machine(latency):
     assert not latency.exception
     estimate = roofline.estimate(zoo.count("resnet50"), probe.as_hardware().roofs("fp32"))
     assert metrics(latency)["(a) FLOPs / peak"] == duration(estimate.peak_seconds)
+
+
+# --- one measurement at a time, and a disturbed machine said so ---------------------------------------------------
+
+def recorded_progress(monkeypatch) -> list[str]:
+    """Every progress text the page's runs show (the bars are emptied when done)."""
+    from ui import latency_runs
+
+    messages: list[str] = []
+    real_bar = latency_runs._bar
+
+    def recording_bar(text):
+        bar, progress = real_bar(text)
+        return bar, lambda fraction, message: (messages.append(message), progress(fraction, message))
+
+    monkeypatch.setattr(latency_runs, "_bar", recording_bar)
+    return messages
+
+
+def test_a_second_measurement_waits_its_turn_and_says_so(latency, cpu_probe, monkeypatch):
+    import threading
+    import time
+
+    from ui.device_queue import QUEUE
+    from ui.latency_runs import DURATION_HELP, MAX_SECONDS
+
+    messages = recorded_progress(monkeypatch)
+    latency.session_state["latency_probes"] = {"cpu": cpu_probe}
+    latency.selectbox(key="latency_model").set_value(SMALL).run()
+    holding, release = threading.Event(), threading.Event()
+
+    def other_session() -> None:   # another session's measurement on this CPU
+        with QUEUE.turn("cpu"):
+            holding.set()
+            release.wait(10)
+
+    threading.Thread(target=other_session).start()
+    holding.wait(5)
+    threading.Timer(1.0, release.set).start()
+    started = time.perf_counter()
+    latency.button(key="latency_measure").click().run()
+    assert not latency.exception and not latency.error
+    assert any("Waiting: 2nd in line for cpu" in message for message in messages), messages
+    run = next(iter(latency.session_state["latency_results"].values()))
+    assert run.waited_seconds >= 0.3 and run.wall_seconds <= MAX_SECONDS   # released 1 s after the click
+    assert time.perf_counter() - started >= run.waited_seconds
+    assert any("in line behind another session's measurement" in caption.value for caption in latency.caption)
+    assert latency.button(key="latency_measure").help == DURATION_HELP
+
+
+def test_a_measurement_on_a_busy_machine_says_so(latency, cpu_probe, monkeypatch):
+    from calc import machine_load
+
+    monkeypatch.setattr(machine_load, "other_cores", lambda before, after: 1.5)   # two programs spinning
+    latency.session_state["latency_probes"] = {"cpu": cpu_probe}
+    latency.selectbox(key="latency_model").set_value(SMALL).run()
+    latency.button(key="latency_measure").click().run()
+    assert not latency.exception
+    assert any("busy machine" in warning.value and "other programs used 1.5 CPU cores" in warning.value
+               for warning in latency.warning), [warning.value for warning in latency.warning]

@@ -21,10 +21,8 @@ from calc.hardware import hardware
 from calc.roofline import estimate
 from calc.torch_build import build_stack
 from calc.torch_count import count_module
-from calc.torch_measure import (ROOT_NAME, Measurement, _outermost_rows_below, check_memory, estimate_memory_bytes,
-                                measure, memory_budget_bytes, prepare, profile_layers)
+from calc.torch_measure import ROOT_NAME, Measurement, _outermost_rows_below, measure, prepare, profile_layers
 from calc.torch_probe import CudaDevice, MachineInfo, detect, probe
-from calc.units import si_bytes
 
 SMALL_CNN = zoo.PRESET_PREFIX + "Small CNN (CIFAR-10)"
 RUN_SECONDS = 0.15
@@ -154,34 +152,6 @@ def test_a_forward_slower_than_the_time_bound_is_refused(small_cnn):
         measure(model, report.input_shape, 1, "fp32", min_run_time=RUN_SECONDS, max_seconds=1e-6)
     assert raised.value.field == "batch"
     assert "1e-06 s bound" in str(raised.value) and "lower the batch" in str(raised.value)
-
-
-# --- the memory budget ------------------------------------------------------------------------------------------
-
-def test_memory_estimate_is_weights_and_twice_the_largest_layer():
-    # linear 512 -> 1000 on 8 vectors: weights 1000*512 + 1000, input 8*512, output 8*1000
-    report = calc.analyze(calc.parse_stack({"input": [512], "batch": 8, "layers": [
-        {"type": "linear", "out_features": 1000}]}))
-    assert estimate_memory_bytes(report, "fp32") == 4 * (1000 * 512 + 1000) + 2 * 4 * (8 * 512 + 8 * 1000)
-    assert estimate_memory_bytes(report, "tf32") == estimate_memory_bytes(report, "fp32")   # stored as fp32
-    assert estimate_memory_bytes(report, "bf16") == 2 * (1000 * 512 + 1000) + 2 * 2 * (8 * 512 + 8 * 1000)
-    assert check_memory(report, "fp32") == estimate_memory_bytes(report, "fp32")
-
-
-def test_a_huge_batch_is_refused_before_anything_is_allocated():
-    report = zoo.count("resnet50", batch=4096)   # counted on the meta device: nothing real exists
-    budget = memory_budget_bytes("cpu")
-    needed = estimate_memory_bytes(report, "fp32")
-    # conv1's output alone: 4096 x 64 x 112 x 112 fp32 elements
-    assert needed > 4 * 4096 * 64 * 112 * 112 > budget
-    with pytest.raises(SpecError) as raised:
-        check_memory(report, "fp32", budget)
-    assert raised.value.field == "batch"
-    assert si_bytes(budget) in str(raised.value) and si_bytes(needed) in str(raised.value)
-
-
-def test_memory_budget_on_the_cpu_is_at_most_4_gib():
-    assert 0 < memory_budget_bytes("cpu") <= 4 * 2**30
 
 
 # --- per-layer profile ------------------------------------------------------------------------------------------

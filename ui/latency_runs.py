@@ -1,27 +1,40 @@
-"""The Latency page's long work: probing this machine, measuring a model, sweeping batch
-sizes. Each shows a progress bar and keeps its result in the session, so moving to
-another tab or widget never measures again; a button re-runs it."""
+"""The long work of the Latency and Separable pages: probing this machine, measuring a model
+or a pair of models, sweeping batch sizes. Each waits for its turn on the device (one
+measurement at a time across sessions: ui.device_queue), runs within MAX_SECONDS wall
+clock, shows a progress bar and keeps its result in the session, so moving to another tab
+or widget never measures again; a button re-runs it. The memory of a forward is checked
+on the meta device before waiting or allocating."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import streamlit as st
 
-from calc import analyze, parse_stack, zoo
+from calc import analyze, parse_stack, roofline, zoo
 from calc.analyze import Report
 from calc.errors import SpecError
+from ui.device_queue import QUEUE, ordinal
 
 PROBES = "latency_probes"              # device -> Probe
 RESULTS = "latency_results"            # subject key -> MeasuredRun
 SWEEPS = "latency_sweeps"              # subject key without batch -> {batch: Measurement}
+PAIRS = "latency_pairs"                # (first key, second key) -> MeasuredPair
 
-MIN_RUN_SECONDS = 1.0                  # blocked_autorange's minimum timing per measurement
-MAX_SECONDS = 30.0                     # refuse a forward pass too slow to time within this
+MIN_RUN_SECONDS = 1.0                  # the least timing per measurement, when the bound allows
+MAX_SECONDS = 30.0                     # the whole of one press of a button: probe, build, warm-up, timing, profile
 SWEEP_MIN_RUN_SECONDS = 0.3
+PROBE_SECONDS_PER_DTYPE = 1.5
+PROFILE_SECONDS = 2.0                  # the per-layer profile's forwards, at most 10 and at least 2
+PROFILE_MIN_FORWARDS = 2
+DURATION_HELP = (f"Probes this machine's roofs the first time, then times the model and profiles its layers: at "
+                 f"most {MAX_SECONDS:.0f} s in all, whatever the model (a slow one is timed less, or refused), plus "
+                 "any wait behind another session's measurement: one runs at a time on this machine.")
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,16 @@ class MeasuredRun:
     measurement: Any                   # calc.torch_measure.Measurement
     profile: Any                       # calc.torch_measure.LayerProfile
     memory_estimate_bytes: int
+    waited_seconds: float = 0.0        # in line behind other sessions' measurements
+    wall_seconds: float = 0.0          # from the start of its turn to the end, probe included
+
+
+@dataclass(frozen=True)
+class MeasuredPair:
+    pair: Any                          # calc.torch_measure.PairedMeasurement
+    profile: Any                       # the second's LayerProfile
+    waited_seconds: float
+    wall_seconds: float
 
 
 def _bar(text: str) -> tuple[Any, Callable[[float, str], None]]:
@@ -63,55 +86,150 @@ def _bar(text: str) -> tuple[Any, Callable[[float, str], None]]:
     return bar, lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
 
-def probe(device: str, rerun: bool = False):
-    """This machine's measured roofs on ``device`` (kept in the session)."""
+@contextmanager
+def _turn(device: str, progress: Callable[[float, str], None]) -> Iterator[tuple[float, Any]]:
+    """This session's turn on ``device`` (waiting in line, its place shown), and the time bound
+    of what it then does; yields (seconds waited, bound)."""
+    from calc.time_bound import TimeBound
+
+    def on_wait(ahead: int) -> None:
+        progress(0.0, f"Waiting: {ordinal(ahead + 1)} in line for {device} (another session is measuring; one "
+                      "measurement at a time keeps them from disturbing each other)…")
+
+    with QUEUE.turn(device, on_wait) as waited:
+        yield waited, TimeBound.starting_now(MAX_SECONDS, QUEUE.stop)
+
+
+def _probe_in_turn(device: str, dtype: str | None, bound, progress, rerun: bool = False):
+    """The session's probe of ``device``, probing now (inside a turn) when it lacks ``dtype``."""
     from calc import torch_probe
 
     probes = st.session_state.setdefault(PROBES, {})
+    known = probes.get(device)
+    if rerun or known is None or (dtype is not None and dtype not in known.peak_flops_per_s):
+        dtypes = None if dtype is None else (dtype,)
+        fresh = torch_probe.probe(device, dtypes, budget_seconds_per_dtype=PROBE_SECONDS_PER_DTYPE,
+                                  progress=lambda fraction, text: progress(fraction, f"Probing {device}: {text}"),
+                                  bound=bound)
+        probes[device] = fresh if rerun or known is None else torch_probe.merged(known, fresh)
+    return probes[device]
+
+
+def probe(device: str, rerun: bool = False):
+    """This machine's measured roofs on ``device``, every dtype (kept in the session)."""
+    probes = st.session_state.setdefault(PROBES, {})
     if rerun or device not in probes:
         bar, progress = _bar(f"Probing {device}: matmul sweep and memory bandwidth…")
-        probes[device] = torch_probe.probe(device, budget_seconds_per_dtype=1.5, progress=progress)
+        with _turn(device, progress) as (_, bound):
+            _probe_in_turn(device, None, bound, progress, rerun=True)
         bar.empty()
     return probes[device]
 
 
-def measure(subject: Subject, report: Report, batch: int, dtype: str, device: str) -> MeasuredRun:
-    """Whole-model latency and per-layer times of ``subject`` here; SpecError when refused."""
+def _checked_memory(module, subject: Subject, batch: int, dtype: str, device: str) -> int:
+    from calc import torch_memory
+    from calc.torch_precision import check_device
+
+    check_device(device, (dtype,))
+    return torch_memory.check_forward_memory(module, subject.input_shape, batch, dtype,
+                                             torch_memory.memory_budget_bytes(device)).peak_bytes
+
+
+def _profile(model, report: Report, subject: Subject, batch: int, dtype: str, device: str, median_s: float, bound):
     from calc import torch_measure
 
-    needed = torch_measure.check_memory(report, dtype, torch_measure.memory_budget_bytes(device))
-    bar, progress = _bar("Building the model…")
-    model = torch_measure.prepare(subject.module(), device, dtype)
-    measurement = torch_measure.measure(model, subject.input_shape, batch, dtype, device,
-                                        min_run_time=MIN_RUN_SECONDS, max_seconds=MAX_SECONDS, progress=progress)
-    progress(1.0, "Profiling each layer…")
-    forwards = int(min(max(2.0 / measurement.median_s, 2), 10))  # about 2 s, at least 2 forwards
-    profile = torch_measure.profile_layers(model, report, subject.input_shape, batch, dtype, device, forwards)
+    fits = int(bound.left() / median_s) - 1   # one warm-up forward
+    forwards = int(min(max(PROFILE_SECONDS / median_s, PROFILE_MIN_FORWARDS), 10, max(fits, 1)))
+    return torch_measure.profile_layers(model, report, subject.input_shape, batch, dtype, device, forwards,
+                                        warmup=1, bound=bound)
+
+
+def measure(subject: Subject, report: Report, batch: int, dtype: str, device: str) -> MeasuredRun:
+    """Probe (once), whole-model latency and per-layer times of ``subject`` here, in this
+    session's turn and within MAX_SECONDS; SpecError when refused."""
+    from calc import torch_measure
+
+    module = subject.module()
+    needed = _checked_memory(module, subject, batch, dtype, device)   # before waiting or allocating
+    bar, progress = _bar("Measuring…")
+    with _turn(device, progress) as (waited, bound):
+        started = time.perf_counter()
+        roofs = _probe_in_turn(device, dtype, bound, progress).as_hardware().roofs(dtype)
+        progress(0.0, "Building the model…")
+        model = torch_measure.prepare(module, device, dtype)
+        measurement = torch_measure.measure(model, subject.input_shape, batch, dtype, device,
+                                            min_run_time=MIN_RUN_SECONDS, bound=bound,
+                                            reserve_forwards=PROFILE_MIN_FORWARDS + 1,
+                                            least_forward_s=roofline.estimate(report, roofs).roofline_seconds,
+                                            progress=progress)
+        progress(1.0, "Profiling each layer…")
+        profile = _profile(model, report, subject, batch, dtype, device, measurement.median_s, bound)
+        run = MeasuredRun(measurement, profile, needed, waited, time.perf_counter() - started)
     bar.empty()
-    run = MeasuredRun(measurement, profile, needed)
     st.session_state.setdefault(RESULTS, {})[subject.key(batch, dtype, device)] = run
     return run
 
 
-def sweep(subject: Subject, batches: list[int], report_at: Callable[[int], Report], dtype: str,
-          device: str) -> list[str]:
-    """Measure each batch size (kept in the session); returns why any batch was skipped.
-    ``report_at(batch)`` is the subject's report at that batch, for the memory check."""
+def measure_pair(first: Subject, second: Subject, second_report: Report, batch: int, dtype: str,
+                 device: str) -> MeasuredPair:
+    """``first`` and ``second`` timed interleaved (their ratio with its spread) and ``second``'s
+    layers profiled, in one turn within MAX_SECONDS; SpecError when refused."""
     from calc import torch_measure
 
+    modules = [first.module(), second.module()]
+    for module, subject in zip(modules, (first, second)):
+        _checked_memory(module, subject, batch, dtype, device)
+    bar, progress = _bar("Measuring…")
+    with _turn(device, progress) as (waited, bound):
+        started = time.perf_counter()
+        _probe_in_turn(device, dtype, bound, progress)
+        progress(0.0, "Building both…")
+        models = [torch_measure.prepare(module, device, dtype) for module in modules]
+        pair = torch_measure.measure_pair(*models, first.input_shape, batch, dtype, device,
+                                          min_run_time=2 * MIN_RUN_SECONDS, bound=bound,
+                                          reserve_forwards=PROFILE_MIN_FORWARDS + 1, progress=progress)
+        progress(1.0, "Profiling the parts…")
+        profile = _profile(models[1], second_report, second, batch, dtype, device, pair.second.median_s, bound)
+        measured = MeasuredPair(pair, profile, waited, time.perf_counter() - started)
+    bar.empty()
+    st.session_state.setdefault(PAIRS, {})[(first.key(batch, dtype, device), second.key(batch, dtype, device))] = \
+        measured
+    return measured
+
+
+def paired(first: Subject, second: Subject, batch: int, dtype: str, device: str) -> MeasuredPair | None:
+    return st.session_state.get(PAIRS, {}).get((first.key(batch, dtype, device), second.key(batch, dtype, device)))
+
+
+def sweep(subject: Subject, batches: list[int], dtype: str, device: str) -> list[str]:
+    """Measure each batch size (kept in the session), in one turn within MAX_SECONDS; returns
+    why any batch was skipped (beyond the memory budget, or no time left in the bound)."""
+    from calc import torch_measure
+    from calc.time_bound import Stopped
+
     results = st.session_state.setdefault(SWEEPS, {}).setdefault(subject.key(None, dtype, device), {})
-    bar, progress = _bar("Building the model…")
-    model = torch_measure.prepare(subject.module(), device, dtype)
-    skipped = []
-    for step, batch in enumerate(batches):
-        progress(step / len(batches), f"batch {batch} ({step + 1} of {len(batches)})…")
+    module = subject.module()
+    skipped, fitting = [], []
+    for batch in batches:
         try:
-            torch_measure.check_memory(report_at(batch), dtype,
-                                       torch_measure.memory_budget_bytes(device))
-            results[batch] = torch_measure.measure(model, subject.input_shape, batch, dtype, device,
-                                                   min_run_time=SWEEP_MIN_RUN_SECONDS, max_seconds=MAX_SECONDS / 2)
+            _checked_memory(module, subject, batch, dtype, device)
+            fitting.append(batch)
         except SpecError as error:
             skipped.append(f"batch {batch}: {error.reason}")
+    bar, progress = _bar("Measuring…")
+    with _turn(device, progress) as (_, bound):
+        _probe_in_turn(device, dtype, bound, progress)
+        progress(0.0, "Building the model…")
+        model = torch_measure.prepare(module, device, dtype)
+        for step, batch in enumerate(fitting):
+            progress(step / len(fitting), f"batch {batch} ({step + 1} of {len(fitting)})…")
+            try:
+                results[batch] = torch_measure.measure(model, subject.input_shape, batch, dtype, device,
+                                                       min_run_time=SWEEP_MIN_RUN_SECONDS, bound=bound)
+            except Stopped:
+                raise
+            except SpecError as error:
+                skipped.append(f"batch {batch}: {error.reason}")
     bar.empty()
     return skipped
 
