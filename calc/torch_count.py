@@ -29,6 +29,7 @@ from torch.utils.flop_counter import flop_registry
 from calc.analyze import Report, Row
 from calc.cost import Cost, Term
 from calc.formulas import _adaptive_windows
+from calc.torch_build import parameters_on_meta  # noqa: F401  (the zoo builds with it from here)
 from calc.units import DTYPE_BYTES
 
 # Ops that only move, view or allocate data: known to cost no arithmetic.
@@ -212,28 +213,6 @@ def _no_fused_fast_paths() -> Iterator[None]:
         yield
     finally:
         torch.backends.mha.set_fastpath_enabled(enabled)
-
-
-@contextmanager
-def parameters_on_meta() -> Iterator[None]:
-    """Build modules with parameters and buffers on the meta device while the
-    constructor's own arithmetic stays real (RegNets compute widths with tensors,
-    which fails under ``with torch.device("meta")``)."""
-    register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
-
-    def parameter_on_meta(self, name, parameter):
-        if parameter is not None and parameter.device.type != "meta":
-            parameter = nn.Parameter(parameter.to("meta"), requires_grad=parameter.requires_grad)
-        register_parameter(self, name, parameter)
-
-    def buffer_on_meta(self, name, tensor, persistent=True):
-        register_buffer(self, name, tensor.to("meta") if tensor is not None else None, persistent)
-
-    nn.Module.register_parameter, nn.Module.register_buffer = parameter_on_meta, buffer_on_meta
-    try:
-        yield
-    finally:
-        nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
 
 
 def category(module: nn.Module, macs_by_op: dict[str, int]) -> str:
