@@ -112,7 +112,8 @@ with st.sidebar:
             exported = json.dumps(stack_json, indent=2)
         st.download_button("Download stack JSON", exported, file_name="macscope-stack.json",
                            mime="application/json", key="download_json", width="stretch")
-        st.file_uploader("Upload stack JSON", type=["json"], key="upload_json", on_change=state.import_uploaded)
+        st.file_uploader("Upload stack JSON", type=["json"], key=state.upload_key(), on_change=state.import_uploaded,
+                         args=(state.upload_key(),), max_upload_size=state.MAX_UPLOAD_MB)
         st.text_area("…or paste stack JSON", key="import_json", height=150,
                      placeholder='{"input": [3, 224, 224], "layers": [{"type": "conv2d", "out_channels": 64, '
                                  '"kernel_size": 3}]}')

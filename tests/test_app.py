@@ -188,8 +188,8 @@ def test_bad_import_keeps_the_stack(builder, text, needle):
 
 def test_upload_json(builder):
     uploaded = preset("Transformer encoder block (ViT-B/16)").stack
-    builder.file_uploader(key="upload_json").upload("block.json", json.dumps(uploaded).encode(),
-                                                    "application/json").run()
+    builder.file_uploader(key="upload_json_0").upload("block.json", json.dumps(uploaded).encode(),
+                                                      "application/json").run()
     assert not builder.exception
     assert metrics(builder) == expected_metrics(uploaded)
 
