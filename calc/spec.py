@@ -25,6 +25,7 @@ from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS, Field, layer_kind, lay
 from calc.units import DTYPE_BYTES
 
 MAX_JSON_CHARS = 2_000_000
+MAX_JSON_BYTES = MAX_JSON_CHARS  # a stack file or upload: every valid stack is ASCII, one byte a character
 
 
 @dataclass(frozen=True)

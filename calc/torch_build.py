@@ -1,4 +1,5 @@
-"""Stack -> torch.nn.Module: the module each layer kind stands for.
+"""Stack -> torch.nn.Module: the module each layer kind stands for; and any model built
+on the meta device, then materialized on a real one.
 
 Imports torch; nothing in ``calc`` imports this module at import time. The mapping is
 the definition of what a stack means: tests run these modules on the meta device as
@@ -6,6 +7,11 @@ the oracle for shapes, params and MACs, and later measurement times them.
 """
 
 from __future__ import annotations
+
+import weakref
+from contextlib import contextmanager
+from itertools import chain
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -98,14 +104,98 @@ def build_stack(stack: Stack, device: str | torch.device = "meta") -> nn.Sequent
     return materialize(model, device) if torch.device(device).type != "meta" else model.eval()
 
 
+def reinitialized(module: nn.Module) -> bool:
+    """Whether ``materialize`` gives ``module``'s own parameters fresh values: modules with
+    an initializer of their own (convolutions, linear layers, norms, attention)."""
+    return hasattr(module, "reset_parameters") or isinstance(module, nn.MultiheadAttention)
+
+
+def _has_fresh_value(module: nn.Module, name: str) -> bool:
+    if name in module._parameters:
+        return reinitialized(module)
+    return isinstance(module, nn.modules.batchnorm._NormBase)  # reset_parameters resets running stats
+
+
+# What the constructor left in each tensor that no initializer remakes, taken when the
+# tensor went to the meta device: a Swin window's relative position index is arithmetic,
+# a ViT's class token and a ConvNeXt layer scale are filled by the model's constructor.
+# materialize() puts these values back, where to_empty() alone leaves stale memory.
+_CONSTRUCTED: weakref.WeakKeyDictionary[nn.Module, dict[str, torch.Tensor]] = weakref.WeakKeyDictionary()
+
+
+def constructed_values(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Real values of ``module``'s own parameters and buffers as its constructor left them
+    under ``parameters_on_meta``: the ones ``materialize`` cannot remake."""
+    return _CONSTRUCTED.get(module, {})
+
+
+@contextmanager
+def parameters_on_meta() -> Iterator[None]:
+    """Build modules with parameters and buffers on the meta device while the
+    constructor's own arithmetic stays real (RegNets compute widths with tensors,
+    which fails under ``with torch.device("meta")``).
+
+    Parameters that ``materialize`` re-initializes go to meta at once; the other
+    parameters and buffers stay real until the constructor is done (its own
+    initializers fill them), then their values are kept and they go to meta too.
+    """
+    register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
+    kept: dict[tuple[int, str], tuple[nn.Module, str]] = {}
+
+    def parameter_on_meta(self, name, parameter):
+        if parameter is not None and parameter.device.type != "meta":
+            if reinitialized(self):
+                parameter = nn.Parameter(parameter.to("meta"), requires_grad=parameter.requires_grad)
+            else:
+                kept[id(self), name] = (self, name)
+        register_parameter(self, name, parameter)
+
+    def buffer_on_meta(self, name, tensor, persistent=True):
+        if tensor is not None and tensor.device.type != "meta":
+            if isinstance(self, nn.modules.batchnorm._NormBase):
+                tensor = tensor.to("meta")
+            else:
+                kept[id(self), name] = (self, name)
+        register_buffer(self, name, tensor, persistent)
+
+    nn.Module.register_parameter, nn.Module.register_buffer = parameter_on_meta, buffer_on_meta
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
+        on_meta: dict[int, torch.Tensor] = {}  # a tensor shared by two modules stays one tensor
+        for module, name in kept.values():
+            tensors = module._parameters if name in module._parameters else module._buffers
+            value = tensors.get(name)
+            if value is None or value.device.type == "meta":
+                continue
+            _CONSTRUCTED.setdefault(module, {})[name] = value.detach()
+            if id(value) not in on_meta:
+                meta = value.detach().to("meta")
+                on_meta[id(value)] = nn.Parameter(meta, value.requires_grad) if name in module._parameters else meta
+            tensors[name] = on_meta[id(value)]
+
+
 def materialize(model: nn.Module, device: str | torch.device) -> nn.Module:
-    """Move a model built on meta to ``device`` with freshly initialized parameters and
-    buffers (in eval mode): for counting on a real device, or timing there."""
+    """Move a model built on meta to ``device`` with freshly initialized parameters (in
+    eval mode): for counting on a real device, or timing there.
+
+    Modules with an initializer run it; every other parameter and buffer gets the value
+    its constructor computed (kept by ``parameters_on_meta``). A tensor with neither is
+    refused: ``to_empty`` leaves whatever bytes were in memory, NaNs and all.
+    """
     model = model.to_empty(device=device)
     with torch.no_grad():
-        for module in model.modules():
+        for path, module in model.named_modules():
             if isinstance(module, nn.MultiheadAttention):
                 module._reset_parameters()  # its initializer has a private name
             elif hasattr(module, "reset_parameters"):
                 module.reset_parameters()
+            constructed = constructed_values(module)
+            for name, tensor in chain(module.named_parameters(recurse=False), module.named_buffers(recurse=False)):
+                if name in constructed:
+                    tensor.copy_(constructed[name])
+                elif not _has_fresh_value(module, name):
+                    raise ValueError(f"{path + '.' if path else ''}{name} of {type(module).__name__} has no known "
+                                     "value: build the model under calc.torch_build.parameters_on_meta")
     return model.eval()

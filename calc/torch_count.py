@@ -214,28 +214,6 @@ def _no_fused_fast_paths() -> Iterator[None]:
         torch.backends.mha.set_fastpath_enabled(enabled)
 
 
-@contextmanager
-def parameters_on_meta() -> Iterator[None]:
-    """Build modules with parameters and buffers on the meta device while the
-    constructor's own arithmetic stays real (RegNets compute widths with tensors,
-    which fails under ``with torch.device("meta")``)."""
-    register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
-
-    def parameter_on_meta(self, name, parameter):
-        if parameter is not None and parameter.device.type != "meta":
-            parameter = nn.Parameter(parameter.to("meta"), requires_grad=parameter.requires_grad)
-        register_parameter(self, name, parameter)
-
-    def buffer_on_meta(self, name, tensor, persistent=True):
-        register_buffer(self, name, tensor.to("meta") if tensor is not None else None, persistent)
-
-    nn.Module.register_parameter, nn.Module.register_buffer = parameter_on_meta, buffer_on_meta
-    try:
-        yield
-    finally:
-        nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
-
-
 def category(module: nn.Module, macs_by_op: dict[str, int]) -> str:
     """What kind of work a module's own MACs are, for the breakdown by layer kind."""
     if isinstance(module, nn.Conv2d):
@@ -299,4 +277,4 @@ def count_module(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1
     return Report(tuple(input_shape), batch, dtype, tuple(rows), unsupported)
 
 
-__all__ = ["count_module", "parameters_on_meta"]
+__all__ = ["count_module"]

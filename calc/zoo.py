@@ -28,6 +28,42 @@ BUILD_ARGUMENTS = {
 }
 
 
+SMALLEST_RESOLUTION = 16  # the command line's floor; most classifiers accept any square input from it
+# Families built for one input size: a ViT's position embedding has one length, MaxViT's
+# window grid one shape (torchvision builds maxvit_t for 224 px).
+NATIVE_SIZE_ONLY = frozenset({"vit", "maxvit"})
+# The smallest square input (pixels) where it is above SMALLEST_RESOLUTION: below it a
+# layer's input shrinks to nothing. Keyed by name, else family. Found by running each
+# model on the meta device; tests/test_zoo_resolutions.py checks every model against torch.
+MIN_RESOLUTION = {"alexnet": 63, "convnext": 32, "densenet": 29, "inception": 75, "squeezenet1_0": 21,
+                  "squeezenet1_1": 17, "vgg": 32}
+
+
+@dataclass(frozen=True)
+class Resolutions:
+    """The square inputs a model accepts: ``minimum`` to ``maximum`` pixels (None: no bound)."""
+    minimum: int
+    maximum: int | None = None
+
+    @property
+    def fixed(self) -> bool:
+        return self.minimum == self.maximum
+
+    def accepts(self, size: int) -> bool:
+        return self.minimum <= size and (self.maximum is None or size <= self.maximum)
+
+    def describe(self) -> str:
+        if self.fixed:
+            return f"only {self.minimum}×{self.minimum} inputs (it is built for that size)"
+        return f"inputs from {self.minimum}×{self.minimum} pixels up"
+
+
+def _resolutions(name: str, native: int) -> Resolutions:
+    if family(name) in NATIVE_SIZE_ONLY:
+        return Resolutions(native, native)
+    return Resolutions(MIN_RESOLUTION.get(name, MIN_RESOLUTION.get(family(name), SMALLEST_RESOLUTION)))
+
+
 @dataclass(frozen=True)
 class ZooModel:
     name: str
@@ -39,6 +75,7 @@ class ZooModel:
     num_params: int | None = None
     gmacs: float | None = None  # torchvision's "_ops" metadata: GMACs, though its docs say GFLOPS
     file_size_mb: float | None = None
+    resolutions: Resolutions | None = None  # torchvision models; a preset's stack checks its own input
 
 
 def family(name: str) -> str:
@@ -58,7 +95,7 @@ def _torchvision_models() -> dict[str, ZooModel]:
         metrics = weights.meta["_metrics"]["ImageNet-1K"]
         models[name] = ZooModel(name, family(name), "torchvision", (3, crop, crop), metrics["acc@1"],
                                 metrics["acc@5"], weights.meta["num_params"], weights.meta["_ops"],
-                                weights.meta["_file_size"])
+                                weights.meta["_file_size"], _resolutions(name, crop))
     return models
 
 
@@ -94,7 +131,7 @@ def build(name: str):
     """A torchvision model without weights, its parameters on the meta device."""
     from torchvision.models import get_model
 
-    from calc.torch_count import parameters_on_meta
+    from calc.torch_build import parameters_on_meta
 
     with parameters_on_meta():
         return get_model(name, weights=None, **BUILD_ARGUMENTS.get(name, {})).eval()
@@ -135,10 +172,14 @@ def count(name: str, resolution: int | None = None, batch: int = 1, dtype: str =
     from calc.torch_build import materialize
     from calc.torch_count import count_module
 
+    size = resolution or info.input_shape[1]
+    if not info.resolutions.accepts(size):
+        native = "" if info.resolutions.fixed else f"; its native size is {info.input_shape[1]}"
+        raise SpecError(f"{name} accepts {info.resolutions.describe()}, not {size}×{size}{native}",
+                        field="resolution")
     model = build(name)
     if device != "meta":
         model = materialize(model, device)
-    size = resolution or info.input_shape[1]
     try:
         return count_module(model, (3, size, size), batch=batch, dtype=dtype, device=device)
     except (AssertionError, RuntimeError, ValueError) as error:  # the model's own check of its input

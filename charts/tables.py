@@ -13,6 +13,24 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 SCREEN_COLUMNS = ["#", "layer", "output shape", "params", "MACs", "FLOPs", "share of MACs", "other ops",
                   "bytes moved", "FLOPs per byte"]
+COUNT_COLUMNS = ["params", "MACs", "FLOPs", "other ops", "bytes moved", "weight bytes", "input bytes", "output bytes"]
+INT64_MAX = 2**63 - 1  # Arrow's widest integer, which st.dataframe converts every column to
+
+
+def exact_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Count columns holding a value beyond int64 (an attention over a very long sequence
+    reaches one) as exact text with thousands separators; every other column, and every
+    column of a normal-sized table, stays numeric and sortable."""
+    for column in COUNT_COLUMNS:
+        if column in table and any(value > INT64_MAX for value in table[column]):
+            table[column] = [f"{value:,}" for value in table[column]]
+    return table
+
+
+def text_columns(table: pd.DataFrame) -> set[str]:
+    """The count columns ``exact_text`` turned into text: a page formats the others as numbers."""
+    return {column for column in COUNT_COLUMNS
+            if column in table and not pd.api.types.is_numeric_dtype(table[column])}
 
 
 def layer_table(report: Report) -> pd.DataFrame:
@@ -30,5 +48,5 @@ def layer_table(report: Report) -> pd.DataFrame:
             "weight bytes": row.weight_bytes, "input bytes": row.input_bytes, "output bytes": row.output_bytes,
             "input shape": _shape(row.input_shape),
         })
-    return pd.DataFrame.from_records(records, columns=SCREEN_COLUMNS + [
-        "weight bytes", "input bytes", "output bytes", "input shape"])
+    return exact_text(pd.DataFrame.from_records(records, columns=SCREEN_COLUMNS + [
+        "weight bytes", "input bytes", "output bytes", "input shape"]))

@@ -12,7 +12,7 @@ from calc.explain import explain
 from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS
 from calc.units import DTYPE_BYTES, exact, si, si_bytes
 from charts import layers as layer_charts
-from charts.tables import SCREEN_COLUMNS, layer_table
+from charts.tables import SCREEN_COLUMNS, layer_table, text_columns
 from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
 from ui import links, shell
@@ -113,7 +113,8 @@ with st.sidebar:
             exported = json.dumps(stack_json, indent=2)
         st.download_button("Download stack JSON", exported, file_name="macscope-stack.json",
                            mime="application/json", key="download_json", width="stretch")
-        st.file_uploader("Upload stack JSON", type=["json"], key="upload_json", on_change=state.import_uploaded)
+        st.file_uploader("Upload stack JSON", type=["json"], key=state.upload_key(), on_change=state.import_uploaded,
+                         args=(state.upload_key(),), max_upload_size=state.MAX_UPLOAD_MB)
         st.text_area("…or paste stack JSON", key="import_json", height=150,
                      placeholder='{"input": [3, 224, 224], "layers": [{"type": "conv2d", "out_channels": 64, '
                                  '"kernel_size": 3}]}')
@@ -178,7 +179,7 @@ table_tab, charts_tab, formula_tab = st.tabs(TABS, key="builder_tab", on_change=
 
 with table_tab:
     table = layer_table(report)
-    st.dataframe(table, hide_index=True, width="stretch", column_order=SCREEN_COLUMNS, column_config={
+    number_columns = {
         "params": st.column_config.NumberColumn(format="localized"),
         "MACs": st.column_config.NumberColumn(format="localized", help="multiply-accumulates, bias excluded"),
         "FLOPs": st.column_config.NumberColumn(format="localized", help="2 × MACs"),
@@ -188,7 +189,10 @@ with table_tab:
         "bytes moved": st.column_config.NumberColumn(
             format="localized", help=f"weights + input + output at {dtype_bytes} bytes per value"),
         "FLOPs per byte": st.column_config.NumberColumn(help="arithmetic intensity: FLOPs per byte moved"),
-    })
+    }
+    st.dataframe(table, hide_index=True, width="stretch", column_order=SCREEN_COLUMNS, column_config={
+        name: config for name, config in number_columns.items()
+        if name not in text_columns(table)})  # a count beyond int64 is exact text, shown as it is
     if error is not None:
         st.caption(f"Layers {error.layer}–{len(layers) - 1} are not in the table: layer {error.layer} does not "
                    "fit its input, so the shapes after it are unknown.")

@@ -78,9 +78,14 @@ with st.sidebar:
                             help="Any torchvision classifier, or a stack preset")
         info = zoo.model_info(name)
         image = len(info.input_shape) == 3 and info.input_shape[0] == 3
+        fixed = image and info.resolutions is not None and info.resolutions.fixed
+        if fixed:  # built for one size: the input shows it (a link's other size gives way)
+            st.session_state["latency_resolution"] = info.input_shape[-1]
         resolution = st.number_input("Resolution (pixels)", min_value=32, max_value=1024, step=16,
-                                     key="latency_resolution", disabled=not image,
-                                     help=f"Native: {info.input_shape[-1]}")
+                                     key="latency_resolution", disabled=not image or fixed,
+                                     help=f"Native: {info.input_shape[-1]}"
+                                          + (f"; {name} accepts {info.resolutions.describe()}" if info.resolutions
+                                             else ""))
         subject = runs.Subject(name, name, None, int(resolution) if image else None,
                                zoo.input_shape(name, int(resolution) if image else None))
     else:

@@ -47,9 +47,13 @@ with st.sidebar:
                         on_change=reset_resolution, help="Type to search; grouped by family")
     info = zoo.model_info(name)
     image = len(info.input_shape) == 3 and info.input_shape[0] == 3
+    fixed = image and info.resolutions is not None and info.resolutions.fixed
+    if fixed:  # built for one size: the input shows it (a link's other size gives way)
+        st.session_state["model_resolution"] = info.input_shape[-1]
     resolution = st.number_input("Resolution (pixels)", min_value=32, max_value=1024, step=16,
-                                 key="model_resolution", disabled=not image,
-                                 help=f"Native: {info.input_shape[-1]} (the default weights' crop size)")
+                                 key="model_resolution", disabled=not image or fixed,
+                                 help=f"Native: {info.input_shape[-1]} (the default weights' crop size)"
+                                      + (f"; {name} accepts {info.resolutions.describe()}" if info.resolutions else ""))
     batch = st.number_input("Batch N", min_value=1, max_value=1024, step=1, key="model_batch")
     links.share_box(links.publish(LINK))
 

@@ -194,8 +194,8 @@ def test_bad_import_keeps_the_stack(builder, text, needle):
 
 def test_upload_json(builder):
     uploaded = preset("Transformer encoder block (ViT-B/16)").stack
-    builder.file_uploader(key="upload_json").upload("block.json", json.dumps(uploaded).encode(),
-                                                    "application/json").run()
+    builder.file_uploader(key="upload_json_0").upload("block.json", json.dumps(uploaded).encode(),
+                                                      "application/json").run()
     assert not builder.exception
     assert metrics(builder) == expected_metrics(uploaded)
 
@@ -259,11 +259,26 @@ def test_model_page_batch_scales_macs(model_page):
 
 
 def test_model_page_refused_resolution_says_what_to_fix(model_page):
-    model_page.selectbox(key="model_name").set_value("vit_b_16").run()
-    model_page.number_input(key="model_resolution").set_value(256).run()
+    model_page.selectbox(key="model_name").set_value("alexnet").run()
+    model_page.number_input(key="model_resolution").set_value(40).run()
     assert not model_page.exception
-    assert any("vit_b_16 does not accept a 256×256 input" in error.value and "224" in error.value
-               for error in model_page.error)
+    assert [error.value for error in model_page.error] == [
+        "field 'resolution': alexnet accepts inputs from 63×63 pixels up, not 40×40; its native size is 224. "
+        "Set the resolution back to 224 in the sidebar."]
+    assert model_page.title[0].value == "Model: alexnet" and model_page.sidebar.number_input
+
+
+@pytest.mark.parametrize("name", ["maxvit_t", "vit_b_16"])
+def test_model_page_holds_a_one_size_model_at_its_size(model_page, name):
+    from calc import zoo
+
+    model_page.selectbox(key="model_name").set_value(name).run()
+    model_page.session_state["model_resolution"] = 240  # as a shared link may ask
+    model_page.run()
+    assert not model_page.exception and not model_page.error
+    resolution = model_page.number_input(key="model_resolution")
+    assert resolution.value == 224 and resolution.disabled and "only 224×224" in resolution.help
+    assert metrics(model_page)["MACs"] == si(zoo.count(name).macs)
 
 
 def test_model_page_filter_narrows_the_table(model_page):

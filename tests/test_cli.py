@@ -112,7 +112,7 @@ def test_bad_stack_exits_2_with_one_line(tmp_path: Path, stack, fragments: list[
 
 MISSING = [
     pytest.param("does-not-exist.json", "No such file", id="missing-file"),
-    pytest.param(".", "Is a directory", id="a-directory"),
+    pytest.param(".", "it is a directory", id="a-directory"),
 ]
 
 

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from typing import Any
 
 import streamlit as st
 
 from calc.errors import SpecError
 from calc.presets import PRESETS, preset
-from calc.spec import load_stack, stack_to_json
+from calc.spec import MAX_JSON_BYTES, load_stack, stack_to_json
 
 STACK = "stack"
 UIDS = "layer_uids"
 NEXT_UID = "next_layer_uid"
 IMPORT_MESSAGE = "import_message"
+UPLOADS = "uploads"                    # uploads so far: names the uploader's key
+# The uploader's cap in whole MiB, as Streamlit takes it (per uploader in the browser;
+# server.maxUploadSize in .streamlit/config.toml on the server): the smallest over the limit.
+MAX_UPLOAD_MB = math.ceil(MAX_JSON_BYTES / 2**20)
 DEFAULT_PRESET = "Small CNN (CIFAR-10)"
 
 INPUT_KINDS = {3: "image C×H×W", 2: "tokens L×D", 1: "vector D"}
@@ -144,16 +149,39 @@ def import_pasted() -> None:
     import_json_text(st.session_state.get("import_json", ""), "the pasted JSON")
 
 
-def import_uploaded() -> None:
-    upload = st.session_state.get("upload_json")
+def upload_key() -> str:
+    """The uploader's key: a new one after each upload, so the widget lets go of the file."""
+    return f"upload_json_{st.session_state.get(UPLOADS, 0)}"
+
+
+def _drop_upload(upload) -> None:
+    """Free the uploaded bytes now instead of at the end of the session: Streamlit keeps
+    them per session until the browser removes the file, however big or refused."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is not None:
+        context.uploaded_file_mgr.remove_file(context.session_id, upload.file_id)
+    st.session_state[UPLOADS] = st.session_state.get(UPLOADS, 0) + 1
+
+
+def import_uploaded(key: str) -> None:
+    upload = st.session_state.get(key)
     if upload is None:
         return
     try:
-        text = upload.getvalue().decode("utf-8")
-    except UnicodeDecodeError:
-        st.session_state[IMPORT_MESSAGE] = ("error", f"{upload.name} is not UTF-8 text; your stack is unchanged.")
-        return
-    import_json_text(text, upload.name)
+        if upload.size > MAX_JSON_BYTES:  # the server's cap is in whole MiB, a little above the limit
+            st.session_state[IMPORT_MESSAGE] = ("error", f"{upload.name} was not loaded, your stack is unchanged. "
+                                                f"It is {upload.size:,} bytes, beyond the limit of {MAX_JSON_BYTES:,}.")
+            return
+        try:
+            text = upload.getvalue().decode("utf-8")
+        except UnicodeDecodeError:
+            st.session_state[IMPORT_MESSAGE] = ("error", f"{upload.name} is not UTF-8 text; your stack is unchanged.")
+            return
+        import_json_text(text, upload.name)
+    finally:
+        _drop_upload(upload)
 
 
 PRESET_NAMES = tuple(entry.name for entry in PRESETS)
