@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from test_app import metrics, open_page
+from test_app import metrics, open_page, read_text
 
 from calc.presets import preset
 from calc.spec import MAX_JSON_BYTES
@@ -40,8 +40,8 @@ def test_a_file_over_the_limit_is_refused_and_dropped(builder):
     builder.file_uploader(key="upload_json_0").upload("big.json", oversized, "application/json").run()
     assert not builder.exception
     assert builder.session_state["stack"]["layers"] == layers
-    assert any(f"It is {len(oversized):,} bytes, beyond the limit of {MAX_JSON_BYTES:,}" in error.value
-               and "unchanged" in error.value for error in builder.error)
+    assert any(f"It is {len(oversized):,} bytes, beyond the limit of {MAX_JSON_BYTES:,}" in read_text(error.value)
+               and "unchanged" in read_text(error.value) for error in builder.error)
     assert builder.file_uploader(key="upload_json_1").value is None  # a fresh, empty uploader
 
 
