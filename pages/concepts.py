@@ -26,9 +26,16 @@ TABS = ["MACs and FLOPs", "K, M, G, T, P", "Worked examples", "The reality gap",
 BIG_BATCH = 1_000_000   # images, for the P row: a count scales linearly with the batch
 
 
-@st.cache_data(show_spinner="Counting the model (a few seconds the first time)…")
+@st.cache_data(show_spinner=False)
 def count(name: str) -> calc.Report:
     return zoo.count(name)
+
+
+def counted(name: str) -> calc.Report:
+    """A zoo model at its native size; the page's title is up while a first count runs."""
+    size = "×".join(map(str, zoo.model_info(name).input_shape[1:]))
+    with st.spinner(f"Counting {name} at {size} on the meta device…"):
+        return count(name)
 
 
 def analyzed(name: str) -> calc.Report:
@@ -44,7 +51,6 @@ def show_formula(report: calc.Report) -> None:
     st.latex(text.flops)
 
 
-resnet, mobilenet, vit_h = count("resnet50"), count("mobilenet_v2"), count("vit_h_14")
 gpu = hw.hardware(GPU)
 gpu_roofs = gpu.roofs("fp32")
 scales = dict(SI_PREFIXES)
@@ -59,6 +65,7 @@ st.title("Concepts")
 links.report_problems("concepts")
 st.caption("MACs, FLOPs and what they cost, for a class. Every number on this page is computed by MACscope "
            "when the page runs; none is typed in.")
+resnet, mobilenet, vit_h = counted("resnet50"), counted("mobilenet_v2"), counted("vit_h_14")
 basics_tab, units_tab, worked_tab, gap_tab, wrong_tab = st.tabs(TABS, key="concepts_tab", on_change="rerun")
 
 with basics_tab:
