@@ -93,7 +93,8 @@ def cost_from_data(data: dict) -> Cost:
     terms = []
     for label, factors in (_list(term) for term in _list(data["terms"])):
         terms.append(Term(checked_str(label), _labelled(factors)))
-    parts = tuple((checked_str(name), cost_from_data(part)) for name, part in (_list(item) for item in _list(data["parts"])))
+    parts = tuple((checked_str(name), cost_from_data(part))
+                  for name, part in (_list(item) for item in _list(data["parts"])))
     return Cost(shape_from_data(data["output_shape"]), checked_int(data["params"]), tuple(terms),
                 _labelled(data["other_ops"]), checked_int(data["input_elements"]), checked_int(data["output_elements"]),
                 tuple(checked_str(line) for line in _list(data["shape_latex"])), parts)

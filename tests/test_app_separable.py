@@ -63,6 +63,9 @@ def test_a_kernel_larger_than_the_input_says_what_to_fix(separable):
 def test_what_if_on_a_zoo_model_and_on_the_builder_stack(separable):
     from calc.torch_separable import what_if_model
 
+    assert "Params" not in metrics(separable)  # the what-if (a torch model) is built only in its open tab
+    separable.session_state["sep_tab"] = "What-if on a model"
+    separable.run()
     expected = what_if_model("resnet18")
     assert metrics(separable)["MACs saved"] == f"{expected.savings:.1%}"
     table = next(frame.value for frame in separable.dataframe if "MACs after" in frame.value)
