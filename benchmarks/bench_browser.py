@@ -44,10 +44,38 @@ INTERACTION_TARGET_S = 1.0
 WAIT_S = 90            # the longest any one figure may take before the run gives up
 QUIET_MS = 500         # no DOM change for this long: the page is drawn
 
-# True when an element matching the selector, on screen and not stale, contains the text.
-NUMBERS_JS = """([selector, text]) => Array.from(document.querySelectorAll(selector)).some((element) =>
-  element.getBoundingClientRect().height > 0 && element.innerText.includes(text)
-  && !element.closest('[data-stale="true"]'))"""
+# Installed before any page script, with OBSERVER_JS. Every 20 ms it checks whether the
+# page's numbers are on screen (an element matching the target selector, visible, not
+# stale, containing the target text) and stamps the first moment they are (epoch ms).
+# While waiting for an interaction's answer (``idle``), that moment also needs the script
+# done, and every websocket message (the rerun's deltas) starts the wait again: a quick
+# rerun may never show the "running" state, but it always sends messages.
+TIMER_JS = """
+window.__bench = {target: null, idle: false, messages: 0, numbersAt: null};
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", () => {
+      window.__bench.messages += 1;
+      if (window.__bench.idle) window.__bench.numbersAt = null;
+    });
+  }
+};
+setInterval(() => {
+  const bench = window.__bench;
+  if (!bench.target || bench.numbersAt !== null) return;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (bench.idle && (!app || app.getAttribute("data-test-script-state") === "running"
+                     || document.querySelector('[data-stale="true"]'))) return;
+  const [selector, text] = bench.target;
+  const shown = Array.from(document.querySelectorAll(selector)).some((element) =>
+    element.getBoundingClientRect().height > 0 && element.innerText.includes(text)
+    && !element.closest('[data-stale="true"]'));
+  if (shown) bench.numbersAt = performance.timeOrigin + performance.now();
+}, 20);
+"""
+SETTLED_MS = 300   # an interaction's answer counts once no message has come for this long
 
 
 @dataclass(frozen=True)
@@ -121,22 +149,32 @@ class Visit:
 
     def __init__(self, browser, server: StreamlitServer) -> None:
         self.context = browser.new_context(viewport=VIEWPORT)
-        self.context.add_init_script(OBSERVER_JS)
+        self.context.add_init_script(OBSERVER_JS + TIMER_JS)
         self.page = self.context.new_page()
         self.server = server
 
     def close(self) -> None:
         self.context.close()
 
-    def timed(self, start: float, numbers: tuple[str, str], runs_before: int = 0) -> Timing:
+    def aim(self, numbers: tuple[str, str], idle: bool) -> None:
+        """Start looking for ``numbers`` (set again by the init script on each navigation)."""
+        self.page.evaluate("([target, idle]) => { window.__bench.target = target; window.__bench.idle = idle; "
+                           "window.__bench.numbersAt = null; }", [list(numbers), idle])
+
+    def timed(self, start_epoch: float, numbers: tuple[str, str], messages_before: int | None = None) -> Timing:
+        """Seconds from ``start_epoch`` (time.time()) to the numbers, and to the page drawn."""
+        if messages_before is None:   # a navigation: the numbers are new, whatever the script is doing
+            self.page.wait_for_function("() => window.__bench !== undefined", polling=20, timeout=WAIT_S * 1000)
+            self.aim(numbers, idle=False)
         self.page.wait_for_function(
-            """([selector, text, runs]) => {
-                 const app = document.querySelector('[data-testid="stApp"]');
-                 return (window.__e2eRunsFinished || 0) >= runs && (%s)([selector, text]);
-               }""" % NUMBERS_JS, arg=[*numbers, runs_before + 1 if runs_before else 0],
-            polling=50, timeout=WAIT_S * 1000)
-        numbers_s = time.perf_counter() - start
+            """([before, settled]) => window.__bench.numbersAt !== null
+                 && (before === null || window.__bench.messages > before)
+                 && (!window.__bench.idle || performance.timeOrigin + performance.now() - window.__bench.numbersAt
+                     >= settled)""",
+            arg=[messages_before, SETTLED_MS], polling=20, timeout=WAIT_S * 1000)
+        numbers_s = self.page.evaluate("window.__bench.numbersAt") / 1000 - start_epoch
         deadline = time.monotonic() + WAIT_S
+        state: dict = {}
         while time.monotonic() < deadline:
             self.server.assert_alive()
             state = self.page.evaluate(APP_STATE_JS)
@@ -144,27 +182,28 @@ class Visit:
                 raise RuntimeError(f"{self.page.url} shows an exception: "
                                    f"{self.page.get_by_test_id('stException').first.inner_text()}")
             if (state["script"] == "notRunning" and not state["status_widget"] and not state["stale_elements"]
-                    and not state["skeletons"] and state["runs_finished"] > runs_before
-                    and state["quiet_ms"] >= QUIET_MS):
-                return Timing(numbers_s, time.perf_counter() - start - state["quiet_ms"] / 1000)
+                    and not state["skeletons"] and state["runs_finished"] > 0 and state["quiet_ms"] >= QUIET_MS):
+                return Timing(numbers_s, time.time() - start_epoch - state["quiet_ms"] / 1000)
             self.page.wait_for_timeout(50)
         raise RuntimeError(f"{self.page.url} was not drawn within {WAIT_S} s: {state}")
 
     def open(self, case: PageCase) -> Timing:  # noqa: A003 (a visit opens a page)
-        start = time.perf_counter()
+        start = time.time()
         self.page.goto(f"{self.server.url}/{case.url_path}", wait_until="commit")
         return self.timed(start, case.numbers)
 
     def reload(self, case: PageCase) -> Timing:
-        start = time.perf_counter()
+        start = time.time()
         self.page.reload(wait_until="commit")
         return self.timed(start, case.numbers)
 
     def interact(self, case: PageCase) -> Timing:
-        runs = self.page.evaluate(APP_STATE_JS)["runs_finished"]
-        start = time.perf_counter()
+        self.aim(case.answer, idle=True)
+        self.page.evaluate("() => { window.__bench.numbersAt = null; }")
+        messages = self.page.evaluate("window.__bench.messages")
+        start = time.time()
         case.act(self.page)
-        return self.timed(start, case.answer, runs_before=runs)
+        return self.timed(start, case.answer, messages_before=messages)
 
 
 def started_server(cache: str) -> StreamlitServer:
