@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from calc import disk_cache
 from calc.analyze import Report, analyze, report_from_data, report_to_data
+from calc.cost import shape_from_data
 from calc.errors import SpecError
 from calc.presets import PRESETS, preset
 from calc.spec import parse_stack
@@ -65,13 +66,23 @@ def _torchvision_models() -> dict[str, ZooModel]:
     cached = disk_cache.read("zoo", key)
     if cached is not None:
         try:
-            return {name: ZooModel(**dict(fields, input_shape=tuple(fields["input_shape"])))
-                    for name, fields in cached.items()}
+            return {name: _zoo_model_from_data(fields) for name, fields in cached.items()}
         except (AttributeError, KeyError, TypeError, ValueError):
             pass  # not what this code writes: read it from torchvision again
     models = _read_torchvision_models()
     disk_cache.write("zoo", key, {name: asdict(model) for name, model in models.items()})
     return models
+
+
+def _zoo_model_from_data(fields: dict) -> ZooModel:
+    """A ZooModel from the disk cache, every field of the type it is written with."""
+    model = ZooModel(**dict(fields, input_shape=shape_from_data(fields["input_shape"])))
+    texts, numbers = (model.name, model.family, model.source), (model.acc1, model.acc5, model.gmacs, model.file_size_mb)
+    if not all(isinstance(text, str) for text in texts) or not all(
+            number is None or type(number) in (int, float) for number in numbers) or not (
+            model.num_params is None or type(model.num_params) is int):
+        raise ValueError(f"a zoo entry of the wrong types: {fields!r:.80}")
+    return model
 
 
 def _read_torchvision_models() -> dict[str, ZooModel]:

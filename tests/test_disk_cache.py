@@ -189,12 +189,19 @@ def test_a_corrupt_count_is_recounted_and_rewritten(cache, content):
     assert json.loads(path.read_text(encoding="utf-8"))["value"] == report_to_data(expected)
 
 
-def test_a_corrupt_zoo_listing_is_read_from_torchvision_again(cache):
+@pytest.mark.parametrize("corrupt_entry", [
+    pytest.param(lambda entry: {"name": "resnet50"}, id="fields-missing"),
+    pytest.param(lambda entry: dict(entry, acc1="80.858"), id="accuracy-as-text"),
+    pytest.param(lambda entry: dict(entry, num_params=25557032.5), id="params-as-float"),
+    pytest.param(lambda entry: dict(entry, input_shape=[3, "224", 224]), id="size-as-text"),
+    pytest.param(lambda entry: dict(entry, resolution_rule="new field"), id="a-field-this-code-lacks"),
+])
+def test_a_corrupt_zoo_listing_is_read_from_torchvision_again(cache, corrupt_entry):
     forget_listing()
     expected = zoo.model_info("resnet50")
     listing = next(cache.glob("zoo-*.json"))
     data = json.loads(listing.read_text(encoding="utf-8"))
-    data["value"]["resnet50"] = {"name": "resnet50"}   # fields missing
+    data["value"]["resnet50"] = corrupt_entry(data["value"]["resnet50"])
     listing.write_text(json.dumps(data), encoding="utf-8")
     forget_listing()
     try:
