@@ -27,6 +27,8 @@ def zoo_names() -> tuple[str, ...]:
 
 
 TABS = ["Accuracy vs cost", "MACs and params", "MACs vs resolution"]
+with st.spinner(shell.READING_ZOO):
+    zoo_names()
 LINK = [links.choices("models", "compare_models", zoo_names), links.choice("baseline", "compare_baseline", zoo_names),
         links.choice("tab", "compare_tab", lambda: TABS)]
 links.restore("compare", LINK)

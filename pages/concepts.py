@@ -33,7 +33,8 @@ def count(name: str) -> calc.Report:
 
 def counted(name: str) -> calc.Report:
     """A zoo model at its native size; the page's title is up while a first count runs."""
-    size = "×".join(map(str, zoo.model_info(name).input_shape[1:]))
+    with st.spinner(shell.READING_ZOO):
+        size = "×".join(map(str, zoo.model_info(name).input_shape[1:]))
     with st.spinner(f"Counting {name} at {size} on the meta device…"):
         return count(name)
 

@@ -51,6 +51,8 @@ def reset_resolution() -> None:
     st.session_state["latency_resolution"] = zoo.model_info(st.session_state["latency_model"]).input_shape[-1]
 
 
+with st.spinner(shell.READING_ZOO):
+    zoo_names()
 LINK = [links.choice("source", "latency_source", lambda: SOURCES),
         links.choice("model", "latency_model", zoo_names), links.integer("res", "latency_resolution", 32, 1024),
         links.integer("batch", "latency_batch", 1, 1024), links.choice("dtype", "latency_dtype", lambda: hw.COMPUTE_DTYPES),

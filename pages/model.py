@@ -33,7 +33,8 @@ def reset_resolution() -> None:
     st.session_state["model_resolution"] = zoo.model_info(st.session_state["model_name"]).input_shape[-1]
 
 
-names = zoo_names()
+with st.spinner(shell.READING_ZOO):
+    names = zoo_names()
 TABS = ["Per-layer table", "Hierarchy", "Heaviest layers", "By kind"]
 LINK = [links.choice("model", "model_name", zoo_names), links.integer("res", "model_resolution", 32, 1024),
         links.integer("batch", "model_batch", 1, 1024), links.text("filter", "model_filter", 100),
