@@ -88,10 +88,12 @@ st.latex((rf"\text{{exactly: }} 1 - \frac{{{exact(comparison.depthwise_macs)} + 
 
 compare_tab, heatmap_tab, measure_tab, whatif_tab = st.tabs(TABS, key="sep_tab", on_change="rerun")
 with compare_tab:
-    st.plotly_chart(charts.parts(comparison), key="sep_parts")
+    if compare_tab.open:
+        st.plotly_chart(charts.parts(comparison), key="sep_parts")
 with heatmap_tab:
     grid = savings_grid(int(in_channels), HEATMAP_OUT_CHANNELS, HEATMAP_KERNELS, int(size), int(stride))
-    st.plotly_chart(charts.savings_heatmap(grid, (int(out_channels), int(kernel))), key="sep_heatmap")
+    if heatmap_tab.open:  # a chart in a closed tab costs the browser its drawing for nothing
+        st.plotly_chart(charts.savings_heatmap(grid, (int(out_channels), int(kernel))), key="sep_heatmap")
     st.caption(f"C_in = {in_channels}, {size}×{size} input, stride {stride}, padding k // 2. The savings do not depend "
                "on C_in or H×W: both terms scale with them.")
 

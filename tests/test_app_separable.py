@@ -92,3 +92,13 @@ def test_a_link_reproduces_the_layer():
     app = open_with("pages/separable.py", **{"in": "24", "out": "40", "k": "5", "size": "113", "stride": "2",
                                              "padding": "2"})
     assert shown(app) == layer_metrics(compare(24, 40, 5, 113, 2, 2))
+
+
+def test_only_the_open_tab_draws_its_chart(separable):
+    def charts() -> str:
+        return " ".join(chart.proto.id for chart in separable.get("plotly_chart"))  # each id holds the chart's key
+
+    assert "sep_parts" in charts() and "sep_heatmap" not in charts()
+    separable.session_state["sep_tab"] = "Savings over C_out × k"
+    separable.run()
+    assert not separable.exception and "sep_heatmap" in charts() and "sep_parts" not in charts()
