@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from calc.cost import Cost
+from calc.cost import Cost, checked_int, checked_str, cost_from_data, cost_to_data, shape_from_data
 from calc.errors import SpecError
 from calc.registry import MAX_ELEMENTS, layer_kind
 from calc.spec import Stack, parse_stack
@@ -130,6 +130,35 @@ class Report:
                                _sample(part.output_shape), part, row.bytes_per_element, is_part=True))
                 part_input = _sample(part.output_shape)
         return tuple(out)
+
+
+def report_to_data(report: Report) -> dict:
+    """The whole Report as plain JSON data, for the disk cache; report_from_data inverts it.
+    (calc.cli.report_to_json is the display format: derived figures, parts flattened.)"""
+    return {"input_shape": list(report.input_shape), "batch": report.batch, "dtype": report.dtype,
+            "unsupported": list(report.unsupported),
+            "rows": [{"index": row.index, "name": row.name, "kind": row.kind, "input_shape": list(row.input_shape),
+                      "output_shape": list(row.output_shape), "cost": cost_to_data(row.cost),
+                      "bytes_per_element": row.bytes_per_element, "is_part": row.is_part, "category": row.category}
+                     for row in report.rows]}
+
+
+def report_from_data(data: dict) -> Report:
+    """The inverse of report_to_data; ValueError (or KeyError, TypeError) on anything else."""
+    if not isinstance(data["rows"], list) or not isinstance(data["unsupported"], list):
+        raise ValueError("rows and unsupported must be lists")
+    rows = []
+    for row in data["rows"]:
+        if not isinstance(row["is_part"], bool):
+            raise ValueError("is_part must be true or false")
+        rows.append(Row(checked_int(row["index"]), checked_str(row["name"]), checked_str(row["kind"]),
+                        shape_from_data(row["input_shape"]), shape_from_data(row["output_shape"]),
+                        cost_from_data(row["cost"]), checked_int(row["bytes_per_element"]), row["is_part"],
+                        checked_str(row["category"])))
+    if checked_str(data["dtype"]) not in DTYPE_BYTES:
+        raise ValueError(f"unknown dtype {data['dtype']!r:.40}")
+    return Report(shape_from_data(data["input_shape"]), checked_int(data["batch"]), data["dtype"], tuple(rows),
+                  tuple(checked_str(op) for op in data["unsupported"]))
 
 
 def _sample(shape: tuple[int, ...]) -> tuple[int, ...]:

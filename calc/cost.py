@@ -45,3 +45,56 @@ class Cost:
     @property
     def other_ops_total(self) -> int:
         return sum(count for _, count in self.other_ops)
+
+
+# ---------------------------------------------------------------- as plain JSON data
+# For the disk cache (calc.disk_cache): never pickle. Reading checks every type, so a
+# corrupt file raises ValueError here instead of putting strings where counts belong.
+
+def checked_int(value: object) -> int:
+    if type(value) is not int:
+        raise ValueError(f"expected an integer, got {value!r:.40}")
+    return value
+
+
+def checked_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r:.40}")
+    return value
+
+
+def _list(value: object) -> list:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {value!r:.40}")
+    return value
+
+
+def shape_from_data(value: object) -> tuple[int, ...]:
+    return tuple(checked_int(size) for size in _list(value))
+
+
+def _labelled(value: object) -> tuple[tuple[str, int], ...]:
+    pairs = [_list(pair) for pair in _list(value)]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError("expected [label, count] pairs")
+    return tuple((checked_str(label), checked_int(count)) for label, count in pairs)
+
+
+def cost_to_data(cost: Cost) -> dict:
+    return {"output_shape": list(cost.output_shape), "params": cost.params,
+            "terms": [[term.label, [list(factor) for factor in term.factors]] for term in cost.terms],
+            "other_ops": [list(pair) for pair in cost.other_ops], "input_elements": cost.input_elements,
+            "output_elements": cost.output_elements, "shape_latex": list(cost.shape_latex),
+            "parts": [[name, cost_to_data(part)] for name, part in cost.parts]}
+
+
+def cost_from_data(data: dict) -> Cost:
+    """The inverse of cost_to_data; ValueError (or KeyError, TypeError) on anything else."""
+    terms = []
+    for label, factors in (_list(term) for term in _list(data["terms"])):
+        terms.append(Term(checked_str(label), _labelled(factors)))
+    parts = tuple((checked_str(name), cost_from_data(part))
+                  for name, part in (_list(item) for item in _list(data["parts"])))
+    return Cost(shape_from_data(data["output_shape"]), checked_int(data["params"]), tuple(terms),
+                _labelled(data["other_ops"]), checked_int(data["input_elements"]), checked_int(data["output_elements"]),
+                tuple(checked_str(line) for line in _list(data["shape_latex"])), parts)

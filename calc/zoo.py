@@ -3,16 +3,20 @@
 One entry per model; ``list_models()`` feeds the pages and the tests. torchvision
 models are built without weights (nothing is downloaded) as their default weights
 would build them, parameters on the meta device; their metadata ships with
-torchvision. torch and torchvision are imported only when a model is listed or built.
+torchvision. torch and torchvision are imported only when a model is listed or counted
+for the first time on this machine: the metadata and every count on the meta device are
+kept in calc.disk_cache, keyed by the library versions and our counting code.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-from calc.analyze import Report, analyze
+from calc import disk_cache
+from calc.analyze import Report, analyze, report_from_data, report_to_data
+from calc.cost import shape_from_data
 from calc.errors import SpecError
 from calc.presets import PRESETS, preset
 from calc.spec import parse_stack
@@ -83,8 +87,42 @@ def family(name: str) -> str:
     return re.split(r"[_\d]", name, maxsplit=1)[0] or name
 
 
+# What a count depends on besides its arguments: a change to any of these sources makes new keys.
+COUNTING_SOURCES = ("zoo", "torch_count", "formulas", "cost", "analyze")
+
+
+def _cache_key(**arguments) -> dict:
+    return {**arguments, "torch": disk_cache.library_version("torch"),
+            "torchvision": disk_cache.library_version("torchvision"),
+            "code": disk_cache.source_hash(*COUNTING_SOURCES)}
+
+
 @lru_cache(maxsize=1)
 def _torchvision_models() -> dict[str, ZooModel]:
+    key = _cache_key()
+    cached = disk_cache.read("zoo", key)
+    if cached is not None:
+        try:
+            return {name: _zoo_model_from_data(fields) for name, fields in cached.items()}
+        except (AttributeError, KeyError, TypeError, ValueError):
+            pass  # not what this code writes: read it from torchvision again
+    models = _read_torchvision_models()
+    disk_cache.write("zoo", key, {name: asdict(model) for name, model in models.items()})
+    return models
+
+
+def _zoo_model_from_data(fields: dict) -> ZooModel:
+    """A ZooModel from the disk cache, every field of the type it is written with."""
+    model = ZooModel(**dict(fields, input_shape=shape_from_data(fields["input_shape"])))
+    texts, numbers = (model.name, model.family, model.source), (model.acc1, model.acc5, model.gmacs, model.file_size_mb)
+    if not all(isinstance(text, str) for text in texts) or not all(
+            number is None or type(number) in (int, float) for number in numbers) or not (
+            model.num_params is None or type(model.num_params) is int):
+        raise ValueError(f"a zoo entry of the wrong types: {fields!r:.80}")
+    return model
+
+
+def _read_torchvision_models() -> dict[str, ZooModel]:
     import torchvision
     from torchvision.models import get_model_weights
 
@@ -165,10 +203,42 @@ def module(name: str, resolution: int | None = None):
 
 def count(name: str, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
           device: str = "meta") -> Report:
-    """The Report of a zoo model at ``resolution`` (default: its native one)."""
+    """The Report of a zoo model at ``resolution`` (default: its native one).
+
+    On the meta device, a count made once on this machine is read from calc.disk_cache,
+    and so is a refused resolution."""
     info = model_info(name)
     if info.source == "preset":
         return analyze(parse_stack(preset_stack(name, resolution, batch, dtype)))
+    if device != "meta":
+        return _count_torchvision(name, resolution, batch, dtype, device)
+    key = _cache_key(model=name, resolution=resolution or info.input_shape[1], batch=batch, dtype=dtype)
+    cached = disk_cache.read("count", key)
+    if isinstance(cached, dict) and isinstance(cached.get("refused"), str):
+        raise SpecError(cached["refused"], field="resolution")
+    report = _cached_report(cached)
+    if report is not None:
+        return report
+    try:
+        report = _count_torchvision(name, resolution, batch, dtype, device)
+    except SpecError as error:
+        disk_cache.write("count", key, {"refused": error.reason})
+        raise
+    disk_cache.write("count", key, report_to_data(report))
+    return report
+
+
+def _cached_report(data) -> Report | None:
+    if data is None:
+        return None
+    try:
+        return report_from_data(data)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None  # not what this code writes: count again, and overwrite it
+
+
+def _count_torchvision(name: str, resolution: int | None, batch: int, dtype: str, device: str) -> Report:
+    info = model_info(name)
     from calc.torch_build import materialize
     from calc.torch_count import count_module
 

@@ -200,7 +200,9 @@ with table_tab:
                        mime="text/csv", key="download_csv")
 
 with charts_tab:
-    if report.rows:
+    if not charts_tab.open:
+        pass  # three plotly charts redrawn on every edit cost the browser a second: built only when open
+    elif report.rows:
         st.plotly_chart(layer_charts.macs_per_layer(report), key="chart_macs_per_layer")
         left, right = st.columns(2)
         left.plotly_chart(layer_charts.macs_by_kind(report), key="chart_macs_by_kind")

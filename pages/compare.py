@@ -27,6 +27,8 @@ def zoo_names() -> tuple[str, ...]:
 
 
 TABS = ["Accuracy vs cost", "MACs and params", "MACs vs resolution"]
+with st.spinner(shell.READING_ZOO):
+    zoo_names()
 LINK = [links.choices("models", "compare_models", zoo_names), links.choice("baseline", "compare_baseline", zoo_names),
         links.choice("tab", "compare_tab", lambda: TABS)]
 links.restore("compare", LINK)
@@ -48,7 +50,8 @@ links.report_problems("compare")
 records = []
 for name in chosen:
     info = zoo.model_info(name)
-    macs, params = count(name)
+    with st.spinner(f"Counting {name} at {'×'.join(map(str, info.input_shape[1:]))} on the meta device…"):
+        macs, params = count(name)
     records.append({"model": name, "input": "×".join(map(str, info.input_shape)), "GMACs": macs / 1e9,
                     "GFLOPs": 2 * macs / 1e9, "params (M)": params / 1e6, "acc@1 (%)": info.acc1, "MACs": macs})
 table = pd.DataFrame.from_records(records)
@@ -66,29 +69,34 @@ st.download_button("Download comparison (CSV)", table.to_csv(index=False), file_
                    mime="text/csv", key="compare_csv")
 
 scatter_tab, bars_tab, resolution_tab = st.tabs(TABS, key="compare_tab", on_change="rerun")
+# Only the open tab is built (the tabs rerun on a change): the resolution sweep counts every
+# model at seven sizes, and each chart costs the browser its drawing.
 with scatter_tab:
-    if table["acc@1 (%)"].notna().any():
-        st.plotly_chart(compare_charts.accuracy_against_cost(table), key="compare_scatter")
-    else:
-        st.info("None of the chosen models has an ImageNet accuracy (stack presets have none).")
+    if scatter_tab.open:
+        if table["acc@1 (%)"].notna().any():
+            st.plotly_chart(compare_charts.accuracy_against_cost(table), key="compare_scatter")
+        else:
+            st.info("None of the chosen models has an ImageNet accuracy (stack presets have none).")
 with bars_tab:
-    left, right = st.columns(2)
-    left.plotly_chart(compare_charts.cost_bars(table, "GMACs", "MACs", "GMACs"), key="compare_macs")
-    right.plotly_chart(compare_charts.cost_bars(table, "params (M)", "Parameters", "params (M)"),
-                       key="compare_params")
+    if bars_tab.open:
+        left, right = st.columns(2)
+        left.plotly_chart(compare_charts.cost_bars(table, "GMACs", "MACs", "GMACs"), key="compare_macs")
+        right.plotly_chart(compare_charts.cost_bars(table, "params (M)", "Parameters", "params (M)"),
+                           key="compare_params")
 with resolution_tab:
-    images = [name for name in chosen if zoo.model_info(name).source == "torchvision"]
-    points, refused = [], set()
-    progress = st.progress(0.0, text="Counting each model at each resolution…")
-    for step, (name, resolution) in enumerate([(n, r) for n in images for r in RESOLUTIONS]):
-        try:
-            points.append({"model": name, "resolution": resolution, "GMACs": count(name, resolution)[0] / 1e9})
-        except SpecError:
-            refused.add(name)
-        progress.progress((step + 1) / max(len(images) * len(RESOLUTIONS), 1))
-    progress.empty()
-    if points:
-        st.plotly_chart(compare_charts.macs_against_resolution(pd.DataFrame.from_records(points)),
-                        key="compare_resolution")
-    if refused:
-        st.caption("Fixed input size, not swept: " + ", ".join(sorted(refused)))
+    if resolution_tab.open:
+        images = [name for name in chosen if zoo.model_info(name).source == "torchvision"]
+        points, refused = [], set()
+        progress = st.progress(0.0, text="Counting each model at each resolution…")
+        for step, (name, resolution) in enumerate([(n, r) for n in images for r in RESOLUTIONS]):
+            try:
+                points.append({"model": name, "resolution": resolution, "GMACs": count(name, resolution)[0] / 1e9})
+            except SpecError:
+                refused.add(name)
+            progress.progress((step + 1) / max(len(images) * len(RESOLUTIONS), 1))
+        progress.empty()
+        if points:
+            st.plotly_chart(compare_charts.macs_against_resolution(pd.DataFrame.from_records(points)),
+                            key="compare_resolution")
+        if refused:
+            st.caption("Fixed input size, not swept: " + ", ".join(sorted(refused)))

@@ -26,9 +26,17 @@ TABS = ["MACs and FLOPs", "K, M, G, T, P", "Worked examples", "The reality gap",
 BIG_BATCH = 1_000_000   # images, for the P row: a count scales linearly with the batch
 
 
-@st.cache_data(show_spinner="Counting the model (a few seconds the first time)…")
+@st.cache_data(show_spinner=False)
 def count(name: str) -> calc.Report:
     return zoo.count(name)
+
+
+def counted(name: str) -> calc.Report:
+    """A zoo model at its native size; the page's title is up while a first count runs."""
+    with st.spinner(shell.READING_ZOO):
+        size = "×".join(map(str, zoo.model_info(name).input_shape[1:]))
+    with st.spinner(f"Counting {name} at {size} on the meta device…"):
+        return count(name)
 
 
 def analyzed(name: str) -> calc.Report:
@@ -44,7 +52,6 @@ def show_formula(report: calc.Report) -> None:
     st.latex(text.flops)
 
 
-resnet, mobilenet, vit_h = count("resnet50"), count("mobilenet_v2"), count("vit_h_14")
 gpu = hw.hardware(GPU)
 gpu_roofs = gpu.roofs("fp32")
 scales = dict(SI_PREFIXES)
@@ -59,6 +66,7 @@ st.title("Concepts")
 links.report_problems("concepts")
 st.caption("MACs, FLOPs and what they cost, for a class. Every number on this page is computed by MACscope "
            "when the page runs; none is typed in.")
+resnet, mobilenet, vit_h = counted("resnet50"), counted("mobilenet_v2"), counted("vit_h_14")
 basics_tab, units_tab, worked_tab, gap_tab, wrong_tab = st.tabs(TABS, key="concepts_tab", on_change="rerun")
 
 with basics_tab:
@@ -93,8 +101,9 @@ with units_tab:
     ]
     st.markdown("**K, M, G, T, P are powers of 1000**, not 1024: each step up the ladder is a thousand times more. "
                 "Each row is a live count from MACscope.")
-    st.dataframe(charts.units_table(examples), hide_index=True, width="stretch", column_config={
-        "prefix": st.column_config.TextColumn(width="small")})
+    if units_tab.open:  # tables and charts are drawn only in the open tab: the others cost the browser for nothing
+        st.dataframe(charts.units_table(examples), hide_index=True, width="stretch", column_config={
+            "prefix": st.column_config.TextColumn(width="small")})
     st.caption(f"The P row is resnet50's {exact(resnet.flops)} FLOPs per image × {exact(BIG_BATCH)} images: a count "
                "scales linearly with the batch, so it is multiplied rather than counted on a million images. "
                "Byte counts and memory bandwidths (kB, MB, GB/s) use the same powers of 1000.")
@@ -102,8 +111,9 @@ with units_tab:
 with worked_tab:
     worked = {entry.name: (entry.description, analyzed(entry.name)) for entry in PRESETS
               if entry.name.startswith(WORKED)}
-    st.dataframe(charts.worked_table(worked), hide_index=True, width="stretch", column_config={
-        column: st.column_config.NumberColumn(format="localized") for column in ("MACs", "FLOPs", "params")})
+    if worked_tab.open:
+        st.dataframe(charts.worked_table(worked), hide_index=True, width="stretch", column_config={
+            column: st.column_config.NumberColumn(format="localized") for column in ("MACs", "FLOPs", "params")})
     chosen = st.radio("Show the formula of", list(worked), key="concepts_example", horizontal=True,
                       format_func=lambda name: name.removeprefix(WORKED), label_visibility="collapsed")
     description, report = worked[chosen]
@@ -120,8 +130,9 @@ with gap_tab:
         f"*memory-bound*. **(b)** sums each layer's max(FLOPs ÷ peak, bytes ÷ bandwidth).")
     estimates = {name: roofline.estimate(report, gpu_roofs) for name, report in
                  (("resnet50", resnet), ("mobilenet_v2", mobilenet))}
-    st.dataframe(charts.gap_table(estimates), hide_index=True, width="stretch")
-    st.plotly_chart(charts.gap_bars(estimates), key="concepts_gap_bars")
+    if gap_tab.open:
+        st.dataframe(charts.gap_table(estimates), hide_index=True, width="stretch")
+        st.plotly_chart(charts.gap_bars(estimates), key="concepts_gap_bars")
     share = {name: f"{estimate.memory_bound_share:.0%}" for name, estimate in estimates.items()}
     st.markdown(
         f"mobilenet_v2 does {mobilenet.macs / resnet.macs:.0%} of resnet50's MACs, but {share['mobilenet_v2']} of its "

@@ -53,6 +53,8 @@ def reset_resolution() -> None:
     st.session_state["latency_resolution"] = zoo.model_info(st.session_state["latency_model"]).input_shape[-1]
 
 
+with st.spinner(shell.READING_ZOO):
+    zoo_names()
 LINK = [links.choice("source", "latency_source", lambda: SOURCES),
         links.choice("model", "latency_model", zoo_names), links.integer("res", "latency_resolution", 32, 1024),
         links.integer("batch", "latency_batch", 1, 1024), links.choice("dtype", "latency_dtype", lambda: hw.COMPUTE_DTYPES),
@@ -268,7 +270,8 @@ with layers_tab:
         table = charts.layer_times_table(estimate)
         st.caption(f"Roofline time of each layer on {plain(roofs.label)}. Measure on the first tab to add measured "
                    "times per layer.")
-    st.plotly_chart(charts.layer_times(table), key="latency_layer_chart")
+    if layers_tab.open:  # charts are drawn only in the open tab: in a closed one they cost the browser for nothing
+        st.plotly_chart(charts.layer_times(table), key="latency_layer_chart")
     st.dataframe(table, hide_index=True, width="stretch", height=360, column_config={
         "FLOPs": st.column_config.NumberColumn(format="localized"),
         "bytes moved": st.column_config.NumberColumn(format="localized"),
@@ -281,13 +284,14 @@ with layers_tab:
                        file_name="macscope-layer-times.csv", mime="text/csv", key="latency_layers_csv")
 
 with roofline_tab:
-    if here is not None:
+    if here is not None and roofline_tab.open:
         st.plotly_chart(charts.roofline(here_roofs, here_table, measured=True), key="latency_roofline_here")
         st.caption("Each point is a layer's FLOPs over its measured time. Points far below the roof lose time to "
                    "overhead; depthwise and other low-intensity layers sit left of the ridge, under the bandwidth "
                    "slope. Layers without MACs (0 FLOP/s) are not on a log scale; their time is in the Per layer tab.")
-    st.plotly_chart(charts.roofline(roofs, charts.layer_times_table(estimate), measured=False),
-                    key="latency_roofline_device")
+    if roofline_tab.open:
+        st.plotly_chart(charts.roofline(roofs, charts.layer_times_table(estimate), measured=False),
+                        key="latency_roofline_device")
     st.caption(f"Where the roofline of {plain(roofs.label)} puts each layer: min(peak, intensity × bandwidth). "
                + ("" if here else "Measure on the first tab to see achieved FLOP/s on this machine."))
 
@@ -328,7 +332,8 @@ with sweep_tab:
             points.append({"batch": size, "series": f"measured here ({device})", "seconds": measurement.median_s})
     if points:
         sweep_table = pd.DataFrame.from_records(points)
-        st.plotly_chart(charts.batch_sweep(sweep_table), key="latency_sweep_chart")
+        if sweep_tab.open:
+            st.plotly_chart(charts.batch_sweep(sweep_table), key="latency_sweep_chart")
         sweep_table["samples per s"] = sweep_table["batch"] / sweep_table["seconds"]
         st.download_button("Download batch sweep (CSV)", sweep_table.to_csv(index=False),
                            file_name="macscope-batch-sweep.csv", mime="text/csv", key="latency_sweep_csv")

@@ -33,7 +33,8 @@ def reset_resolution() -> None:
     st.session_state["model_resolution"] = zoo.model_info(st.session_state["model_name"]).input_shape[-1]
 
 
-names = zoo_names()
+with st.spinner(shell.READING_ZOO):
+    names = zoo_names()
 TABS = ["Per-layer table", "Hierarchy", "Heaviest layers", "By kind"]
 LINK = [links.choice("model", "model_name", zoo_names), links.integer("res", "model_resolution", 32, 1024),
         links.integer("batch", "model_batch", 1, 1024), links.text("filter", "model_filter", 100),
@@ -60,7 +61,8 @@ with st.sidebar:
 st.title(f"Model: {name}")
 links.report_problems("model")
 try:
-    with st.spinner(f"Counting {name} on the meta device…"):
+    size = f"{int(resolution)}×{int(resolution)}" if image else "×".join(map(str, info.input_shape))
+    with st.spinner(f"Counting {name} at {size}, batch {int(batch)}, on the meta device…"):
         report = count(name, int(resolution) if image else None, int(batch))
 except SpecError as error:
     st.error(f"{error}. Set the resolution back to {info.input_shape[-1]} in the sidebar.", icon=":material/error:")
@@ -105,9 +107,13 @@ with table_tab:
                "click a column header to sort.")
     st.download_button("Download per-layer CSV", table.to_csv(index=False), file_name=f"macscope-{name}.csv",
                        mime="text/csv", key="model_csv")
+# The charts are built only in their open tab (the tabs rerun on a change): each costs the browser its drawing.
 with tree_tab:
-    st.plotly_chart(model_charts.hierarchy_treemap(report, name), key="model_treemap")
+    if tree_tab.open:
+        st.plotly_chart(model_charts.hierarchy_treemap(report, name), key="model_treemap")
 with top_tab:
-    st.plotly_chart(model_charts.top_layers(report), key="model_top")
+    if top_tab.open:
+        st.plotly_chart(model_charts.top_layers(report), key="model_top")
 with kind_tab:
-    st.plotly_chart(model_charts.macs_by_kind_of_work(report), key="model_kinds")
+    if kind_tab.open:
+        st.plotly_chart(model_charts.macs_by_kind_of_work(report), key="model_kinds")

@@ -89,10 +89,12 @@ st.latex((rf"\text{{exactly: }} 1 - \frac{{{exact(comparison.depthwise_macs)} + 
 
 compare_tab, heatmap_tab, measure_tab, whatif_tab = st.tabs(TABS, key="sep_tab", on_change="rerun")
 with compare_tab:
-    st.plotly_chart(charts.parts(comparison), key="sep_parts")
+    if compare_tab.open:
+        st.plotly_chart(charts.parts(comparison), key="sep_parts")
 with heatmap_tab:
     grid = savings_grid(int(in_channels), HEATMAP_OUT_CHANNELS, HEATMAP_KERNELS, int(size), int(stride))
-    st.plotly_chart(charts.savings_heatmap(grid, (int(out_channels), int(kernel))), key="sep_heatmap")
+    if heatmap_tab.open:  # a chart in a closed tab costs the browser its drawing for nothing
+        st.plotly_chart(charts.savings_heatmap(grid, (int(out_channels), int(kernel))), key="sep_heatmap")
     st.caption(f"C_in = {in_channels}, {size}×{size} input, stride {stride}, padding k // 2. The savings do not depend "
                "on C_in or H×W: both terms scale with them.")
 
@@ -182,38 +184,41 @@ with measure_tab:
 with whatif_tab:
     source = st.radio("Replace every standard k×k conv (k > 1, groups 1) of", SOURCES, key="sep_source",
                       horizontal=True)
-    try:
-        if source == "Zoo model":
-            name = st.selectbox("Model", zoo_names(), key="sep_model")
-            with st.spinner(f"Counting {name} and its separable twin…"):
-                what_if = model_what_if(name)
+    if source == "Zoo model":
+        name = st.selectbox("Model", zoo_names(), key="sep_model")
+    # The what-if builds the model in torch: only while its tab is open (the tabs rerun on a change).
+    if whatif_tab.open:
+        try:
+            if source == "Zoo model":
+                with st.spinner(f"Counting {name} and its separable twin…"):
+                    what_if = model_what_if(name)
+            else:
+                stack_state.ensure_stack()
+                name = "the Builder's stack"
+                what_if = what_if_stack(parse_stack(st.session_state[stack_state.STACK]))
+        except SpecError as error:
+            st.error(f"{error}. Fix it on the Builder page.", icon=":material/error:")
+            st.stop()
+        cells = st.columns(3)
+        cells[0].metric("MACs", f"{si(what_if.macs_before)} → {si(what_if.macs_after)}", border=True,
+                        help=f"{exact(what_if.macs_before)} → {exact(what_if.macs_after)}")
+        cells[1].metric("MACs saved", f"{what_if.savings:.1%}", border=True)
+        cells[2].metric("Params", f"{si(what_if.params_before)} → {si(what_if.params_after)}", border=True,
+                        help=f"{what_if.params_savings:.1%} fewer")
+        if not what_if.changes:
+            st.info(f"{name} has no standard k×k convolution to replace (grouped, depthwise and 1×1 convs stay).")
         else:
-            stack_state.ensure_stack()
-            name = "the Builder's stack"
-            what_if = what_if_stack(parse_stack(st.session_state[stack_state.STACK]))
-    except SpecError as error:
-        st.error(f"{error}. Fix it on the Builder page.", icon=":material/error:")
-        st.stop()
-    cells = st.columns(3)
-    cells[0].metric("MACs", f"{si(what_if.macs_before)} → {si(what_if.macs_after)}", border=True,
-                    help=f"{exact(what_if.macs_before)} → {exact(what_if.macs_after)}")
-    cells[1].metric("MACs saved", f"{what_if.savings:.1%}", border=True)
-    cells[2].metric("Params", f"{si(what_if.params_before)} → {si(what_if.params_after)}", border=True,
-                    help=f"{what_if.params_savings:.1%} fewer")
-    if not what_if.changes:
-        st.info(f"{name} has no standard k×k convolution to replace (grouped, depthwise and 1×1 convs stay).")
-    else:
-        st.plotly_chart(charts.what_if_bars(what_if), key="sep_whatif_chart")
-        diff = charts.what_if_table(what_if)
-        st.dataframe(diff, hide_index=True, width="stretch", height=300, column_config={
-            "MACs before": st.column_config.NumberColumn(format="localized"),
-            "MACs after": st.column_config.NumberColumn(format="localized"),
-            "params before": st.column_config.NumberColumn(format="localized"),
-            "params after": st.column_config.NumberColumn(format="localized"),
-            "MACs saved": st.column_config.NumberColumn(format="percent")})
-        st.download_button("Download the per-layer diff (CSV)", diff.to_csv(index=False),
-                           file_name="macscope-separable-what-if.csv", mime="text/csv", key="sep_whatif_csv")
-    if what_if.skipped:
-        st.caption("Left alone: " + "; ".join(what_if.skipped))
-    st.caption(f"{len(what_if.changes)} convolutions replaced; every other layer costs what it did (the output shapes "
-               f"are the same). Input limits: sizes up to {MAX_DIM:,}.")
+            st.plotly_chart(charts.what_if_bars(what_if), key="sep_whatif_chart")
+            diff = charts.what_if_table(what_if)
+            st.dataframe(diff, hide_index=True, width="stretch", height=300, column_config={
+                "MACs before": st.column_config.NumberColumn(format="localized"),
+                "MACs after": st.column_config.NumberColumn(format="localized"),
+                "params before": st.column_config.NumberColumn(format="localized"),
+                "params after": st.column_config.NumberColumn(format="localized"),
+                "MACs saved": st.column_config.NumberColumn(format="percent")})
+            st.download_button("Download the per-layer diff (CSV)", diff.to_csv(index=False),
+                               file_name="macscope-separable-what-if.csv", mime="text/csv", key="sep_whatif_csv")
+        if what_if.skipped:
+            st.caption("Left alone: " + "; ".join(what_if.skipped))
+        st.caption(f"{len(what_if.changes)} convolutions replaced; every other layer costs what it did (the output "
+                   f"shapes are the same). Input limits: sizes up to {MAX_DIM:,}.")

@@ -315,6 +315,7 @@ def test_compare_page_relative_cost_to_baseline(compare_page):
 
 
 def test_compare_page_mixes_models_and_stacks(compare_page):
+    compare_page.session_state["compare_tab"] = "MACs vs resolution"
     compare_page.multiselect(key="compare_models").set_value(
         ["resnet18", "vit_b_16", "stack: Small CNN (CIFAR-10)"]).run()
     assert not compare_page.exception
@@ -322,6 +323,19 @@ def test_compare_page_mixes_models_and_stacks(compare_page):
     assert table.loc["stack: Small CNN (CIFAR-10)", "GMACs"] == calc.analyze(
         calc.parse_stack(preset("Small CNN (CIFAR-10)").stack)).macs / 1e9
     assert any("vit_b_16" in caption.value for caption in compare_page.caption)  # fixed 224x224 input
+
+
+def plotly_ids(app: AppTest) -> str:
+    return " ".join(chart.proto.id for chart in app.get("plotly_chart"))  # each id holds the chart's key
+
+
+def test_compare_page_counts_the_resolution_sweep_only_in_its_open_tab(compare_page):
+    # Seven resolutions per model: on a page's first visit that would be 35 counts for a chart not on screen.
+    assert "compare_resolution" not in plotly_ids(compare_page) and not compare_page.get("progress")
+    compare_page.session_state["compare_tab"] = "MACs vs resolution"
+    compare_page.run()
+    assert not compare_page.exception
+    assert "compare_resolution" in plotly_ids(compare_page)
 
 
 def test_compare_page_with_nothing_chosen_says_so(compare_page):

@@ -46,6 +46,14 @@ def latex(app: AppTest) -> str:
     return " ".join(element.value for element in app.latex)
 
 
+def open_tab(app: AppTest, label: str) -> AppTest:
+    """Tables and charts are drawn only in the open tab."""
+    app.session_state["concepts_tab"] = label
+    app.run()
+    assert not app.exception
+    return app
+
+
 def frame(app: AppTest, column: str):
     return next(element.value for element in app.dataframe if column in element.value)
 
@@ -77,7 +85,15 @@ def test_mac_and_flops_are_calcs(concepts, resnet50):
     assert f"**{duration(roofline.peak_seconds(resnet50.flops, peak))}**" in text(concepts)
 
 
+def test_only_the_open_tab_draws_its_tables_and_charts():
+    app = open_page("pages/concepts.py")
+    assert not app.dataframe and not app.get("plotly_chart")
+    open_tab(app, "The reality gap")
+    assert len(app.dataframe) == 1 and len(app.get("plotly_chart")) == 1
+
+
 def test_units_table_is_si_of_live_counts(concepts, resnet50):
+    open_tab(concepts, "K, M, G, T, P")
     table = frame(concepts, "in SI").set_index("prefix")
     assert list(table.index) == [prefix for prefix, _ in reversed(SI_PREFIXES)]
     vit_h = zoo.count("vit_h_14")
@@ -97,6 +113,7 @@ def test_units_table_is_si_of_live_counts(concepts, resnet50):
 
 
 def test_worked_examples_table_and_formula(concepts):
+    open_tab(concepts, "Worked examples")
     table = frame(concepts, "params").set_index("example")
     assert len(table) == len(WORKED)
     for entry in WORKED:
@@ -112,6 +129,7 @@ def test_worked_examples_table_and_formula(concepts):
 
 
 def test_reality_gap_is_the_roofline_of_both_models(concepts, resnet50):
+    open_tab(concepts, "The reality gap")
     table = frame(concepts, "(b) roofline").set_index("model")
     roofs = hw.hardware("NVIDIA RTX 3090").roofs("fp32")
     for name, report in (("resnet50", resnet50), ("mobilenet_v2", zoo.count("mobilenet_v2"))):

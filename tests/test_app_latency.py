@@ -157,6 +157,7 @@ def test_measurement_refused_beyond_the_memory_budget(latency, cpu_probe):
 
 def test_batch_sweep_measures_each_batch(latency, cpu_probe):
     latency.session_state["latency_probes"] = {"cpu": cpu_probe}
+    latency.session_state["latency_tab"] = "Batch sweep"  # its chart is drawn only while the tab is open
     latency.selectbox(key="latency_model").set_value(SMALL).run()
     latency.multiselect(key="latency_batches").set_value([1, 4]).run()
     latency.button(key="latency_sweep").click().run()

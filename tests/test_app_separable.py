@@ -63,6 +63,9 @@ def test_a_kernel_larger_than_the_input_says_what_to_fix(separable):
 def test_what_if_on_a_zoo_model_and_on_the_builder_stack(separable):
     from calc.torch_separable import what_if_model
 
+    assert "Params" not in metrics(separable)  # the what-if (a torch model) is built only in its open tab
+    separable.session_state["sep_tab"] = "What-if on a model"
+    separable.run()
     expected = what_if_model("resnet18")
     assert metrics(separable)["MACs saved"] == f"{expected.savings:.1%}"
     table = next(frame.value for frame in separable.dataframe if "MACs after" in frame.value)
@@ -112,3 +115,13 @@ def test_a_ratio_that_flips_is_said_not_resolved(separable, monkeypatch):
     assert metrics(separable)["Measured time, separable / standard"] == "not resolved on this machine"
     assert any("Not resolved on this machine" in info.value for info in separable.info)
     assert not any("FLOPs saved is not time saved" in chart.proto.spec for chart in separable.get("plotly_chart"))
+
+
+def test_only_the_open_tab_draws_its_chart(separable):
+    def charts() -> str:
+        return " ".join(chart.proto.id for chart in separable.get("plotly_chart"))  # each id holds the chart's key
+
+    assert "sep_parts" in charts() and "sep_heatmap" not in charts()
+    separable.session_state["sep_tab"] = "Savings over C_out × k"
+    separable.run()
+    assert not separable.exception and "sep_heatmap" in charts() and "sep_parts" not in charts()

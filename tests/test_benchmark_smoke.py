@@ -67,3 +67,26 @@ def test_latency_benchmark_figures_are_consistent():
     assert profile.rows == 1 and profile.ratio == profile.total_s / figure.median_s
     estimate = bench_latency.bench_estimate(20, roofs, repetitions=1, target_ms=5.0)
     assert estimate.repetitions == 1 and estimate.median_ms > 0 and "20 layers" in estimate.name
+
+
+def test_browser_benchmark_table():
+    from benchmarks import bench_browser as bench
+
+    fast, slow = bench.Timing(0.5, 0.7), bench.Timing(4.0, 5.0)
+    figures = [bench.PageFigures("home", "click", slow, fast, fast, fast),
+               bench.PageFigures("model", "click", fast, slow, fast, fast),
+               bench.PageFigures("compare", "click", fast, fast, fast, None, problem="interaction: TimeoutError")]
+    assert [figure.passed for figure in figures] == [True, False, False]
+    lines = bench.format_table(figures).splitlines()
+    assert "PASS" in lines[2] and "FAIL" in lines[3] and "failed" in lines[4] and "TimeoutError" in lines[5]
+
+
+@pytest.mark.e2e
+def test_browser_benchmark_quick(capsys):
+    from benchmarks import bench_browser  # drives chromium against `streamlit run`: only this test needs it
+
+    assert bench_browser.main(["--quick"]) in (0, 1)
+    printed = capsys.readouterr().out
+    for needle in ("2 pages", "home ", "builder ", "empty cache", "cold", "reload", "interaction", "add a layer"):
+        assert needle in printed, needle
+    assert "failed" not in printed, printed

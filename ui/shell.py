@@ -16,6 +16,10 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from ui.text import plain
 
+# A page's main area is never blank: the first look at the zoo on a machine imports
+# torchvision (seconds) before the page has drawn its title, so it says so.
+READING_ZOO = "Reading the model zoo (torchvision's metadata, once on this machine)…"
+
 
 def require_navigation() -> None:
     if PagesManager.uses_pages_directory:
