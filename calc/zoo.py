@@ -113,11 +113,15 @@ def _torchvision_models() -> dict[str, ZooModel]:
 
 def _zoo_model_from_data(fields: dict) -> ZooModel:
     """A ZooModel from the disk cache, every field of the type it is written with."""
-    model = ZooModel(**dict(fields, input_shape=shape_from_data(fields["input_shape"])))
+    resolutions = fields.get("resolutions")
+    model = ZooModel(**dict(fields, input_shape=shape_from_data(fields["input_shape"]),
+                            resolutions=None if resolutions is None else Resolutions(**resolutions)))
     texts, numbers = (model.name, model.family, model.source), (model.acc1, model.acc5, model.gmacs, model.file_size_mb)
+    bounds = () if model.resolutions is None else (model.resolutions.minimum, model.resolutions.maximum)
     if not all(isinstance(text, str) for text in texts) or not all(
             number is None or type(number) in (int, float) for number in numbers) or not (
-            model.num_params is None or type(model.num_params) is int):
+            model.num_params is None or type(model.num_params) is int) or not all(
+            bound is None or type(bound) is int for bound in bounds):
         raise ValueError(f"a zoo entry of the wrong types: {fields!r:.80}")
     return model
 

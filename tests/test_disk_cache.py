@@ -195,6 +195,8 @@ def test_a_corrupt_count_is_recounted_and_rewritten(cache, content):
     pytest.param(lambda entry: dict(entry, num_params=25557032.5), id="params-as-float"),
     pytest.param(lambda entry: dict(entry, input_shape=[3, "224", 224]), id="size-as-text"),
     pytest.param(lambda entry: dict(entry, resolution_rule="new field"), id="a-field-this-code-lacks"),
+    pytest.param(lambda entry: dict(entry, resolutions={"minimum": "16", "maximum": None}), id="minimum-as-text"),
+    pytest.param(lambda entry: dict(entry, resolutions={"least": 16}), id="resolutions-unknown-field"),
 ])
 def test_a_corrupt_zoo_listing_is_read_from_torchvision_again(cache, corrupt_entry):
     forget_listing()
@@ -209,6 +211,18 @@ def test_a_corrupt_zoo_listing_is_read_from_torchvision_again(cache, corrupt_ent
         assert json.loads(listing.read_text(encoding="utf-8"))["value"]["resnet50"]["acc1"] == expected.acc1
     finally:
         forget_listing()
+
+
+def test_the_zoo_listing_read_back_from_disk_is_the_one_read_from_torchvision(cache):
+    forget_listing()
+    try:
+        from_torchvision = {name: zoo.model_info(name) for name in zoo.list_models("torchvision")}
+        forget_listing()
+        from_disk = {name: zoo.model_info(name) for name in zoo.list_models("torchvision")}
+    finally:
+        forget_listing()
+    assert from_disk == from_torchvision   # every field, the accepted resolutions among them
+    assert all(model.resolutions is not None for model in from_disk.values())
 
 
 def test_a_change_to_the_counting_code_makes_a_new_key(cache, monkeypatch):
