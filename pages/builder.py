@@ -48,6 +48,10 @@ report, error = analyze_json_until_error(stack_json)
 layers, uids = state.layers(), state.uids()
 bad_layer = error.layer if error is not None else None
 incoming = report.output_shape if report is not None and error is None else None
+rows = report.rows if report is not None else []
+heaviest = max(range(len(rows)), key=lambda i: rows[i].macs) if rows else 0
+state.keep_index("edit_index", len(layers), 0)  # before the link is written from them
+state.keep_index("explain_layer", len(rows), heaviest)
 
 # ---------------------------------------------------------------- sidebar
 with st.sidebar:
@@ -85,7 +89,6 @@ with st.sidebar:
     if not layers:
         st.info("The stack is empty: add a layer above.")
     else:
-        st.session_state["edit_index"] = min(st.session_state.get("edit_index", 0), len(layers) - 1)
         st.selectbox("Layer to edit", range(len(layers)), key="edit_index",
                      format_func=lambda i: layer_caption(i, layers[i], i == bad_layer))
         index = st.session_state["edit_index"]
@@ -207,13 +210,9 @@ with formula_tab:
     if not report.rows:
         st.info("No analysed layer to explain yet.")
     else:
-        heaviest = max(range(len(report.rows)), key=lambda i: report.rows[i].macs)
-        if st.session_state.get("explain_layer", 0) >= len(report.rows):
-            st.session_state.pop("explain_layer")  # that layer is gone (or the link named one that never was)
-        st.session_state.setdefault("explain_layer", heaviest)
         chosen = st.selectbox("Explain layer", range(len(report.rows)), key="explain_layer",
                               format_func=lambda i: f"{i} · {report.rows[i].kind}")
-        row = report.rows[min(chosen, len(report.rows) - 1)]
+        row = report.rows[chosen]
         text = explain(row.cost)
         st.markdown(f"**Layer {row.name} · {row.kind}**: {layer_kind(row.kind).summary}. "
                     f"Input {shape_text(row.input_shape)} → output {shape_text(row.output_shape)}, "

@@ -31,8 +31,13 @@ LINK = [links.choices("models", "compare_models", zoo_names), links.choice("base
         links.choice("tab", "compare_tab", lambda: TABS)]
 links.restore("compare", LINK)
 st.session_state.setdefault("compare_models", ["mobilenet_v2", "squeezenet1_0", "resnet50", "resnet152", "vgg16"])
-if st.session_state.get("compare_baseline") not in st.session_state["compare_models"]:
-    st.session_state.pop("compare_baseline", None)  # a baseline must be one of the models
+# The baseline must be one of the models. It is set on every run, not only when it changes: a
+# selectbox shows the label it was last sent, so after its model is removed the browser would
+# still show it while the table's 1.00× row and the link use another.
+models = st.session_state["compare_models"]
+if models:
+    baseline = st.session_state.get("compare_baseline")
+    st.session_state["compare_baseline"] = baseline if baseline in models else models[0]
 with st.sidebar:
     st.subheader("Models")
     chosen = st.multiselect("Models and stacks", zoo_names(), key="compare_models",

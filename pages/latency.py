@@ -279,7 +279,7 @@ with roofline_tab:
                + ("" if here else "Measure on the first tab to see achieved FLOP/s on this machine."))
 
 with sweep_tab:
-    batches = st.multiselect("Batch sizes", BATCH_CHOICES, key="latency_batches")
+    batches = st.multiselect("Batch sizes", BATCH_CHOICES, key="latency_batches", persist_state="session")
     points = []
     for size in sorted(batches):
         try:

@@ -50,6 +50,7 @@ def replace_stack(stack: dict[str, Any]) -> None:
     st.session_state[STACK] = copy.deepcopy(stack)
     st.session_state[UIDS] = [_new_uid() for _ in stack["layers"]]
     st.session_state["edit_index"] = 0
+    st.session_state.pop("explain_layer", None)  # the new stack's heaviest layer is explained first
     _set_input_widgets(stack)
 
 
@@ -69,6 +70,24 @@ def uids() -> list[int]:
 
 def input_keys(rank: int) -> tuple[str, ...]:
     return _INPUT_KEYS[rank]
+
+
+def keep_index(key: str, count: int, default: int) -> None:
+    """Make ``session_state[key]`` an index below ``count`` (``default`` if it is not one), before its
+    selectbox is drawn; with no options the key is dropped.
+
+    A selectbox sends back its option's label, not the index. When the stack changes under it (a preset
+    loaded, a layer edited), the browser still holds the old label and sends it with the next rerun;
+    the new options do not contain it and Streamlit hands it over as that str ("4 · conv2d"). Setting
+    the int on every run sends the browser the current label, so it never holds a stale one, and the
+    link is written from the int.
+    """
+    index = st.session_state.get(key)
+    if count <= 0:
+        st.session_state.pop(key, None)
+        return
+    valid = isinstance(index, int) and not isinstance(index, bool) and 0 <= index < count
+    st.session_state[key] = index if valid else default
 
 
 def sync_input_from_widgets() -> None:
