@@ -17,13 +17,9 @@ from calc.share import decode_stack, encode_stack
 from calc.spec import stack_to_json
 from ui import links, shell
 from ui import stack_state as state
-from ui.fields import edit_layer, new_layer
+from ui.fields import edit_layer, new_layer, show_refused
 
 shell.require_navigation()
-
-INPUT_FIELDS = {"in_c": ("C", "channels"), "in_h": ("H", "height in pixels"), "in_w": ("W", "width in pixels"),
-                "in_l": ("L", "tokens (sequence length)"), "in_d": ("D", "features per token")}
-
 
 def shape_text(shape) -> str:
     return "×".join(map(str, shape))
@@ -35,6 +31,15 @@ def layer_caption(index: int, layer: dict, bad: bool) -> str:
     return ("⚠ " if bad else "") + (text if len(text) <= 60 else text[:57] + "…")
 
 
+def count_text(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def analysed_text(first_bad: int) -> str:
+    """What the totals cover when layer ``first_bad`` has an error."""
+    return {0: "no layer", 1: "layer 0"}.get(first_bad, f"layers 0–{first_bad - 1}")
+
+
 TABS = ["Per-layer table", "Charts", "Formula"]
 LINK = [links.Param("stack", state.STACK, decode_stack, encode_stack,
                     apply=lambda stack: state.replace_stack(stack_to_json(stack))),
@@ -43,6 +48,7 @@ LINK = [links.Param("stack", state.STACK, decode_stack, encode_stack,
 links.restore("builder", LINK)
 state.ensure_stack()
 state.sync_input_from_widgets()
+state.record_edit()
 stack_json = st.session_state[state.STACK]
 report, error = analyze_json_until_error(stack_json)
 layers, uids = state.layers(), state.uids()
@@ -65,14 +71,20 @@ with st.sidebar:
                           label_visibility="collapsed")
     rank = next(r for r, label in state.INPUT_KINDS.items() if label == kind_label)
     keys = state.input_keys(rank)
+    # No min/max on these: Streamlit would refuse an entry out of range without a word;
+    # state.check_input refuses it and says why under the row.
     for column, key in zip(st.columns(len(keys)), keys):
-        symbol, name = INPUT_FIELDS[key]
-        column.number_input(symbol, min_value=1, max_value=MAX_DIM, step=1, key=key, help=name)
+        symbol, name = state.INPUT_FIELDS[key]
+        column.number_input(symbol, step=1, key=key, help=f"{name}; a whole number from 1 to {MAX_DIM:,}",
+                            on_change=state.check_input, args=(key,))
+    for key in keys:
+        show_refused(key)
     left, right = st.columns(2)
-    left.number_input("Batch N", min_value=1, max_value=MAX_BATCH, step=1, key="batch",
-                      help="Scales MACs, FLOPs, other ops and activations; not params")
+    left.number_input("Batch N", step=1, key="batch", on_change=state.check_input, args=("batch",),
+                      help=f"Scales MACs, FLOPs, other ops and activations; not params. 1 to {MAX_BATCH:,}")
     right.selectbox("dtype", tuple(DTYPE_BYTES), key="dtype",
                     help="Bytes per value: " + ", ".join(f"{d} {b}" for d, b in DTYPE_BYTES.items()))
+    show_refused("batch")
 
     st.subheader("Add a layer")
     # Offer only the kinds that fit where the stack ends (all of them while it has an error).
@@ -86,6 +98,12 @@ with st.sidebar:
               on_click=lambda: state.add_layer(new_layer(layer_kind(st.session_state["add_kind"]), incoming)))
 
     st.subheader("Edit a layer")
+    undo_button, clear_button = st.columns(2)
+    undo_button.button("Undo", icon=":material/undo:", key="undo", on_click=state.undo, width="stretch",
+                       disabled=not state.can_undo(), help="Back to the stack before your last change")
+    clear_button.button("Clear stack", icon=":material/delete_sweep:", key="clear_stack", width="stretch",
+                        on_click=state.clear_stack, disabled=not layers, help="Removes every layer; Undo brings "
+                                                                             "them back")
     if not layers:
         st.info("The stack is empty: add a layer above.")
     else:
@@ -133,23 +151,27 @@ if report is None:
     st.stop()
 
 dtype_bytes = DTYPE_BYTES[report.dtype]
-ends = (f"output {shape_text(report.output_shape)}" if error is None
-        else f"layer {error.layer} does not fit its input {shape_text(report.output_shape)}")
+ends = f"output {shape_text(report.output_shape)}" if error is None else f"stops at layer {error.layer} (error below)"
 st.caption(f"Input {shape_text(report.input_shape)} → {ends} · batch {report.batch} · {report.dtype} "
-           f"({dtype_bytes} bytes per value) · {len(layers)} layers · MACs exclude bias adds, "
+           f"({dtype_bytes} bytes per value) · {count_text(len(layers), 'layer')} · MACs exclude bias adds, "
            "FLOPs = 2 × MACs, K/M/G = 10³/10⁶/10⁹")
 
-# Each metric shows how much the last change to the stack moved it (red: costs more).
+# Each metric shows how much the last change to the stack moved it (red: costs more). While the
+# stack has an error the totals cover only the layers before it: a change against them would read
+# as a saving, so the metrics say what they cover instead, and the history waits for a whole stack.
 totals = {"MACs": report.macs, "FLOPs": report.flops, "Parameters": report.params,
           "Memory traffic": report.memory_bytes, "Other ops": report.other_ops}
 history = st.session_state.get("totals_history", {"before": None, "now": None})
-if history["now"] != totals:
+if error is None and history["now"] != totals:
     history = {"before": history["now"], "now": totals}
     st.session_state["totals_history"] = history
-before = history["before"]
+before = history["before"] if error is None else None
+analysed = analysed_text(error.layer) if error is not None else None
 
 
 def change(label: str, unit=si) -> str | None:
+    if error is not None:
+        return "no layer analysed" if error.layer == 0 else f"{analysed} only"
     if before is None or before[label] == totals[label]:
         return None
     difference = totals[label] - before[label]
@@ -168,13 +190,14 @@ helps = {
 }
 for column, label in zip(st.columns(len(totals)), totals):
     unit = si_bytes if label == "Memory traffic" else si
-    column.metric(label, unit(totals[label]), change(label, unit), delta_color="inverse", border=True,
+    column.metric(label, unit(totals[label]), change(label, unit), delta_color="off" if error else "inverse",
+                  delta_arrow="off" if error else "auto", border=True,
                   help=helps[label] + (" · the small figure is the change made by your last edit" if before else ""))
 
 if error is not None:
-    analysed = f"layers 0–{error.layer - 1}" if error.layer else "no layer"
-    st.error(f"{str(error)[0].upper()}{str(error)[1:]}. The totals cover {analysed} only; edit layer "
-             f"{error.layer} in the sidebar to fix it.", icon=":material/error:")
+    covered = "No layer is analysed" if error.layer == 0 else f"The totals cover {analysed} only"
+    st.error(f"{str(error)[0].upper()}{str(error)[1:]}. {covered}; edit layer {error.layer} in the sidebar to "
+             "fix it.", icon=":material/error:")
 
 table_tab, charts_tab, formula_tab = st.tabs(TABS, key="builder_tab", on_change="rerun")
 
@@ -192,8 +215,10 @@ with table_tab:
         "FLOPs per byte": st.column_config.NumberColumn(help="arithmetic intensity: FLOPs per byte moved"),
     })
     if error is not None:
-        st.caption(f"Layers {error.layer}–{len(layers) - 1} are not in the table: layer {error.layer} does not "
-                   "fit its input, so the shapes after it are unknown.")
+        left_out = (f"Layer {error.layer} is" if error.layer == len(layers) - 1
+                    else f"Layers {error.layer}–{len(layers) - 1} are")
+        st.caption(f"{left_out} not in the table: layer {error.layer} has an error, so its output shape "
+                   "and those after it are unknown.")
     st.download_button("Download table (CSV)", table.to_csv(index=False), file_name="macscope-layers.csv",
                        mime="text/csv", key="download_csv")
 

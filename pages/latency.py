@@ -279,6 +279,8 @@ with roofline_tab:
                + ("" if here else "Measure on the first tab to see achieved FLOP/s on this machine."))
 
 with sweep_tab:
+    # persist_state: a run stopped before the tabs (a refused resolution) would otherwise drop the list,
+    # and the browser would show it empty when it is drawn again.
     batches = st.multiselect("Batch sizes", BATCH_CHOICES, key="latency_batches", persist_state="session")
     points = []
     for size in sorted(batches):
