@@ -12,7 +12,7 @@ from calc.explain import explain
 from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS
 from calc.units import DTYPE_BYTES, exact, si, si_bytes
 from charts import layers as layer_charts
-from charts.tables import SCREEN_COLUMNS, layer_table
+from charts.tables import SCREEN_COLUMNS, csv_bytes, layer_table, layer_totals
 from calc.share import decode_stack, encode_stack
 from calc.spec import stack_to_json
 from ui import links, shell
@@ -219,7 +219,11 @@ with table_tab:
                     else f"Layers {error.layer}–{len(layers) - 1} are")
         st.caption(f"{left_out} not in the table: layer {error.layer} has an error, so its output shape "
                    "and those after it are unknown.")
-    st.download_button("Download table (CSV)", table.to_csv(index=False), file_name="macscope-layers.csv",
+    about = (f"MACscope layer table · input {shape_text(report.input_shape)} · batch {report.batch} · "
+             f"{report.dtype} ({dtype_bytes} bytes per value) · MACs exclude bias adds, FLOPs = 2 × MACs"
+             + (f" · stops at layer {error.layer}: {error}" if error is not None else ""))
+    st.download_button("Download table (CSV)", csv_bytes(table, about, layer_totals(report)),
+                       file_name="macscope-layers.csv",
                        mime="text/csv", key="download_csv")
 
 with charts_tab:

@@ -13,6 +13,7 @@ from calc.share import decode_stack, encode_stack
 from calc.spec import stack_to_json
 from calc.units import duration, exact, si, si_bytes
 from charts import latency as charts
+from charts.tables import csv_bytes
 from ui import latency_runs as runs
 from ui import links, shell, stack_state
 from ui.devices import CUSTOM, add_custom_device, devices, read_device, write_device
@@ -320,7 +321,9 @@ with sweep_tab:
         sweep_table = pd.DataFrame.from_records(points)
         st.plotly_chart(charts.batch_sweep(sweep_table), key="latency_sweep_chart")
         sweep_table["samples per s"] = sweep_table["batch"] / sweep_table["seconds"]
-        st.download_button("Download batch sweep (CSV)", sweep_table.to_csv(index=False),
+        about = (f"MACscope batch sweep · {subject.label} · input {'×'.join(map(str, report.input_shape))} "
+                 f"per sample · {dtype} · seconds per forward pass")
+        st.download_button("Download batch sweep (CSV)", csv_bytes(sweep_table, about),
                            file_name="macscope-batch-sweep.csv", mime="text/csv", key="latency_sweep_csv")
     else:
         st.info("Pick at least one batch size.")
