@@ -153,7 +153,7 @@ if here is not None:  # theory on this machine's measured roofs, beside the meas
 
 columns = st.columns(4)
 columns[0].metric("(a) FLOPs / peak", duration(estimate.peak_seconds), border=True,
-                  help=f"{si(report.flops)}FLOPs / {charts.rate_text(roofs.peak_flops_per_s)} on {roofs.label}")
+                  help=f"{si(report.flops, 'FLOPs')} / {charts.rate_text(roofs.peak_flops_per_s)} on {roofs.label}")
 columns[1].metric("(b) Roofline", duration(estimate.roofline_seconds), border=True,
                   help="Σ over layers of max(FLOPs / peak, bytes / bandwidth)")
 columns[2].metric("Memory-bound layers", f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}",
