@@ -1,0 +1,66 @@
+"""End to end, in Chromium: the Builder's Formula tab after loading each kind of preset, then
+clicking the tabs (issue 9.1: a TypeError on every rerun, and the explain box naming a layer
+of the old stack). A real browser, because the bug lived in what the browser sends back."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+from test_e2e_browser import PAGES, Tab, browser, server, tab  # noqa: F401  (fixtures)
+
+import calc
+from calc.presets import preset
+
+pytestmark = pytest.mark.e2e
+
+BUILDER = next(app_page for app_page in PAGES if app_page.name == "builder")
+
+
+def open_tab(tab: Tab, name: str) -> None:
+    tab.rerun(tab.page.get_by_role("tab", name=name, exact=True).click, BUILDER.heading)
+
+
+@pytest.mark.parametrize("name", ["Transformer encoder block (ViT-B/16)", "MobileNetV2 block"])
+def test_load_a_preset_then_click_the_tabs(tab: Tab, name: str):
+    log_offset = tab.server.log_size()
+    tab.open(BUILDER)
+    open_tab(tab, "Formula")
+    explain_box = tab.page.get_by_role("combobox", name="Explain layer")
+    expect(explain_box).to_have_value("4 · conv2d")  # where the issue starts
+    sidebar = tab.page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("combobox", name="Preset").click()
+    tab.page.get_by_role("option", name=name, exact=True).click()
+    tab.rerun(sidebar.get_by_role("button", name="Load preset").click, BUILDER.heading)
+    for name_of_tab in ("Per-layer table", "Charts", "Formula"):
+        open_tab(tab, name_of_tab)
+        tab.assert_no_error(log_offset)
+    rows = calc.analyze(calc.parse_stack(preset(name).stack)).rows
+    heading = tab.page.get_by_test_id("stMain").get_by_text(re.compile(r"^Layer \d+ · \w+")).first
+    index, kind = re.match(r"Layer (\d+) · (\w+)", heading.inner_text()).groups()
+    assert rows[int(index)].kind == kind
+    expect(explain_box).to_have_value(f"{index} · {kind}")
+    assert f"explain={index}" in tab.page.url
+
+
+def test_latency_batch_list_after_a_refused_resolution(tab: Tab):
+    latency = next(app_page for app_page in PAGES if app_page.name == "latency")
+    log_offset = tab.server.log_size()
+    tab.open(latency)
+    sidebar = tab.page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("combobox", name="Model").fill("maxvit_t")  # the list is long: type to find it
+    tab.rerun(tab.page.get_by_role("option", name="maxvit_t", exact=True).click, latency.heading)
+    tab.rerun(tab.page.get_by_role("tab", name="Batch sweep", exact=True).click, latency.heading)
+    resolution = sidebar.locator(".st-key-latency_resolution")
+    tab.rerun(resolution.get_by_test_id("stNumberInputStepUp").click, latency.heading)   # 224 -> 240: refused
+    expect(tab.page.get_by_test_id("stAlertContentError")).to_contain_text("240")
+    tab.rerun(resolution.get_by_test_id("stNumberInputStepDown").click, latency.heading)  # back to 224
+    for name in ("Hardware", "Batch sweep"):  # two more reruns: the browser sends the list it shows
+        tab.rerun(tab.page.get_by_role("tab", name=name, exact=True).click, latency.heading)
+    batches = tab.page.locator(".st-key-latency_batches")
+    for size in (1, 2, 4, 8, 16):
+        expect(batches).to_contain_text(str(size))
+    expect(tab.page.locator(".st-key-latency_sweep").get_by_role("button")).to_be_enabled()
+    assert "batches=1%2C2%2C4%2C8%2C16" in tab.page.url
+    tab.assert_no_error(log_offset)
