@@ -64,3 +64,20 @@ def test_latency_batch_list_after_a_refused_resolution(tab: Tab):
     expect(tab.page.locator(".st-key-latency_sweep").get_by_role("button")).to_be_enabled()
     assert "batches=1%2C2%2C4%2C8%2C16" in tab.page.url
     tab.assert_no_error(log_offset)
+
+
+@pytest.mark.parametrize("typed, reason", [pytest.param("0", "at least 1", id="zero"),
+                                           pytest.param("1000000000000", "beyond the limit", id="huge")])
+def test_an_entry_out_of_range_says_why_beside_the_field(tab: Tab, typed: str, reason: str):
+    log_offset = tab.server.log_size()
+    tab.open(BUILDER)
+    sidebar = tab.page.get_by_test_id("stSidebar")
+    field = sidebar.get_by_role("spinbutton", name="out_channels")
+    kept = field.input_value()
+    field.fill(typed)
+    tab.rerun(lambda: field.press("Enter"), BUILDER.heading)
+    warning = sidebar.get_by_test_id("stAlertContentWarning")
+    expect(warning).to_contain_text("was not applied")
+    expect(warning).to_contain_text(reason)
+    expect(field).to_have_value(kept)
+    tab.assert_no_error(log_offset)
