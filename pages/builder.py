@@ -162,9 +162,11 @@ st.caption(f"Input {shape_text(report.input_shape)} → {ends} · batch {report.
 totals = {"MACs": report.macs, "FLOPs": report.flops, "Parameters": report.params,
           "Memory traffic": report.memory_bytes, "Other ops": report.other_ops}
 history = st.session_state.get("totals_history", {"before": None, "now": None})
-if error is None and history["now"] != totals:
+if error is not None:  # the next whole stack is compared with the last whole one
+    history = {"before": history["now"], "now": history["now"]}
+elif history["now"] != totals:
     history = {"before": history["now"], "now": totals}
-    st.session_state["totals_history"] = history
+st.session_state["totals_history"] = history
 before = history["before"] if error is None else None
 analysed = analysed_text(error.layer) if error is not None else None
 

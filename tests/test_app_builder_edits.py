@@ -80,13 +80,18 @@ def test_an_entry_out_of_range_is_refused_with_the_reason(builder, key, typed, r
 
 
 def test_a_broken_stack_shows_no_saving(builder):
+    builder.number_input(key=field_key(builder, 0, "out_channels")).set_value(16).run()
+    assert deltas(builder)["MACs"].startswith("-")  # an edit of a whole stack: its change
     builder.selectbox(key="edit_index").set_value(4).run()
     builder.number_input(key=field_key(builder, 4, "groups")).set_value(5).run()
     assert set(deltas(builder).values()) == {"layers 0–3 only"}
     assert "stops at layer 4" in captions(builder) and "15 layers" in captions(builder)
     assert any("The totals cover layers 0–3 only" in error.value for error in builder.error)
     builder.number_input(key=field_key(builder, 4, "groups")).set_value(1).run()
-    assert not any(deltas(builder).values())  # fixed: back to the whole stack, no change against it
+    assert not any(deltas(builder).values())  # fixed: the same whole stack as before the error, no change
+    builder.selectbox(key="edit_index").set_value(0).run()
+    builder.number_input(key=field_key(builder, 0, "out_channels")).set_value(32).run()
+    assert deltas(builder)["MACs"].startswith("+")
 
 
 def test_an_error_on_layer_0_says_no_layer_is_analysed(builder):
