@@ -21,6 +21,7 @@ from ui.fields import edit_layer, new_layer, show_refused
 
 shell.require_navigation()
 
+
 def shape_text(shape) -> str:
     return "×".join(map(str, shape))
 

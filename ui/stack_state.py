@@ -171,6 +171,7 @@ def undo() -> None:
     st.session_state.update(selection)  # the page's keep_index brings them into range
     st.session_state[SEEN] = copy.deepcopy(stack)
 
+
 def add_layer(layer: dict[str, Any]) -> None:
     layers().append(layer)
     uids().append(_new_uid())
