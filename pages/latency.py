@@ -265,7 +265,9 @@ with layers_tab:
         "measured time (ms)": st.column_config.NumberColumn(format="%.4f"),
         "achieved FLOP/s": st.column_config.NumberColumn(format="%.3e"),
         "efficiency": st.column_config.NumberColumn(format="percent", help="roofline time / measured time")})
-    st.download_button("Download per-layer times (CSV)", table.to_csv(index=False),
+    about = (f"MACscope per-layer times · {subject.label} · input {'×'.join(map(str, report.input_shape))} · "
+             f"batch {batch} · {dtype} · {roofs.label}")
+    st.download_button("Download per-layer times (CSV)", csv_bytes(table, about),
                        file_name="macscope-layer-times.csv", mime="text/csv", key="latency_layers_csv")
 
 with roofline_tab:
@@ -333,7 +335,8 @@ with hardware_tab:
     st.dataframe(presets_table, hide_index=True, width="stretch", height=300)
     st.caption("Dense peaks (no structured sparsity). ≈ marks a figure we derived (see its source); int8 is integer "
                "OP/s. Add your own device in the sidebar.")
-    st.download_button("Download devices (CSV)", presets_table.to_csv(index=False), file_name="macscope-devices.csv",
+    st.download_button("Download devices (CSV)", csv_bytes(presets_table, "MACscope devices · dense peaks, FLOP/s "
+                       "(int8: OP/s) · ≈ derived"), file_name="macscope-devices.csv",
                        mime="text/csv", key="latency_devices_csv")
     st.subheader("This machine")
     facts = machine()
