@@ -81,3 +81,16 @@ def test_an_entry_out_of_range_says_why_beside_the_field(tab: Tab, typed: str, r
     expect(warning).to_contain_text(reason)
     expect(field).to_have_value(kept)
     tab.assert_no_error(log_offset)
+
+
+def test_removing_the_compare_baseline(tab: Tab):
+    compare = next(app_page for app_page in PAGES if app_page.name == "compare")
+    log_offset = tab.server.log_size()
+    tab.open(compare)
+    baseline = tab.page.get_by_role("combobox", name="Baseline (1×)")
+    expect(baseline).to_have_value("mobilenet_v2")
+    tab.rerun(tab.page.get_by_role("button", name="Remove mobilenet_v2").click, compare.heading)
+    tab.rerun(tab.page.get_by_role("tab", name="MACs and params", exact=True).click, compare.heading)
+    expect(baseline).to_have_value("squeezenet1_0")  # the first model left, as in the table and the link
+    assert "baseline=squeezenet1_0" in tab.page.url
+    tab.assert_no_error(log_offset)
