@@ -102,9 +102,9 @@ with st.sidebar:
     undo_button, clear_button = st.columns(2)
     undo_button.button("Undo", icon=":material/undo:", key="undo", on_click=state.undo, width="stretch",
                        disabled=not state.can_undo(), help="Back to the stack before your last change")
-    clear_button.button("Clear stack", icon=":material/delete_sweep:", key="clear_stack", width="stretch",
-                        on_click=state.clear_stack, disabled=not layers, help="Removes every layer; Undo brings "
-                                                                             "them back")
+    clear_button.button("Clear", icon=":material/delete_sweep:", key="clear_stack", width="stretch",
+                        on_click=state.clear_stack, disabled=not layers,
+                        help="Clear the stack: removes every layer; Undo brings them back")
     if not layers:
         st.info("The stack is empty: add a layer above.")
     else:
