@@ -18,8 +18,18 @@ pytestmark = pytest.mark.e2e
 BUILDER = next(app_page for app_page in PAGES if app_page.name == "builder")
 
 
-def open_tab(tab: Tab, name: str) -> None:
-    tab.rerun(tab.page.get_by_role("tab", name=name, exact=True).click, BUILDER.heading)
+def settle(tab: Tab, shown, heading: str = BUILDER.heading) -> None:
+    """After an action: wait for what it shows, then for the app to be done drawing. (Counting reruns
+    is not reliable here: a click during a run makes Streamlit restart it, two requests, one run.)"""
+    expect(shown).to_be_visible(timeout=30_000)
+    tab.wait_until_done(heading)
+
+
+def open_tab(tab: Tab, name: str, heading: str = BUILDER.heading) -> None:
+    tab_button = tab.page.get_by_role("tab", name=name, exact=True)
+    tab_button.click()
+    expect(tab_button).to_have_attribute("aria-selected", "true")
+    settle(tab, tab.page.get_by_test_id("stMain"), heading)
 
 
 @pytest.mark.parametrize("name", ["Transformer encoder block (ViT-B/16)", "MobileNetV2 block"])
@@ -32,7 +42,10 @@ def test_load_a_preset_then_click_the_tabs(tab: Tab, name: str):
     sidebar = tab.page.get_by_test_id("stSidebar")
     sidebar.get_by_role("combobox", name="Preset").click()
     tab.page.get_by_role("option", name=name, exact=True).click()
-    tab.rerun(sidebar.get_by_role("button", name="Load preset").click, BUILDER.heading)
+    settle(tab, sidebar.get_by_role("combobox", name="Preset"))
+    expect(sidebar.get_by_role("combobox", name="Preset")).to_have_value(name)
+    sidebar.get_by_role("button", name="Load preset").click()
+    settle(tab, sidebar.get_by_text(f"Loaded the preset “{name}”."))
     for name_of_tab in ("Per-layer table", "Charts", "Formula"):
         open_tab(tab, name_of_tab)
         tab.assert_no_error(log_offset)
@@ -49,15 +62,21 @@ def test_latency_batch_list_after_a_refused_resolution(tab: Tab):
     log_offset = tab.server.log_size()
     tab.open(latency)
     sidebar = tab.page.get_by_test_id("stSidebar")
-    sidebar.get_by_role("combobox", name="Model").fill("maxvit_t")  # the list is long: type to find it
-    tab.rerun(tab.page.get_by_role("option", name="maxvit_t", exact=True).click, latency.heading)
-    tab.rerun(tab.page.get_by_role("tab", name="Batch sweep", exact=True).click, latency.heading)
+    model = sidebar.get_by_role("combobox", name="Model")
+    model.fill("maxvit_t")  # the list is long: type to find it
+    tab.page.get_by_role("option", name="maxvit_t", exact=True).click()
+    expect(model).to_have_value("maxvit_t")
+    settle(tab, tab.page.get_by_test_id("stMain"), latency.heading)
+    open_tab(tab, "Batch sweep", latency.heading)
     resolution = sidebar.locator(".st-key-latency_resolution")
-    tab.rerun(resolution.get_by_test_id("stNumberInputStepUp").click, latency.heading)   # 224 -> 240: refused
-    expect(tab.page.get_by_test_id("stAlertContentError")).to_contain_text("240")
-    tab.rerun(resolution.get_by_test_id("stNumberInputStepDown").click, latency.heading)  # back to 224
+    refusal = tab.page.get_by_test_id("stMain").locator('[data-testid^="stAlertContent"]').filter(has_text="240")
+    resolution.get_by_test_id("stNumberInputStepUp").click()  # 224 -> 240: refused
+    settle(tab, refusal, latency.heading)
+    resolution.get_by_test_id("stNumberInputStepDown").click()  # back to 224
+    expect(refusal).to_have_count(0, timeout=30_000)
+    settle(tab, tab.page.get_by_role("tab", name="Batch sweep", exact=True), latency.heading)
     for name in ("Hardware", "Batch sweep"):  # two more reruns: the browser sends the list it shows
-        tab.rerun(tab.page.get_by_role("tab", name=name, exact=True).click, latency.heading)
+        open_tab(tab, name, latency.heading)
     batches = tab.page.locator(".st-key-latency_batches")
     for size in (1, 2, 4, 8, 16):
         expect(batches).to_contain_text(str(size))
@@ -75,8 +94,9 @@ def test_an_entry_out_of_range_says_why_beside_the_field(tab: Tab, typed: str, r
     field = sidebar.get_by_role("spinbutton", name="out_channels")
     kept = field.input_value()
     field.fill(typed)
-    tab.rerun(lambda: field.press("Enter"), BUILDER.heading)
+    field.press("Enter")
     warning = sidebar.get_by_test_id("stAlertContentWarning")
+    settle(tab, warning)
     expect(warning).to_contain_text("was not applied")
     expect(warning).to_contain_text(reason)
     expect(field).to_have_value(kept)
@@ -89,8 +109,10 @@ def test_removing_the_compare_baseline(tab: Tab):
     tab.open(compare)
     baseline = tab.page.get_by_role("combobox", name="Baseline (1×)")
     expect(baseline).to_have_value("mobilenet_v2")
-    tab.rerun(tab.page.get_by_role("button", name="Remove mobilenet_v2").click, compare.heading)
-    tab.rerun(tab.page.get_by_role("tab", name="MACs and params", exact=True).click, compare.heading)
+    tab.page.get_by_role("button", name="Remove mobilenet_v2").click()
+    expect(tab.page.get_by_role("button", name="Remove mobilenet_v2")).to_have_count(0)
+    settle(tab, tab.page.get_by_test_id("stMain"), compare.heading)
+    open_tab(tab, "MACs and params", compare.heading)
     expect(baseline).to_have_value("squeezenet1_0")  # the first model left, as in the table and the link
     assert "baseline=squeezenet1_0" in tab.page.url
     tab.assert_no_error(log_offset)
