@@ -1,6 +1,11 @@
 """Units: SI formatting and the one place where FLOPs are derived from MACs.
 
 K, M, G, T, P are powers of 1000. FLOPs is a count; FLOPS (FLOP/s) is a rate.
+
+One notation on every page: in text the prefix joins its unit, ``si(x, "MACs")`` ->
+"86.70 MMACs", "8.178 GFLOPs", "35.58 TFLOP/s" (never ``f"{si(x)}MACs"``, which gives
+"512MACs" below 1000); a metric or a column whose label names the unit shows the number
+with its prefix only ("MACs: 86.70 M"). Shapes are joined with "×" and changes with "→".
 """
 
 from __future__ import annotations

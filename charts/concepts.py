@@ -40,11 +40,13 @@ def units_table(examples: list[ScaleExample]) -> pd.DataFrame:
     } for example in examples])
 
 
-def worked_table(reports: dict[str, tuple[str, Report]]) -> pd.DataFrame:
-    """A row per worked example: MACs, FLOPs and parameters, exact (its description is shown with its formula)."""
+def worked_table(reports: dict[str, tuple[str, Report]], params_without_bias: dict[str, int]) -> pd.DataFrame:
+    """A row per worked example: MACs, FLOPs and parameters (with and without bias), exact (its description
+    is shown with its formula)."""
     return pd.DataFrame.from_records([{
         "example": name.removeprefix("Worked example: "), "MACs": report.macs,
-        "FLOPs": report.flops, "params": report.params, "MACs (SI)": si(report.macs),
+        "FLOPs": report.flops, "params": report.params, "params without bias": params_without_bias[name],
+        "MACs (SI)": si(report.macs),
     } for name, (_, report) in reports.items()])
 
 

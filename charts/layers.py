@@ -58,7 +58,7 @@ def macs_per_layer(report: Report) -> go.Figure:
     figure.update_xaxes(categoryorder="array", categoryarray=[layer_label(row) for row in report.rows],
                         tickangle=-45 if len(report.rows) > 8 else 0)
     figure.update_yaxes(tickformat="~s")
-    return layout(figure, f"MACs per layer (total {si(report.macs)}MACs)", "MACs")
+    return layout(figure, f"MACs per layer (total {si(report.macs, 'MACs')})", "MACs")
 
 
 def macs_by_kind(report: Report) -> go.Figure:

@@ -31,15 +31,22 @@ def hierarchy_treemap(report: Report, root_label: str) -> go.Figure:
     ids = [path or root_label for path in ordered]
     parents = ["" if not path else (path.rsplit(".", 1)[0] if "." in path else root_label) for path in ordered]
     labels = [path.rsplit(".", 1)[-1] if path else root_label for path in ordered]
-    values = [self_macs.get(path, 0) for path in ordered]
+    # Each box is valued at its whole subtree ("total"), so a container's tooltip gives the MACs
+    # inside it; with "remainder" it gave its own MACs, 0 for a block, beside a non-zero share.
+    subtree = dict.fromkeys(ordered, 0)
+    for path, macs in self_macs.items():
+        parts = path.split(".") if path else []
+        for depth in range(len(parts) + 1):
+            subtree[".".join(parts[:depth])] += macs
+    values = [subtree[path] for path in ordered]
     figure = go.Figure(go.Treemap(
-        ids=ids, parents=parents, labels=labels, values=values, branchvalues="remainder",
+        ids=ids, parents=parents, labels=labels, values=values, branchvalues="total",
         customdata=[[path or root_label, types.get(path, "")] for path in ordered],
         hovertemplate="<b>%{customdata[0]}</b> %{customdata[1]}<br>MACs %{value:,} "
                       "(%{percentRoot:.1%} of the model)<extra></extra>",
         maxdepth=3, root_color="#f1f4f9",
     ))
-    layout(figure, f"MACs by module (total {si(report.macs)}MACs): click a box to zoom in", "")
+    layout(figure, f"MACs by module (total {si(report.macs, 'MACs')}): click a box to zoom in", "")
     figure.update_layout(height=460, margin={"l": 0, "r": 0, "t": 50, "b": 0})
     return figure
 

@@ -50,3 +50,23 @@ def layer_table(report: Report) -> pd.DataFrame:
         })
     return exact_text(pd.DataFrame.from_records(records, columns=SCREEN_COLUMNS + [
         "weight bytes", "input bytes", "output bytes", "input shape"]))
+
+
+def layer_totals(report: Report) -> dict:
+    """The totals row of a layer table: the report's own totals (parts are not added twice)."""
+    return {"#": "total", "layer": f"{len(report.rows)} layer" + ("" if len(report.rows) == 1 else "s"),
+            "output shape": _shape(report.output_shape), "params": report.params, "MACs": report.macs,
+            "FLOPs": report.flops, "share of MACs": 1.0 if report.macs else 0.0, "other ops": report.other_ops,
+            "bytes moved": report.memory_bytes, "FLOPs per byte": round(report.intensity, 2),
+            "weight bytes": report.weight_bytes, "input bytes": sum(row.input_bytes for row in report.rows),
+            "output bytes": sum(row.output_bytes for row in report.rows), "input shape": _shape(report.input_shape)}
+
+
+def csv_bytes(table: pd.DataFrame, about: str, totals: dict | None = None) -> bytes:
+    """A table as a spreadsheet should open it: a first line "# about" (what was counted: input,
+    batch, dtype), the header and rows, then ``totals`` as a last row if given. UTF-8 with a
+    byte-order mark: without one, Excel reads UTF-8 as a legacy code page and "197×768" comes
+    out as "197Ã—768"."""
+    if totals is not None:
+        table = pd.concat([table, pd.DataFrame([totals], columns=table.columns)], ignore_index=True)
+    return ("\ufeff# " + about.replace("\n", " ") + "\n" + table.to_csv(index=False)).encode("utf-8")

@@ -12,18 +12,15 @@ from calc.explain import explain
 from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS
 from calc.units import DTYPE_BYTES, exact, si, si_bytes
 from charts import layers as layer_charts
-from charts.tables import SCREEN_COLUMNS, layer_table, text_columns
+from charts.tables import SCREEN_COLUMNS, csv_bytes, layer_table, layer_totals
 from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
 from ui import links, shell
 from ui import stack_state as state
-from ui.fields import edit_layer, new_layer
+from ui.fields import edit_layer, new_layer, show_refused
 from ui.text import plain
 
 shell.require_navigation()
-
-INPUT_FIELDS = {"in_c": ("C", "channels"), "in_h": ("H", "height in pixels"), "in_w": ("W", "width in pixels"),
-                "in_l": ("L", "tokens (sequence length)"), "in_d": ("D", "features per token")}
 
 
 def shape_text(shape) -> str:
@@ -36,6 +33,15 @@ def layer_caption(index: int, layer: dict, bad: bool) -> str:
     return ("⚠ " if bad else "") + (text if len(text) <= 60 else text[:57] + "…")
 
 
+def count_text(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def analysed_text(first_bad: int) -> str:
+    """What the totals cover when layer ``first_bad`` has an error."""
+    return {0: "no layer", 1: "layer 0"}.get(first_bad, f"layers 0–{first_bad - 1}")
+
+
 TABS = ["Per-layer table", "Charts", "Formula"]
 LINK = [links.Param("stack", state.STACK, decode_stack, encode_stack,
                     apply=lambda stack: state.replace_stack(stack_to_json(stack)), max_chars=MAX_LINK_CHARS),
@@ -44,11 +50,16 @@ LINK = [links.Param("stack", state.STACK, decode_stack, encode_stack,
 links.restore("builder", LINK)
 state.ensure_stack()
 state.sync_input_from_widgets()
+state.record_edit()
 stack_json = st.session_state[state.STACK]
 report, error = analyze_json_until_error(stack_json)
 layers, uids = state.layers(), state.uids()
 bad_layer = error.layer if error is not None else None
 incoming = report.output_shape if report is not None and error is None else None
+rows = report.rows if report is not None else []
+heaviest = max(range(len(rows)), key=lambda i: rows[i].macs) if rows else 0
+state.keep_index("edit_index", len(layers), 0)  # before the link is written from them
+state.keep_index("explain_layer", len(rows), heaviest)
 
 # ---------------------------------------------------------------- sidebar
 with st.sidebar:
@@ -62,14 +73,20 @@ with st.sidebar:
                           label_visibility="collapsed")
     rank = next(r for r, label in state.INPUT_KINDS.items() if label == kind_label)
     keys = state.input_keys(rank)
+    # No min/max on these: Streamlit would refuse an entry out of range without a word;
+    # state.check_input refuses it and says why under the row.
     for column, key in zip(st.columns(len(keys)), keys):
-        symbol, name = INPUT_FIELDS[key]
-        column.number_input(symbol, min_value=1, max_value=MAX_DIM, step=1, key=key, help=name)
+        symbol, name = state.INPUT_FIELDS[key]
+        column.number_input(symbol, step=1, key=key, help=f"{name}; a whole number from 1 to {MAX_DIM:,}",
+                            on_change=state.check_input, args=(key,))
+    for key in keys:
+        show_refused(key)
     left, right = st.columns(2)
-    left.number_input("Batch N", min_value=1, max_value=MAX_BATCH, step=1, key="batch",
-                      help="Scales MACs, FLOPs, other ops and activations; not params")
+    left.number_input("Batch N", step=1, key="batch", on_change=state.check_input, args=("batch",),
+                      help=f"Scales MACs, FLOPs, other ops and activations; not params. 1 to {MAX_BATCH:,}")
     right.selectbox("dtype", tuple(DTYPE_BYTES), key="dtype",
                     help="Bytes per value: " + ", ".join(f"{d} {b}" for d, b in DTYPE_BYTES.items()))
+    show_refused("batch")
 
     st.subheader("Add a layer")
     # Offer only the kinds that fit where the stack ends (all of them while it has an error).
@@ -83,10 +100,15 @@ with st.sidebar:
               on_click=lambda: state.add_layer(new_layer(layer_kind(st.session_state["add_kind"]), incoming)))
 
     st.subheader("Edit a layer")
+    undo_button, clear_button = st.columns(2)
+    undo_button.button("Undo", icon=":material/undo:", key="undo", on_click=state.undo, width="stretch",
+                       disabled=not state.can_undo(), help="Back to the stack before your last change")
+    clear_button.button("Clear", icon=":material/delete_sweep:", key="clear_stack", width="stretch",
+                        on_click=state.clear_stack, disabled=not layers,
+                        help="Clear the stack: removes every layer; Undo brings them back")
     if not layers:
         st.info("The stack is empty: add a layer above.")
     else:
-        st.session_state["edit_index"] = min(st.session_state.get("edit_index", 0), len(layers) - 1)
         st.selectbox("Layer to edit", range(len(layers)), key="edit_index",
                      format_func=lambda i: layer_caption(i, layers[i], i == bad_layer))
         index = st.session_state["edit_index"]
@@ -132,23 +154,29 @@ if report is None:
     st.stop()
 
 dtype_bytes = DTYPE_BYTES[report.dtype]
-ends = (f"output {shape_text(report.output_shape)}" if error is None
-        else f"layer {error.layer} does not fit its input {shape_text(report.output_shape)}")
+ends = f"output {shape_text(report.output_shape)}" if error is None else f"stops at layer {error.layer} (error below)"
 st.caption(f"Input {shape_text(report.input_shape)} → {ends} · batch {report.batch} · {report.dtype} "
-           f"({dtype_bytes} bytes per value) · {len(layers)} layers · MACs exclude bias adds, "
+           f"({dtype_bytes} bytes per value) · {count_text(len(layers), 'layer')} · MACs exclude bias adds, "
            "FLOPs = 2 × MACs, K/M/G = 10³/10⁶/10⁹")
 
-# Each metric shows how much the last change to the stack moved it (red: costs more).
+# Each metric shows how much the last change to the stack moved it (red: costs more). While the
+# stack has an error the totals cover only the layers before it: a change against them would read
+# as a saving, so the metrics say what they cover instead, and the history waits for a whole stack.
 totals = {"MACs": report.macs, "FLOPs": report.flops, "Parameters": report.params,
           "Memory traffic": report.memory_bytes, "Other ops": report.other_ops}
 history = st.session_state.get("totals_history", {"before": None, "now": None})
-if history["now"] != totals:
+if error is not None:  # the next whole stack is compared with the last whole one
+    history = {"before": history["now"], "now": history["now"]}
+elif history["now"] != totals:
     history = {"before": history["now"], "now": totals}
-    st.session_state["totals_history"] = history
-before = history["before"]
+st.session_state["totals_history"] = history
+before = history["before"] if error is None else None
+analysed = analysed_text(error.layer) if error is not None else None
 
 
 def change(label: str, unit=si) -> str | None:
+    if error is not None:
+        return "no layer analysed" if error.layer == 0 else f"{analysed} only"
     if before is None or before[label] == totals[label]:
         return None
     difference = totals[label] - before[label]
@@ -167,13 +195,14 @@ helps = {
 }
 for column, label in zip(st.columns(len(totals)), totals):
     unit = si_bytes if label == "Memory traffic" else si
-    column.metric(label, unit(totals[label]), change(label, unit), delta_color="inverse", border=True,
+    column.metric(label, unit(totals[label]), change(label, unit), delta_color="off" if error else "inverse",
+                  delta_arrow="off" if error else "auto", border=True,
                   help=helps[label] + (" · the small figure is the change made by your last edit" if before else ""))
 
 if error is not None:
-    analysed = f"layers 0–{error.layer - 1}" if error.layer else "no layer"
-    st.error(plain(f"{str(error)[0].upper()}{str(error)[1:]}. The totals cover {analysed} only; edit layer "
-             f"{error.layer} in the sidebar to fix it."), icon=":material/error:")
+    covered = "No layer is analysed" if error.layer == 0 else f"The totals cover {analysed} only"
+    st.error(plain(f"{str(error)[0].upper()}{str(error)[1:]}. {covered}; edit layer {error.layer} in the sidebar "
+                   "to fix it."), icon=":material/error:")
 
 table_tab, charts_tab, formula_tab = st.tabs(TABS, key="builder_tab", on_change="rerun")
 
@@ -194,9 +223,15 @@ with table_tab:
         name: config for name, config in number_columns.items()
         if name not in text_columns(table)})  # a count beyond int64 is exact text, shown as it is
     if error is not None:
-        st.caption(f"Layers {error.layer}–{len(layers) - 1} are not in the table: layer {error.layer} does not "
-                   "fit its input, so the shapes after it are unknown.")
-    st.download_button("Download table (CSV)", table.to_csv(index=False), file_name="macscope-layers.csv",
+        left_out = (f"Layer {error.layer} is" if error.layer == len(layers) - 1
+                    else f"Layers {error.layer}–{len(layers) - 1} are")
+        st.caption(f"{left_out} not in the table: layer {error.layer} has an error, so its output shape "
+                   "and those after it are unknown.")
+    about = (f"MACscope layer table · input {shape_text(report.input_shape)} · batch {report.batch} · "
+             f"{report.dtype} ({dtype_bytes} bytes per value) · MACs exclude bias adds, FLOPs = 2 × MACs"
+             + (f" · stops at layer {error.layer}: {error}" if error is not None else ""))
+    st.download_button("Download table (CSV)", csv_bytes(table, about, layer_totals(report)),
+                       file_name="macscope-layers.csv",
                        mime="text/csv", key="download_csv")
 
 with charts_tab:
@@ -214,13 +249,9 @@ with formula_tab:
     if not report.rows:
         st.info("No analysed layer to explain yet.")
     else:
-        heaviest = max(range(len(report.rows)), key=lambda i: report.rows[i].macs)
-        if st.session_state.get("explain_layer", 0) >= len(report.rows):
-            st.session_state.pop("explain_layer")  # that layer is gone (or the link named one that never was)
-        st.session_state.setdefault("explain_layer", heaviest)
         chosen = st.selectbox("Explain layer", range(len(report.rows)), key="explain_layer",
                               format_func=lambda i: f"{i} · {report.rows[i].kind}")
-        row = report.rows[min(chosen, len(report.rows) - 1)]
+        row = report.rows[chosen]
         text = explain(row.cost)
         st.markdown(f"**Layer {row.name} · {row.kind}**: {layer_kind(row.kind).summary}. "
                     f"Input {shape_text(row.input_shape)} → output {shape_text(row.output_shape)}, "

@@ -5,10 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from calc import zoo
+from calc import analyze_json_until_error, zoo
 from calc.errors import SpecError
+from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
+from calc.spec import stack_to_json
 from charts import compare as compare_charts
+from charts.tables import csv_bytes
 from ui import links, shell
+from ui import stack_state
+from ui.text import plain
 
 shell.require_navigation()
 
@@ -26,21 +31,42 @@ def zoo_names() -> tuple[str, ...]:
     return zoo.list_models()
 
 
+BUILDER = "Builder stack"  # the row of the user's own stack, from the Layer Builder
+
+
+def baseline_names() -> tuple[str, ...]:
+    return (*zoo_names(), BUILDER)
+
+
 TABS = ["Accuracy vs cost", "MACs and params", "MACs vs resolution"]
 with st.spinner(shell.READING_ZOO):
     zoo_names()
-LINK = [links.choices("models", "compare_models", zoo_names), links.choice("baseline", "compare_baseline", zoo_names),
+LINK = [links.choices("models", "compare_models", zoo_names),
+        links.choice("baseline", "compare_baseline", baseline_names),
+        links.flag("builder", "compare_builder"),
+        links.Param("stack", stack_state.STACK, decode_stack, encode_stack,
+                    apply=lambda stack: stack_state.replace_stack(stack_to_json(stack)), max_chars=MAX_LINK_CHARS),
         links.choice("tab", "compare_tab", lambda: TABS)]
 links.restore("compare", LINK)
 st.session_state.setdefault("compare_models", ["mobilenet_v2", "squeezenet1_0", "resnet50", "resnet152", "vgg16"])
-if st.session_state.get("compare_baseline") not in st.session_state["compare_models"]:
-    st.session_state.pop("compare_baseline", None)  # a baseline must be one of the models
+# The baseline must be one of the models. It is set on every run, not only when it changes: a
+# selectbox shows the label it was last sent, so after its model is removed the browser would
+# still show it while the table's 1.00× row and the link use another.
+models = [*st.session_state["compare_models"], *([BUILDER] if st.session_state.get("compare_builder") else [])]
+if models:
+    baseline = st.session_state.get("compare_baseline")
+    st.session_state["compare_baseline"] = baseline if baseline in models else models[0]
 with st.sidebar:
     st.subheader("Models")
     chosen = st.multiselect("Models and stacks", zoo_names(), key="compare_models",
                             help="Type to search; the stack presets are at the end")
+    if st.toggle("Add my Builder stack", key="compare_builder",
+                 help="The stack as it is now on the Layer Builder page (its input, batch 1)"):
+        stack_state.ensure_stack()
+        chosen = [*chosen, BUILDER]
     baseline = st.selectbox("Baseline (1×)", chosen, key="compare_baseline") if chosen else None
-    links.share_box(links.publish(LINK))
+    builder_stack = st.session_state.get(stack_state.STACK) if BUILDER in chosen else None
+    links.share_box(links.publish(LINK, {"stack": builder_stack}))
     if not chosen:
         st.info("Pick at least one model.")
         st.stop()
@@ -49,12 +75,28 @@ st.title("Compare models")
 links.report_problems("compare")
 records = []
 for name in chosen:
-    info = zoo.model_info(name)
-    with st.spinner(f"Counting {name} at {'×'.join(map(str, info.input_shape[1:]))} on the meta device…"):
-        macs, params = count(name)
-    records.append({"model": name, "input": "×".join(map(str, info.input_shape)), "GMACs": macs / 1e9,
-                    "GFLOPs": 2 * macs / 1e9, "params (M)": params / 1e6, "acc@1 (%)": info.acc1, "MACs": macs})
+    if name == BUILDER:
+        # At batch 1, as every zoo model here is counted; the Builder's batch stays on its page.
+        own, error = analyze_json_until_error(dict(builder_stack, batch=1))
+        if error is not None:
+            st.warning(plain(f"Your Builder stack is not compared: {error}. Fix it on the Layer Builder page."),
+                       icon=":material/warning:")
+            continue
+        shape, macs, params, acc1 = own.input_shape, own.macs, own.params, None
+    else:
+        info = zoo.model_info(name)
+        with st.spinner(f"Counting {name} at {'×'.join(map(str, info.input_shape[1:]))} on the meta device…"):
+            macs, params = count(name)
+        shape, acc1 = info.input_shape, info.acc1
+    records.append({"model": name, "input": "×".join(map(str, shape)), "GMACs": macs / 1e9,
+                    "GFLOPs": 2 * macs / 1e9, "params (M)": params / 1e6,
+                    "acc@1 (%)": float("nan") if acc1 is None else acc1, "MACs": macs})
+if not records:
+    st.info("Pick at least one model.")
+    st.stop()
 table = pd.DataFrame.from_records(records)
+if baseline not in set(table["model"]):  # the Builder stack was the baseline and has an error
+    baseline = table["model"].iloc[0]
 base_macs = table.loc[table["model"] == baseline, "MACs"].iloc[0]
 table["relative cost"] = table["MACs"] / base_macs if base_macs else float("nan")
 st.caption("GMACs: multiply-accumulates at each model's native input (torchvision's “GFLOPS” are these). "
@@ -63,9 +105,12 @@ st.caption("GMACs: multiply-accumulates at each model's native input (torchvisio
 st.dataframe(table.drop(columns=["MACs"]), hide_index=True, width="stretch", column_config={
     "GMACs": st.column_config.NumberColumn(format="%.3f"), "GFLOPs": st.column_config.NumberColumn(format="%.3f"),
     "params (M)": st.column_config.NumberColumn(format="%.2f"),
-    "acc@1 (%)": st.column_config.NumberColumn(format="%.2f", help="ImageNet-1K top-1 of torchvision's weights"),
+    "acc@1 (%)": st.column_config.NumberColumn(format="%.2f", help="ImageNet-1K top-1 of torchvision's weights; "
+                                                                  "empty for a stack (it has no trained weights)"),
     "relative cost": st.column_config.NumberColumn(format="%.2f×", help=f"MACs / MACs of {baseline}")})
-st.download_button("Download comparison (CSV)", table.to_csv(index=False), file_name="macscope-compare.csv",
+st.download_button("Download comparison (CSV)", csv_bytes(table, "MACscope comparison: MACs at each model's "
+                   "native input, batch 1; GFLOPs = 2 × GMACs; relative cost = MACs / MACs of " + str(baseline)),
+                   file_name="macscope-compare.csv",
                    mime="text/csv", key="compare_csv")
 
 scatter_tab, bars_tab, resolution_tab = st.tabs(TABS, key="compare_tab", on_change="rerun")
@@ -73,10 +118,14 @@ scatter_tab, bars_tab, resolution_tab = st.tabs(TABS, key="compare_tab", on_chan
 # model at seven sizes, and each chart costs the browser its drawing.
 with scatter_tab:
     if scatter_tab.open:
-        if table["acc@1 (%)"].notna().any():
+        unrated = table.loc[table["acc@1 (%)"].isna(), "model"].tolist()
+        if len(unrated) < len(table):
             st.plotly_chart(compare_charts.accuracy_against_cost(table), key="compare_scatter")
+            if unrated:
+                st.caption("Not on this chart, having no ImageNet accuracy: " + ", ".join(unrated)
+                           + " (see them under MACs and params).")
         else:
-            st.info("None of the chosen models has an ImageNet accuracy (stack presets have none).")
+            st.info("None of the chosen models has an ImageNet accuracy (stacks have none): see MACs and params.")
 with bars_tab:
     if bars_tab.open:
         left, right = st.columns(2)
@@ -85,7 +134,11 @@ with bars_tab:
                            key="compare_params")
 with resolution_tab:
     if resolution_tab.open:
-        images = [name for name in chosen if zoo.model_info(name).source == "torchvision"]
+        images = [name for name in table["model"] if name != BUILDER and zoo.model_info(name).source == "torchvision"]
+        stacks = [name for name in table["model"] if name not in images]
+        if stacks:
+            st.caption("Not swept: " + ", ".join(stacks) + " (a stack has the input it was written for; change it on "
+                       "the Layer Builder page).")
         points, refused = [], set()
         progress = st.progress(0.0, text="Counting each model at each resolution…")
         for step, (name, resolution) in enumerate([(n, r) for n in images for r in RESOLUTIONS]):

@@ -39,8 +39,14 @@ def counted(name: str) -> calc.Report:
         return count(name)
 
 
-def analyzed(name: str) -> calc.Report:
-    return calc.analyze(calc.parse_stack(preset(name).stack))
+def analyzed(name: str, bias: bool = True) -> calc.Report:
+    """A preset counted as written, or (``bias=False``) with every bias turned off, as the Separable page counts."""
+    stack = preset(name).stack
+    if not bias:
+        stack = dict(stack, layers=[dict(layer, bias=False) if any(field.name == "bias" for field in
+                                                                   calc.layer_kind(layer["type"]).fields) else layer
+                                    for layer in stack["layers"]])
+    return calc.analyze(calc.parse_stack(stack))
 
 
 def show_formula(report: calc.Report) -> None:
@@ -111,14 +117,19 @@ with units_tab:
 with worked_tab:
     worked = {entry.name: (entry.description, analyzed(entry.name)) for entry in PRESETS
               if entry.name.startswith(WORKED)}
+    no_bias = {name: analyzed(name, bias=False).params for name in worked}
     if worked_tab.open:
-        st.dataframe(charts.worked_table(worked), hide_index=True, width="stretch", column_config={
-            column: st.column_config.NumberColumn(format="localized") for column in ("MACs", "FLOPs", "params")})
+        st.dataframe(charts.worked_table(worked, no_bias), hide_index=True, width="stretch", column_config={
+            column: st.column_config.NumberColumn(format="localized") for column in ("MACs", "FLOPs", "params",
+                                                                                     "params without bias")})
+    st.caption("params: weights and bias, torch's default. The Separable page counts its convolutions without "
+               "bias (the usual layout, with batch norm after): that is the “params without bias” column.")
     chosen = st.radio("Show the formula of", list(worked), key="concepts_example", horizontal=True,
                       format_func=lambda name: name.removeprefix(WORKED), label_visibility="collapsed")
     description, report = worked[chosen]
     st.markdown(f"**{chosen.removeprefix(WORKED)}**: {description}. Output "
-                f"{'×'.join(map(str, report.output_shape))}, {exact(report.params)} parameters (weights and bias).")
+                f"{'×'.join(map(str, report.output_shape))}, {exact(report.params)} parameters: "
+                f"{exact(no_bias[chosen])} weights + {exact(report.params - no_bias[chosen])} bias.")
     show_formula(report)
 
 with gap_tab:
@@ -171,8 +182,9 @@ with wrong_tab:
             f"“{zoo.model_info('vit_h_14').gmacs:.2f} GFLOPS” are {si(vit_h.macs, 'MACs')} = {si(vit_h.flops, 'FLOPs')}.")
     with right.container(border=True):
         st.markdown(
-            f"**2. The {TPU}'s peak is quoted as FP32.**  \n"
-            f"Published: “{peaks['bf16'] / scales['T']:g} TFLOPS FP32”.  \n"
+            f"**2. The {TPU}'s peak is often quoted as FP32.**  \n"
+            f"Published, in {tpu.source.split(';')[0]}.  \n"
+            f"Repeated in comparisons and articles as “{peaks['bf16'] / scales['T']:g} TFLOPS FP32”.  \n"
             f"Correct: **{si(peaks['bf16'], 'FLOP/s')} bf16** and {si(peaks['int8'], 'OP/s')} int8; FP32 peak: "
             f"**{fp32_peak}**.")
         st.caption(f"Source: {tpu.source}.")

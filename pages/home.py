@@ -48,4 +48,4 @@ with right:
     st.markdown(f"**Example**: {example.description}. Output {'×'.join(map(str, row.output_shape))}.")
     st.latex(text.macs_symbolic)
     st.latex(text.macs_substituted)
-    st.caption(f"{exact(row.macs)} MACs ≈ {si(row.macs)}MACs = {si(row.flops)}FLOPs, computed live by calc.")
+    st.caption(f"{exact(row.macs)} MACs ≈ {si(row.macs, 'MACs')} = {si(row.flops, 'FLOPs')}, computed live by calc.")

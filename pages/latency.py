@@ -14,6 +14,7 @@ from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
 from calc.units import duration, exact, si, si_bytes
 from charts import latency as charts
+from charts.tables import csv_bytes
 from ui import latency_runs as runs
 from ui import links, shell, stack_state
 from ui.devices import CUSTOM, add_custom_device, devices, read_device, write_device
@@ -161,7 +162,7 @@ if here is not None:  # theory on this machine's measured roofs, beside the meas
 
 columns = st.columns(4)
 columns[0].metric("(a) FLOPs / peak", duration(estimate.peak_seconds), border=True,
-                  help=f"{si(report.flops)}FLOPs / {charts.rate_text(roofs.peak_flops_per_s)} on "
+                  help=f"{si(report.flops, 'FLOPs')} / {charts.rate_text(roofs.peak_flops_per_s)} on "
                        f"{plain(roofs.label)}")
 columns[1].metric("(b) Roofline", duration(estimate.roofline_seconds), border=True,
                   help="Σ over layers of max(FLOPs / peak, bytes / bandwidth)")
@@ -280,7 +281,9 @@ with layers_tab:
         "measured time (ms)": st.column_config.NumberColumn(format="%.4f"),
         "achieved FLOP/s": st.column_config.NumberColumn(format="%.3e"),
         "efficiency": st.column_config.NumberColumn(format="percent", help="roofline time / measured time")})
-    st.download_button("Download per-layer times (CSV)", table.to_csv(index=False),
+    about = (f"MACscope per-layer times · {subject.label} · input {'×'.join(map(str, report.input_shape))} · "
+             f"batch {batch} · {dtype} · {roofs.label}")
+    st.download_button("Download per-layer times (CSV)", csv_bytes(table, about),
                        file_name="macscope-layer-times.csv", mime="text/csv", key="latency_layers_csv")
 
 with roofline_tab:
@@ -296,7 +299,9 @@ with roofline_tab:
                + ("" if here else "Measure on the first tab to see achieved FLOP/s on this machine."))
 
 with sweep_tab:
-    batches = st.multiselect("Batch sizes", BATCH_CHOICES, key="latency_batches")
+    # persist_state: a run stopped before the tabs (a refused resolution) would otherwise drop the list,
+    # and the browser would show it empty when it is drawn again.
+    batches = st.multiselect("Batch sizes", BATCH_CHOICES, key="latency_batches", persist_state="session")
     points = []
     for size in sorted(batches):
         try:
@@ -335,7 +340,9 @@ with sweep_tab:
         if sweep_tab.open:
             st.plotly_chart(charts.batch_sweep(sweep_table), key="latency_sweep_chart")
         sweep_table["samples per s"] = sweep_table["batch"] / sweep_table["seconds"]
-        st.download_button("Download batch sweep (CSV)", sweep_table.to_csv(index=False),
+        about = (f"MACscope batch sweep · {subject.label} · input {'×'.join(map(str, report.input_shape))} "
+                 f"per sample · {dtype} · seconds per forward pass")
+        st.download_button("Download batch sweep (CSV)", csv_bytes(sweep_table, about),
                            file_name="macscope-batch-sweep.csv", mime="text/csv", key="latency_sweep_csv")
     else:
         st.info("Pick at least one batch size.")
@@ -345,7 +352,8 @@ with hardware_tab:
     st.dataframe(presets_table, hide_index=True, width="stretch", height=300)
     st.caption("Dense peaks (no structured sparsity). ≈ marks a figure we derived (see its source); int8 is integer "
                "OP/s. Add your own device in the sidebar.")
-    st.download_button("Download devices (CSV)", presets_table.to_csv(index=False), file_name="macscope-devices.csv",
+    st.download_button("Download devices (CSV)", csv_bytes(presets_table, "MACscope devices · dense peaks, FLOP/s "
+                       "(int8: OP/s) · ≈ derived"), file_name="macscope-devices.csv",
                        mime="text/csv", key="latency_devices_csv")
     st.subheader("This machine")
     facts = machine()

@@ -3,18 +3,27 @@
 Each field becomes the widget its type needs (a number, a height/width pair, a
 padding mode, a checkbox); the value read back is stack JSON, written into the
 layer dict by the widget's callback, before the script reruns.
+
+The number widgets have no min/max: Streamlit's would refuse an entry out of range
+without a word. The callback checks the value as a stack file's would be checked
+(calc.spec.parse_layer); a refused one is not applied, the widget goes back to the
+layer's value and the reason is shown under it.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
 
+from calc.errors import SpecError
 from calc.registry import MAX_DIM, Field, LayerKind
+from calc.spec import parse_layer
 
 # What a new layer starts with where torch has no default (the registry's REQUIRED fields).
 SUGGESTED = {"out_channels": 64, "out_features": 128, "kernel_size": 3}
+REFUSED = "refused_entries"  # widget key -> why the value typed there was not applied
 
 
 def _heads_for(features: int) -> int:
@@ -41,27 +50,39 @@ def _pack(height: int, width: int) -> int | list[int]:
     return height if height == width else [height, width]
 
 
-def _seed(key: str, value: Any) -> None:
-    if key not in st.session_state:
-        st.session_state[key] = value
+def _seed_field(field: Field, key: str, value: Any, force: bool = False) -> None:
+    """Initialise a field's widget state from the layer's value when it is not on screen yet
+    (or, with ``force``, set it back to that value)."""
+    def seed(widget_key: str, widget_value: Any) -> None:
+        if force or widget_key not in st.session_state:
+            st.session_state[widget_key] = widget_value
 
-
-def _seed_field(field: Field, key: str, value: Any) -> None:
-    """Initialise a field's widget state from the layer's value when it is not on screen yet."""
     if field.type == "padding":
-        _seed(f"{key}.mode", "same" if value == "same" else "explicit")
+        seed(f"{key}.mode", "same" if value == "same" else "explicit")
         value = 0 if value == "same" else value
     elif field.type == "pair" and field.default is None:
-        _seed(f"{key}.auto", value is None)
+        seed(f"{key}.auto", value is None)
         value = 1 if value is None else value
     if field.type in ("padding", "pair"):
         height, width = _pair_value(value)
-        _seed(f"{key}.h", height)
-        _seed(f"{key}.w", width)
+        seed(f"{key}.h", height)
+        seed(f"{key}.w", width)
     elif field.type == "probability":
-        _seed(key, float(value))
+        seed(key, float(value))
     else:
-        _seed(key, value)
+        seed(key, value)
+
+
+def refuse(key: str, name: str, typed: Any, reason: str, kept: Any) -> None:
+    """Say under the widget ``key`` why ``typed`` was not applied to ``name`` (shown once, on the next run)."""
+    st.session_state.setdefault(REFUSED, {})[key] = (f"{name} {json.dumps(typed)} was not applied: {reason}. "
+                                                     f"It stays {json.dumps(kept)}.")
+
+
+def show_refused(key: str) -> None:
+    message = st.session_state.get(REFUSED, {}).pop(key, None)
+    if message:
+        st.warning(message, icon=":material/block:")
 
 
 def read_field(field: Field, key: str) -> Any:
@@ -79,8 +100,17 @@ def read_field(field: Field, key: str) -> Any:
 
 
 def store_field(layer: dict[str, Any], field: Field, key: str) -> None:
-    """Widget callback: write the field's new value into the layer (defaults left out)."""
+    """Widget callback: write the field's new value into the layer (defaults left out); a value the
+    stack format refuses (0, -3, 10**12) is not written and the widget shows the layer's value again."""
     value = read_field(field, key)
+    try:
+        parse_layer({**layer, field.name: value}, 0)
+    except SpecError as error:
+        if error.field == field.name:
+            kept = layer.get(field.name, field.default)
+            refuse(key, field.name, value, error.reason, kept)
+            _seed_field(field, key, kept, force=True)
+            return
     if field.required or value != field.default:
         layer[field.name] = value
     else:
@@ -91,20 +121,23 @@ def _pair(field: Field, key: str, on_change, args, disabled: bool = False) -> No
     left, right = st.columns(2)
     for column, axis in ((left, "h"), (right, "w")):
         with column:
-            st.number_input(f"{field.name} {axis}", min_value=field.minimum, max_value=MAX_DIM, step=1,
-                            key=f"{key}.{axis}", help=field.help, disabled=disabled, on_change=on_change, args=args)
+            st.number_input(f"{field.name} {axis}", step=1, key=f"{key}.{axis}", help=_with_range(field),
+                            disabled=disabled, on_change=on_change, args=args)
+
+
+def _with_range(field: Field) -> str:
+    return f"{field.help}; a whole number from {field.minimum} to {MAX_DIM:,}"
 
 
 def field_widget(field: Field, key: str, value: Any, on_change, args) -> None:
     """Draw one field's widget(s), state under ``key``, seeded from ``value``."""
     _seed_field(field, key, value)
     if field.type == "int":
-        st.number_input(field.name, min_value=field.minimum, max_value=MAX_DIM, step=1, key=key,
-                        help=field.help, on_change=on_change, args=args)
+        st.number_input(field.name, step=1, key=key, help=_with_range(field), on_change=on_change, args=args)
     elif field.type == "bool":
         st.checkbox(field.name, key=key, help=field.help, on_change=on_change, args=args)
     elif field.type == "probability":
-        st.number_input(field.name, min_value=0.0, max_value=0.99, step=0.05, key=key, help=field.help,
+        st.number_input(field.name, step=0.05, key=key, help=f"{field.help}; from 0 up to (not including) 1",
                         on_change=on_change, args=args)
     elif field.type == "padding":
         same = st.radio("padding", ("explicit", "same"), key=f"{key}.mode", horizontal=True, help=field.help,
@@ -126,6 +159,7 @@ def edit_layer(kind: LayerKind, layer: dict[str, Any], uid: int,
     for field in kind.fields:
         key = f"f{uid}.{field.name}"
         field_widget(field, key, layer.get(field.name, field.default), store_field, (layer, field, key))
+        show_refused(key)
         if error_message and error_field == field.name:
             st.error(error_message, icon=":material/error:")
     if error_message and error_field not in {field.name for field in kind.fields}:

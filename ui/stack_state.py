@@ -18,10 +18,14 @@ import streamlit as st
 
 from calc.errors import SpecError
 from calc.presets import PRESETS, preset
-from calc.spec import MAX_JSON_BYTES, load_stack, stack_to_json
+from calc.spec import MAX_JSON_BYTES, load_stack, parse_stack, stack_to_json
+from ui.fields import refuse
 
 STACK = "stack"
 UIDS = "layer_uids"
+UNDO = "stack_undo"            # earlier stacks, the latest last
+SEEN = "stack_seen"            # the stack as the last run left it
+MAX_UNDO = 30
 NEXT_UID = "next_layer_uid"
 IMPORT_MESSAGE = "import_message"
 UPLOADS = "uploads"                    # uploads so far: names the uploader's key
@@ -32,6 +36,8 @@ DEFAULT_PRESET = "Small CNN (CIFAR-10)"
 
 INPUT_KINDS = {3: "image C×H×W", 2: "tokens L×D", 1: "vector D"}
 _INPUT_KEYS = {3: ("in_c", "in_h", "in_w"), 2: ("in_l", "in_d"), 1: ("in_d",)}
+INPUT_FIELDS = {"in_c": ("C", "channels"), "in_h": ("H", "height in pixels"), "in_w": ("W", "width in pixels"),
+                "in_l": ("L", "tokens (sequence length)"), "in_d": ("D", "features per token")}
 _INPUT_DEFAULTS = {"in_c": 3, "in_h": 224, "in_w": 224, "in_l": 197, "in_d": 768}
 
 
@@ -55,6 +61,7 @@ def replace_stack(stack: dict[str, Any]) -> None:
     st.session_state[STACK] = copy.deepcopy(stack)
     st.session_state[UIDS] = [_new_uid() for _ in stack["layers"]]
     st.session_state["edit_index"] = 0
+    st.session_state.pop("explain_layer", None)  # the new stack's heaviest layer is explained first
     _set_input_widgets(stack)
 
 
@@ -74,6 +81,24 @@ def uids() -> list[int]:
 
 def input_keys(rank: int) -> tuple[str, ...]:
     return _INPUT_KEYS[rank]
+
+
+def keep_index(key: str, count: int, default: int) -> None:
+    """Make ``session_state[key]`` an index below ``count`` (``default`` if it is not one), before its
+    selectbox is drawn; with no options the key is dropped.
+
+    A selectbox sends back its option's label, not the index. When the stack changes under it (a preset
+    loaded, a layer edited), the browser still holds the old label and sends it with the next rerun;
+    the new options do not contain it and Streamlit hands it over as that str ("4 · conv2d"). Setting
+    the int on every run sends the browser the current label, so it never holds a stale one, and the
+    link is written from the int.
+    """
+    index = st.session_state.get(key)
+    if count <= 0:
+        st.session_state.pop(key, None)
+        return
+    valid = isinstance(index, int) and not isinstance(index, bool) and 0 <= index < count
+    st.session_state[key] = index if valid else default
 
 
 def sync_input_from_widgets() -> None:
@@ -99,8 +124,58 @@ def sync_input_from_widgets() -> None:
     stack["dtype"] = state["dtype"]
 
 
+def record_edit() -> None:
+    """At the top of a run: if the stack is not the one the last run left, that one can be undone to."""
+    now = st.session_state[STACK]
+    seen = st.session_state.get(SEEN)
+    if seen is not None and seen != now:
+        history = st.session_state.setdefault(UNDO, [])
+        history.append(seen)
+        del history[:-MAX_UNDO]
+    st.session_state[SEEN] = copy.deepcopy(now)
+
+
+def can_undo() -> bool:
+    return bool(st.session_state.get(UNDO))
+
+
 # ---------------------------------------------------------------------------
 # callbacks
+
+def check_input(key: str) -> None:
+    """Callback of an input widget (C, H, W, L, D, batch): a size the stack format refuses is not
+    applied; the widget goes back to the stack's value and says why under it."""
+    stack = st.session_state[STACK]
+    typed = st.session_state[key]
+    if key == "batch":
+        candidate, kept = {"input": stack["input"], "batch": typed}, stack.get("batch", 1)
+    else:
+        rank = next(r for r, label in INPUT_KINDS.items() if label == st.session_state["input_kind"])
+        sizes = [st.session_state.get(name, _INPUT_DEFAULTS[name]) for name in _INPUT_KEYS[rank]]
+        candidate = {"input": sizes}
+        kept = stack["input"][_INPUT_KEYS[rank].index(key)] if rank == len(stack["input"]) else \
+            _INPUT_DEFAULTS[key]
+    try:
+        parse_stack({**candidate, "layers": []})
+    except SpecError as error:
+        refuse(key, "Batch N" if key == "batch" else INPUT_FIELDS[key][0], typed, error.reason, kept)
+        st.session_state[key] = kept
+
+
+def clear_stack() -> None:
+    layers().clear()
+    uids().clear()
+    st.session_state["edit_index"] = 0
+
+
+def undo() -> None:
+    """Back to the stack before the last change (layers, input, batch and dtype)."""
+    stack = st.session_state[UNDO].pop()
+    selection = {key: st.session_state[key] for key in ("edit_index", "explain_layer") if key in st.session_state}
+    replace_stack(stack)
+    st.session_state.update(selection)  # the page's keep_index brings them into range
+    st.session_state[SEEN] = copy.deepcopy(stack)
+
 
 def add_layer(layer: dict[str, Any]) -> None:
     layers().append(layer)
