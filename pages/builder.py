@@ -12,7 +12,7 @@ from calc.explain import explain
 from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS
 from calc.units import DTYPE_BYTES, exact, si, si_bytes
 from charts import layers as layer_charts
-from charts.tables import SCREEN_COLUMNS, csv_bytes, layer_table, layer_totals
+from charts.tables import SCREEN_COLUMNS, csv_bytes, layer_table, layer_totals, text_columns
 from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
 from ui import links, shell

@@ -33,6 +33,8 @@ def test_a_stack_preset_is_named_where_it_cannot_be_drawn(compare):
     assert table["acc@1 (%)"].dtype == float and math.isnan(table.loc[SMALL, "acc@1 (%)"])
     assert table.loc["resnet18", "acc@1 (%)"] == calc.zoo.model_info("resnet18").acc1
     assert f"Not on this chart, having no ImageNet accuracy: {SMALL}" in captions(compare)
+    compare.session_state["compare_tab"] = "MACs vs resolution"  # only the open tab is built
+    compare.run()
     assert f"Not swept: {SMALL}" in captions(compare)
 
 

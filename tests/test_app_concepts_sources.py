@@ -14,7 +14,9 @@ STANDARD = "standard 3x3 conv 32 -> 64"
 
 @pytest.fixture(scope="module")
 def concepts():
-    return open_page("pages/concepts.py")
+    app = open_page("pages/concepts.py")
+    app.session_state["concepts_tab"] = "Worked examples"  # only the open tab draws its table
+    return app.run()
 
 
 def shown(app) -> str:
