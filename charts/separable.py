@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc.separable import Comparison, WhatIf
-from charts.layers import layout
+from charts.layers import FONT_PX, layout
 from charts.latency import MEASURED_COLOR, THEORY_COLOR
 
 STANDARD_COLOR, DEPTHWISE_COLOR, POINTWISE_COLOR = "#1f5fbf", "#2a9d8f", "#8ab17d"
@@ -29,8 +29,8 @@ def parts(comparison: Comparison) -> go.Figure:
     figure.update_layout(barmode="stack")
     figure.update_yaxes(tickformat="~s")
     layout(figure, f"Standard {comparison.kernel_size}×{comparison.kernel_size} conv against depthwise + pointwise", "")
-    figure.update_layout(height=400, legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.08,
-                                             "yanchor": "top"})
+    figure.update_layout(height=420, margin_t=90,  # the subplot titles sit under the figure's title
+                         legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.08, "yanchor": "top"})
     return figure
 
 
@@ -44,7 +44,7 @@ def savings_heatmap(grid: list[tuple[int, int, float]], chosen: tuple[int, int] 
         x=[str(c) for c in out_channels], y=[f"{k}×{k}" for k in kernels], z=z, zmin=-1, zmax=1,
         colorscale=[[0, "#c0392b"], [0.5, "#f7f7f7"], [1, "#1f5fbf"]],
         text=[[f"{value:.1%}" for value in row] for row in z], texttemplate="%{text}",
-        colorbar={"title": {"text": "savings"}, "tickformat": ".0%"},
+        colorbar={"title": {"text": "savings"}, "tickformat": ".0%", "tickfont": {"size": FONT_PX}},
         hovertemplate="C_out %{x}, kernel %{y}: saves %{text} of the MACs<extra></extra>"))
     if chosen and chosen[0] in out_channels and chosen[1] in kernels:
         figure.add_scatter(x=[str(chosen[0])], y=[f"{chosen[1]}×{chosen[1]}"], mode="markers", name="your layer",

@@ -15,7 +15,7 @@ from charts import layers as layer_charts
 from charts.tables import SCREEN_COLUMNS, layer_table
 from calc.share import decode_stack, encode_stack
 from calc.spec import stack_to_json
-from ui import links, shell
+from ui import figures, links, shell, tables
 from ui import stack_state as state
 from ui.fields import edit_layer, new_layer
 
@@ -177,7 +177,7 @@ table_tab, charts_tab, formula_tab = st.tabs(TABS, key="builder_tab", on_change=
 
 with table_tab:
     table = layer_table(report)
-    st.dataframe(table, hide_index=True, width="stretch", column_order=SCREEN_COLUMNS, column_config={
+    tables.show(table, hide_index=True, width="stretch", column_order=SCREEN_COLUMNS, column_config={
         "params": st.column_config.NumberColumn(format="localized"),
         "MACs": st.column_config.NumberColumn(format="localized", help="multiply-accumulates, bias excluded"),
         "FLOPs": st.column_config.NumberColumn(format="localized", help="2 × MACs"),
@@ -196,10 +196,10 @@ with table_tab:
 
 with charts_tab:
     if report.rows:
-        st.plotly_chart(layer_charts.macs_per_layer(report), key="chart_macs_per_layer")
+        figures.show(layer_charts.macs_per_layer(report), key="chart_macs_per_layer")
         left, right = st.columns(2)
-        left.plotly_chart(layer_charts.macs_by_kind(report), key="chart_macs_by_kind")
-        right.plotly_chart(layer_charts.other_ops_by_label(report), key="chart_other_ops")
+        figures.show(layer_charts.macs_by_kind(report), key="chart_macs_by_kind", where=left)
+        figures.show(layer_charts.other_ops_by_label(report), key="chart_other_ops", where=right)
     else:
         st.info("No layer to chart yet.")
 

@@ -8,7 +8,7 @@ import streamlit as st
 from calc import zoo
 from calc.errors import SpecError
 from charts import compare as compare_charts
-from ui import links, shell
+from ui import figures, links, shell, tables
 
 shell.require_navigation()
 
@@ -57,7 +57,7 @@ table["relative cost"] = table["MACs"] / base_macs if base_macs else float("nan"
 st.caption("GMACs: multiply-accumulates at each model's native input (torchvision's “GFLOPS” are these). "
            "GFLOPs = 2 × GMACs. Relative cost: MACs over the baseline's.")
 
-st.dataframe(table.drop(columns=["MACs"]), hide_index=True, width="stretch", column_config={
+tables.show(table.drop(columns=["MACs"]), hide_index=True, width="stretch", column_config={
     "GMACs": st.column_config.NumberColumn(format="%.3f"), "GFLOPs": st.column_config.NumberColumn(format="%.3f"),
     "params (M)": st.column_config.NumberColumn(format="%.2f"),
     "acc@1 (%)": st.column_config.NumberColumn(format="%.2f", help="ImageNet-1K top-1 of torchvision's weights"),
@@ -68,14 +68,14 @@ st.download_button("Download comparison (CSV)", table.to_csv(index=False), file_
 scatter_tab, bars_tab, resolution_tab = st.tabs(TABS, key="compare_tab", on_change="rerun")
 with scatter_tab:
     if table["acc@1 (%)"].notna().any():
-        st.plotly_chart(compare_charts.accuracy_against_cost(table), key="compare_scatter")
+        figures.show(compare_charts.accuracy_against_cost(table), key="compare_scatter")
     else:
         st.info("None of the chosen models has an ImageNet accuracy (stack presets have none).")
 with bars_tab:
     left, right = st.columns(2)
-    left.plotly_chart(compare_charts.cost_bars(table, "GMACs", "MACs", "GMACs"), key="compare_macs")
-    right.plotly_chart(compare_charts.cost_bars(table, "params (M)", "Parameters", "params (M)"),
-                       key="compare_params")
+    figures.show(compare_charts.cost_bars(table, "GMACs", "MACs", "GMACs"), key="compare_macs", where=left)
+    figures.show(compare_charts.cost_bars(table, "params (M)", "Parameters", "params (M)"), key="compare_params",
+                 where=right)
 with resolution_tab:
     images = [name for name in chosen if zoo.model_info(name).source == "torchvision"]
     points, refused = [], set()
@@ -88,7 +88,7 @@ with resolution_tab:
         progress.progress((step + 1) / max(len(images) * len(RESOLUTIONS), 1))
     progress.empty()
     if points:
-        st.plotly_chart(compare_charts.macs_against_resolution(pd.DataFrame.from_records(points)),
-                        key="compare_resolution")
+        figures.show(compare_charts.macs_against_resolution(pd.DataFrame.from_records(points)),
+                     key="compare_resolution")
     if refused:
         st.caption("Fixed input size, not swept: " + ", ".join(sorted(refused)))
