@@ -208,8 +208,11 @@ with formula_tab:
         st.info("No analysed layer to explain yet.")
     else:
         heaviest = max(range(len(report.rows)), key=lambda i: report.rows[i].macs)
-        if st.session_state.get("explain_layer", 0) >= len(report.rows):
-            st.session_state.pop("explain_layer")  # that layer is gone (or the link named one that never was)
+        explained = st.session_state.get("explain_layer", 0)
+        # That layer is gone (or the link named one that never was); after a preset is loaded the
+        # browser can send back the old option's label ("0 · linear") instead of an index.
+        if not isinstance(explained, int) or explained >= len(report.rows):
+            st.session_state.pop("explain_layer")
         st.session_state.setdefault("explain_layer", heaviest)
         chosen = st.selectbox("Explain layer", range(len(report.rows)), key="explain_layer",
                               format_func=lambda i: f"{i} · {report.rows[i].kind}")

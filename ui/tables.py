@@ -16,10 +16,11 @@ import streamlit as st
 
 from ui import style
 
-# The grid's text is 14 px Source Sans: about 7.5 px per digit or letter; rounded up.
-CHAR_PX = 8.5
-PADDING_PX = 24          # the cell's padding, both sides
-HEADER_ICON_PX = 22      # the header's help icon or sort arrow
+# The grid's text is 14 px Source Sans: 6.4 px per digit on screen ("524,391,936" spans
+# 70 px), 7.2 with a margin; wide letters (m, w) are offset by narrow ones (i, l, comma).
+CHAR_PX = 7.2
+PADDING_PX = 20          # the cell's padding, both sides
+HEADER_ICON_PX = 16      # the header's sort arrow
 MAX_TEXT_PX = 360        # long text (a source, a description) is cut with an ellipsis instead
 
 
@@ -40,15 +41,16 @@ def formatted(value, number_format: str | None) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
-def column_width_px(label: str, values: pd.Series, number_format: str | None, has_help: bool) -> int:
-    header = len(label) * CHAR_PX + HEADER_ICON_PX * (2 if has_help else 1)
+def column_width_px(label: str, values: pd.Series, number_format: str | None) -> int:
+    header = len(label) * CHAR_PX + HEADER_ICON_PX
     widest = max((len(formatted(value, number_format)) for value in values), default=0) * CHAR_PX
     numeric = pd.api.types.is_numeric_dtype(values)
     return math.ceil(PADDING_PX + max(header, widest if numeric else min(widest, MAX_TEXT_PX)))
 
 
 def sized(frame: pd.DataFrame, column_config: dict | None = None, column_order=None, scale: float = 1.0) -> dict:
-    """``column_config`` with a width for every shown column of ``frame`` (times ``scale``)."""
+    """``column_config`` with a width for every shown column of ``frame`` (times ``scale``)
+    and the first of them pinned."""
     config = dict(column_config or {})
     for column in column_order or frame.columns:
         entry = config.get(column)
@@ -57,8 +59,13 @@ def sized(frame: pd.DataFrame, column_config: dict | None = None, column_order=N
         entry = {"label": entry} if isinstance(entry, str) else dict(entry or {})
         number_format = (entry.get("type_config") or {}).get("format")
         entry["width"] = math.ceil(scale * column_width_px(entry.get("label") or str(column), frame[column],
-                                                           number_format, bool(entry.get("help"))))
+                                                           number_format))
         config[column] = entry
+    first = next((column for column in column_order or frame.columns if config.get(column) is not None), None)
+    if first is not None and config[first].get("pinned") is None:
+        # A table wider than the window scrolls sideways; its first column (the layer, the
+        # model, the device) stays in view so that every row still says what it is.
+        config[first]["pinned"] = True
     return config
 
 
