@@ -29,6 +29,9 @@ def _shape(shape: tuple[int, ...]) -> str:
 # scales every size in a figure by PRESENTATION_SCALE (for_presentation).
 FONT_PX = 15
 PRESENTATION_SCALE = 1.25
+# A legend right of the plot, top-aligned: plotly makes room for it there. A horizontal
+# legend above a figure without a title, or below one, was drawn over bars and tick labels.
+LEGEND_RIGHT = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
 
 
 def layout(figure: go.Figure, title: str, y_title: str, x_title: str = "") -> go.Figure:

@@ -211,7 +211,7 @@ class Walker:
         if self.view.presentation:
             # The sidebar is folded away, and the share link is still in it (its arrow opens it).
             sidebar = self.tab.page.get_by_test_id("stSidebar")
-            if sidebar.get_attribute("aria-expanded") != "false":
+            if sidebar.get_attribute("data-collapsed") != "true":
                 self.found.setdefault("the sidebar is open in presentation mode", app_page.name)
             if app_page.name != "home" and not sidebar.get_by_text("Share this view").count():
                 self.found.setdefault("no share link in the sidebar", app_page.name)

@@ -12,7 +12,6 @@ import streamlit as st
 import calc
 from calc.explain import MAX_LINE_CHARS, chain, explain, visible_chars
 from calc.presets import PRESETS, preset
-from charts import layers as layer_charts
 from charts import separable as separable_charts
 from charts.layers import FONT_PX, PRESENTATION_SCALE, for_presentation, log_axis
 from charts.tables import SCREEN_COLUMNS, layer_table

@@ -20,7 +20,6 @@ from ui import style
 # 70 px), 7.2 with a margin; wide letters (m, w) are offset by narrow ones (i, l, comma).
 CHAR_PX = 7.2
 PADDING_PX = 20          # the cell's padding, both sides
-HEADER_ICON_PX = 16      # the header's sort arrow
 MAX_TEXT_PX = 360        # long text (a source, a description) is cut with an ellipsis instead
 
 
@@ -42,7 +41,7 @@ def formatted(value, number_format: str | None) -> str:
 
 
 def column_width_px(label: str, values: pd.Series, number_format: str | None) -> int:
-    header = len(label) * CHAR_PX + HEADER_ICON_PX
+    header = len(label) * CHAR_PX  # a header too long would end in an ellipsis, not lose digits
     widest = max((len(formatted(value, number_format)) for value in values), default=0) * CHAR_PX
     numeric = pd.api.types.is_numeric_dtype(values)
     return math.ceil(PADDING_PX + max(header, widest if numeric else min(widest, MAX_TEXT_PX)))
