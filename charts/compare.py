@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from charts.layers import layout
+from charts.layers import layout, log_axis
 
 
 def cost_bars(table: pd.DataFrame, column: str, title: str, axis: str) -> go.Figure:
@@ -36,7 +36,7 @@ def accuracy_against_cost(table: pd.DataFrame) -> go.Figure:
     ))
     figure = layout(figure, "ImageNet top-1 accuracy against cost (bubble area: parameters)", "acc@1 (%)",
                      "GMACs (log scale)")
-    figure.update_xaxes(type="log")
+    figure.update_xaxes(**log_axis([rated["GMACs"].min() / 1.4, rated["GMACs"].max() * 1.4]))  # room for the bubbles
     figure.update_layout(height=460, showlegend=False)
     return figure
 

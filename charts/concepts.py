@@ -12,7 +12,7 @@ from calc.analyze import Report
 from calc.roofline import Estimate
 from calc.units import duration, exact, si
 from charts.latency import MEASURED_COLOR, THEORY_COLOR
-from charts.layers import layout
+from charts.layers import LEGEND_RIGHT, layout
 
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -82,5 +82,6 @@ def gap_bars(estimates: dict[str, Estimate]) -> go.Figure:
     figure.update_layout(barmode="stack")
     figure.update_yaxes(autorange="reversed")
     layout(figure, "", "", "milliseconds per image")
-    figure.update_layout(height=250, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_traceorder="normal")
+    figure.update_layout(height=250, margin={"l": 10, "r": 10, "t": 20, "b": 10},
+                         legend={**LEGEND_RIGHT, "traceorder": "normal"})
     return figure

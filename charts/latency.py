@@ -13,7 +13,7 @@ from calc.breakdown import row_category
 from calc.hardware import COMPUTE_DTYPES, Hardware
 from calc.roofline import Estimate, Roofs
 from calc.units import duration, si, si_bytes
-from charts.layers import layout
+from charts.layers import layout, log_axis
 from charts.model import CATEGORY_COLORS
 
 CATEGORY_COLORS = {**CATEGORY_COLORS, "separable conv": "#5fa8a0", "no MACs": "#adb5bd"}
@@ -44,7 +44,8 @@ def comparison(bars: list[tuple[str, float, str]], measured: tuple[float, float]
         customdata=[[how, duration(seconds)] for _, seconds, how in bars],
         hovertemplate="<b>%{y}</b>: %{customdata[1]}<br>%{customdata[0]}<extra></extra>",
     ))
-    figure.update_xaxes(type="log")
+    # The axis starts a third below the shortest bar, so that bar has a visible length.
+    figure.update_xaxes(**log_axis([min(values) / 3, *values]))
     figure.update_yaxes(autorange="reversed")
     layout(figure, "Latency of one forward pass: theory against measurement", "", "milliseconds (log scale)")
     figure.update_layout(height=max(260, 90 + 48 * len(bars)), showlegend=False)
@@ -153,9 +154,9 @@ def batch_sweep(sweep: pd.DataFrame) -> go.Figure:
                            hovertemplate=f"<b>{series}</b><br>batch %{{x}}: %{{y:.4g}} ms<extra></extra>")
     figure.update_xaxes(type="log", title_text="batch size (log)", dtick=math.log10(2))
     figure.update_yaxes(type="log", tickformat="~s", row=1, col=1)
-    figure.update_yaxes(type="log", row=1, col=2)
+    figure.update_yaxes(**log_axis(list(sweep["seconds"] * 1e3)), row=1, col=2)
     layout(figure, "Batch sweep: theory (dashed) against measurement (solid)", "")
-    figure.update_layout(height=430, legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2,
+    figure.update_layout(height=430, margin_t=90, legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2,
                                              "yanchor": "top"})
     return figure
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 
 from calc.analyze import Report, Row
@@ -23,16 +25,80 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape))
 
 
+# Chart text sizes in pixels: readable from the back of a classroom. Presentation mode
+# scales every size in a figure by PRESENTATION_SCALE (for_presentation).
+FONT_PX = 15
+PRESENTATION_SCALE = 1.25
+# A legend right of the plot, top-aligned: plotly makes room for it there. A horizontal
+# legend above a figure without a title, or below one, was drawn over bars and tick labels.
+LEGEND_RIGHT = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
+
+
 def layout(figure: go.Figure, title: str, y_title: str, x_title: str = "") -> go.Figure:
     figure.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left"}, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        height=400, font={"size": 14},
-        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": FONT_PX + 3}},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10}, height=400, font={"size": FONT_PX},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom",
+                "font": {"size": FONT_PX}},
         yaxis={"title": {"text": y_title}, "automargin": True},
         xaxis={"title": {"text": x_title}, "automargin": True},
-        hoverlabel={"font_size": 14},
+        hoverlabel={"font_size": FONT_PX},
+        # A label that does not fit its bar at this size is left off, not shrunk to a speck.
+        uniformtext={"minsize": FONT_PX - 3, "mode": "hide"},
     )
+    # Sizes on every axis, subplots' too: Streamlit's chart theme sets smaller ones otherwise.
+    figure.update_xaxes(tickfont_size=FONT_PX, title_font_size=FONT_PX)
+    figure.update_yaxes(tickfont_size=FONT_PX, title_font_size=FONT_PX)
     return figure
+
+
+def _scaled(size: float | None, scale: float) -> float | None:
+    return size * scale if size else None
+
+
+def for_presentation(figure: go.Figure, scale: float = PRESENTATION_SCALE) -> go.Figure:
+    """The same figure for a projector: every font size set in it times ``scale`` (layout,
+    title, legend, axes, hover labels, annotations such as subplot titles, colour bars,
+    traces' text), and a taller plot so that the larger labels leave the data its room.
+    Plotly lays the figure out again at the width it is given, so nothing is cut."""
+    figure = go.Figure(figure)
+    layout_ = figure.layout
+    figure.update_layout(
+        font_size=_scaled(layout_.font.size or FONT_PX, scale), title_font_size=_scaled(layout_.title.font.size, scale),
+        legend_font_size=_scaled(layout_.legend.font.size, scale),
+        hoverlabel_font_size=_scaled(layout_.hoverlabel.font.size, scale),
+        uniformtext_minsize=_scaled(layout_.uniformtext.minsize, scale),
+        height=round((layout_.height or 400) * scale))
+    for axis in [*figure.select_xaxes(), *figure.select_yaxes()]:
+        axis.update(tickfont_size=_scaled(axis.tickfont.size, scale), title_font_size=_scaled(axis.title.font.size, scale))
+    for annotation in layout_.annotations:
+        if annotation.font.size:  # the others follow the layout's font
+            annotation.font.size = annotation.font.size * scale
+    for trace in figure.data:
+        textfont = getattr(trace, "textfont", None)
+        if textfont is not None and textfont.size:
+            textfont.size = textfont.size * scale
+        colorbar = getattr(trace, "colorbar", None)
+        if colorbar is not None:
+            colorbar.update(tickfont_size=_scaled(colorbar.tickfont.size, scale),
+                            title_font_size=_scaled(colorbar.title.font.size, scale))
+    return figure
+
+
+def log_axis(axis_values: list[float]) -> dict:
+    """Axis settings for a log scale over ``axis_values`` (all > 0): ticks at 1, 2, 5 x 10^k
+    with their values written out, and a range from the tick below the smallest to the
+    tick above the largest. Plotly's own ticks on a short log range read "4 5 6 7 8 9 1 2 3"."""
+    low, high = min(axis_values), max(axis_values)
+    mantissas = (1, 2, 5) if high / low < 1e4 else (1,)  # over many decades, 2 and 5 crowd the axis
+    candidates = [mantissa * 10.0 ** exponent for exponent in range(math.floor(math.log10(low)),
+                                                                    math.ceil(math.log10(high)) + 1)
+                  for mantissa in mantissas]
+    below = [value for value in candidates if value <= low][-1]
+    above = next(value for value in candidates if value >= high)
+    values = [value for value in candidates if below <= value <= above]
+    return {"type": "log", "tickvals": values, "ticktext": [f"{value:g}" for value in values],
+            "range": [math.log10(values[0]), math.log10(values[-1])]}
 
 
 def layer_label(row: Row) -> str:

@@ -8,14 +8,17 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc.separable import Comparison, WhatIf
-from charts.layers import layout
+from calc.units import si
+from charts.layers import FONT_PX, LEGEND_RIGHT, layout
 from charts.latency import MEASURED_COLOR, THEORY_COLOR
 
 STANDARD_COLOR, DEPTHWISE_COLOR, POINTWISE_COLOR = "#1f5fbf", "#2a9d8f", "#8ab17d"
 
 
 def parts(comparison: Comparison) -> go.Figure:
-    """MACs and params: the standard conv as one bar, the separable as depthwise + pointwise stacked."""
+    """MACs and params: the standard conv as one bar, the separable as depthwise + pointwise stacked.
+    Bars are labelled in SI (the exact counts are in the hover and the metrics above): an
+    exact 924,844,032 did not fit a half-width bar and was turned on its side."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=("MACs", "Parameters"), horizontal_spacing=0.12)
     bars = (("standard", STANDARD_COLOR, comparison.standard_macs, comparison.standard_params, None),
             ("depthwise", DEPTHWISE_COLOR, comparison.depthwise_macs, comparison.depthwise_params, "separable"),
@@ -24,13 +27,12 @@ def parts(comparison: Comparison) -> go.Figure:
         x = [column or "standard"]
         for col, value in ((1, macs), (2, params)):
             figure.add_bar(x=x, y=[value], name=name, marker_color=color, showlegend=col == 1, legendgroup=name,
-                           text=[f"{value:,}"], textposition="inside", row=1, col=col,
+                           text=[si(value)], textposition="inside", textangle=0, row=1, col=col,
                            hovertemplate=f"<b>{name}</b><br>%{{y:,}}<extra></extra>")
     figure.update_layout(barmode="stack")
     figure.update_yaxes(tickformat="~s")
     layout(figure, f"Standard {comparison.kernel_size}×{comparison.kernel_size} conv against depthwise + pointwise", "")
-    figure.update_layout(height=400, legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.08,
-                                             "yanchor": "top"})
+    figure.update_layout(height=420, margin_t=90, legend=LEGEND_RIGHT)  # subplot titles under the figure's title
     return figure
 
 
@@ -44,7 +46,7 @@ def savings_heatmap(grid: list[tuple[int, int, float]], chosen: tuple[int, int] 
         x=[str(c) for c in out_channels], y=[f"{k}×{k}" for k in kernels], z=z, zmin=-1, zmax=1,
         colorscale=[[0, "#c0392b"], [0.5, "#f7f7f7"], [1, "#1f5fbf"]],
         text=[[f"{value:.1%}" for value in row] for row in z], texttemplate="%{text}",
-        colorbar={"title": {"text": "savings"}, "tickformat": ".0%"},
+        colorbar={"title": {"text": "savings"}, "tickformat": ".0%", "tickfont": {"size": FONT_PX}},
         hovertemplate="C_out %{x}, kernel %{y}: saves %{text} of the MACs<extra></extra>"))
     if chosen and chosen[0] in out_channels and chosen[1] in kernels:
         figure.add_scatter(x=[str(chosen[0])], y=[f"{chosen[1]}×{chosen[1]}"], mode="markers", name="your layer",

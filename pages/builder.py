@@ -15,7 +15,7 @@ from charts import layers as layer_charts
 from charts.tables import SCREEN_COLUMNS, csv_bytes, layer_table, layer_totals, text_columns
 from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
-from ui import links, shell
+from ui import figures, links, shell, tables
 from ui import stack_state as state
 from ui.fields import edit_layer, new_layer, show_refused
 from ui.text import plain
@@ -219,7 +219,7 @@ with table_tab:
             format="localized", help=f"weights + input + output at {dtype_bytes} bytes per value"),
         "FLOPs per byte": st.column_config.NumberColumn(help="arithmetic intensity: FLOPs per byte moved"),
     }
-    st.dataframe(table, hide_index=True, width="stretch", column_order=SCREEN_COLUMNS, column_config={
+    tables.show(table, hide_index=True, width="stretch", column_order=SCREEN_COLUMNS, column_config={
         name: config for name, config in number_columns.items()
         if name not in text_columns(table)})  # a count beyond int64 is exact text, shown as it is
     if error is not None:
@@ -238,10 +238,10 @@ with charts_tab:
     if not charts_tab.open:
         pass  # three plotly charts redrawn on every edit cost the browser a second: built only when open
     elif report.rows:
-        st.plotly_chart(layer_charts.macs_per_layer(report), key="chart_macs_per_layer")
+        figures.show(layer_charts.macs_per_layer(report), key="chart_macs_per_layer")
         left, right = st.columns(2)
-        left.plotly_chart(layer_charts.macs_by_kind(report), key="chart_macs_by_kind")
-        right.plotly_chart(layer_charts.other_ops_by_label(report), key="chart_other_ops")
+        figures.show(layer_charts.macs_by_kind(report), key="chart_macs_by_kind", where=left)
+        figures.show(layer_charts.other_ops_by_label(report), key="chart_other_ops", where=right)
     else:
         st.info("No layer to chart yet.")
 

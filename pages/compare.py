@@ -11,7 +11,7 @@ from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
 from charts import compare as compare_charts
 from charts.tables import csv_bytes
-from ui import links, shell
+from ui import figures, links, shell, tables
 from ui import stack_state
 from ui.text import plain
 
@@ -102,7 +102,7 @@ table["relative cost"] = table["MACs"] / base_macs if base_macs else float("nan"
 st.caption("GMACs: multiply-accumulates at each model's native input (torchvision's “GFLOPS” are these). "
            "GFLOPs = 2 × GMACs. Relative cost: MACs over the baseline's.")
 
-st.dataframe(table.drop(columns=["MACs"]), hide_index=True, width="stretch", column_config={
+tables.show(table.drop(columns=["MACs"]), hide_index=True, width="stretch", column_config={
     "GMACs": st.column_config.NumberColumn(format="%.3f"), "GFLOPs": st.column_config.NumberColumn(format="%.3f"),
     "params (M)": st.column_config.NumberColumn(format="%.2f"),
     "acc@1 (%)": st.column_config.NumberColumn(format="%.2f", help="ImageNet-1K top-1 of torchvision's weights; "
@@ -120,7 +120,7 @@ with scatter_tab:
     if scatter_tab.open:
         unrated = table.loc[table["acc@1 (%)"].isna(), "model"].tolist()
         if len(unrated) < len(table):
-            st.plotly_chart(compare_charts.accuracy_against_cost(table), key="compare_scatter")
+            figures.show(compare_charts.accuracy_against_cost(table), key="compare_scatter")
             if unrated:
                 st.caption("Not on this chart, having no ImageNet accuracy: " + ", ".join(unrated)
                            + " (see them under MACs and params).")
@@ -129,9 +129,9 @@ with scatter_tab:
 with bars_tab:
     if bars_tab.open:
         left, right = st.columns(2)
-        left.plotly_chart(compare_charts.cost_bars(table, "GMACs", "MACs", "GMACs"), key="compare_macs")
-        right.plotly_chart(compare_charts.cost_bars(table, "params (M)", "Parameters", "params (M)"),
-                           key="compare_params")
+        figures.show(compare_charts.cost_bars(table, "GMACs", "MACs", "GMACs"), key="compare_macs", where=left)
+        figures.show(compare_charts.cost_bars(table, "params (M)", "Parameters", "params (M)"),
+                     key="compare_params", where=right)
 with resolution_tab:
     if resolution_tab.open:
         images = [name for name in table["model"] if name != BUILDER and zoo.model_info(name).source == "torchvision"]
@@ -149,7 +149,7 @@ with resolution_tab:
             progress.progress((step + 1) / max(len(images) * len(RESOLUTIONS), 1))
         progress.empty()
         if points:
-            st.plotly_chart(compare_charts.macs_against_resolution(pd.DataFrame.from_records(points)),
-                            key="compare_resolution")
+            figures.show(compare_charts.macs_against_resolution(pd.DataFrame.from_records(points)),
+                         key="compare_resolution")
         if refused:
             st.caption("Fixed input size, not swept: " + ", ".join(sorted(refused)))

@@ -14,7 +14,7 @@ from calc.explain import explain
 from calc.presets import PRESETS, preset
 from calc.units import FLOPS_PER_MAC, SI_PREFIXES, duration, exact, flops_from_macs, si, si_bytes
 from charts import concepts as charts
-from ui import links, shell
+from ui import figures, links, shell, tables
 
 shell.require_navigation()
 
@@ -108,7 +108,7 @@ with units_tab:
     st.markdown("**K, M, G, T, P are powers of 1000**, not 1024: each step up the ladder is a thousand times more. "
                 "Each row is a live count from MACscope.")
     if units_tab.open:  # tables and charts are drawn only in the open tab: the others cost the browser for nothing
-        st.dataframe(charts.units_table(examples), hide_index=True, width="stretch", column_config={
+        tables.show(charts.units_table(examples), hide_index=True, width="stretch", column_config={
             "prefix": st.column_config.TextColumn(width="small")})
     st.caption(f"The P row is resnet50's {exact(resnet.flops)} FLOPs per image × {exact(BIG_BATCH)} images: a count "
                "scales linearly with the batch, so it is multiplied rather than counted on a million images. "
@@ -119,7 +119,7 @@ with worked_tab:
               if entry.name.startswith(WORKED)}
     no_bias = {name: analyzed(name, bias=False).params for name in worked}
     if worked_tab.open:
-        st.dataframe(charts.worked_table(worked, no_bias), hide_index=True, width="stretch", column_config={
+        tables.show(charts.worked_table(worked, no_bias), hide_index=True, width="stretch", column_config={
             column: st.column_config.NumberColumn(format="localized") for column in ("MACs", "FLOPs", "params",
                                                                                      "params without bias")})
     st.caption("params: weights and bias, torch's default. The Separable page counts its convolutions without "
@@ -142,8 +142,8 @@ with gap_tab:
     estimates = {name: roofline.estimate(report, gpu_roofs) for name, report in
                  (("resnet50", resnet), ("mobilenet_v2", mobilenet))}
     if gap_tab.open:
-        st.dataframe(charts.gap_table(estimates), hide_index=True, width="stretch")
-        st.plotly_chart(charts.gap_bars(estimates), key="concepts_gap_bars")
+        tables.show(charts.gap_table(estimates), hide_index=True, width="stretch")
+        figures.show(charts.gap_bars(estimates), key="concepts_gap_bars")
     share = {name: f"{estimate.memory_bound_share:.0%}" for name, estimate in estimates.items()}
     st.markdown(
         f"mobilenet_v2 does {mobilenet.macs / resnet.macs:.0%} of resnet50's MACs, but {share['mobilenet_v2']} of its "

@@ -31,21 +31,19 @@ st.page_link("pages/latency.py", label="Latency: how fast it should run on a dev
              icon=":material/speed:")
 
 st.subheader("How MACscope counts")
-left, right = st.columns(2)
-with left:
-    st.markdown(
-        "- **MAC**: one multiply-accumulate, *a ← a + w·x*, in convolutions, linear layers and attention "
-        "matmuls. Bias adds are not MACs.\n"
-        "- **FLOPs = 2 × MACs**: a multiply and an add. FLOPs is a *count*; **FLOPS** (FLOP/s) is a *rate*.\n"
-        "- **Other ops** (normalization, activations, pooling, softmax, bias adds) are counted and shown "
-        "separately, never folded into MACs.\n"
-        "- **K, M, G, T, P** are powers of 1000. torchvision's “GFLOPS” metadata is GMACs."
-    )
-with right:
-    example = preset("Worked example: 3x3 conv, RGB in")
-    row = analyze(parse_stack(example.stack)).rows[0]
-    text = explain(row.cost)
-    st.markdown(f"**Example**: {example.description}. Output {'×'.join(map(str, row.output_shape))}.")
-    st.latex(text.macs_symbolic)
-    st.latex(text.macs_substituted)
-    st.caption(f"{exact(row.macs)} MACs ≈ {si(row.macs, 'MACs')} = {si(row.flops, 'FLOPs')}, computed live by calc.")
+st.markdown(
+    "- **MAC**: one multiply-accumulate, *a ← a + w·x*, in convolutions, linear layers and attention "
+    "matmuls. Bias adds are not MACs.\n"
+    "- **FLOPs = 2 × MACs**: a multiply and an add. FLOPs is a *count*; **FLOPS** (FLOP/s) is a *rate*.\n"
+    "- **Other ops** (normalization, activations, pooling, softmax, bias adds) are counted and shown "
+    "separately, never folded into MACs.\n"
+    "- **K, M, G, T, P** are powers of 1000. torchvision's “GFLOPS” metadata is GMACs."
+)
+# The example under the list, at full width: in half a column its formula did not fit 1024 px.
+example = preset("Worked example: 3x3 conv, RGB in")
+row = analyze(parse_stack(example.stack)).rows[0]
+text = explain(row.cost)
+st.markdown(f"**Example**: {example.description}. Output {'×'.join(map(str, row.output_shape))}.")
+st.latex(text.macs_symbolic)
+st.latex(text.macs_substituted)
+st.caption(f"{exact(row.macs)} MACs ≈ {si(row.macs, 'MACs')} = {si(row.flops, 'FLOPs')}, computed live by calc.")

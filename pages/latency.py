@@ -16,7 +16,7 @@ from calc.units import duration, exact, si, si_bytes
 from charts import latency as charts
 from charts.tables import csv_bytes
 from ui import latency_runs as runs
-from ui import links, shell, stack_state
+from ui import figures, links, shell, stack_state, tables
 from ui.devices import CUSTOM, add_custom_device, devices, read_device, write_device
 from ui.text import plain
 
@@ -182,8 +182,8 @@ def latex_quantity(text: str) -> str:
 
 st.latex(rf"t_a = \frac{{\text{{FLOPs}}}}{{P}} = \frac{{{latex_quantity(si(report.flops, 'FLOPs'))}}}"
          rf"{{{latex_quantity(charts.rate_text(roofs.peak_flops_per_s))}}} = "
-         rf"{latex_quantity(duration(estimate.peak_seconds))}"
-         rf"\qquad t_b = \sum_i \max\left(\frac{{\text{{FLOPs}}_i}}{{P}}, \frac{{\text{{bytes}}_i}}{{B}}\right)"
+         rf"{latex_quantity(duration(estimate.peak_seconds))}")
+st.latex(rf"t_b = \sum_i \max\left(\frac{{\text{{FLOPs}}_i}}{{P}}, \frac{{\text{{bytes}}_i}}{{B}}\right)"
          rf" = {latex_quantity(duration(estimate.roofline_seconds))}")
 
 measure_tab, layers_tab, roofline_tab, sweep_tab, hardware_tab = st.tabs(TABS, key="latency_tab", on_change="rerun")
@@ -221,21 +221,21 @@ def measure_panel() -> None:
     bars += [("(a) this machine's measured peak", on_here.peak_seconds, probe.as_hardware().source),
              ("(b) this machine's measured roofs", on_here.roofline_seconds, "roofline on the probed roofs"),
              ("measured here (median)", m.median_s, f"IQR {duration(m.iqr_s)}")]
-    st.plotly_chart(charts.comparison(bars, (m.median_s, m.iqr_s)), key="latency_comparison")
+    figures.show(charts.comparison(bars, (m.median_s, m.iqr_s)), key="latency_comparison")
     cells = st.columns(4)
     cells[0].metric("Median", duration(m.median_s), border=True,
                     help=f"IQR {duration(m.iqr_s)}, min {duration(m.min_s)}, "
                          f"max {duration(m.max_s)}")
     if nominal:
-        cells[1].metric("Efficiency vs spec peak", f"{roofline.efficiency(report.flops / nominal[0], m.median_s):.1%}",
+        cells[1].metric("Spec-peak efficiency", f"{roofline.efficiency(report.flops / nominal[0], m.median_s):.1%}",
                         border=True, help=f"(a) on {si(nominal[0], 'FLOP/s')} ({nominal[1]}) / measured")
     else:
-        cells[1].metric("Efficiency vs spec peak", "—", border=True,
+        cells[1].metric("Spec-peak efficiency", "—", border=True,
                         help="No spec-sheet peak for this device and dtype: CPUs get a derived fp32 peak, "
                              "GPUs the peaks of their preset")
-    cells[2].metric("Efficiency vs measured peak", f"{roofline.efficiency(on_here.peak_seconds, m.median_s):.1%}",
+    cells[2].metric("Probed-peak efficiency", f"{roofline.efficiency(on_here.peak_seconds, m.median_s):.1%}",
                     border=True, help="(a) on the probed matmul peak / measured")
-    cells[3].metric("Efficiency vs measured roofs", f"{roofline.efficiency(on_here.roofline_seconds, m.median_s):.1%}",
+    cells[3].metric("Roofline efficiency", f"{roofline.efficiency(on_here.roofline_seconds, m.median_s):.1%}",
                     border=True, help="(b) on the probed peak and bandwidth / measured")
     if m.disturbed:
         st.warning(f"Measured on a busy machine: {disturbance_text(m.other_cores, m.repeat_median_s, m.median_s)}.",
@@ -272,8 +272,8 @@ with layers_tab:
         st.caption(f"Roofline time of each layer on {plain(roofs.label)}. Measure on the first tab to add measured "
                    "times per layer.")
     if layers_tab.open:  # charts are drawn only in the open tab: in a closed one they cost the browser for nothing
-        st.plotly_chart(charts.layer_times(table), key="latency_layer_chart")
-    st.dataframe(table, hide_index=True, width="stretch", height=360, column_config={
+        figures.show(charts.layer_times(table), key="latency_layer_chart")
+    tables.show(table, hide_index=True, width="stretch", height=360, column_config={
         "FLOPs": st.column_config.NumberColumn(format="localized"),
         "bytes moved": st.column_config.NumberColumn(format="localized"),
         "FLOPs per byte": st.column_config.NumberColumn(format="%.2f"),
@@ -288,12 +288,12 @@ with layers_tab:
 
 with roofline_tab:
     if here is not None and roofline_tab.open:
-        st.plotly_chart(charts.roofline(here_roofs, here_table, measured=True), key="latency_roofline_here")
+        figures.show(charts.roofline(here_roofs, here_table, measured=True), key="latency_roofline_here")
         st.caption("Each point is a layer's FLOPs over its measured time. Points far below the roof lose time to "
                    "overhead; depthwise and other low-intensity layers sit left of the ridge, under the bandwidth "
                    "slope. Layers without MACs (0 FLOP/s) are not on a log scale; their time is in the Per layer tab.")
     if roofline_tab.open:
-        st.plotly_chart(charts.roofline(roofs, charts.layer_times_table(estimate), measured=False),
+        figures.show(charts.roofline(roofs, charts.layer_times_table(estimate), measured=False),
                         key="latency_roofline_device")
     st.caption(f"Where the roofline of {plain(roofs.label)} puts each layer: min(peak, intensity × bandwidth). "
                + ("" if here else "Measure on the first tab to see achieved FLOP/s on this machine."))
@@ -338,7 +338,7 @@ with sweep_tab:
     if points:
         sweep_table = pd.DataFrame.from_records(points)
         if sweep_tab.open:
-            st.plotly_chart(charts.batch_sweep(sweep_table), key="latency_sweep_chart")
+            figures.show(charts.batch_sweep(sweep_table), key="latency_sweep_chart")
         sweep_table["samples per s"] = sweep_table["batch"] / sweep_table["seconds"]
         about = (f"MACscope batch sweep · {subject.label} · input {'×'.join(map(str, report.input_shape))} "
                  f"per sample · {dtype} · seconds per forward pass")
@@ -349,7 +349,7 @@ with sweep_tab:
 
 with hardware_tab:
     presets_table = charts.devices_table(list(devices().values()))
-    st.dataframe(presets_table, hide_index=True, width="stretch", height=300)
+    tables.show(presets_table, hide_index=True, width="stretch", height=300)
     st.caption("Dense peaks (no structured sparsity). ≈ marks a figure we derived (see its source); int8 is integer "
                "OP/s. Add your own device in the sidebar.")
     st.download_button("Download devices (CSV)", csv_bytes(presets_table, "MACscope devices · dense peaks, FLOP/s "
@@ -390,7 +390,7 @@ with hardware_tab:
         cells[-1].metric("Copy bandwidth (B/s)", si(probe.bandwidth_bytes_per_s), border=True,
                          help=f"{charts.bandwidth_text(probe.bandwidth_bytes_per_s)}: bytes read + written by a "
                               f"{probe.copy_bytes // 2**20} MiB copy")
-        st.plotly_chart(charts.gemm_sweep(list(probe.gemm)), key="latency_gemm")
+        figures.show(charts.gemm_sweep(list(probe.gemm)), key="latency_gemm")
         st.caption(f"{probe.as_hardware().source}; {probe.seconds:.1f} s. Select “{probe.as_hardware().name}” in "
                    "the sidebar to use these roofs for the theory.")
 

@@ -9,7 +9,7 @@ from calc.errors import SpecError
 from calc.units import exact, si, si_bytes
 from charts import model as model_charts
 from charts.tables import layer_table
-from ui import links, shell
+from ui import figures, links, shell, tables
 
 shell.require_navigation()
 
@@ -95,14 +95,14 @@ with table_tab:
         mask = (table["module path"].str.contains(query, case=False, regex=False)
                 | table["type"].str.contains(query, case=False, regex=False))
         table = table[mask]
-    st.dataframe(table, hide_index=True, width="stretch", height=420,
-                 column_order=["module path", "type", "output shape", "params", "MACs", "share of MACs",
-                               "other ops", "bytes moved"],
-                 column_config={"params": st.column_config.NumberColumn(format="localized"),
-                                "MACs": st.column_config.NumberColumn(format="localized"),
-                                "share of MACs": st.column_config.NumberColumn(format="percent"),
-                                "other ops": st.column_config.NumberColumn(format="localized"),
-                                "bytes moved": st.column_config.NumberColumn(format="localized")})
+    tables.show(table, hide_index=True, width="stretch", height=420,
+                column_order=["module path", "type", "output shape", "params", "MACs", "share of MACs",
+                              "other ops", "bytes moved"],
+                column_config={"params": st.column_config.NumberColumn(format="localized"),
+                               "MACs": st.column_config.NumberColumn(format="localized"),
+                               "share of MACs": st.column_config.NumberColumn(format="percent"),
+                               "other ops": st.column_config.NumberColumn(format="localized"),
+                               "bytes moved": st.column_config.NumberColumn(format="localized")})
     st.caption(f"{len(table)} of {len(report.rows)} rows. Each row is the module's own work; "
                "click a column header to sort.")
     st.download_button("Download per-layer CSV", table.to_csv(index=False), file_name=f"macscope-{name}.csv",
@@ -110,10 +110,10 @@ with table_tab:
 # The charts are built only in their open tab (the tabs rerun on a change): each costs the browser its drawing.
 with tree_tab:
     if tree_tab.open:
-        st.plotly_chart(model_charts.hierarchy_treemap(report, name), key="model_treemap")
+        figures.show(model_charts.hierarchy_treemap(report, name), key="model_treemap")
 with top_tab:
     if top_tab.open:
-        st.plotly_chart(model_charts.top_layers(report), key="model_top")
+        figures.show(model_charts.top_layers(report), key="model_top")
 with kind_tab:
     if kind_tab.open:
-        st.plotly_chart(model_charts.macs_by_kind_of_work(report), key="model_kinds")
+        figures.show(model_charts.macs_by_kind_of_work(report), key="model_kinds")

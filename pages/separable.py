@@ -16,7 +16,7 @@ from calc.units import exact, si
 from charts import latency as latency_charts
 from charts import separable as charts
 from ui import latency_runs as runs
-from ui import links, shell, stack_state
+from ui import figures, links, shell, stack_state, tables
 
 shell.require_navigation()
 
@@ -79,22 +79,24 @@ columns[2].metric("MACs saved", f"{comparison.savings:.2%}", border=True, help="
 columns[3].metric("Params saved", f"{comparison.params_savings:.2%}", border=True,
                   help=f"standard {exact(comparison.standard_params)} → depthwise {exact(comparison.depthwise_params)}"
                        f" + pointwise {exact(comparison.pointwise_params)} = {exact(comparison.separable_params)}")
-st.latex(r"\text{saved} = 1 - \frac{C_{in} K^2 H' W' + C_{out} C_{in} H' W'}{C_{out} C_{in} K^2 H' W'}"
-         r" = 1 - \left(\frac{1}{C_{out}} + \frac{1}{K^2}\right)")
+# Each formula over lines aligned on "=", so the result is on screen at 1024 px in presentation mode.
+st.latex(r"\begin{aligned}\text{saved} &= 1 - \frac{C_{in} K^2 H' W' + C_{out} C_{in} H' W'}{C_{out} C_{in} K^2 H' W'}"
+         r" \\ &= 1 - \left(\frac{1}{C_{out}} + \frac{1}{K^2}\right)\end{aligned}")
 st.latex(rf"= 1 - \left(\frac{{1}}{{{out_channels}}} + \frac{{1}}{{{kernel}^2}}\right)"
          rf" = {comparison.approximate_savings:.4f}")
-st.latex((rf"\text{{exactly: }} 1 - \frac{{{exact(comparison.depthwise_macs)} + {exact(comparison.pointwise_macs)}}}"
-          rf"{{{exact(comparison.standard_macs)}}} = 1 - \frac{{{exact(comparison.separable_macs)}}}"
-          rf"{{{exact(comparison.standard_macs)}}} = {comparison.savings:.4f}").replace(",", "{,}"))
+st.latex((rf"\begin{{aligned}}\text{{exactly: saved}} &= 1 - \frac{{{exact(comparison.depthwise_macs)} + "
+          rf"{exact(comparison.pointwise_macs)}}}{{{exact(comparison.standard_macs)}}} \\ &= 1 - "
+          rf"\frac{{{exact(comparison.separable_macs)}}}{{{exact(comparison.standard_macs)}}} = "
+          rf"{comparison.savings:.4f}\end{{aligned}}").replace(",", "{,}"))
 
 compare_tab, heatmap_tab, measure_tab, whatif_tab = st.tabs(TABS, key="sep_tab", on_change="rerun")
 with compare_tab:
     if compare_tab.open:
-        st.plotly_chart(charts.parts(comparison), key="sep_parts")
+        figures.show(charts.parts(comparison), key="sep_parts")
 with heatmap_tab:
     grid = savings_grid(int(in_channels), HEATMAP_OUT_CHANNELS, HEATMAP_KERNELS, int(size), int(stride))
     if heatmap_tab.open:  # a chart in a closed tab costs the browser its drawing for nothing
-        st.plotly_chart(charts.savings_heatmap(grid, (int(out_channels), int(kernel))), key="sep_heatmap")
+        figures.show(charts.savings_heatmap(grid, (int(out_channels), int(kernel))), key="sep_heatmap")
     st.caption(f"C_in = {in_channels}, {size}×{size} input, stride {stride}, padding k // 2. The savings do not depend "
                "on C_in or H×W: both terms scale with them.")
 
@@ -149,7 +151,7 @@ def measure_panel() -> None:
         shares = pd.DataFrame({"what": ["separable / standard"],
                                "FLOPs share": [separable_report.flops / standard_report.flops],
                                "time share": [pair.ratio_median]})
-        st.plotly_chart(charts.flops_against_time(shares), key="sep_time_chart")
+        figures.show(charts.flops_against_time(shares), key="sep_time_chart")
     else:
         st.metric("Measured time, separable / standard", "not resolved on this machine", border=True,
                   help=f"The ratios straddle 100 %: {spread}")
@@ -160,7 +162,7 @@ def measure_panel() -> None:
     if pair.first.disturbed:
         st.warning(f"Measured on a busy machine: {disturbance_text(pair.first.other_cores, None, 1.0)}.",
                    icon=":material/warning:")
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    tables.show(table, hide_index=True, width="stretch", column_config={
         "FLOPs": st.column_config.NumberColumn(format="localized"),
         "bytes moved": st.column_config.NumberColumn(format="localized"),
         "FLOPs per byte": st.column_config.NumberColumn(format="%.2f"),
@@ -208,9 +210,9 @@ with whatif_tab:
         if not what_if.changes:
             st.info(f"{name} has no standard k×k convolution to replace (grouped, depthwise and 1×1 convs stay).")
         else:
-            st.plotly_chart(charts.what_if_bars(what_if), key="sep_whatif_chart")
+            figures.show(charts.what_if_bars(what_if), key="sep_whatif_chart")
             diff = charts.what_if_table(what_if)
-            st.dataframe(diff, hide_index=True, width="stretch", height=300, column_config={
+            tables.show(diff, hide_index=True, width="stretch", height=300, column_config={
                 "MACs before": st.column_config.NumberColumn(format="localized"),
                 "MACs after": st.column_config.NumberColumn(format="localized"),
                 "params before": st.column_config.NumberColumn(format="localized"),

@@ -137,7 +137,7 @@ def test_measuring_a_small_model_on_the_cpu(latency, cpu_probe):
     assert set(run.profile.seconds) == {row.name for row in report.rows}
     on_probe = roofline.estimate(report, cpu_probe.as_hardware().roofs("fp32"))
     expected = f"{roofline.efficiency(on_probe.roofline_seconds, run.measurement.median_s):.1%}"
-    assert shown_metrics["Efficiency vs measured roofs"] == expected
+    assert shown_metrics["Roofline efficiency"] == expected
     per_layer = next(frame.value for frame in latency.dataframe if "measured time (ms)" in frame.value)
     assert len(per_layer) == len(report.rows)
     assert (per_layer["measured time (ms)"] >= 0).all()

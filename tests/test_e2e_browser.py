@@ -359,7 +359,7 @@ def test_latency_theory_then_a_measurement_here(tab: Tab):
     tab.assert_no_error(log_offset)
     assert measured.inner_text().endswith(("s", "ms", "µs")), measured.inner_text()
     expect(tab.page.get_by_text("Latency of one forward pass: theory against measurement")).to_be_visible()
-    expect(tab.metric_value("Efficiency vs measured roofs")).to_contain_text("%")
+    expect(tab.metric_value("Roofline efficiency")).to_contain_text("%")
     tab.screenshot("latency-measured")
 
 
