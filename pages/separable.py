@@ -23,7 +23,7 @@ shell.require_navigation()
 HEATMAP_OUT_CHANNELS = (16, 32, 64, 128, 256, 512, 1024)
 HEATMAP_KERNELS = (1, 3, 5, 7, 9)
 SOURCES = ("Zoo model", "Builder stack")
-TABS = ["Parts", "Savings over C_out × k", "Measured here", "What-if on a model"]
+TABS = ["Parts", "Savings heatmap", "Measured here", "What-if on a model"]  # no "C_out": a tab label is Markdown
 DEFAULTS = {"sep_in": 32, "sep_out": 64, "sep_kernel": 3, "sep_size": 224, "sep_stride": 1, "sep_padding": 1}
 
 

@@ -122,6 +122,6 @@ def test_only_the_open_tab_draws_its_chart(separable):
         return " ".join(chart.proto.id for chart in separable.get("plotly_chart"))  # each id holds the chart's key
 
     assert "sep_parts" in charts() and "sep_heatmap" not in charts()
-    separable.session_state["sep_tab"] = "Savings over C_out × k"
+    separable.session_state["sep_tab"] = "Savings heatmap"
     separable.run()
     assert not separable.exception and "sep_heatmap" in charts() and "sep_parts" not in charts()
