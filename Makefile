@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-requirements
 .PHONY: app test browser
 
 app: $(STAMP)
-	$(VENV)/bin/streamlit run app.py
+	$(VENV)/bin/streamlit run serve.py
 
 test: $(STAMP) browser
 	$(PYTHON) -m pytest

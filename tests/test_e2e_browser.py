@@ -1,4 +1,4 @@
-"""End to end: `streamlit run app.py` driven by a real headless Chromium.
+"""End to end: `streamlit run serve.py` (which serves app.py) driven by a real headless Chromium.
 
 Every page of the navigation opens without an exception and is saved as a 1280x720
 screenshot under artifacts/screenshots/ (what a teacher sharing a screen shows); on
@@ -98,13 +98,14 @@ APP_STATE_JS = """() => {
 # ---------------------------------------------------------------- the server
 
 class StreamlitServer:
-    """`streamlit run app.py` on a free loopback port, its output in a temporary file."""
+    """`streamlit run serve.py` (app.py behind our route for nested paths, as `make app` serves it)
+    on a free loopback port, its output in a temporary file."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_file = tempfile.NamedTemporaryFile(prefix="macscope-e2e-", suffix=".log", delete=False)
-        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+        command = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(self.port),
                    "--server.address", "127.0.0.1", "--server.headless", "true",
                    "--browser.gatherUsageStats", "false",
                    "--server.fileWatcherType", "none"]  # nothing edits the sources during the test

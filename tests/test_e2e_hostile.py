@@ -104,9 +104,17 @@ def test_a_path_that_names_no_page_says_so_with_the_navigation(tab: Tab):
     expect(tab.page.get_by_test_id("stSidebarNav")).to_contain_text("Layer Builder")
 
 
-@pytest.mark.xfail(strict=True, reason="Streamlit's server answers /a/b with its index page, whose relative "
-                   "scripts then load from /a/static/ and get that page again: a blank page the app's script "
-                   "never runs for. Fixing it needs a route in front of Streamlit (st.App).")
-def test_a_path_of_two_segments_shows_the_navigation(tab: Tab):
-    tab.page.goto(f"{tab.server.url}/a/b")
+@pytest.mark.parametrize("path, named", [
+    pytest.param("/a/b", "/a/b", id="two-segments"),
+    pytest.param("/builder/extra?present=1", "/builder/extra", id="under-a-real-page"),
+    pytest.param("/a/b/c/d", "/a/b/c/d", id="four-segments"),
+])
+def test_a_path_of_several_segments_says_so_with_the_navigation(tab: Tab, path: str, named: str):
+    # Streamlit answers /a/b with its index page, whose relative scripts would load from
+    # /a/static/ and get that page again (a blank page): serve.py sends it to /a%2Fb.
+    log_offset = tab.server.log_size()
+    tab.page.goto(f"{tab.server.url}{path}")
     tab.wait_until_done("MACscope")
+    tab.assert_no_error(log_offset)
+    expect(tab.page.get_by_test_id("stAlertContentWarning")).to_contain_text(f"No page at {named}")
+    expect(tab.page.get_by_test_id("stSidebarNav")).to_contain_text("Layer Builder")
