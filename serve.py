@@ -57,4 +57,11 @@ async def lifespan(_app):
     os._exit(0)
 
 
+# What the pages import (none of it imports torch), imported while the server starts rather
+# than during its first visitor's first page: pandas and plotly alone take most of a second.
+import calc.explain, calc.presets, calc.separable, calc.zoo  # noqa: E401,E402,F401
+import charts.compare, charts.concepts, charts.latency, charts.layers, charts.model  # noqa: E401,E402,F401
+import charts.separable, charts.tables  # noqa: E401,E402,F401
+import ui.devices, ui.fields, ui.figures, ui.latency_runs, ui.links, ui.stack_state, ui.tables  # noqa: E401,E402,F401
+
 app = st.App("app.py", middleware=[Middleware(NestedPathRedirect)], lifespan=lifespan)
