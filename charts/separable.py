@@ -95,3 +95,15 @@ def what_if_table(what_if: WhatIf) -> pd.DataFrame:
         "params before": change.params_before, "params after": change.params_after, "MACs saved": change.savings,
     } for change in what_if.changes], columns=["layer", "before", "after", "MACs before", "MACs after",
                                               "params before", "params after", "MACs saved"])
+
+
+def what_if_totals(what_if: WhatIf) -> dict:
+    """The diff's totals row: the replaced convolutions together (each a different layer, so
+    their sum counts nothing twice); the whole model's totals are in the metrics."""
+    before = sum(change.macs_before for change in what_if.changes)
+    after = sum(change.macs_after for change in what_if.changes)
+    return {"layer": f"{len(what_if.changes)} replaced convs", "before": "", "after": "",
+            "MACs before": before, "MACs after": after,
+            "params before": sum(change.params_before for change in what_if.changes),
+            "params after": sum(change.params_after for change in what_if.changes),
+            "MACs saved": 1 - after / before if before else 0.0}

@@ -8,7 +8,7 @@ from calc import zoo
 from calc.errors import SpecError
 from calc.units import exact, si, si_bytes
 from charts import model as model_charts
-from charts.tables import layer_table
+from charts.tables import csv_bytes, layer_table, layer_totals
 from ui import figures, links, shell, tables
 
 shell.require_navigation()
@@ -105,7 +105,14 @@ with table_tab:
                                "bytes moved": st.column_config.NumberColumn(format="localized")})
     st.caption(f"{len(table)} of {len(report.rows)} rows. Each row is the module's own work; "
                "click a column header to sort.")
-    st.download_button("Download per-layer CSV", table.to_csv(index=False), file_name=f"macscope-{name}.csv",
+    about = (f"MACscope per-module table · {name} · input {'×'.join(map(str, report.input_shape))} · batch "
+             f"{report.batch} · {report.dtype} · MACs exclude bias adds, FLOPs = 2 × MACs"
+             + (f" · filtered by {query!r}: {len(table)} of {len(report.rows)} rows, no totals row" if query else ""))
+    # The totals row is the model's own (a sum of the rows would count a module's parts twice); a filtered
+    # table gets none, since its rows are not the model.
+    totals = None if query else {("module path" if key == "#" else "type" if key == "layer" else key): value
+                                 for key, value in layer_totals(report).items()}
+    st.download_button("Download per-layer CSV", csv_bytes(table, about, totals), file_name=f"macscope-{name}.csv",
                        mime="text/csv", key="model_csv")
 # The charts are built only in their open tab (the tabs rerun on a change): each costs the browser its drawing.
 with tree_tab:

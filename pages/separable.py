@@ -15,6 +15,7 @@ from calc.spec import parse_stack
 from calc.units import exact, si
 from charts import latency as latency_charts
 from charts import separable as charts
+from charts.tables import csv_bytes
 from ui import latency_runs as runs
 from ui import figures, links, shell, stack_state, tables
 
@@ -218,7 +219,9 @@ with whatif_tab:
                 "params before": st.column_config.NumberColumn(format="localized"),
                 "params after": st.column_config.NumberColumn(format="localized"),
                 "MACs saved": st.column_config.NumberColumn(format="percent")})
-            st.download_button("Download the per-layer diff (CSV)", diff.to_csv(index=False),
+            about = (f"MACscope separable what-if · {name} · every standard k×k conv replaced by depthwise k×k + "
+                     "pointwise 1×1 (no bias) · MACs exclude bias adds")
+            st.download_button("Download the per-layer diff (CSV)", csv_bytes(diff, about, charts.what_if_totals(what_if)),
                                file_name="macscope-separable-what-if.csv", mime="text/csv", key="sep_whatif_csv")
         if what_if.skipped:
             st.caption("Left alone: " + "; ".join(what_if.skipped))

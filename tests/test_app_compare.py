@@ -83,3 +83,25 @@ def test_layer_csv_has_what_was_counted_and_a_totals_row():
     assert int(total["params"]) == report.params and int(total["bytes moved"]) == report.memory_bytes
     parts = table.iloc[:-1]
     assert int(parts.loc[~parts["layer"].str.startswith(" "), "MACs"].astype(int).sum()) == report.macs
+
+
+def test_what_if_csv_ends_with_the_replaced_convs_together():
+    from charts.separable import what_if_table, what_if_totals
+    from calc.separable import what_if_stack
+
+    what_if = what_if_stack(calc.parse_stack(preset("Small CNN (CIFAR-10)").stack))
+    about, table = read_csv(csv_bytes(what_if_table(what_if), "what-if", what_if_totals(what_if)))
+    total = table.iloc[-1]
+    before = 32 * 3 * 3 * 3 * 32 * 32 + 64 * 32 * 3 * 3 * 16 * 16 + 128 * 64 * 3 * 3 * 8 * 8
+    after = (3 * 3 * 3 * 32 * 32 + 32 * 3 * 32 * 32) + (32 * 3 * 3 * 16 * 16 + 64 * 32 * 16 * 16) + (
+        64 * 3 * 3 * 8 * 8 + 128 * 64 * 8 * 8)
+    assert about == "# what-if" and total["layer"] == "3 replaced convs"
+    assert (int(total["MACs before"]), int(total["MACs after"])) == (before, after)
+    assert float(total["MACs saved"]) == pytest.approx(1 - after / before)
+
+
+def test_model_csv_download_is_offered_with_and_without_a_filter():
+    model = open_page("pages/model.py")
+    assert not model.exception and "model_csv" in [button.key for button in model.get("download_button")]
+    model.text_input(key="model_filter").set_value("layer3").run()
+    assert not model.exception and "model_csv" in [button.key for button in model.get("download_button")]
