@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import APP
 from test_links import open_with, token
 
 from calc.share import encode_stack
