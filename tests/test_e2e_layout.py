@@ -140,6 +140,12 @@ LAYOUT_JS = """(slack) => {
   for (const grid of all('[data-testid="stDataFrame"]')) {
     const right = grid.getBoundingClientRect().right;
     if (right > windowRight + slack) problems.push(`table ends ${Math.round(right - windowRight)} px past the window`);
+    // A grid wider than its box scrolls sideways, and the column at its edge shows part of a
+    // number ("146,81" for 146,810,000) on the canvas, where no DOM check can read it.
+    const scroller = grid.querySelector(".dvn-scroller");
+    if (scroller && scroller.scrollWidth > scroller.clientWidth + slack)
+      problems.push(`table "${text(grid).slice(0, 30)}" needs ${scroller.scrollWidth - scroller.clientWidth} px ` +
+                    `more: its edge column is cut`);
   }
   return problems;
 }"""

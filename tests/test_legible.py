@@ -16,7 +16,7 @@ from charts import separable as separable_charts
 from charts.layers import FONT_PX, PRESENTATION_SCALE, for_presentation, log_axis
 from charts.tables import SCREEN_COLUMNS, layer_table
 from calc.separable import compare, savings_grid
-from ui.tables import CHAR_PX, PADDING_PX, formatted, sized
+from ui.tables import CHAR_PX, FIT_PX, PADDING_PX, PRESENTATION_FIT_PX, column_groups, formatted, sized
 
 VIT_BLOCK = "Transformer encoder block (ViT-B/16)"
 
@@ -110,3 +110,28 @@ def test_builder_columns_are_as_wide_as_the_attention_counts():
 def test_a_column_is_never_narrower_than_its_header():
     config = sized(pd.DataFrame({"memory-bound layers": ["1"]}))
     assert config["memory-bound layers"]["width"] >= len("memory-bound layers") * CHAR_PX + PADDING_PX
+
+
+@pytest.mark.parametrize("widths, pinned, budget, groups", [
+    pytest.param({"#": 40, "a": 100, "b": 100}, ["#"], 40 + 100 + 100, [["a", "b"]], id="fits-exactly"),
+    pytest.param({"#": 40, "a": 100, "b": 100}, ["#"], 40 + 100 + 100 - 1, [["a"], ["b"]], id="one-pixel-over"),
+    pytest.param({"#": 40, "layer": 60, "a": 300, "b": 200, "c": 90}, ["#", "layer"], 40 + 60 + 300,
+                 [["a"], ["b", "c"]], id="pinned-columns-take-their-room"),
+    pytest.param({"name": 50, "wide": 900}, ["name"], 400, [["wide"]], id="a-column-wider-than-all-stays-alone"),
+])
+def test_columns_are_cut_into_groups_that_fit_beside_the_pinned_ones(widths, pinned, budget, groups):
+    assert column_groups(widths, pinned, budget) == groups
+
+
+@pytest.mark.parametrize("presentation", [pytest.param(False, id="normal"), pytest.param(True, id="presentation")])
+def test_every_column_group_of_the_vit_block_table_fits_a_1024_pixel_window(presentation):
+    # The grid scrolled sideways at 1024x768 and its edge column read "146,81" for 146,810,000.
+    table = layer_table(calc.analyze(calc.parse_stack(preset(VIT_BLOCK).stack)))
+    config = sized(table, None, SCREEN_COLUMNS, scale=19 / 16 if presentation else 1.0)
+    budget = PRESENTATION_FIT_PX if presentation else FIT_PX
+    pinned = [column for column in SCREEN_COLUMNS if config[column].get("pinned")]
+    groups = column_groups({column: config[column]["width"] for column in SCREEN_COLUMNS}, pinned, budget)
+    assert pinned == ["#", "layer"]
+    assert [column for group in groups for column in group] == SCREEN_COLUMNS[2:]  # every column, once, in order
+    for group in groups:
+        assert sum(config[column]["width"] for column in pinned + group) <= budget

@@ -49,7 +49,7 @@ def column_width_px(label: str, values: pd.Series, number_format: str | None) ->
 
 def sized(frame: pd.DataFrame, column_config: dict | None = None, column_order=None, scale: float = 1.0) -> dict:
     """``column_config`` with a width for every shown column of ``frame`` (times ``scale``)
-    and the first of them pinned."""
+    and its leading columns pinned."""
     config = dict(column_config or {})
     for column in column_order or frame.columns:
         entry = config.get(column)
@@ -60,17 +60,74 @@ def sized(frame: pd.DataFrame, column_config: dict | None = None, column_order=N
         entry["width"] = math.ceil(scale * column_width_px(entry.get("label") or str(column), frame[column],
                                                            number_format))
         config[column] = entry
-    first = next((column for column in column_order or frame.columns if config.get(column) is not None), None)
-    if first is not None and config[first].get("pinned") is None:
-        # A table wider than the window scrolls sideways; its first column (the layer, the
-        # model, the device) stays in view so that every row still says what it is.
-        config[first]["pinned"] = True
+    # A table wider than the window scrolls sideways; its leading columns stay in view so that
+    # every row still says what it is: the first column, and the next when that is a "#".
+    shown = shown_columns(config, column_order or frame.columns)
+    for column in shown[:2 if shown[:1] == ["#"] else 1]:
+        if config[column].get("pinned") is None:
+            config[column]["pinned"] = True
     return config
 
 
-def show(frame: pd.DataFrame, column_config: dict | None = None, where=st, **kwargs) -> None:
+def shown_columns(config: dict, column_order) -> list[str]:
+    return [column for column in column_order if config.get(column) is not None]
+
+
+# The width a table must fit without scrolling sideways, in CSS pixels: a grid that scrolls
+# shows part of a number at its edge ("146,81" for 146,810,000), drawn on a canvas. Measured
+# in Chromium at 1024x768, the narrowest window MACscope is laid out for: the main area is
+# 660 px wide beside the open sidebar, 967 px in presentation mode (sidebar collapsed); a
+# vertical scrollbar's room is kept free.
+FIT_PX = 644
+PRESENTATION_FIT_PX = 951
+
+
+def column_groups(widths: dict[str, int], pinned: list[str], budget_px: int) -> list[list[str]]:
+    """The unpinned columns, in order, cut into groups that fit ``budget_px`` beside the pinned ones."""
+    room = budget_px - sum(widths[column] for column in pinned)
+    groups: list[list[str]] = [[]]
+    used = 0
+    for column, width in widths.items():
+        if column in pinned:
+            continue
+        if groups[-1] and used + width > room:
+            groups.append([])
+            used = 0
+        groups[-1].append(column)
+        used += width
+    return groups
+
+
+def group_label(group: list[str], config: dict) -> str:
+    names = [config[column].get("label") or str(column) for column in group]
+    return names[0] if len(names) == 1 else f"{names[0]} … {names[-1]}"
+
+
+def show(frame: pd.DataFrame, column_config: dict | None = None, where=st, key: str | None = None,
+         **kwargs) -> None:
     """st.dataframe (in ``where``: st, a column, a container) with sized columns; the grid's
-    text grows with the root font in presentation mode, and so do the columns."""
-    scale = style.PRESENTATION_ROOT_PX / style.BASE_ROOT_PX if st.session_state.get("presentation") else 1.0
-    config = sized(frame, column_config, kwargs.get("column_order"), scale)
-    where.dataframe(frame, column_config=config, **kwargs)
+    text grows with the root font in presentation mode, and so do the columns.
+
+    A table wider than a 1024-pixel window shows its columns in groups, picked above it,
+    beside its pinned leading columns; the frame (and so a download of it) keeps them all.
+    """
+    presentation = bool(st.session_state.get("presentation"))
+    scale = style.PRESENTATION_ROOT_PX / style.BASE_ROOT_PX if presentation else 1.0
+    order = list(kwargs.pop("column_order", None) or frame.columns)
+    config = sized(frame, column_config, order, scale)
+    shown = shown_columns(config, order)
+    pinned = [column for column in shown if config[column].get("pinned")]
+    widths = {column: config[column]["width"] for column in shown}
+    groups = column_groups(widths, pinned, PRESENTATION_FIT_PX if presentation else FIT_PX)
+    if len(groups) > 1:
+        labels = [group_label(group, config) for group in groups]
+        choice_key = f"table_columns.{key or '|'.join(map(str, shown))}"
+        if st.session_state.get(choice_key) not in labels:
+            st.session_state[choice_key] = labels[0]  # the columns changed (another preset, another mode)
+        beside = ", ".join(config[column].get("label") or str(column) for column in pinned)
+        choice = where.segmented_control(
+            "Columns", labels, key=choice_key, label_visibility="collapsed",
+            help=f"The whole table is wider than the window: pick the columns shown beside {beside}. "
+                 "The download has every column.")
+        shown = pinned + groups[labels.index(choice) if choice in labels else 0]
+    where.dataframe(frame, column_config=config, column_order=shown, key=key, **kwargs)
