@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from calc import cli, cli_latency, cli_separable
+from calc.cli import count as cli, latency as cli_latency, separable as cli_separable
 from calc.errors import SpecError
 
 
