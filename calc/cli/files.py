@@ -9,7 +9,6 @@ import stat
 from calc.errors import SpecError
 from calc.spec import MAX_JSON_BYTES, Stack, load_stack
 
-
 # What a path is when it is not a regular file, for the refusal: reading /dev/zero or
 # /dev/urandom never ends, and opening a named pipe waits for a writer.
 _NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
