@@ -132,9 +132,56 @@ class Report:
         return tuple(out)
 
 
+def report_to_json(report: Report) -> dict:
+    """The JSON contract of a Report: what ``python -m calc stack --json`` prints, and ``count --json``
+    for each model after its "model" name.
+
+    Counts are whole numbers for the whole batch; bytes at the report's dtype; shapes are one
+    sample, without the batch dimension.
+
+    Top level, the totals over whole layers (parts are never added to them):
+      input_shape       the model's input, one sample
+      batch, dtype      samples per forward; storage dtype ("fp32", "fp16", ...), which sets bytes per element
+      macs              multiply-accumulates of conv/linear/matmul/attention, bias adds excluded
+      flops             2 x macs (calc.units)
+      params            learnable parameters (weights and biases); not multiplied by the batch
+      other_ops         operations that are not MACs: bias adds, norms, activations, pooling, softmax, ...
+      other_ops_by_label  other_ops split by label ("bias add", "activation", ...), in first-seen order
+      weight_bytes      params x bytes per element
+      activation_bytes  every whole layer's input read once plus its output written once
+      unsupported       ops with no rule, not counted: "aten.name ×count" (torch models; empty for stacks)
+      layers            one entry per whole layer, each followed by one entry per part
+    Each layer:
+      index             position in the stack (a part shares its layer's)
+      name              "3" for a stack layer, a module path ("features.0") for a torch model, "3.depthwise"
+                        for a part
+      type              the layer kind (a torch model: the module's class), "kind (part)" for a part
+      part              true for a part: its figures are inside its layer's, not added again
+      input_shape, output_shape  one sample
+      params, macs, flops, other_ops, other_ops_by_label  as at top level, for this layer or part
+      weight_bytes, input_bytes, output_bytes  its weights, its input read once, its output written once
+      intensity_flops_per_byte  flops / (weight_bytes + input_bytes + output_bytes); 0.0 when no byte moves
+    (report_to_data is the other format: the whole Report for the disk cache, which it reads back.)"""
+    return {
+        "input_shape": list(report.input_shape), "batch": report.batch, "dtype": report.dtype,
+        "macs": report.macs, "flops": report.flops, "params": report.params, "other_ops": report.other_ops,
+        "other_ops_by_label": report.other_ops_by_label(),
+        "weight_bytes": report.weight_bytes, "activation_bytes": report.activation_bytes,
+        "unsupported": list(report.unsupported),
+        "layers": [{
+            "index": row.index, "name": row.name, "type": row.kind, "part": row.is_part,
+            "input_shape": list(row.input_shape), "output_shape": list(row.output_shape),
+            "params": row.params, "macs": row.macs, "flops": row.flops, "other_ops": row.other_ops,
+            "other_ops_by_label": dict(row.cost.other_ops),
+            "weight_bytes": row.weight_bytes, "input_bytes": row.input_bytes, "output_bytes": row.output_bytes,
+            "intensity_flops_per_byte": row.intensity,
+        } for row in report.rows_with_parts()],
+    }
+
+
 def report_to_data(report: Report) -> dict:
     """The whole Report as plain JSON data, for the disk cache; report_from_data inverts it.
-    (calc.cli.report_to_json is the display format: derived figures, parts flattened.)"""
+    (report_to_json, above, is the display format: derived figures, parts flattened.)"""
     return {"input_shape": list(report.input_shape), "batch": report.batch, "dtype": report.dtype,
             "unsupported": list(report.unsupported),
             "rows": [{"index": row.index, "name": row.name, "kind": row.kind, "input_shape": list(row.input_shape),

@@ -13,9 +13,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CALC = ROOT / "calc"
-MODULES = sorted(path for path in CALC.glob("*.py"))
-TORCH_FREE = [f"calc.{path.stem}" if path.stem != "__init__" else "calc" for path in MODULES
-              if not path.stem.startswith("torch_")]
+MODULES = sorted(CALC.rglob("*.py"))   # subpackages too: calc/cli/
+
+
+def module_name(path: Path) -> str:
+    """calc/cli/count.py -> calc.cli.count; calc/cli/__init__.py -> calc.cli."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+TORCH_FREE = [module_name(path) for path in MODULES if not path.stem.startswith("torch_")]
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -45,7 +52,8 @@ def test_calc_works_with_torch_absent():
 
 def test_torch_free_modules_include_the_core():
     assert {"calc", "calc.spec", "calc.analyze", "calc.presets", "calc.__main__", "calc.formulas",
-            "calc.units"} <= set(TORCH_FREE)
+            "calc.units", "calc.cli", "calc.cli.count", "calc.cli.latency", "calc.cli.separable",
+            "calc.cli.files"} <= set(TORCH_FREE)
 
 
 def test_importing_calc_loads_no_torch_streamlit_or_plotly():
@@ -96,7 +104,7 @@ def test_import_scan_sees_what_it_should():
     assert _top_level_imports(tree) == {"torch", "plotly", "streamlit", "pandas"}
 
 
-@pytest.mark.parametrize("path", [pytest.param(path, id=path.name) for path in MODULES])
+@pytest.mark.parametrize("path", [pytest.param(path, id=str(path.relative_to(CALC))) for path in MODULES])
 def test_only_torch_modules_import_torch(path: Path):
     roots = _top_level_imports(ast.parse(path.read_text(encoding="utf-8")))
     if "torch" in roots:
@@ -104,7 +112,7 @@ def test_only_torch_modules_import_torch(path: Path):
     assert not roots & {"streamlit", "plotly"}, f"{path.name} imports a UI library"
 
 
-@pytest.mark.parametrize("path", [pytest.param(path, id=path.name) for path in MODULES])
+@pytest.mark.parametrize("path", [pytest.param(path, id=str(path.relative_to(CALC))) for path in MODULES])
 def test_no_calc_module_imports_ui_libraries_even_lazily(path: Path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     roots = set().union(*(_imported_roots(node) for node in ast.walk(tree)))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from calc.cli import read_limited, read_stack
+from calc.cli.files import read_limited, read_stack
 from calc.errors import SpecError
 from calc.spec import MAX_JSON_BYTES
 

@@ -85,7 +85,8 @@ def test_a_stop_request_ends_the_measurement_between_forwards():
 def test_the_latency_command_bounds_probe_and_measurement_together(monkeypatch, capsys):
     # the issue: `latency mobilenet_v3_small --device cpu --batch 1024` took 93 s against a 60 s limit;
     # now one bound, started with the command, is what the probe and the measurement both check
-    from calc import cli_latency, torch_measure, torch_probe
+    from calc import torch_measure, torch_probe
+    from calc.cli import latency as cli_latency
 
     seen = {}
     probe, measure_here = torch_probe.probe, torch_measure.measure

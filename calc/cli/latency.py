@@ -7,7 +7,7 @@ import json
 import logging
 
 from calc.analyze import analyze
-from calc.cli import check_batch_and_resolution, read_model
+from calc.cli.arguments import check_batch_and_resolution, read_model
 from calc.errors import SpecError
 from calc.machine_load import disturbance_text
 from calc.hardware import COMPUTE_DTYPES, PRESETS, STORAGE_DTYPE, Hardware, hardware

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from calc.cli import check_batch_and_resolution, read_model
+from calc.cli.arguments import check_batch_and_resolution, read_model
 from calc.cost import Cost
 from calc.errors import SpecError
 from calc.separable import Comparison, WhatIf, compare, what_if_stack
