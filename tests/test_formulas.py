@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import pytest
 
 import calc
-from calc.registry import Field, register
+from calc.fields import IntField
+from calc.registry import register
 from calc.units import DTYPE_BYTES, flops_from_macs
 
 
@@ -178,7 +179,7 @@ def test_cases_cover_every_registered_kind():
 
 def test_a_kind_cannot_be_registered_twice():
     with pytest.raises(ValueError, match="registered twice"):
-        register("relu", group="activation", summary="again", fields=(Field("x", "int"),))(lambda shape: None)
+        register("relu", group="activation", summary="again", fields=(IntField("x"),))(lambda shape, x: None)
 
 
 @pytest.mark.parametrize("case", CASES)
