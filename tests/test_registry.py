@@ -127,7 +127,9 @@ def test_readme_lists_the_registered_kinds():
     listed = re.search(r"<!-- layer kinds:[^\n]*-->\n(.*?)<!-- end of layer kinds -->", README.read_text(),
                        re.DOTALL)
     assert listed is not None, "README.md has lost its layer kinds markers"
-    assert listed.group(1).strip() == kinds_markdown()
+    assert listed.group(1).strip() == kinds_markdown(), (
+        "README.md's layer kinds are not the registry's: put the output of "
+        "`.venv/bin/python -c 'import calc.formulas, calc.registry as r; print(r.kinds_markdown())'` between its markers")
 
 
 def test_every_kind_is_in_the_markdown_once():
