@@ -30,7 +30,15 @@ import math
 from calc import fuzzing
 from calc.cost import Cost, Term
 from calc.errors import SpecError
-from calc.fields import BoolField, IntField, Padding, PaddingField, Pair, PairField, ProbabilityField
+from calc.fields import (
+    BoolField,
+    IntField,
+    Padding,
+    PaddingField,
+    Pair,
+    PairField,
+    ProbabilityField,
+)
 from calc.registry import register
 
 Shape = tuple[int, ...]  # batch first

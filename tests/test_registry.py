@@ -129,7 +129,8 @@ def test_readme_lists_the_registered_kinds():
     assert listed is not None, "README.md has lost its layer kinds markers"
     assert listed.group(1).strip() == kinds_markdown(), (
         "README.md's layer kinds are not the registry's: put the output of "
-        "`.venv/bin/python -c 'import calc.formulas, calc.registry as r; print(r.kinds_markdown())'` between its markers")
+        "`.venv/bin/python -c 'import calc.formulas, calc.registry as r; print(r.kinds_markdown())'` "
+        "between its markers")
 
 
 def test_every_kind_is_in_the_markdown_once():
