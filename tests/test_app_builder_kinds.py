@@ -4,6 +4,7 @@ and its widgets show them: a new kind's registration is all the Builder needs.""
 
 from __future__ import annotations
 
+import pytest
 from test_app import field_key, open_page, stack
 
 import calc
@@ -29,3 +30,27 @@ def test_every_kind_is_added_with_its_registered_values():
             shown = WIDGETS[field.widget].state(key, layer.get(field.name, field.default))
             assert {widget_key: app.session_state[widget_key] for widget_key in shown} == shown, kind.name
         app.button(key="delete").click().run()
+
+
+@pytest.mark.parametrize("widget, value", [
+    pytest.param("whole number", 7, id="whole-number"),
+    pytest.param("checkbox", False, id="checkbox"),
+    pytest.param("probability", 0.3, id="probability"),
+    pytest.param("pair", 3, id="pair-one-number"),
+    pytest.param("pair", [3, 5], id="pair-two"),
+    pytest.param("pair or kernel_size", None, id="pair-as-kernel"),
+    pytest.param("pair or kernel_size", [2, 1], id="pair-not-as-kernel"),
+    pytest.param("padding", "same", id="padding-same"),
+    pytest.param("padding", [0, 2], id="padding-pair"),
+    pytest.param("padding, one axis", "same", id="padding-one-axis-same"),
+    pytest.param("padding, one axis", 2, id="padding-one-axis-number"),
+])
+def test_a_widget_reads_back_the_value_it_was_seeded_with(widget, value):
+    state = WIDGETS[widget].state("f1.field", value)
+    assert all(key == "f1.field" or key.startswith("f1.field.") for key in state)
+    assert WIDGETS[widget].read(state, "f1.field") == value
+
+
+def test_every_registered_field_has_a_widget():
+    widgets = {(kind.name, field.name): field.widget for kind in calc.layer_kinds() for field in kind.fields}
+    assert {name: widget for name, widget in widgets.items() if widget not in WIDGETS} == {}
