@@ -35,6 +35,7 @@ from calc.fields import (
     IntField,
     Padding,
     PaddingField,
+    PaddingOneAxis,
     Pair,
     PairField,
     ProbabilityField,
@@ -185,6 +186,50 @@ def separable_conv2d(shape: Shape, out_channels: int, kernel_size: Pair, stride:
     pointwise = _conv(depthwise.output_shape, out_channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, bias,
                       "pointwise")
     return _combine((("depthwise", depthwise), ("pointwise", pointwise)))
+
+
+@register("conv1d", group="convolution", input_rank=2, input_name="a sequence [C, L]",
+          summary="1-D convolution over a sequence [C, L] (torch.nn.Conv1d)",
+          fields=(IntField("out_channels", suggest=64, fuzz=fuzzing.out_channels_sharing_a_divisor),
+                  IntField("kernel_size", help="kernel length", suggest=3, fuzz=fuzzing.kernel(axes=1)),
+                  IntField("stride", 1, help="step between windows", fuzz=fuzzing.stride(axes=1)),
+                  PaddingField("padding", 0, axes=1, help='zeros added on each side, or "same"',
+                               fuzz=fuzzing.conv_padding(axes=1)),
+                  IntField("dilation", 1, help="spacing between kernel taps", fuzz=fuzzing.dilation(axes=1)),
+                  IntField("groups", 1, help="channel groups; must divide both channel counts",
+                           fuzz=fuzzing.groups), _BIAS),
+          module=lambda nn, f, in_shape: nn.Conv1d(in_shape[0], f["out_channels"], f["kernel_size"],
+                                                   f["stride"], f["padding"], f["dilation"], f["groups"],
+                                                   f["bias"]))
+def conv1d(shape: Shape, out_channels: int, kernel_size: int, stride: int, padding: PaddingOneAxis,
+           dilation: int, groups: int, bias: bool) -> Cost:
+    # [N, C_out, L'] = conv1d([N, C_in, L], w[C_out, C_in/G, K])
+    n, c_in, length = shape
+    if c_in % groups:
+        raise SpecError(f"groups {groups} does not divide the {c_in} input channels", field="groups")
+    if out_channels % groups:
+        raise SpecError(f"groups {groups} does not divide out_channels {out_channels}", field="groups")
+    if padding == "same":
+        if stride != 1:
+            raise SpecError('padding "same" needs stride 1 (torch refuses it for strided convolutions)',
+                            field="padding")
+        l_out = length
+        shape_latex = (rf"L' = L = {l_out} \quad (\text{{padding ``same''}})",)
+    else:
+        l_out, l_latex = _conv_extent(length, kernel_size, stride, padding, dilation, "L")
+        shape_latex = (l_latex,)
+    out_elements = n * out_channels * l_out
+    c_per_group = c_in // groups
+    return Cost(
+        output_shape=(n, out_channels, l_out),
+        params=out_channels * c_per_group * kernel_size + (out_channels if bias else 0),
+        terms=(Term("conv", (("N", n), ("C_{out}", out_channels), ("L'", l_out), ("C_{in}/G", c_per_group),
+                             ("K", kernel_size))),),
+        other_ops=(("bias add", out_elements),) if bias else (),
+        input_elements=math.prod(shape),
+        output_elements=out_elements,
+        shape_latex=shape_latex,
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -96,6 +96,11 @@ CASES = [
                                      "stride": 2, "bias": False},
                       (24, 8, 8), 16 * 3 * 3 + 24 * 16, 2 * (16 * 3 * 3 * 8 * 8 + 24 * 16 * 8 * 8), {}, batch=2),
                  id="separable-stride2-batch2"),
+    # --- conv1d: L' = (50 + 2*2 - 5) // 2 + 1 = 25, two groups of 4 / 2 input channels ---------------
+    pytest.param(Case([4, 50], {"type": "conv1d", "out_channels": 8, "kernel_size": 5, "stride": 2,
+                                "padding": 2, "groups": 2},
+                      (8, 25), 8 * (4 // 2) * 5 + 8, 8 * 25 * (4 // 2) * 5, {"bias add": 8 * 25}),
+                 id="conv1d-strided-padded-grouped"),
     # --- linear and attention ------------------------------------------------------------------
     pytest.param(Case([512], {"type": "linear", "out_features": 1000},
                       (1000,), 1000 * 512 + 1000, 1000 * 512, {"bias add": 1000}), id="linear-vector"),
