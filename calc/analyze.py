@@ -217,8 +217,7 @@ def _layer_cost(stack: Stack, index: int, shape: tuple[int, ...]) -> Cost:
     kind = layer_kind(layer.kind)
     sample_rank = len(shape) - 1
     if kind.input_rank is not None and sample_rank != kind.input_rank:
-        expected = {3: "an image [C, H, W]", 2: "tokens [L, D]", 1: "a vector [D]"}[kind.input_rank]
-        raise SpecError(f"{layer.kind} needs {expected}, but its input is {list(shape[1:])}",
+        raise SpecError(f"{layer.kind} needs {kind.input_text}, but its input is {list(shape[1:])}",
                         layer=index, kind=layer.kind, field="type")
     try:
         cost = kind.formula(shape, **layer.fields)

@@ -6,9 +6,10 @@
  "dtype": "fp32",                       optional: fp32 | fp16 | bf16 | int8
  "layers": [{"type": KIND, ...fields}, ...]}
 ```
-Field values are checked here (types and ranges); whether they fit the incoming
-shape (groups dividing channels, a kernel inside the padded input) is checked by
-the formulas, which see the shapes. Both raise SpecError naming layer and field.
+Field values are checked here, each by its typed field (calc.fields: types and
+ranges); whether they fit the incoming shape (groups dividing channels, a kernel
+inside the padded input) is checked by the formulas, which see the shapes. Both
+raise SpecError naming layer and field.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 import calc.formulas  # noqa: F401  (registers the layer kinds)
-from calc.errors import SpecError, cut, echo
+from calc.errors import SpecError, echo
+from calc.fields import check_int, is_int
 from calc.jsontext import read_json
-from calc.registry import MAX_BATCH, MAX_DIM, MAX_LAYERS, Field, layer_kind, layer_kinds
+from calc.registry import MAX_BATCH, MAX_LAYERS, layer_kind, layer_kinds
 from calc.units import DTYPE_BYTES
 
 MAX_JSON_CHARS = 2_000_000
@@ -40,55 +42,6 @@ class Stack:
     layers: tuple[Layer, ...]
     batch: int = 1
     dtype: str = "fp32"
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_int(value: Any, minimum: int, what: str, layer: int | None, field: str | None) -> int:
-    if not _is_int(value):
-        raise SpecError(f"{what} must be a whole number, got {echo(value)}", layer=layer, field=field)
-    if value < minimum:
-        raise SpecError(f"{what} must be at least {minimum}, got {echo(value)}", layer=layer, field=field)
-    if value > MAX_DIM:
-        raise SpecError(f"{what} {cut(f'{value:,}')} is beyond the limit of {MAX_DIM:,}", layer=layer, field=field)
-    return value
-
-
-def _pair(value: Any, field: Field, layer: int, kind: str) -> tuple[int, int]:
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise SpecError(f"must be one number or [height, width], got {echo(list(value))}",
-                            layer=layer, field=field.name, kind=kind)
-        return tuple(_check_int(v, field.minimum, "each value", layer, field.name) for v in value)
-    number = _check_int(value, field.minimum, "the value", layer, field.name)
-    return (number, number)
-
-
-def _field_value(field: Field, raw: Any, layer: int, kind: str) -> Any:
-    if field.type == "int":
-        return _check_int(raw, field.minimum, "the value", layer, field.name)
-    if field.type == "pair":
-        return None if raw is None and field.default is None else _pair(raw, field, layer, kind)
-    if field.type == "padding":
-        if raw == "same":
-            return "same"
-        if isinstance(raw, str):
-            raise SpecError(f'must be a number, [height, width] or "same", got {echo(raw)}',
-                            layer=layer, field=field.name, kind=kind)
-        return _pair(raw, field, layer, kind)
-    if field.type == "bool":
-        if not isinstance(raw, bool):
-            raise SpecError(f"must be true or false, got {echo(raw)}", layer=layer, field=field.name,
-                            kind=kind)
-        return raw
-    if field.type == "probability":
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw < 1:
-            raise SpecError(f"must be a number from 0 up to (not including) 1, got {echo(raw)}",
-                            layer=layer, field=field.name, kind=kind)
-        return float(raw)
-    raise AssertionError(f"unknown field type {field.type}")
 
 
 def parse_layer(raw: Any, index: int) -> Layer:
@@ -116,7 +69,7 @@ def parse_layer(raw: Any, index: int) -> Layer:
             raw_value = field.default
         else:
             raw_value = raw[field.name]
-        fields[field.name] = _field_value(field, raw_value, index, kind.name)
+        fields[field.name] = field.parse(raw_value, index, kind.name)
     return Layer(kind.name, MappingProxyType(fields))
 
 
@@ -131,9 +84,9 @@ def parse_stack(raw: Any) -> Stack:
     if not isinstance(shape, list) or not 1 <= len(shape) <= 3:
         raise SpecError("must be [C, H, W], [L, D] or [D] (one sample, no batch), "
                         f"got {echo(shape)}", field="input")
-    input_shape = tuple(_check_int(size, 1, "each size", None, "input") for size in shape)
+    input_shape = tuple(check_int(size, 1, "each size", None, "input") for size in shape)
     batch = raw.get("batch", 1)
-    if not _is_int(batch) or not 1 <= batch <= MAX_BATCH:
+    if not is_int(batch) or not 1 <= batch <= MAX_BATCH:
         raise SpecError(f"must be a whole number from 1 to {MAX_BATCH:,}, got {echo(batch)}", field="batch")
     dtype = raw.get("dtype", "fp32")
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:  # a list or object is unhashable
@@ -152,19 +105,13 @@ def load_stack(text: str) -> Stack:
     return parse_stack(raw)
 
 
-def _dump_value(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return value[0] if value[0] == value[1] else list(value)
-    return value
-
-
 def layer_to_json(layer: Layer) -> dict[str, Any]:
     """A layer as JSON, fields left at their defaults omitted."""
     kind = layer_kind(layer.kind)
     out: dict[str, Any] = {"type": layer.kind}
     for field in kind.fields:
-        value = _dump_value(layer.fields[field.name])
-        if field.required or value != _dump_value(field.default):
+        value = field.dump(layer.fields[field.name])
+        if field.required or value != field.dump(field.default):
             out[field.name] = value
     return out
 

@@ -1,8 +1,9 @@
 """Stack -> torch.nn.Module: the module each layer kind stands for; and any model built
 on the meta device, then materialized on a real one.
 
-Imports torch; nothing in ``calc`` imports this module at import time. The mapping is
-the definition of what a stack means: tests run these modules on the meta device as
+Imports torch; nothing in ``calc`` imports this module at import time. Each kind's
+registration holds the module it stands for; that mapping is the definition of what a
+stack means: tests run these modules on the meta device as
 the oracle for shapes, params and MACs, and later measurement times them.
 """
 
@@ -16,6 +17,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from calc.registry import layer_kind
 from calc.spec import Layer, Stack
 
 
@@ -31,59 +33,26 @@ class SelfAttention(nn.Module):
         return self.attention(x, x, x, need_weights=True)[0]
 
 
-def _padding(value):
-    return value if value == "same" else tuple(value)
+class _Modules:
+    """What a registration's ``module`` builder sees as ``nn``: torch.nn's classes, and
+    MACscope's own modules for the kinds torch has no single module for."""
+
+    SelfAttention = SelfAttention
+
+    def __getattr__(self, name: str):
+        return getattr(nn, name)
 
 
-def _build_conv(layer: Layer, in_shape: tuple[int, ...]) -> nn.Module:
-    f = layer.fields
-    c_in = in_shape[0]
-    if layer.kind == "conv2d":
-        return nn.Conv2d(c_in, f["out_channels"], f["kernel_size"], f["stride"], _padding(f["padding"]),
-                         f["dilation"], f["groups"], f["bias"])
-    if layer.kind == "depthwise_conv2d":
-        return nn.Conv2d(c_in, c_in * f["multiplier"], f["kernel_size"], f["stride"], _padding(f["padding"]),
-                         f["dilation"], groups=c_in, bias=f["bias"])
-    if layer.kind == "pointwise_conv2d":
-        return nn.Conv2d(c_in, f["out_channels"], 1, bias=f["bias"])
-    # separable_conv2d: depthwise without bias, then pointwise (Keras' SeparableConv2D)
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_in, f["kernel_size"], f["stride"], _padding(f["padding"]), f["dilation"],
-                  groups=c_in, bias=False),
-        nn.Conv2d(c_in, f["out_channels"], 1, bias=f["bias"]),
-    )
-
-
-_ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "gelu": nn.GELU, "silu": nn.SiLU,
-                "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "hardswish": nn.Hardswish}
+_MODULES = _Modules()
 
 
 def build_layer(layer: Layer, in_shape: tuple[int, ...]) -> nn.Module:
-    """The torch module for one layer whose input is one sample of ``in_shape``."""
-    f = layer.fields
-    if layer.kind in ("conv2d", "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d"):
-        return _build_conv(layer, in_shape)
-    if layer.kind == "linear":
-        return nn.Linear(in_shape[-1], f["out_features"], bias=f["bias"])
-    if layer.kind == "attention":
-        return SelfAttention(in_shape[-1], f["num_heads"], f["bias"])
-    if layer.kind == "batchnorm2d":
-        return nn.BatchNorm2d(in_shape[0])
-    if layer.kind == "layernorm":
-        return nn.LayerNorm(in_shape[-1])
-    if layer.kind in _ACTIVATIONS:
-        return _ACTIVATIONS[layer.kind]()
-    if layer.kind == "maxpool2d":
-        return nn.MaxPool2d(f["kernel_size"], f["stride"], f["padding"])
-    if layer.kind == "avgpool2d":
-        return nn.AvgPool2d(f["kernel_size"], f["stride"], f["padding"])
-    if layer.kind == "adaptive_avgpool2d":
-        return nn.AdaptiveAvgPool2d(f["output_size"])
-    if layer.kind == "flatten":
-        return nn.Flatten()
-    if layer.kind == "dropout":
-        return nn.Dropout(f["p"])
-    raise KeyError(f"no torch module for layer kind {layer.kind!r}")
+    """The torch module for one layer whose input is one sample of ``in_shape``, as its
+    registration (calc.registry) builds it."""
+    kind = layer_kind(layer.kind)
+    if kind is None or kind.module is None:
+        raise KeyError(f"no torch module for layer kind {layer.kind!r}")
+    return kind.module(_MODULES, layer.fields, in_shape)
 
 
 def build_stack(stack: Stack, device: str | torch.device = "meta") -> nn.Sequential:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import pytest
 
 import calc
-from calc.registry import Field, register
+from calc.fields import IntField
+from calc.registry import register
 from calc.units import DTYPE_BYTES, flops_from_macs
 
 
@@ -95,6 +96,11 @@ CASES = [
                                      "stride": 2, "bias": False},
                       (24, 8, 8), 16 * 3 * 3 + 24 * 16, 2 * (16 * 3 * 3 * 8 * 8 + 24 * 16 * 8 * 8), {}, batch=2),
                  id="separable-stride2-batch2"),
+    # --- conv1d: L' = (50 + 2*2 - 5) // 2 + 1 = 25, two groups of 4 / 2 input channels ---------------
+    pytest.param(Case([4, 50], {"type": "conv1d", "out_channels": 8, "kernel_size": 5, "stride": 2,
+                                "padding": 2, "groups": 2},
+                      (8, 25), 8 * (4 // 2) * 5 + 8, 8 * 25 * (4 // 2) * 5, {"bias add": 8 * 25}),
+                 id="conv1d-strided-padded-grouped"),
     # --- linear and attention ------------------------------------------------------------------
     pytest.param(Case([512], {"type": "linear", "out_features": 1000},
                       (1000,), 1000 * 512 + 1000, 1000 * 512, {"bias add": 1000}), id="linear-vector"),
@@ -178,7 +184,7 @@ def test_cases_cover_every_registered_kind():
 
 def test_a_kind_cannot_be_registered_twice():
     with pytest.raises(ValueError, match="registered twice"):
-        register("relu", group="activation", summary="again", fields=(Field("x", "int"),))(lambda shape: None)
+        register("relu", group="activation", summary="again", fields=(IntField("x"),))(lambda shape, x: None)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -24,9 +24,6 @@ from calc.torch_build import build_stack  # noqa: E402
 # torch notes that "same" with an even kernel pads asymmetrically; those cases are deliberate
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 
-ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish")
-
-
 def assert_matches_torch(stack_json: dict) -> None:
     """Every layer: calc's output shape, params and MACs == torch's on the meta device."""
     stack = calc.parse_stack(stack_json)
@@ -98,93 +95,21 @@ def test_stack_matches_torch(stack_json: dict):
 
 
 # ---------------------------------------------------------------------------
-# random valid stacks
+# random valid stacks, every registered kind drawn through its registration's field strategies
 
-def _pair(draw, first: int, second: int):
-    return first if first == second and draw(st.booleans()) else [first, second]
-
-
-def _window(draw, size: int) -> dict:
-    """kernel, stride, padding, dilation along one axis that fit ``size``."""
-    dilation = draw(st.integers(1, 2))
-    padding = draw(st.integers(0, 2))
-    stride = draw(st.integers(1, 3))
-    widest = min(5, (size + 2 * padding - 1) // dilation + 1)  # span d*(k-1)+1 <= size + 2p
-    return {"kernel_size": draw(st.integers(1, widest)), "stride": stride, "padding": padding, "dilation": dilation}
+def _fitting_kinds(shape: tuple[int, ...]) -> list:
+    """The kinds that accept one sample of ``shape``; a kind with more fields to get wrong
+    (the convolutions) is listed once per field, so it is drawn more often."""
+    return [kind for kind in calc.layer_kinds() if kind.input_rank in (None, len(shape))
+            for _ in range(1 + len(kind.fields))]
 
 
-def _spatial_fields(draw, height: int, width: int) -> dict:
-    if draw(st.integers(0, 3)) == 0:  # "same": stride 1, any kernel
-        return {"kernel_size": _pair(draw, draw(st.integers(1, 5)), draw(st.integers(1, 5))), "padding": "same",
-                "dilation": _pair(draw, draw(st.integers(1, 2)), draw(st.integers(1, 2)))}
-    along_h, along_w = _window(draw, height), _window(draw, width)
-    return {name: _pair(draw, along_h[name], along_w[name]) for name in along_h}
-
-
-def _pool_fields(draw, height: int, width: int) -> dict:
-    kernels, paddings = [], []
-    for size in (height, width):
-        kernel = draw(st.integers(1, min(4, size)))
-        kernels.append(kernel)
-        paddings.append(draw(st.integers(0, kernel // 2)))  # torch: padding <= kernel / 2
-    fields = {"kernel_size": _pair(draw, *kernels), "padding": _pair(draw, *paddings)}
-    if draw(st.booleans()):
-        fields["stride"] = _pair(draw, draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    return fields
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def _image_layer(draw, channels: int, height: int, width: int) -> dict:
-    # the convolutions, with the most fields to get wrong, are drawn more often
-    kind = draw(st.sampled_from(("conv2d", "conv2d", "conv2d", "depthwise_conv2d", "depthwise_conv2d",
-                                 "pointwise_conv2d", "separable_conv2d", "separable_conv2d", "batchnorm2d",
-                                 "activation", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten", "linear",
-                                 "dropout", "layernorm")))
-    bias = draw(st.booleans())
-    if kind == "conv2d":
-        groups = draw(st.sampled_from(_divisors(channels)))
-        out_channels = groups * draw(st.integers(1, max(1, 32 // groups)))
-        return {"type": kind, "out_channels": out_channels, "groups": groups, "bias": bias,
-                **_spatial_fields(draw, height, width)}
-    if kind == "depthwise_conv2d":
-        multiplier = draw(st.integers(1, 2)) if 2 * channels <= 32 else 1
-        return {"type": kind, "multiplier": multiplier, "bias": bias, **_spatial_fields(draw, height, width)}
-    if kind == "pointwise_conv2d":
-        return {"type": kind, "out_channels": draw(st.integers(1, 32)), "bias": bias}
-    if kind == "separable_conv2d":
-        return {"type": kind, "out_channels": draw(st.integers(1, 32)), "bias": bias,
-                **_spatial_fields(draw, height, width)}
-    if kind in ("maxpool2d", "avgpool2d"):
-        return {"type": kind, **_pool_fields(draw, height, width)}
-    if kind == "adaptive_avgpool2d":
-        return {"type": kind, "output_size": _pair(draw, draw(st.integers(1, 8)), draw(st.integers(1, 8)))}
-    return _any_rank_layer(draw, kind, bias)
-
-
-def _token_layer(draw, features: int) -> dict:
-    kind = draw(st.sampled_from(("linear", "layernorm", "attention", "activation", "dropout", "flatten")))
-    bias = draw(st.booleans())
-    if kind == "attention":
-        return {"type": kind, "num_heads": draw(st.sampled_from(_divisors(features))), "bias": bias}
-    return _any_rank_layer(draw, kind, bias, max_features=64)
-
-
-def _vector_layer(draw) -> dict:
-    kind = draw(st.sampled_from(("linear", "layernorm", "activation", "dropout")))
-    return _any_rank_layer(draw, kind, draw(st.booleans()), max_features=64)
-
-
-def _any_rank_layer(draw, kind: str, bias: bool, max_features: int = 32) -> dict:
-    if kind == "linear":
-        return {"type": kind, "out_features": draw(st.integers(1, max_features)), "bias": bias}
-    if kind == "activation":
-        return {"type": draw(st.sampled_from(ACTIVATIONS))}
-    if kind == "dropout":
-        return {"type": kind, "p": draw(st.floats(0, 0.9))}
-    return {"type": kind}  # layernorm, batchnorm2d, flatten
+def _layer(draw, shape: tuple[int, ...]) -> dict:
+    kind = draw(st.sampled_from(_fitting_kinds(shape)))
+    fields: dict = {}
+    for field in kind.fields:  # in order: a field's strategy may depend on the ones before it
+        fields[field.name] = draw(field.strategy(shape, fields))
+    return {"type": kind.name, **fields}
 
 
 @st.composite
@@ -196,13 +121,7 @@ def valid_stacks(draw) -> dict:
     stack = {"input": input_shape, "batch": draw(st.integers(1, 3)), "layers": []}
     shape = tuple(input_shape)
     for _ in range(draw(st.integers(1, 6))):
-        if len(shape) == 3:
-            layer = _image_layer(draw, *shape)
-        elif len(shape) == 2:
-            layer = _token_layer(draw, shape[-1])
-        else:
-            layer = _vector_layer(draw)
-        stack["layers"].append(layer)
+        stack["layers"].append(_layer(draw, shape))
         # the next layer is drawn for the shape this one gives: calc's, checked against torch below
         report, error = calc.analyze_until_error(calc.parse_stack(stack))
         assert error is None, f"a valid stack was refused: {error} in {stack}"
