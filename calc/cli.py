@@ -10,7 +10,7 @@ import stat
 from calc.analyze import Report, analyze
 from calc.errors import SpecError
 from calc.spec import MAX_JSON_BYTES, Stack, load_stack, parse_stack, stack_to_json
-from calc.units import exact
+from calc.units import exact, op_counts
 
 
 def report_to_json(report: Report) -> dict:
@@ -19,7 +19,7 @@ def report_to_json(report: Report) -> dict:
         "macs": report.macs, "flops": report.flops, "params": report.params, "other_ops": report.other_ops,
         "other_ops_by_label": report.other_ops_by_label(),
         "weight_bytes": report.weight_bytes, "activation_bytes": report.activation_bytes,
-        "unsupported": list(report.unsupported),
+        "unsupported": dict(report.unsupported),  # op -> how often it ran
         "layers": [{
             "index": row.index, "name": row.name, "type": row.kind, "part": row.is_part,
             "input_shape": list(row.input_shape), "output_shape": list(row.output_shape),
@@ -160,7 +160,7 @@ def _count(args: argparse.Namespace) -> int:
         print(f"{info.name}: input {'x'.join(map(str, report.input_shape))}, batch {report.batch}")
         print(format_table(report))
         if report.unsupported:
-            print("ops without a formula (not counted): " + ", ".join(report.unsupported))
+            print("ops without a formula (not counted): " + op_counts(report.unsupported))
         print()
     return 0
 

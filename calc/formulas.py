@@ -30,6 +30,7 @@ import math
 from calc.cost import Cost, Term
 from calc.errors import SpecError
 from calc.registry import Field, register
+from calc.work import Work, conv_work
 
 # ---------------------------------------------------------------------------
 # shared pieces
@@ -80,7 +81,8 @@ def _conv(shape: tuple[int, ...], out_channels: int, kernel: tuple[int, int], st
         output_shape=(n, out_channels, h_out, w_out),
         params=weights + (out_channels if bias else 0),
         terms=(Term(label, (("N", n), ("C_{out}", out_channels), ("H'", h_out), ("W'", w_out),
-                            ("C_{in}/G", c_per_group), ("K_h", kernel[0]), ("K_w", kernel[1]))),),
+                            ("C_{in}/G", c_per_group), ("K_h", kernel[0]), ("K_w", kernel[1])),
+                    conv_work(c_in, groups, kernel)),),
         other_ops=(("bias add", out_elements),) if bias else (),
         input_elements=math.prod(shape),
         output_elements=out_elements,
@@ -98,7 +100,7 @@ def _combine(parts: tuple[tuple[str, Cost], ...]) -> Cost:
     return Cost(
         output_shape=last.output_shape,
         params=sum(part.params for _, part in parts),
-        terms=tuple(Term(f"{name}", term.factors) for name, part in parts for term in part.terms),
+        terms=tuple(Term(f"{name}", term.factors, term.work) for name, part in parts for term in part.terms),
         other_ops=tuple(merged.items()),
         input_elements=first.input_elements,
         output_elements=last.output_elements,
@@ -172,7 +174,7 @@ def linear(shape, out_features, bias):
     return Cost(
         output_shape=(*leading, out_features),
         params=out_features * d_in + (out_features if bias else 0),
-        terms=(Term("matmul", row_factors + (("D_{in}", d_in), ("D_{out}", out_features))),),
+        terms=(Term("matmul", row_factors + (("D_{in}", d_in), ("D_{out}", out_features)), Work.LINEAR),),
         other_ops=(("bias add", out_elements),) if bias else (),
         input_elements=math.prod(shape),
         output_elements=out_elements,
@@ -197,12 +199,12 @@ def attention(shape, num_heads, bias):
         output_shape=shape,
         params=4 * d * d + (4 * d if bias else 0),
         terms=(
-            Term("Q, K, V projections", (("N", n), ("L", length), ("D", d), ("3D", 3 * d))),
+            Term("Q, K, V projections", (("N", n), ("L", length), ("D", d), ("3D", 3 * d)), Work.LINEAR),
             Term("attention scores", (("N", n), ("h", num_heads), ("L", length), ("L", length),
-                                 ("D/h", head_dim))),
+                                 ("D/h", head_dim)), Work.ATTENTION_MATMULS),
             Term("weighted values", (("N", n), ("h", num_heads), ("L", length), ("L", length),
-                                      ("D/h", head_dim))),
-            Term("output projection", (("N", n), ("L", length), ("D", d), ("D", d))),
+                                      ("D/h", head_dim)), Work.ATTENTION_MATMULS),
+            Term("output projection", (("N", n), ("L", length), ("D", d), ("D", d)), Work.LINEAR),
         ),
         other_ops=tuple(other),
         input_elements=math.prod(shape),

@@ -13,10 +13,9 @@ from calc.breakdown import row_category
 from calc.hardware import COMPUTE_DTYPES, Hardware
 from calc.roofline import Estimate, Roofs
 from calc.units import duration, si, si_bytes
+from charts.colors import WORK_COLORS
 from charts.layers import layout, log_axis
-from charts.model import CATEGORY_COLORS
 
-CATEGORY_COLORS = {**CATEGORY_COLORS, "separable conv": "#5fa8a0", "no MACs": "#adb5bd"}
 MEASURED_COLOR, THEORY_COLOR, ROOF_COLOR = "#d9730d", "#1f5fbf", "#8a8f98"
 
 
@@ -117,12 +116,12 @@ def roofline(roofs: Roofs, table: pd.DataFrame, measured: bool, nominal: Roofs |
     figure.add_annotation(x=math.log10(roofs.ridge_flops_per_byte), y=math.log10(roofs.peak_flops_per_s),
                           text=f"ridge: {roofs.ridge_flops_per_byte:.3g} FLOPs/byte", showarrow=True, ay=-30,
                           font={"size": 13})
-    for category in sorted(set(rows["kind of work"])):
-        mask = rows["kind of work"] == category
+    for work in sorted(set(rows["kind of work"])):  # calc.work.Work values, put in by layer_times_table
+        mask = rows["kind of work"] == work
         part = rows[mask]
         figure.add_scatter(
-            x=part["FLOPs per byte"], y=heights[mask], mode="markers", name=category,
-            marker={"size": 10, "color": CATEGORY_COLORS.get(category, "#6c757d"), "opacity": 0.85,
+            x=part["FLOPs per byte"], y=heights[mask], mode="markers", name=work.label,
+            marker={"size": 10, "color": WORK_COLORS[work], "opacity": 0.85,
                     "line": {"width": 1, "color": "white"}},
             customdata=part[["layer", "type", "bound", "roofline time (ms)"]].to_numpy(),
             hovertemplate="<b>%{customdata[0]}</b> %{customdata[1]}<br>%{x:.3g} FLOPs/byte, %{y:.4s}FLOP/s<br>"
