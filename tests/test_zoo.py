@@ -149,26 +149,6 @@ def test_cli_zoo_lists_metadata():
     assert models["inception_v3"]["input_shape"] == [3, 299, 299]
 
 
-@pytest.mark.parametrize("name, category, macs", [
-    pytest.param("stack: Transformer encoder block (ViT-B/16)", "attention matmuls", 2 * 197 * 197 * 768,
-                 id="stack-attention"),
-    pytest.param("vit_b_16", "attention matmuls", 12 * 2 * 197 * 197 * 768, id="vit-attention"),
-    pytest.param("stack: Worked example: separable 3x3 conv 32 -> 64", "depthwise conv", 32 * 3 * 3 * 224 * 224,
-                 id="separable-depthwise"),
-    pytest.param("stack: Worked example: separable 3x3 conv 32 -> 64", "pointwise conv", 64 * 32 * 224 * 224,
-                 id="separable-pointwise"),
-    pytest.param("resnet18", "linear", 512 * 1000, id="resnet18-fc"),
-    pytest.param("stack: MobileNetV2 block", "depthwise conv", 192 * 3 * 3 * 56 * 56, id="mbv2-block-depthwise"),
-])
-def test_breakdown_by_kind_of_work(name, category, macs):
-    from calc.breakdown import macs_by_category
-
-    report = zoo.count(name)
-    totals = macs_by_category(report)
-    assert totals[category] == macs
-    assert sum(totals.values()) == report.macs
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 @pytest.mark.parametrize("name", ["resnet18", "vit_b_32"])
 def test_same_macs_on_cuda(name):
