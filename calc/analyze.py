@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from calc.cost import (Cost, checked_int, checked_str, cost_from_data, cost_to_data, labelled_counts,
-                       shape_from_data)
+from calc.cost import (
+    Cost,
+    checked_int,
+    checked_str,
+    cost_from_data,
+    cost_to_data,
+    labelled_counts,
+    shape_from_data,
+)
 from calc.errors import SpecError
 from calc.registry import MAX_ELEMENTS, layer_kind
 from calc.spec import Stack, parse_stack

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from calc.work import Work
+from calc.work import TERM_WORKS, Work
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,10 @@ class Term:
     label: str
     factors: tuple[tuple[str, int], ...]
     work: Work
+
+    def __post_init__(self):
+        if not isinstance(self.work, Work) or self.work not in TERM_WORKS:
+            raise ValueError(f"a term's work is a kind of term work, got {self.work!r:.40}")
 
     @property
     def value(self) -> int:

@@ -14,6 +14,7 @@ import calc
 from calc import zoo
 from calc.analyze import Report
 from calc.breakdown import macs_by_work, row_category
+from calc.cost import Term
 from calc.presets import PRESETS, preset
 from calc.torch_build import build_stack
 from calc.torch_count import count_module
@@ -201,3 +202,11 @@ def test_row_kinds_are_never_term_kinds():
     for entry in PRESETS:
         works = {term.work for row in preset_report(entry.name).rows for term in row.cost.terms}
         assert works <= set(TERM_WORKS), entry.name
+
+
+@pytest.mark.parametrize("work", [
+    pytest.param(Work.NO_MACS, id="a-row-kind"), pytest.param("linear", id="its-label-as-text"),
+])
+def test_a_term_carries_a_kind_of_term_work_never_text(work):
+    with pytest.raises(ValueError, match="term's work"):
+        Term("matmul", (("D", 4),), work)

@@ -11,8 +11,7 @@ from calc.breakdown import macs_by_work, row_category
 from calc.presets import preset
 from calc.roofline import Roofs, estimate
 from charts.colors import WORK_COLORS
-from charts.latency import (MEASURED_COLOR, THEORY_COLOR, batch_sweep, comparison, layer_times_table,
-                            roofline)
+from charts.latency import MEASURED_COLOR, THEORY_COLOR, batch_sweep, comparison, layer_times_table, roofline
 from charts.model import macs_by_kind_of_work, top_layers
 
 ROOFS = Roofs(10e12, 500e9, "a test device")

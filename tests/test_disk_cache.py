@@ -78,6 +78,8 @@ def corrupt(change):
                  id="term-of-unknown-work"),
     pytest.param(corrupt(lambda d: d["rows"][0]["cost"]["terms"][0].__setitem__(2, 3)),
                  id="term-work-as-number"),
+    pytest.param(corrupt(lambda d: d["rows"][0]["cost"]["terms"][0].__setitem__(2, "no MACs")),
+                 id="term-of-a-row-kind"),
     pytest.param(corrupt(lambda d: d["rows"][0]["cost"]["parts"][0][1].pop("terms")), id="part-without-terms"),
     pytest.param(corrupt(lambda d: d["rows"][0]["cost"].__setitem__("other_ops", [["bias add"]])),
                  id="other-op-without-count"),
