@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from calc.cost import Cost, checked_int, checked_str, cost_from_data, cost_to_data, shape_from_data
+from calc.cost import (
+    Cost,
+    checked_int,
+    checked_str,
+    cost_from_data,
+    cost_to_data,
+    labelled_counts,
+    shape_from_data,
+)
 from calc.errors import SpecError
 from calc.registry import MAX_ELEMENTS, layer_kind
 from calc.spec import Stack, parse_stack
 from calc.units import DTYPE_BYTES, flops_from_macs
+
+ROOT_NAME = "(model)"   # the row of a torch model's root module's own work; other rows are module paths
 
 
 @dataclass(frozen=True)
@@ -21,7 +31,6 @@ class Row:
     cost: Cost                       # batch included
     bytes_per_element: int
     is_part: bool = False
-    category: str = ""               # torch-side rows: standard conv, depthwise conv, linear, ...
 
     @property
     def params(self) -> int:
@@ -68,7 +77,8 @@ class Report:
     batch: int
     dtype: str
     rows: tuple[Row, ...]             # whole layers, in order
-    unsupported: tuple[str, ...] = ()  # ops with no formula: never counted as zero silently
+    # ops with no formula, each with how often it ran (sorted by op): never counted as zero silently
+    unsupported: tuple[tuple[str, int], ...] = ()
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -149,7 +159,7 @@ def report_to_json(report: Report) -> dict:
       other_ops_by_label  other_ops split by label ("bias add", "activation", ...), in first-seen order
       weight_bytes      params x bytes per element
       activation_bytes  every whole layer's input read once plus its output written once
-      unsupported       ops with no rule, not counted: "aten.name ×count" (torch models; empty for stacks)
+      unsupported       ops with no rule, not counted: {"aten.name": times it ran} (torch models; {} for stacks)
       layers            one entry per whole layer, each followed by one entry per part
     Each layer:
       index             position in the stack (a part shares its layer's)
@@ -167,7 +177,7 @@ def report_to_json(report: Report) -> dict:
         "macs": report.macs, "flops": report.flops, "params": report.params, "other_ops": report.other_ops,
         "other_ops_by_label": report.other_ops_by_label(),
         "weight_bytes": report.weight_bytes, "activation_bytes": report.activation_bytes,
-        "unsupported": list(report.unsupported),
+        "unsupported": dict(report.unsupported),
         "layers": [{
             "index": row.index, "name": row.name, "type": row.kind, "part": row.is_part,
             "input_shape": list(row.input_shape), "output_shape": list(row.output_shape),
@@ -183,10 +193,10 @@ def report_to_data(report: Report) -> dict:
     """The whole Report as plain JSON data, for the disk cache; report_from_data inverts it.
     (report_to_json, above, is the display format: derived figures, parts flattened.)"""
     return {"input_shape": list(report.input_shape), "batch": report.batch, "dtype": report.dtype,
-            "unsupported": list(report.unsupported),
+            "unsupported": [list(pair) for pair in report.unsupported],
             "rows": [{"index": row.index, "name": row.name, "kind": row.kind, "input_shape": list(row.input_shape),
                       "output_shape": list(row.output_shape), "cost": cost_to_data(row.cost),
-                      "bytes_per_element": row.bytes_per_element, "is_part": row.is_part, "category": row.category}
+                      "bytes_per_element": row.bytes_per_element, "is_part": row.is_part}
                      for row in report.rows]}
 
 
@@ -200,12 +210,11 @@ def report_from_data(data: dict) -> Report:
             raise ValueError("is_part must be true or false")
         rows.append(Row(checked_int(row["index"]), checked_str(row["name"]), checked_str(row["kind"]),
                         shape_from_data(row["input_shape"]), shape_from_data(row["output_shape"]),
-                        cost_from_data(row["cost"]), checked_int(row["bytes_per_element"]), row["is_part"],
-                        checked_str(row["category"])))
+                        cost_from_data(row["cost"]), checked_int(row["bytes_per_element"]), row["is_part"]))
     if checked_str(data["dtype"]) not in DTYPE_BYTES:
         raise ValueError(f"unknown dtype {data['dtype']!r:.40}")
     return Report(shape_from_data(data["input_shape"]), checked_int(data["batch"]), data["dtype"], tuple(rows),
-                  tuple(checked_str(op) for op in data["unsupported"]))
+                  labelled_counts(data["unsupported"]))
 
 
 def _sample(shape: tuple[int, ...]) -> tuple[int, ...]:

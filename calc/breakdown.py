@@ -1,61 +1,35 @@
-"""Where the MACs go, by kind of work: standard, depthwise and pointwise convolutions,
+"""Where the MACs go, by kind of work: standard, grouped, depthwise and pointwise convolutions,
 linear layers (attention's projections included), attention matmuls (Q·Kᵀ and A·V).
 
-Works on stack reports (by layer kind and formula term) and on torch-side reports
-(by module category and aten op) alike, so a preset and a real model compare.
+Every term carries its kind of work (calc.work.Work), set where the term is made: by the
+formula on the stack side, by calc.torch_count on the torch side. So stack reports and
+torch reports are summed the same way, and a preset and a real model compare.
 """
 
 from __future__ import annotations
 
 from calc.analyze import Report, Row
-
-ATTENTION_OPS = {"aten.bmm", "aten.baddbmm", "aten._scaled_dot_product_flash_attention_for_cpu",
-                 "aten._scaled_dot_product_efficient_attention", "aten._scaled_dot_product_flash_attention",
-                 "aten._scaled_dot_product_cudnn_attention", "aten.flex_attention"}
-_STACK_TERMS = {  # (kind, term label) -> category; the rest by kind below
-    ("attention", "Q, K, V projections"): "linear", ("attention", "output projection"): "linear",
-    ("attention", "attention scores"): "attention matmuls", ("attention", "weighted values"): "attention matmuls",
-    ("separable_conv2d", "depthwise"): "depthwise conv", ("separable_conv2d", "pointwise"): "pointwise conv",
-}
-_STACK_KINDS = {"depthwise_conv2d": "depthwise conv", "pointwise_conv2d": "pointwise conv", "linear": "linear"}
+from calc.work import Work
 
 
-def _stack_category(row: Row, term_label: str) -> str:
-    if (row.kind, term_label) in _STACK_TERMS:
-        return _STACK_TERMS[(row.kind, term_label)]
-    if row.kind == "conv2d":
-        factors = dict(row.cost.terms[0].factors)
-        if term_label == "depthwise conv":
-            return "depthwise conv"
-        if factors["C_{in}/G"] != row.input_shape[0]:
-            return "grouped conv"
-        return "pointwise conv" if factors["K_h"] == factors["K_w"] == 1 else "standard conv"
-    return _STACK_KINDS.get(row.kind, row.kind)
-
-
-def _torch_category(row: Row, term_label: str) -> str:
-    if row.category.endswith("conv") or row.category == "linear":
-        return row.category
-    return "attention matmuls" if term_label in ATTENTION_OPS else "linear"
-
-
-def macs_by_category(report: Report) -> dict[str, int]:
-    totals: dict[str, int] = {}
+def macs_by_work(report: Report) -> dict[Work, int]:
+    """MACs per kind of work, over the report's whole layers (parts are in them already)."""
+    totals: dict[Work, int] = {}
     for row in report.rows:
         for term in row.cost.terms:
-            label = _torch_category(row, term.label) if row.category else _stack_category(row, term.label)
-            totals[label] = totals.get(label, 0) + term.value
+            totals[term.work] = totals.get(term.work, 0) + term.value
     return totals
 
 
-def row_category(row: Row) -> str:
-    """The kind of work of one row: its module category (torch side), or the category of
-    its largest MAC term (stack side); "no MACs" for norms, activations, pooling."""
-    if row.category:
-        return row.category
+def row_category(row: Row) -> Work:
+    """The kind of work of one row: that of its largest MAC term; a separable_conv2d layer
+    (depthwise and pointwise terms) is a separable conv; norms, activations and pooling
+    have no MACs."""
     if not row.cost.terms:
-        return "no MACs"
+        return Work.NO_MACS
     if row.kind == "separable_conv2d":
-        return "separable conv"
-    largest = max(row.cost.terms, key=lambda term: term.value)
-    return _stack_category(row, largest.label)
+        return Work.SEPARABLE_CONV
+    return max(row.cost.terms, key=lambda term: term.value).work
+
+
+__all__ = ["macs_by_work", "row_category"]

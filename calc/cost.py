@@ -5,16 +5,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from calc.work import TERM_WORKS, Work
+
 
 @dataclass(frozen=True)
 class Term:
     """One product in a layer's MAC count, e.g. the QKV projections of attention.
 
-    ``factors`` pairs a LaTeX symbol with its value; the term is their product.
+    ``factors`` pairs a LaTeX symbol with its value; the term is their product. ``label``
+    and the symbols are for display only; ``work`` says what kind of work the term is.
     """
 
     label: str
     factors: tuple[tuple[str, int], ...]
+    work: Work
+
+    def __post_init__(self):
+        if not isinstance(self.work, Work) or self.work not in TERM_WORKS:
+            raise ValueError(f"a term's work is a kind of term work, got {self.work!r:.40}")
 
     @property
     def value(self) -> int:
@@ -73,7 +81,8 @@ def shape_from_data(value: object) -> tuple[int, ...]:
     return tuple(checked_int(size) for size in _list(value))
 
 
-def _labelled(value: object) -> tuple[tuple[str, int], ...]:
+def labelled_counts(value: object) -> tuple[tuple[str, int], ...]:
+    """[[label, count], ...] read back as pairs, every type checked."""
     pairs = [_list(pair) for pair in _list(value)]
     if any(len(pair) != 2 for pair in pairs):
         raise ValueError("expected [label, count] pairs")
@@ -82,7 +91,8 @@ def _labelled(value: object) -> tuple[tuple[str, int], ...]:
 
 def cost_to_data(cost: Cost) -> dict:
     return {"output_shape": list(cost.output_shape), "params": cost.params,
-            "terms": [[term.label, [list(factor) for factor in term.factors]] for term in cost.terms],
+            "terms": [[term.label, [list(factor) for factor in term.factors], term.work.value]
+                      for term in cost.terms],
             "other_ops": [list(pair) for pair in cost.other_ops], "input_elements": cost.input_elements,
             "output_elements": cost.output_elements, "shape_latex": list(cost.shape_latex),
             "parts": [[name, cost_to_data(part)] for name, part in cost.parts]}
@@ -91,10 +101,11 @@ def cost_to_data(cost: Cost) -> dict:
 def cost_from_data(data: dict) -> Cost:
     """The inverse of cost_to_data; ValueError (or KeyError, TypeError) on anything else."""
     terms = []
-    for label, factors in (_list(term) for term in _list(data["terms"])):
-        terms.append(Term(checked_str(label), _labelled(factors)))
+    for label, factors, work in (_list(term) for term in _list(data["terms"])):
+        terms.append(Term(checked_str(label), labelled_counts(factors), Work(checked_str(work))))
     parts = tuple((checked_str(name), cost_from_data(part))
                   for name, part in (_list(item) for item in _list(data["parts"])))
     return Cost(shape_from_data(data["output_shape"]), checked_int(data["params"]), tuple(terms),
-                _labelled(data["other_ops"]), checked_int(data["input_elements"]), checked_int(data["output_elements"]),
+                labelled_counts(data["other_ops"]), checked_int(data["input_elements"]),
+                checked_int(data["output_elements"]),
                 tuple(checked_str(line) for line in _list(data["shape_latex"])), parts)

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 CACHE_DIR_ENV = "MACSCOPE_CACHE_DIR"
-FORMAT = 1                      # of the files: a new layout gets a new number, old files become misses
+FORMAT = 2                      # of the files: a new layout gets a new number, old files become misses
+                                # (2: each term carries its kind of work, unsupported ops are counts)
 MAX_BYTES = 200 * 1000**2       # vit_h_14's report is about 100 kB: thousands of counts fit
 SUFFIX = ".json"
 

@@ -41,6 +41,7 @@ from calc.fields import (
     ProbabilityField,
 )
 from calc.registry import register
+from calc.work import Work, conv_work
 
 Shape = tuple[int, ...]  # batch first
 
@@ -94,7 +95,8 @@ def _conv(shape: Shape, out_channels: int, kernel: Pair, stride: Pair, padding: 
         output_shape=(n, out_channels, h_out, w_out),
         params=weights + (out_channels if bias else 0),
         terms=(Term(label, (("N", n), ("C_{out}", out_channels), ("H'", h_out), ("W'", w_out),
-                            ("C_{in}/G", c_per_group), ("K_h", kernel[0]), ("K_w", kernel[1]))),),
+                            ("C_{in}/G", c_per_group), ("K_h", kernel[0]), ("K_w", kernel[1])),
+                    conv_work(c_in, groups, kernel)),),
         other_ops=(("bias add", out_elements),) if bias else (),
         input_elements=math.prod(shape),
         output_elements=out_elements,
@@ -112,7 +114,7 @@ def _combine(parts: tuple[tuple[str, Cost], ...]) -> Cost:
     return Cost(
         output_shape=last.output_shape,
         params=sum(part.params for _, part in parts),
-        terms=tuple(Term(f"{name}", term.factors) for name, part in parts for term in part.terms),
+        terms=tuple(Term(f"{name}", term.factors, term.work) for name, part in parts for term in part.terms),
         other_ops=tuple(merged.items()),
         input_elements=first.input_elements,
         output_elements=last.output_elements,
@@ -224,7 +226,7 @@ def conv1d(shape: Shape, out_channels: int, kernel_size: int, stride: int, paddi
         output_shape=(n, out_channels, l_out),
         params=out_channels * c_per_group * kernel_size + (out_channels if bias else 0),
         terms=(Term("conv", (("N", n), ("C_{out}", out_channels), ("L'", l_out), ("C_{in}/G", c_per_group),
-                             ("K", kernel_size))),),
+                             ("K", kernel_size)), conv_work(c_in, groups, (kernel_size,))),),
         other_ops=(("bias add", out_elements),) if bias else (),
         input_elements=math.prod(shape),
         output_elements=out_elements,
@@ -248,7 +250,7 @@ def linear(shape: Shape, out_features: int, bias: bool) -> Cost:
     return Cost(
         output_shape=(*leading, out_features),
         params=out_features * d_in + (out_features if bias else 0),
-        terms=(Term("matmul", row_factors + (("D_{in}", d_in), ("D_{out}", out_features))),),
+        terms=(Term("matmul", row_factors + (("D_{in}", d_in), ("D_{out}", out_features)), Work.LINEAR),),
         other_ops=(("bias add", out_elements),) if bias else (),
         input_elements=math.prod(shape),
         output_elements=out_elements,
@@ -282,12 +284,12 @@ def attention(shape: Shape, num_heads: int, bias: bool) -> Cost:
         output_shape=shape,
         params=4 * d * d + (4 * d if bias else 0),
         terms=(
-            Term("Q, K, V projections", (("N", n), ("L", length), ("D", d), ("3D", 3 * d))),
+            Term("Q, K, V projections", (("N", n), ("L", length), ("D", d), ("3D", 3 * d)), Work.LINEAR),
             Term("attention scores", (("N", n), ("h", num_heads), ("L", length), ("L", length),
-                                 ("D/h", head_dim))),
+                                 ("D/h", head_dim)), Work.ATTENTION_MATMULS),
             Term("weighted values", (("N", n), ("h", num_heads), ("L", length), ("L", length),
-                                      ("D/h", head_dim))),
-            Term("output projection", (("N", n), ("L", length), ("D", d), ("D", d))),
+                                      ("D/h", head_dim)), Work.ATTENTION_MATMULS),
+            Term("output projection", (("N", n), ("L", length), ("D", d), ("D", d)), Work.LINEAR),
         ),
         other_ops=tuple(other),
         input_elements=math.prod(shape),

@@ -26,10 +26,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
 
-from calc.analyze import Report, Row
+from calc.analyze import ROOT_NAME, Report, Row
 from calc.cost import Cost, Term
 from calc.formulas import adaptive_window_elements
 from calc.units import DTYPE_BYTES
+from calc.work import Work, conv_work
 
 # Ops that only move, view or allocate data: known to cost no arithmetic.
 ZERO_COST = {
@@ -214,37 +215,41 @@ def _no_fused_fast_paths() -> Iterator[None]:
         torch.backends.mha.set_fastpath_enabled(enabled)
 
 
-def category(module: nn.Module, macs_by_op: dict[str, int]) -> str:
-    """What kind of work a module's own MACs are, for the breakdown by layer kind."""
+# GEMM-class ops that are attention's Q·Kᵀ and A·V: batched matmuls and the fused kernels.
+ATTENTION_OPS = {"bmm", "baddbmm", "_scaled_dot_product_flash_attention_for_cpu",
+                 "_scaled_dot_product_efficient_attention", "_scaled_dot_product_flash_attention",
+                 "_scaled_dot_product_cudnn_attention", "flex_attention"}
+
+
+def term_work(module: nn.Module, op: str, module_ops: set[str]) -> Work:
+    """What kind of work the MACs of ``op`` are when ``module`` runs it itself: the module's
+    kind for convolutions and linear layers; otherwise attention matmuls for attention's ops,
+    and linear for the other GEMMs of a module that runs attention (nn.MultiheadAttention
+    and windowed attentions apply their Q, K, V and output projections with F.linear on
+    their own weights); any other GEMM is an other matmul."""
     if isinstance(module, nn.Conv2d):
-        if module.groups > 1 and module.groups == module.in_channels:
-            return "depthwise conv"
-        if module.kernel_size == (1, 1) and module.groups == 1:
-            return "pointwise conv"
-        return "grouped conv" if module.groups > 1 else "standard conv"
+        return conv_work(module.in_channels, module.groups, module.kernel_size)
     if isinstance(module, nn.modules.conv._ConvNd):
-        return "other conv"
+        return Work.OTHER_CONV
     if isinstance(module, nn.Linear):
-        return "linear"
-    ops = set(macs_by_op)
-    if ops & {"bmm", "baddbmm", "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
-              "_scaled_dot_product_flash_attention", "_scaled_dot_product_cudnn_attention", "flex_attention"}:
-        return "attention matmuls"
-    if ops:
-        return "other matmuls"
-    return "no MACs"
+        return Work.LINEAR
+    if op in ATTENTION_OPS:
+        return Work.ATTENTION_MATMULS
+    return Work.LINEAR if module_ops & ATTENTION_OPS else Work.OTHER_MATMULS
 
 
 def _row(index: int, tally: _ModuleTally, params: int, bytes_per_element: int) -> Row:
+    ops = set(tally.macs)
     cost = Cost(
         output_shape=tally.output_shape or (0,), params=params,
-        terms=tuple(Term(f"aten.{op}", ((f"\\text{{aten.{op}}}", macs),)) for op, macs in tally.macs.items()),
+        terms=tuple(Term(f"aten.{op}", ((f"\\text{{aten.{op}}}", macs),), term_work(tally.module, op, ops))
+                    for op, macs in tally.macs.items()),
         other_ops=tuple(tally.other_ops.items()),
         input_elements=tally.input_elements, output_elements=tally.output_elements,
     )
     sample = lambda shape: tuple(shape[1:])  # noqa: E731
-    return Row(index, tally.path or "(model)", type(tally.module).__name__, sample(tally.input_shape),
-               sample(tally.output_shape), cost, bytes_per_element, category=category(tally.module, tally.macs))
+    return Row(index, tally.path or ROOT_NAME, type(tally.module).__name__, sample(tally.input_shape),
+               sample(tally.output_shape), cost, bytes_per_element)
 
 
 def count_module(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1, dtype: str = "fp32",
@@ -273,8 +278,7 @@ def count_module(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1
         own_params = sum(parameter.numel() for parameter in tally.module.parameters(recurse=False))
         if id(tally.module) not in counter.ran and own_params:
             rows.append(_row(len(rows), tally, own_params, bytes_per_element))
-    unsupported = tuple(f"{op} ×{count}" for op, count in sorted(counter.unsupported.items()))
-    return Report(tuple(input_shape), batch, dtype, tuple(rows), unsupported)
+    return Report(tuple(input_shape), batch, dtype, tuple(rows), tuple(sorted(counter.unsupported.items())))
 
 
 __all__ = ["count_module"]

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from calc import machine_load
-from calc.analyze import Report
+from calc.analyze import ROOT_NAME, Report
 from calc.errors import SpecError
 from calc.time_bound import TimeBound
 from calc.torch_memory import MEMORY_BUDGET_BYTES, memory_budget_bytes  # noqa: F401  (the budget lives there)
@@ -48,7 +48,6 @@ CALIBRATION_SHARES = (64, 8)     # a large batch is first tried at 1/64, then 1/
 REPEAT_BLOCKS = 3                # the quick repeat after the timing
 PROGRESS_INTERVAL_SECONDS = 0.5
 RANGE_PREFIX = "macscope::"
-ROOT_NAME = "(model)"   # count_module's name for the root module's own row
 
 
 @dataclass(frozen=True)
@@ -368,14 +367,14 @@ def profile_layers(model: nn.Module, report: Report, input_shape: tuple[int, ...
                 inclusive_us[name] += event.device_time_total if device.startswith("cuda") else event.cpu_time_total
     seconds = {}
     for name in names:
-        below = _outermost_rows_below(name, names)
+        below = outermost_rows_below(name, names)
         seconds[name] = max(inclusive_us[name] - sum(inclusive_us[b] for b in below), 0.0) / 1e6 / forwards
     what = "time of the CUDA kernels launched inside its range" if device.startswith("cuda") else \
         "CPU wall time inside its range"
     return LayerProfile(seconds, forwards, PROFILE_METHOD.format(n=forwards, what=what))
 
 
-def _outermost_rows_below(name: str, names: list[str]) -> list[str]:
+def outermost_rows_below(name: str, names: list[str]) -> list[str]:
     """The rows inside module ``name`` that are not inside another such row."""
     if name == ROOT_NAME:
         inside = [other for other in names if other != ROOT_NAME]

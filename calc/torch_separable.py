@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from calc.analyze import ROOT_NAME
 from calc.separable import ConvSettings, WhatIf, is_replaceable, what_if_convs, what_if_stack
 from calc.spec import parse_stack
 
@@ -23,7 +24,7 @@ def _settings(conv: nn.Conv2d) -> ConvSettings:
 
 def conv_settings(model: nn.Module) -> dict[str, ConvSettings]:
     """Every nn.Conv2d of ``model`` by module path (the names count_module gives its rows)."""
-    return {path or "(model)": _settings(module) for path, module in model.named_modules()
+    return {path or ROOT_NAME: _settings(module) for path, module in model.named_modules()
             if isinstance(module, nn.Conv2d)}
 
 

@@ -10,6 +10,8 @@ with its prefix only ("MACs: 86.70 M"). Shapes are joined with "×" and changes 
 
 from __future__ import annotations
 
+from typing import Iterable
+
 FLOPS_PER_MAC = 2  # one multiply and one add
 
 SI_PREFIXES = (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3))
@@ -71,3 +73,8 @@ def duration(seconds: float, significant: int = 4) -> str:
     if abs(scaled) < 1:
         return f"{scaled:.{significant}f} {unit}"
     return f"{_rounded(scaled, significant)} {unit}"
+
+
+def op_counts(counts: Iterable[tuple[str, int]]) -> str:
+    """Ops and how often each ran, for a line of text: "aten.cumprod ×1, aten.foo ×3"."""
+    return ", ".join(f"{op} ×{count}" for op, count in counts)

@@ -88,7 +88,7 @@ def family(name: str) -> str:
 
 
 # What a count depends on besides its arguments: a change to any of these sources makes new keys.
-COUNTING_SOURCES = ("zoo", "torch_count", "formulas", "cost", "analyze")
+COUNTING_SOURCES = ("zoo", "torch_count", "formulas", "cost", "analyze", "work")
 
 
 def _cache_key(**arguments) -> dict:
@@ -160,6 +160,12 @@ def list_models(source: str | None = None) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def _all_models() -> dict[str, ZooModel]:
     return {**_torchvision_models(), **_preset_models()}
+
+
+def forget_listing() -> None:
+    """Drop the listing this process holds: the next look-up reads the disk cache (or torchvision) again."""
+    _torchvision_models.cache_clear()
+    _all_models.cache_clear()
 
 
 def model_info(name: str) -> ZooModel:

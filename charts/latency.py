@@ -13,10 +13,10 @@ from calc.breakdown import row_category
 from calc.hardware import COMPUTE_DTYPES, Hardware
 from calc.roofline import Estimate, Roofs
 from calc.units import duration, si, si_bytes
+from calc.work import Work
+from charts.colors import WORK_COLORS
 from charts.layers import layout, log_axis
-from charts.model import CATEGORY_COLORS
 
-CATEGORY_COLORS = {**CATEGORY_COLORS, "separable conv": "#5fa8a0", "no MACs": "#adb5bd"}
 MEASURED_COLOR, THEORY_COLOR, ROOF_COLOR = "#d9730d", "#1f5fbf", "#8a8f98"
 
 
@@ -28,16 +28,20 @@ def bandwidth_text(bytes_per_s: float) -> str:
     return si_bytes(bytes_per_s) + "/s"
 
 
-def comparison(bars: list[tuple[str, float, str]], measured: tuple[float, float] | None = None) -> go.Figure:
-    """Horizontal bars of latency: (label, seconds, how it was obtained) each; the last
-    bar may carry the measurement's IQR as an error bar."""
-    labels = [label for label, _, _ in bars]
-    values = [seconds * 1e3 for _, seconds, _ in bars]
-    colors = [MEASURED_COLOR if label.startswith("measured") else THEORY_COLOR for label in labels]
+def comparison(theory: list[tuple[str, float, str]],
+               measured: tuple[str, float, float] | None = None) -> go.Figure:
+    """Horizontal bars of latency: the theory bars, (label, seconds, how it was obtained) each,
+    then the measured bar, (label, median seconds, IQR seconds), with its IQR as an error bar."""
+    bars = list(theory)
+    colors = [THEORY_COLOR] * len(bars)
     error = None
     if measured is not None:
-        error = {"type": "data", "array": [measured[1] * 1e3 / 2 if label.startswith("measured") else 0
-                                           for label in labels], "visible": True}
+        label, median_s, iqr_s = measured
+        bars.append((label, median_s, f"IQR {duration(iqr_s)}"))
+        colors.append(MEASURED_COLOR)
+        error = {"type": "data", "array": [0] * len(theory) + [iqr_s * 1e3 / 2], "visible": True}
+    labels = [label for label, _, _ in bars]
+    values = [seconds * 1e3 for _, seconds, _ in bars]
     figure = go.Figure(go.Bar(
         x=values, y=labels, orientation="h", marker_color=colors, error_x=error,
         text=[duration(seconds) for _, seconds, _ in bars], textposition="auto",
@@ -117,12 +121,13 @@ def roofline(roofs: Roofs, table: pd.DataFrame, measured: bool, nominal: Roofs |
     figure.add_annotation(x=math.log10(roofs.ridge_flops_per_byte), y=math.log10(roofs.peak_flops_per_s),
                           text=f"ridge: {roofs.ridge_flops_per_byte:.3g} FLOPs/byte", showarrow=True, ay=-30,
                           font={"size": 13})
-    for category in sorted(set(rows["kind of work"])):
-        mask = rows["kind of work"] == category
+    for value in sorted(set(rows["kind of work"])):
+        mask = rows["kind of work"] == value
         part = rows[mask]
+        work = Work(value)  # layer_times_table put in a Work; the table holds it as its value, as text
         figure.add_scatter(
-            x=part["FLOPs per byte"], y=heights[mask], mode="markers", name=category,
-            marker={"size": 10, "color": CATEGORY_COLORS.get(category, "#6c757d"), "opacity": 0.85,
+            x=part["FLOPs per byte"], y=heights[mask], mode="markers", name=work.label,
+            marker={"size": 10, "color": WORK_COLORS[work], "opacity": 0.85,
                     "line": {"width": 1, "color": "white"}},
             customdata=part[["layer", "type", "bound", "roofline time (ms)"]].to_numpy(),
             hovertemplate="<b>%{customdata[0]}</b> %{customdata[1]}<br>%{x:.3g} FLOPs/byte, %{y:.4s}FLOP/s<br>"
@@ -139,13 +144,13 @@ def roofline(roofs: Roofs, table: pd.DataFrame, measured: bool, nominal: Roofs |
 
 def batch_sweep(sweep: pd.DataFrame) -> go.Figure:
     """Throughput (samples/s) and latency against batch size, one line per series
-    (columns: batch, series, seconds)."""
+    (columns: batch, series, measured (true for a measurement, false for theory), seconds)."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Throughput (samples/s)", "Latency (ms per batch)"),
                            horizontal_spacing=0.1)
     palette = [THEORY_COLOR, "#2a9d8f", "#8e44ad", MEASURED_COLOR]
-    for index, (series, points) in enumerate(sweep.groupby("series", sort=False)):
-        color = MEASURED_COLOR if series.startswith("measured") else palette[index % 3]
-        dash = "solid" if series.startswith("measured") else "dash"
+    for index, ((series, measured), points) in enumerate(sweep.groupby(["series", "measured"], sort=False)):
+        color = MEASURED_COLOR if measured else palette[index % 3]
+        dash = "solid" if measured else "dash"
         common = {"name": series, "mode": "lines+markers", "line": {"color": color, "dash": dash},
                   "legendgroup": series}
         figure.add_scatter(x=points["batch"], y=points["batch"] / points["seconds"], row=1, col=1, **common,

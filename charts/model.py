@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from calc.analyze import Report
-from calc.breakdown import macs_by_category
+from calc.analyze import ROOT_NAME, Report
+from calc.breakdown import macs_by_work, row_category
 from calc.units import si
+from charts.colors import WORK_COLORS
 from charts.layers import layout
-
-CATEGORY_COLORS = {"standard conv": "#1f5fbf", "grouped conv": "#4a90d9", "depthwise conv": "#2a9d8f",
-                   "pointwise conv": "#8ab17d", "linear": "#d9730d", "attention matmuls": "#8e44ad",
-                   "other conv": "#6c757d", "other matmuls": "#adb5bd"}
 
 
 def hierarchy_treemap(report: Report, root_label: str) -> go.Figure:
@@ -20,7 +17,7 @@ def hierarchy_treemap(report: Report, root_label: str) -> go.Figure:
     self_macs: dict[str, int] = {}
     types: dict[str, str] = {}
     for row in report.rows:
-        path = "" if row.name == "(model)" else row.name
+        path = "" if row.name == ROOT_NAME else row.name
         self_macs[path] = self_macs.get(path, 0) + row.macs
         types[path] = row.kind
     nodes = {""}
@@ -56,7 +53,7 @@ def top_layers(report: Report, count: int = 10) -> go.Figure:
     total = report.macs or 1
     figure = go.Figure(go.Bar(
         x=[row.macs for row in rows], y=[f"{row.name} ({row.kind})" for row in rows], orientation="h",
-        marker_color=[CATEGORY_COLORS.get(row.category, "#adb5bd") for row in rows],
+        marker_color=[WORK_COLORS[row_category(row)] for row in rows],
         customdata=[[f"{row.macs:,}", f"{100 * row.macs / total:.1f} %", "×".join(map(str, row.output_shape))]
                     for row in rows],
         hovertemplate="<b>%{y}</b><br>MACs %{customdata[0]} (%{customdata[1]})<br>output %{customdata[2]}"
@@ -67,12 +64,12 @@ def top_layers(report: Report, count: int = 10) -> go.Figure:
 
 
 def macs_by_kind_of_work(report: Report) -> go.Figure:
-    totals = macs_by_category(report)
+    totals = macs_by_work(report)
     kinds = sorted(totals, key=totals.get)
     total = report.macs or 1
     figure = go.Figure(go.Bar(
-        x=[totals[kind] for kind in kinds], y=kinds, orientation="h",
-        marker_color=[CATEGORY_COLORS.get(kind, "#adb5bd") for kind in kinds],
+        x=[totals[kind] for kind in kinds], y=[kind.label for kind in kinds], orientation="h",
+        marker_color=[WORK_COLORS[kind] for kind in kinds],
         customdata=[[f"{totals[kind]:,}", f"{100 * totals[kind] / total:.1f} %"] for kind in kinds],
         hovertemplate="<b>%{y}</b><br>MACs %{customdata[0]} (%{customdata[1]})<extra></extra>",
     ))

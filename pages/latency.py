@@ -219,9 +219,9 @@ def measure_panel() -> None:
         bars.append((f"(a) this {'GPU' if device.startswith('cuda') else 'CPU'}'s spec-sheet peak",
                      report.flops / nominal[0], nominal[1]))
     bars += [("(a) this machine's measured peak", on_here.peak_seconds, probe.as_hardware().source),
-             ("(b) this machine's measured roofs", on_here.roofline_seconds, "roofline on the probed roofs"),
-             ("measured here (median)", m.median_s, f"IQR {duration(m.iqr_s)}")]
-    figures.show(charts.comparison(bars, (m.median_s, m.iqr_s)), key="latency_comparison")
+             ("(b) this machine's measured roofs", on_here.roofline_seconds, "roofline on the probed roofs")]
+    figures.show(charts.comparison(bars, ("measured here (median)", m.median_s, m.iqr_s)),
+                 key="latency_comparison")
     cells = st.columns(4)
     cells[0].metric("Median", duration(m.median_s), border=True,
                     help=f"IQR {duration(m.iqr_s)}, min {duration(m.min_s)}, "
@@ -308,11 +308,12 @@ with sweep_tab:
             sized = report_at(size)
         except SpecError:
             continue
-        points.append({"batch": size, "series": f"(b) roofline, {roofs.label}",
+        points.append({"batch": size, "series": f"(b) roofline, {roofs.label}", "measured": False,
                        "seconds": roofline.estimate(sized, roofs).roofline_seconds})
         for device, probe in st.session_state.get(runs.PROBES, {}).items():
             if dtype in probe.peak_flops_per_s:
                 points.append({"batch": size, "series": f"(b) roofline, this machine ({device}, measured roofs)",
+                               "measured": False,
                                "seconds": roofline.estimate(sized, probe.as_hardware().roofs(dtype)).roofline_seconds})
 
     @st.fragment
@@ -334,7 +335,8 @@ with sweep_tab:
     device = st.session_state.get("latency_device", "cpu")
     for size, measurement in sorted(runs.swept(subject, dtype, device).items()):
         if size in batches:
-            points.append({"batch": size, "series": f"measured here ({device})", "seconds": measurement.median_s})
+            points.append({"batch": size, "series": f"measured here ({device})", "measured": True,
+                           "seconds": measurement.median_s})
     if points:
         sweep_table = pd.DataFrame.from_records(points)
         if sweep_tab.open:

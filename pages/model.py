@@ -6,7 +6,7 @@ import streamlit as st
 
 from calc import zoo
 from calc.errors import SpecError
-from calc.units import exact, si, si_bytes
+from calc.units import exact, op_counts, si, si_bytes
 from charts import model as model_charts
 from charts.tables import csv_bytes, layer_table, layer_totals
 from ui import figures, links, shell, tables
@@ -85,7 +85,8 @@ columns[4].metric("Other ops", si(report.other_ops), border=True,
                   help=", ".join(f"{k} {exact(v)}" for k, v in report.other_ops_by_label().items()))
 
 if report.unsupported:
-    st.warning("Ops without a formula, not counted: " + ", ".join(report.unsupported), icon=":material/warning:")
+    st.warning(f"Ops without a formula, not counted: {op_counts(report.unsupported)}",
+               icon=":material/warning:")
 
 table_tab, tree_tab, top_tab, kind_tab = st.tabs(TABS, key="model_tab", on_change="rerun")
 with table_tab:
@@ -107,6 +108,8 @@ with table_tab:
                "click a column header to sort.")
     about = (f"MACscope per-module table · {name} · input {'×'.join(map(str, report.input_shape))} · batch "
              f"{report.batch} · {report.dtype} · MACs exclude bias adds, FLOPs = 2 × MACs"
+             + (f" · ops without a formula, not counted: {op_counts(report.unsupported)}"
+                if report.unsupported else "")
              + (f" · filtered by {query!r}: {len(table)} of {len(report.rows)} rows, no totals row" if query else ""))
     # The totals row is the model's own (a sum of the rows would count a module's parts twice); a filtered
     # table gets none, since its rows are not the model.

@@ -188,13 +188,13 @@ def recorded_progress(monkeypatch) -> list[str]:
     from ui import latency_runs
 
     messages: list[str] = []
-    real_bar = latency_runs._bar
+    real_bar = latency_runs.progress_bar
 
     def recording_bar(text):
         bar, progress = real_bar(text)
         return bar, lambda fraction, message: (messages.append(message), progress(fraction, message))
 
-    monkeypatch.setattr(latency_runs, "_bar", recording_bar)
+    monkeypatch.setattr(latency_runs, "progress_bar", recording_bar)
     return messages
 
 

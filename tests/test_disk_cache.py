@@ -30,8 +30,7 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 def forget_listing() -> None:
     """Drop the zoo listing this process holds, so the next look-up reads the disk cache."""
-    zoo._torchvision_models.cache_clear()
-    zoo._all_models.cache_clear()
+    zoo.forget_listing()
 
 
 def run_python(code: str, cache: Path) -> subprocess.CompletedProcess:
@@ -70,7 +69,17 @@ def corrupt(change):
     pytest.param(corrupt(lambda d: d.__setitem__("dtype", "fp48")), id="unknown-dtype"),
     pytest.param(corrupt(lambda d: d.__setitem__("rows", {"0": 1})), id="rows-not-a-list"),
     pytest.param(corrupt(lambda d: d.__setitem__("unsupported", "aten.foo")), id="unsupported-not-a-list"),
-    pytest.param(corrupt(lambda d: d["rows"][0]["cost"]["terms"][0].append("x")), id="term-of-three"),
+    pytest.param(corrupt(lambda d: d.__setitem__("unsupported", ["aten.foo ×1"])), id="unsupported-as-text"),
+    pytest.param(corrupt(lambda d: d.__setitem__("unsupported", [["aten.foo", "1"]])),
+                 id="unsupported-count-as-text"),
+    pytest.param(corrupt(lambda d: d["rows"][0]["cost"]["terms"][0].append("x")), id="term-of-four"),
+    pytest.param(corrupt(lambda d: d["rows"][0]["cost"]["terms"][0].pop()), id="term-without-its-work"),
+    pytest.param(corrupt(lambda d: d["rows"][0]["cost"]["terms"][0].__setitem__(2, "quantum conv")),
+                 id="term-of-unknown-work"),
+    pytest.param(corrupt(lambda d: d["rows"][0]["cost"]["terms"][0].__setitem__(2, 3)),
+                 id="term-work-as-number"),
+    pytest.param(corrupt(lambda d: d["rows"][0]["cost"]["terms"][0].__setitem__(2, "no MACs")),
+                 id="term-of-a-row-kind"),
     pytest.param(corrupt(lambda d: d["rows"][0]["cost"]["parts"][0][1].pop("terms")), id="part-without-terms"),
     pytest.param(corrupt(lambda d: d["rows"][0]["cost"].__setitem__("other_ops", [["bias add"]])),
                  id="other-op-without-count"),
@@ -101,12 +110,15 @@ def test_another_key_is_a_miss(cache, changed):
 
 
 @pytest.mark.parametrize("content", [
-    pytest.param(b"", id="empty"), pytest.param(b'{"format": 1, "kind": "count", "key": {"mo', id="truncated"),
+    pytest.param(b"", id="empty"),
+    pytest.param(b'{"format": %d, "kind": "count", "key": {"mo' % disk_cache.FORMAT, id="truncated"),
     pytest.param(b"\x80\x04\x95 not json", id="binary"), pytest.param(b"[1, 2]", id="a-list"),
-    pytest.param(json.dumps({"format": 1, "kind": "count", "key": {**KEY, "model": "vgg16"}, "value": 1}).encode(),
-                 id="another-key-inside"),
-    pytest.param(json.dumps({"format": 0, "kind": "count", "key": KEY, "value": 1}).encode(), id="old-format"),
-    pytest.param(json.dumps({"format": 1, "kind": "count", "key": KEY}).encode(), id="no-value"),
+    pytest.param(json.dumps({"format": disk_cache.FORMAT, "kind": "count", "key": {**KEY, "model": "vgg16"},
+                             "value": 1}).encode(), id="another-key-inside"),
+    pytest.param(json.dumps({"format": disk_cache.FORMAT - 1, "kind": "count", "key": KEY,
+                             "value": 1}).encode(), id="old-format"),
+    pytest.param(json.dumps({"format": disk_cache.FORMAT, "kind": "count", "key": KEY}).encode(),
+                 id="no-value"),
 ])
 def test_a_corrupt_file_is_a_miss(cache, content):
     cache.mkdir(parents=True)

@@ -16,12 +16,13 @@ from torch import nn
 
 import calc
 from calc import zoo
+from calc.analyze import ROOT_NAME
 from calc.errors import SpecError
 from calc.hardware import hardware
 from calc.roofline import estimate
 from calc.torch_build import build_stack
 from calc.torch_count import count_module
-from calc.torch_measure import ROOT_NAME, Measurement, _outermost_rows_below, measure, prepare, profile_layers
+from calc.torch_measure import Measurement, measure, outermost_rows_below, prepare, profile_layers
 from calc.torch_probe import CudaDevice, MachineInfo, detect, probe
 
 SMALL_CNN = zoo.PRESET_PREFIX + "Small CNN (CIFAR-10)"
@@ -210,8 +211,8 @@ def test_profile_layers_of_a_model_that_computes_in_its_root():
     pytest.param("features.1", ["features.1", "features.1.0", "features.10", "features.10.0"],
                  ["features.1.0"], id="prefix-is-not-a-parent"),
 ])
-def test_outermost_rows_below(name, names, below):
-    assert _outermost_rows_below(name, names) == below
+def testoutermost_rows_below(name, names, below):
+    assert outermost_rows_below(name, names) == below
 
 
 # --- the probe ------------------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ TOP = [   # key, its value: the order is the order printed
                  id="weight_bytes"),
     pytest.param("activation_bytes", sum(layer["input_bytes"] + layer["output_bytes"] for layer in WHOLE),
                  id="activation_bytes"),
-    pytest.param("unsupported", [], id="unsupported"),
+    pytest.param("unsupported", {}, id="unsupported"),
     pytest.param("layers", LAYERS, id="layers"),
 ]
 

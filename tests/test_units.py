@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from calc.units import duration, exact, flops_from_macs, si, si_bytes
+from calc.units import duration, exact, flops_from_macs, op_counts, si, si_bytes
 
 
 @pytest.mark.parametrize("value, unit, text", [
@@ -47,3 +47,12 @@ def test_duration(seconds, text):
 def test_flops_are_twice_the_macs_and_exact_has_separators():
     assert flops_from_macs(86_704_128) == 2 * 86_704_128
     assert exact(86_704_128) == "86,704,128"
+
+
+@pytest.mark.parametrize("counts, text", [
+    pytest.param((), "", id="none"),
+    pytest.param((("aten.cumprod", 1),), "aten.cumprod ×1", id="one"),
+    pytest.param((("aten.cumprod", 1), ("aten.erfinv", 12)), "aten.cumprod ×1, aten.erfinv ×12", id="two"),
+])
+def test_op_counts(counts, text):
+    assert op_counts(counts) == text

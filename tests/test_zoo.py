@@ -106,7 +106,7 @@ def test_ops_without_a_formula_are_listed_not_zero():
             return torch.cumprod(x, dim=-1)
 
     report = count_module(Unusual(), (8,), device="meta")
-    assert report.unsupported == ("aten.cumprod ×1",)
+    assert report.unsupported == (("aten.cumprod", 1),)
 
 
 def test_cli_count_json():
@@ -116,7 +116,7 @@ def test_cli_count_json():
     resnet, block = json.loads(result.stdout)
     assert resnet["model"] == "resnet18" and resnet["input_shape"] == [3, 224, 224] and resnet["batch"] == 1
     assert round(resnet["macs"] / 10**9, 3) == 1.814 and resnet["flops"] == 2 * resnet["macs"]
-    assert resnet["params"] == 11_689_512 and resnet["unsupported"] == []
+    assert resnet["params"] == 11_689_512 and resnet["unsupported"] == {}
     assert block["input_shape"] == [32, 56, 56]
     assert {"other_ops", "layers"} <= set(resnet)
 
@@ -147,26 +147,6 @@ def test_cli_zoo_lists_metadata():
     assert len(models) == len(zoo.list_models())
     assert models["resnet50"]["gmacs"] == 4.089 and models["resnet50"]["num_params"] == 25_557_032
     assert models["inception_v3"]["input_shape"] == [3, 299, 299]
-
-
-@pytest.mark.parametrize("name, category, macs", [
-    pytest.param("stack: Transformer encoder block (ViT-B/16)", "attention matmuls", 2 * 197 * 197 * 768,
-                 id="stack-attention"),
-    pytest.param("vit_b_16", "attention matmuls", 12 * 2 * 197 * 197 * 768, id="vit-attention"),
-    pytest.param("stack: Worked example: separable 3x3 conv 32 -> 64", "depthwise conv", 32 * 3 * 3 * 224 * 224,
-                 id="separable-depthwise"),
-    pytest.param("stack: Worked example: separable 3x3 conv 32 -> 64", "pointwise conv", 64 * 32 * 224 * 224,
-                 id="separable-pointwise"),
-    pytest.param("resnet18", "linear", 512 * 1000, id="resnet18-fc"),
-    pytest.param("stack: MobileNetV2 block", "depthwise conv", 192 * 3 * 3 * 56 * 56, id="mbv2-block-depthwise"),
-])
-def test_breakdown_by_kind_of_work(name, category, macs):
-    from calc.breakdown import macs_by_category
-
-    report = zoo.count(name)
-    totals = macs_by_category(report)
-    assert totals[category] == macs
-    assert sum(totals.values()) == report.macs
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")

@@ -81,7 +81,8 @@ class MeasuredPair:
     wall_seconds: float
 
 
-def _bar(text: str) -> tuple[Any, Callable[[float, str], None]]:
+def progress_bar(text: str) -> tuple[Any, Callable[[float, str], None]]:
+    """A progress bar showing ``text``, and the callback a run reports its progress through."""
     bar = st.progress(0.0, text=text)
     return bar, lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
@@ -119,7 +120,7 @@ def probe(device: str, rerun: bool = False):
     """This machine's measured roofs on ``device``, every dtype (kept in the session)."""
     probes = st.session_state.setdefault(PROBES, {})
     if rerun or device not in probes:
-        bar, progress = _bar(f"Probing {device}: matmul sweep and memory bandwidth…")
+        bar, progress = progress_bar(f"Probing {device}: matmul sweep and memory bandwidth…")
         with _turn(device, progress) as (_, bound):
             _probe_in_turn(device, None, bound, progress, rerun=True)
         bar.empty()
@@ -151,7 +152,7 @@ def measure(subject: Subject, report: Report, batch: int, dtype: str, device: st
 
     module = subject.module()
     needed = _checked_memory(module, subject, batch, dtype, device)   # before waiting or allocating
-    bar, progress = _bar("Measuring…")
+    bar, progress = progress_bar("Measuring…")
     with _turn(device, progress) as (waited, bound):
         started = time.perf_counter()
         roofs = _probe_in_turn(device, dtype, bound, progress).as_hardware().roofs(dtype)
@@ -179,7 +180,7 @@ def measure_pair(first: Subject, second: Subject, second_report: Report, batch: 
     modules = [first.module(), second.module()]
     for module, subject in zip(modules, (first, second)):
         _checked_memory(module, subject, batch, dtype, device)
-    bar, progress = _bar("Measuring…")
+    bar, progress = progress_bar("Measuring…")
     with _turn(device, progress) as (waited, bound):
         started = time.perf_counter()
         _probe_in_turn(device, dtype, bound, progress)
@@ -216,7 +217,7 @@ def sweep(subject: Subject, batches: list[int], dtype: str, device: str) -> list
             fitting.append(batch)
         except SpecError as error:
             skipped.append(f"batch {batch}: {error.reason}")
-    bar, progress = _bar("Measuring…")
+    bar, progress = progress_bar("Measuring…")
     with _turn(device, progress) as (_, bound):
         _probe_in_turn(device, dtype, bound, progress)
         progress(0.0, "Building the model…")

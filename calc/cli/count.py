@@ -10,6 +10,7 @@ from calc.cli.arguments import check_batch_and_resolution
 from calc.cli.files import read_stack
 from calc.cli.tables import format_table
 from calc.errors import SpecError
+from calc.units import op_counts
 
 
 def _stack(args: argparse.Namespace) -> int:
@@ -53,7 +54,7 @@ def _count(args: argparse.Namespace) -> int:
         print(f"{info.name}: input {'x'.join(map(str, report.input_shape))}, batch {report.batch}")
         print(format_table(report))
         if report.unsupported:
-            print("ops without a formula (not counted): " + ", ".join(report.unsupported))
+            print("ops without a formula (not counted): " + op_counts(report.unsupported))
         print()
     return 0
 
