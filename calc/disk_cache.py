@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import tempfile
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -117,7 +117,7 @@ def prune(max_bytes: int) -> None:
         total -= size
 
 
-@lru_cache(maxsize=None)
+@cache
 def library_version(distribution: str) -> str:
     """An installed package's version, read from its metadata without importing it."""
     try:
@@ -126,7 +126,7 @@ def library_version(distribution: str) -> str:
         return "absent"
 
 
-@lru_cache(maxsize=None)
+@cache
 def source_hash(*modules: str) -> str:
     """A hash of calc modules' sources (``"torch_count"`` for calc/torch_count.py): a change
     to the code that computes a value makes a new key, so old values are never read."""

@@ -14,9 +14,10 @@ Params follow the same ratio when there is no bias (each count is the MACs witho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any
 
 from calc.analyze import Report, Row, analyze
 from calc.errors import SpecError

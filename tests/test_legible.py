@@ -12,10 +12,10 @@ import streamlit as st
 import calc
 from calc.explain import MAX_LINE_CHARS, chain, explain, visible_chars
 from calc.presets import PRESETS, preset
+from calc.separable import compare, savings_grid
 from charts import separable as separable_charts
 from charts.layers import FONT_PX, PRESENTATION_SCALE, for_presentation, log_axis
 from charts.tables import SCREEN_COLUMNS, layer_table
-from calc.separable import compare, savings_grid
 from ui.tables import CHAR_PX, PADDING_PX, formatted, sized
 
 VIT_BLOCK = "Transformer encoder block (ViT-B/16)"

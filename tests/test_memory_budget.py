@@ -19,8 +19,13 @@ from calc import zoo
 from calc.__main__ import main
 from calc.errors import SpecError
 from calc.torch_build import build_stack
-from calc.torch_memory import (ACTIVATION_MARGIN, WEIGHT_COPIES, check_forward_memory, forward_memory,
-                               memory_budget_bytes)
+from calc.torch_memory import (
+    ACTIVATION_MARGIN,
+    WEIGHT_COPIES,
+    check_forward_memory,
+    forward_memory,
+    memory_budget_bytes,
+)
 from calc.units import si_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
