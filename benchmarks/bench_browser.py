@@ -175,8 +175,8 @@ class Visit:
         self.page.wait_for_function(
             """([before, settled]) => window.__bench.numbersAt !== null
                  && (before === null || window.__bench.messages > before)
-                 && (!window.__bench.idle || performance.timeOrigin + performance.now() - window.__bench.numbersAt
-                     >= settled)""",
+                 && (!window.__bench.idle
+                     || performance.timeOrigin + performance.now() - window.__bench.numbersAt >= settled)""",
             arg=[messages_before, SETTLED_MS], polling=20, timeout=WAIT_S * 1000)
         numbers_s = self.page.evaluate("window.__bench.numbersAt") / 1000 - start_epoch
         deadline = time.monotonic() + WAIT_S

@@ -18,6 +18,7 @@ The folder: ``$MACSCOPE_CACHE_DIR`` if set (tests point it at a temporary folder
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -61,10 +62,8 @@ def read(kind: str, key: dict[str, Any]) -> Any | None:
     if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("kind") != kind \
             or entry.get("key") != json.loads(_canonical(key)) or "value" not in entry:
         return None
-    try:
+    with contextlib.suppress(OSError):
         os.utime(path)  # recently used: the last to be pruned
-    except OSError:
-        pass
     return entry["value"]
 
 
@@ -86,10 +85,8 @@ def write(kind: str, key: dict[str, Any], value: Any) -> None:
         pass
     finally:
         if temporary is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(temporary)
-            except OSError:
-                pass
 
 
 def prune(max_bytes: int) -> None:
@@ -110,10 +107,8 @@ def prune(max_bytes: int) -> None:
     for _, size, path in sorted(entries):
         if total <= max_bytes:
             break
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(path)
-        except OSError:
-            pass
         total -= size
 
 

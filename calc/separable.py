@@ -202,7 +202,8 @@ def is_replaceable(kernel_size, groups: int) -> bool:
 
 
 def _separable_layer(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The separable_conv2d JSON layer with a conv2d's out_channels, kernel, stride, padding, dilation and bias."""
+    """The separable_conv2d JSON layer with a conv2d's out_channels, kernel, stride, padding,
+    dilation and bias."""
     keys = ("out_channels", "kernel_size", "stride", "padding", "dilation", "bias")
     return {"type": "separable_conv2d", **{key: _json_value(fields[key]) for key in keys}}
 
@@ -230,7 +231,7 @@ def what_if_stack(stack: Stack) -> WhatIf:
     layers after it cost what they did."""
     before = analyze(stack)
     after = analyze(separable_stack(stack))
-    changes = tuple(_change(old, new) for old, new in zip(before.rows, after.rows) if old.kind != new.kind)
+    changes = tuple(_change(old, new) for old, new in zip(before.rows, after.rows, strict=True) if old.kind != new.kind)
     return WhatIf(before, after, changes)
 
 

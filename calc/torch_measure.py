@@ -214,15 +214,15 @@ def _rounds(forwards: list[Callable[[], None]], numbers: list[int], estimates: l
     timing and MIN_BLOCKS rounds, or until the next round would not fit the bound; at least one."""
     times: list[list[float]] = [[] for _ in forwards]
     elapsed = last_report = 0.0
-    target = max(min_run_time, MIN_BLOCKS * sum(n * e for n, e in zip(numbers, estimates)))
+    target = max(min_run_time, MIN_BLOCKS * sum(n * e for n, e in zip(numbers, estimates, strict=True)))
     while True:
-        round_seconds = sum(number * estimate for number, estimate in zip(numbers, estimates))
+        round_seconds = sum(number * estimate for number, estimate in zip(numbers, estimates, strict=True))
         if times[0] and (elapsed >= min_run_time and len(times[0]) >= MIN_BLOCKS):
             break
         if times[0] and not bound.fits(1.2 * round_seconds + reserve_seconds):
             break
         bound.check()
-        for i, (forward, number) in enumerate(zip(forwards, numbers)):
+        for i, (forward, number) in enumerate(zip(forwards, numbers, strict=True)):
             seconds = _block_seconds(forward, number, device)
             times[i].append(seconds)
             estimates[i] = seconds
@@ -290,8 +290,8 @@ def measure_pair(first: nn.Module, second: nn.Module, input_shape: tuple[int, ..
     wall = time.perf_counter() - started
     measurements = [Measurement(device, dtype, batch, torch.get_num_threads(), tuple(block_times), number, runs, wall,
                                 others)
-                    for block_times, number, runs in zip(times, numbers, (runs_first, runs_second))]
-    ratios = tuple(b / a for a, b in zip(*times))
+                    for block_times, number, runs in zip(times, numbers, (runs_first, runs_second), strict=True)]
+    ratios = tuple(b / a for a, b in zip(*times, strict=True))
     return PairedMeasurement(measurements[0], measurements[1], ratios)
 
 

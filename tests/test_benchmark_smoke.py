@@ -1,4 +1,5 @@
-"""benchmarks/bench_analyze.py and bench_latency.py keep working: each figure once, with tiny repetition counts.
+"""benchmarks/bench_analyze.py and bench_latency.py keep working: each figure once, with tiny
+repetition counts.
 
 No timing is asserted here; the script itself compares the figures with their targets.
 """

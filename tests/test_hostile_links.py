@@ -59,10 +59,9 @@ def link_params(page: str) -> list[str]:
     names = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "LINK" for target in node.targets):
-            for call in ast.walk(node.value):
-                if (isinstance(call, ast.Call) and getattr(call.func, "attr", None) in PARAM_MAKERS and call.args
-                        and isinstance(call.args[0], ast.Constant)):
-                    names.append(call.args[0].value)
+            names.extend(call.args[0].value for call in ast.walk(node.value)
+                         if isinstance(call, ast.Call) and getattr(call.func, "attr", None) in PARAM_MAKERS
+                         and call.args and isinstance(call.args[0], ast.Constant))
     return names
 
 

@@ -45,7 +45,7 @@ OPEN_PAGE = """
 
 @pytest.mark.parametrize("page, counts", PAGES)
 def test_a_page_with_its_counts_on_disk_imports_no_torch(page, counts):
-    zoo._torchvision_models.cache_clear()  # read again, so that this run's disk cache holds the zoo's metadata
+    zoo._torchvision_models.cache_clear()  # read again: this run's disk cache then holds the zoo's metadata
     zoo._all_models.cache_clear()
     zoo.list_models()
     for name, resolution, batch in counts:

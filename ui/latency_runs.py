@@ -178,7 +178,7 @@ def measure_pair(first: Subject, second: Subject, second_report: Report, batch: 
     from calc import torch_measure
 
     modules = [first.module(), second.module()]
-    for module, subject in zip(modules, (first, second)):
+    for module, subject in zip(modules, (first, second), strict=True):
         _checked_memory(module, subject, batch, dtype, device)
     bar, progress = _bar("Measuring…")
     with _turn(device, progress) as (waited, bound):
