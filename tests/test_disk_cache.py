@@ -144,9 +144,16 @@ def test_the_folder_is_bounded_least_recently_used_first(cache):
     assert [disk_cache.read("count", key) is not None for key in keys] == [True, False, False, True]
 
 
-def test_the_code_hash_follows_the_sources():
+def test_the_code_hash_follows_the_sources(tmp_path, monkeypatch):
     assert disk_cache.source_hash("zoo", "torch_count") != disk_cache.source_hash("zoo")
-    assert disk_cache.source_hash("zoo") == disk_cache.source_hash("zoo")
+    # calc/zoo.py copied to another folder: the same bytes give the same hash, one more line another
+    source = (ROOT / "calc" / "zoo.py").read_bytes()
+    (tmp_path / "zoo.py").write_bytes(source)
+    monkeypatch.setattr(disk_cache, "__file__", str(tmp_path / "disk_cache.py"))
+    fresh_hash = disk_cache.source_hash.__wrapped__  # past the memo, which holds the real folder's
+    assert fresh_hash("zoo") == disk_cache.source_hash("zoo")
+    (tmp_path / "zoo.py").write_bytes(source + b"# edited\n")
+    assert fresh_hash("zoo") != disk_cache.source_hash("zoo")
 
 
 # ---------------------------------------------------------------- the zoo through the cache
