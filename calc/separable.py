@@ -14,7 +14,7 @@ Params follow the same ratio when there is no bias (each count is the MACs witho
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -124,7 +124,8 @@ def compare(in_channels: int, out_channels: int, kernel_size: int, size: int | t
     )
 
 
-def savings_grid(in_channels: int, out_channels_values, kernel_values, size: int | tuple[int, int],
+def savings_grid(in_channels: int, out_channels_values: Iterable[int], kernel_values: Iterable[int],
+                 size: int | tuple[int, int],
                  stride: int = 1) -> list[tuple[int, int, float]]:
     """(out_channels, kernel_size, savings) for every pair, out_channels major: a heatmap's cells.
 
@@ -189,11 +190,11 @@ class WhatIf:
         return _savings(self.params_after, self.params_before) if self.params_before else 0.0
 
 
-def _pair(value) -> tuple[int, int]:
+def _pair(value: int | Sequence[int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (value[0], value[1])
 
 
-def is_replaceable(kernel_size, groups: int) -> bool:
+def is_replaceable(kernel_size: int | Sequence[int], groups: int) -> bool:
     """A standard conv that a separable one can stand in for: groups 1 and a kernel over 1×1.
 
     Grouped and depthwise convs are already cheaper; a 1×1 conv would only gain a depthwise 1×1.
@@ -208,7 +209,7 @@ def _separable_layer(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "separable_conv2d", **{key: _json_value(fields[key]) for key in keys}}
 
 
-def _json_value(value):
+def _json_value(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 

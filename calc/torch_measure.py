@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -304,12 +305,12 @@ def _module_ranges(model: nn.Module, paths: set[str]) -> Iterator[None]:
         if (path or ROOT_NAME) not in paths:
             continue
 
-        def enter(module, inputs, name=RANGE_PREFIX + (path or ROOT_NAME)):
+        def enter(module: nn.Module, inputs: tuple[Any, ...], name: str = RANGE_PREFIX + (path or ROOT_NAME)) -> None:
             scope = torch.autograd.profiler.record_function(name)
             scope.__enter__()
             open_ranges.append(scope)
 
-        def leave(module, inputs, output):
+        def leave(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
             open_ranges.pop().__exit__(None, None, None)
 
         handles += [module.register_forward_pre_hook(enter), module.register_forward_hook(leave)]
