@@ -192,9 +192,10 @@ class Tab:
         self.server = server
         self.requests_in_flight: set = set()
         self.script_errors: list[str] = []
-        page.on("request", self.requests_in_flight.add)
-        page.on("requestfinished", self.requests_in_flight.discard)
-        page.on("requestfailed", self.requests_in_flight.discard)
+        # lambdas, not set.add: playwright reads a handler's signature, and a builtin method has none
+        page.on("request", lambda request: self.requests_in_flight.add(request))  # noqa: PLW0108
+        page.on("requestfinished", lambda request: self.requests_in_flight.discard(request))  # noqa: PLW0108
+        page.on("requestfailed", lambda request: self.requests_in_flight.discard(request))  # noqa: PLW0108
         page.on("pageerror", lambda error: self.script_errors.append(str(error)))
 
     def state(self) -> dict:
