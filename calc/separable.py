@@ -232,7 +232,8 @@ def what_if_stack(stack: Stack) -> WhatIf:
     layers after it cost what they did."""
     before = analyze(stack)
     after = analyze(separable_stack(stack))
-    changes = tuple(_change(old, new) for old, new in zip(before.rows, after.rows, strict=True) if old.kind != new.kind)
+    changes = tuple(_change(old, new) for old, new in zip(before.rows, after.rows, strict=True)
+                    if old.kind != new.kind)
     return WhatIf(before, after, changes)
 
 

@@ -291,7 +291,8 @@ def measure_pair(first: nn.Module, second: nn.Module, input_shape: tuple[int, ..
     wall = time.perf_counter() - started
     measurements = [Measurement(device, dtype, batch, torch.get_num_threads(), tuple(block_times), number, runs, wall,
                                 others)
-                    for block_times, number, runs in zip(times, numbers, (runs_first, runs_second), strict=True)]
+                    for block_times, number, runs in zip(times, numbers, (runs_first, runs_second),
+                                                         strict=True)]
     ratios = tuple(b / a for a, b in zip(*times, strict=True))
     return PairedMeasurement(measurements[0], measurements[1], ratios)
 
@@ -305,7 +306,8 @@ def _module_ranges(model: nn.Module, paths: set[str]) -> Iterator[None]:
         if (path or ROOT_NAME) not in paths:
             continue
 
-        def enter(module: nn.Module, inputs: tuple[Any, ...], name: str = RANGE_PREFIX + (path or ROOT_NAME)) -> None:
+        def enter(module: nn.Module, inputs: tuple[Any, ...],
+                  name: str = RANGE_PREFIX + (path or ROOT_NAME)) -> None:
             scope = torch.autograd.profiler.record_function(name)
             scope.__enter__()
             open_ranges.append(scope)

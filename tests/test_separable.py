@@ -208,7 +208,8 @@ def test_what_if_small_cnn_by_arithmetic():
     saved = sum(c.macs_before - c.macs_after for c in what_if.changes)
     assert what_if.macs_after == what_if.macs_before - saved
     assert what_if.savings == 1 - what_if.macs_after / what_if.macs_before
-    unchanged = [(old, new) for old, new in zip(what_if.before.rows, what_if.after.rows, strict=True) if old.kind == new.kind]
+    unchanged = [(old, new) for old, new in zip(what_if.before.rows, what_if.after.rows, strict=True)
+                 if old.kind == new.kind]
     assert len(unchanged) == len(SMALL_CNN["layers"]) - 3
     assert all(old == new for old, new in unchanged)  # shapes kept: every other layer costs what it did
 

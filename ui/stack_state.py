@@ -246,8 +246,9 @@ def import_uploaded(key: str) -> None:
         return
     try:
         if upload.size > MAX_JSON_BYTES:  # the server's cap is in whole MiB, a little above the limit
-            st.session_state[IMPORT_MESSAGE] = ("error", (f"{upload.name} was not loaded, your stack is unchanged. "
-                                                 f"It is {upload.size:,} bytes, beyond the limit of {MAX_JSON_BYTES:,}."))
+            st.session_state[IMPORT_MESSAGE] = ("error", (
+                f"{upload.name} was not loaded, your stack is unchanged. "
+                f"It is {upload.size:,} bytes, beyond the limit of {MAX_JSON_BYTES:,}."))
             return
         try:
             text = upload.getvalue().decode("utf-8")
