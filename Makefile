@@ -1,4 +1,4 @@
-# The two commands of the README: `make app` runs the dashboard, `make test` runs every test.
+# The two commands of the README: `make app` runs the dashboard, `make test` runs ruff and every test.
 # Both create .venv from requirements.txt on first use (and again when it changes).
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
@@ -9,7 +9,10 @@ STAMP  := $(VENV)/.installed-requirements
 app: $(STAMP)
 	$(VENV)/bin/streamlit run serve.py
 
+# Lint and format checks first (settings in pyproject.toml): they take a second, the tests minutes.
 test: $(STAMP) browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PYTHON) -m pytest
 
 $(STAMP): requirements.txt

@@ -7,6 +7,7 @@ path is sent to the same path as one segment (/a%2Fb), where the app says "No pa
 /a/b" beside the navigation (ui.shell.say_if_no_such_page).
 """
 
+import importlib
 import os
 import sys
 from contextlib import asynccontextmanager
@@ -59,9 +60,13 @@ async def lifespan(_app):
 
 # What the pages import (none of it imports torch), imported while the server starts rather
 # than during its first visitor's first page: pandas and plotly alone take most of a second.
-import calc.explain, calc.presets, calc.separable, calc.zoo  # noqa: E401,E402,F401
-import charts.compare, charts.concepts, charts.latency, charts.layers, charts.model  # noqa: E401,E402,F401
-import charts.separable, charts.tables  # noqa: E401,E402,F401
-import ui.devices, ui.fields, ui.figures, ui.latency_runs, ui.links, ui.stack_state, ui.tables  # noqa: E401,E402,F401
+PAGE_IMPORTS = (
+    "calc.explain", "calc.presets", "calc.separable", "calc.zoo",
+    "charts.compare", "charts.concepts", "charts.latency", "charts.layers", "charts.model",
+    "charts.separable", "charts.tables",
+    "ui.devices", "ui.fields", "ui.figures", "ui.latency_runs", "ui.links", "ui.stack_state", "ui.tables",
+)
+for module_name in PAGE_IMPORTS:
+    importlib.import_module(module_name)
 
 app = st.App("app.py", middleware=[Middleware(NestedPathRedirect)], lifespan=lifespan)

@@ -20,9 +20,10 @@ import logging
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -135,7 +136,7 @@ def format_table(figures: list[Figure]) -> str:
 
     def line(cells: tuple[str, ...]) -> str:
         return "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
-                         for i, (cell, width) in enumerate(zip(cells, widths)))
+                         for i, (cell, width) in enumerate(zip(cells, widths, strict=True)))
 
     return "\n".join([line(header), "  ".join("-" * width for width in widths), *map(line, rows)])
 

@@ -25,9 +25,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -36,8 +36,14 @@ if str(ROOT) not in sys.path:
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from calc.disk_cache import CACHE_DIR_ENV  # noqa: E402
-from tests.test_e2e_browser import (APP_STATE_JS, CHROMIUM, OBSERVER_JS, STARTUP_SECONDS, VIEWPORT,  # noqa: E402
-                                    StreamlitServer)
+from tests.test_e2e_browser import (  # noqa: E402
+    APP_STATE_JS,
+    CHROMIUM,
+    OBSERVER_JS,
+    STARTUP_SECONDS,
+    VIEWPORT,
+    StreamlitServer,
+)
 
 COLD_TARGET_S = 3.0
 INTERACTION_TARGET_S = 1.0
@@ -169,8 +175,8 @@ class Visit:
         self.page.wait_for_function(
             """([before, settled]) => window.__bench.numbersAt !== null
                  && (before === null || window.__bench.messages > before)
-                 && (!window.__bench.idle || performance.timeOrigin + performance.now() - window.__bench.numbersAt
-                     >= settled)""",
+                 && (!window.__bench.idle
+                     || performance.timeOrigin + performance.now() - window.__bench.numbersAt >= settled)""",
             arg=[messages_before, SETTLED_MS], polling=20, timeout=WAIT_S * 1000)
         numbers_s = self.page.evaluate("window.__bench.numbersAt") / 1000 - start_epoch
         deadline = time.monotonic() + WAIT_S
@@ -187,7 +193,7 @@ class Visit:
             self.page.wait_for_timeout(50)
         raise RuntimeError(f"{self.page.url} was not drawn within {WAIT_S} s: {state}")
 
-    def open(self, case: PageCase) -> Timing:  # noqa: A003 (a visit opens a page)
+    def open(self, case: PageCase) -> Timing:
         start = time.time()
         self.page.goto(f"{self.server.url}/{case.url_path}", wait_until="commit")
         return self.timed(start, case.numbers)
@@ -231,7 +237,7 @@ def measure(cases: list[PageCase], cache: str) -> list[PageFigures]:
                     try:
                         empty[case.name] = visit.open(case)
                         visit.interact(case)   # its counts go on disk too
-                    except Exception as error:  # noqa: BLE001 (one page's failure is reported, the rest measured)
+                    except Exception as error:  # one page's failure is reported, the rest measured
                         empty.setdefault(case.name, None)
                         problems[case.name] = problem("empty cache", error)
                     finally:
@@ -248,7 +254,7 @@ def measure(cases: list[PageCase], cache: str) -> list[PageFigures]:
                                                          ("interaction", visit.interact))):
                         try:
                             timings[step] = run(case)
-                        except Exception as error:  # noqa: BLE001
+                        except Exception as error:  # reported with its step; the next page is measured
                             problems[case.name] = problem(label, error)
                             break
                 finally:

@@ -126,7 +126,7 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
     def line(cells: tuple[str, ...]) -> str:
         return "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
-                         for i, (cell, width) in enumerate(zip(cells, widths)))
+                         for i, (cell, width) in enumerate(zip(cells, widths, strict=True)))
 
     return "\n".join([line(header), "  ".join("-" * width for width in widths), *map(line, rows)])
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-from calc import zoo  # noqa: E402
-from calc.torch_count import count_module  # noqa: E402
+from calc import zoo
+from calc.torch_count import count_module
 
 
 def main() -> int:

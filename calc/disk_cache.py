@@ -18,11 +18,12 @@ The folder: ``$MACSCOPE_CACHE_DIR`` if set (tests point it at a temporary folder
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -62,10 +63,8 @@ def read(kind: str, key: dict[str, Any]) -> Any | None:
     if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("kind") != kind \
             or entry.get("key") != json.loads(_canonical(key)) or "value" not in entry:
         return None
-    try:
+    with contextlib.suppress(OSError):
         os.utime(path)  # recently used: the last to be pruned
-    except OSError:
-        pass
     return entry["value"]
 
 
@@ -87,10 +86,8 @@ def write(kind: str, key: dict[str, Any], value: Any) -> None:
         pass
     finally:
         if temporary is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(temporary)
-            except OSError:
-                pass
 
 
 def prune(max_bytes: int) -> None:
@@ -111,14 +108,12 @@ def prune(max_bytes: int) -> None:
     for _, size, path in sorted(entries):
         if total <= max_bytes:
             break
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(path)
-        except OSError:
-            pass
         total -= size
 
 
-@lru_cache(maxsize=None)
+@cache
 def library_version(distribution: str) -> str:
     """An installed package's version, read from its metadata without importing it."""
     try:
@@ -127,7 +122,7 @@ def library_version(distribution: str) -> str:
         return "absent"
 
 
-@lru_cache(maxsize=None)
+@cache
 def source_hash(*modules: str) -> str:
     """A hash of calc modules' sources (``"torch_count"`` for calc/torch_count.py): a change
     to the code that computes a value makes a new key, so old values are never read."""

@@ -36,7 +36,7 @@ class SpecError(ValueError):
     """
 
     def __init__(self, reason: str, *, layer: int | None = None, field: str | None = None,
-                 kind: str | None = None):
+                 kind: str | None = None) -> None:
         self.reason = reason
         self.layer = layer
         self.field = field

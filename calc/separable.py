@@ -14,9 +14,10 @@ Params follow the same ratio when there is no bias (each count is the MACs witho
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any
 
 from calc.analyze import Report, Row, analyze
 from calc.errors import SpecError
@@ -123,7 +124,8 @@ def compare(in_channels: int, out_channels: int, kernel_size: int, size: int | t
     )
 
 
-def savings_grid(in_channels: int, out_channels_values, kernel_values, size: int | tuple[int, int],
+def savings_grid(in_channels: int, out_channels_values: Iterable[int], kernel_values: Iterable[int],
+                 size: int | tuple[int, int],
                  stride: int = 1) -> list[tuple[int, int, float]]:
     """(out_channels, kernel_size, savings) for every pair, out_channels major: a heatmap's cells.
 
@@ -188,11 +190,11 @@ class WhatIf:
         return _savings(self.params_after, self.params_before) if self.params_before else 0.0
 
 
-def _pair(value) -> tuple[int, int]:
+def _pair(value: int | Sequence[int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (value[0], value[1])
 
 
-def is_replaceable(kernel_size, groups: int) -> bool:
+def is_replaceable(kernel_size: int | Sequence[int], groups: int) -> bool:
     """A standard conv that a separable one can stand in for: groups 1 and a kernel over 1×1.
 
     Grouped and depthwise convs are already cheaper; a 1×1 conv would only gain a depthwise 1×1.
@@ -201,12 +203,13 @@ def is_replaceable(kernel_size, groups: int) -> bool:
 
 
 def _separable_layer(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The separable_conv2d JSON layer with a conv2d's out_channels, kernel, stride, padding, dilation and bias."""
+    """The separable_conv2d JSON layer with a conv2d's out_channels, kernel, stride, padding,
+    dilation and bias."""
     keys = ("out_channels", "kernel_size", "stride", "padding", "dilation", "bias")
     return {"type": "separable_conv2d", **{key: _json_value(fields[key]) for key in keys}}
 
 
-def _json_value(value):
+def _json_value(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
@@ -229,7 +232,8 @@ def what_if_stack(stack: Stack) -> WhatIf:
     layers after it cost what they did."""
     before = analyze(stack)
     after = analyze(separable_stack(stack))
-    changes = tuple(_change(old, new) for old, new in zip(before.rows, after.rows) if old.kind != new.kind)
+    changes = tuple(_change(old, new) for old, new in zip(before.rows, after.rows, strict=True)
+                    if old.kind != new.kind)
     return WhatIf(before, after, changes)
 
 

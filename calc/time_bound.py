@@ -26,7 +26,7 @@ class TimeBound:
     stop: threading.Event = field(default_factory=threading.Event, compare=False)
 
     @classmethod
-    def starting_now(cls, seconds: float, stop: threading.Event | None = None) -> "TimeBound":
+    def starting_now(cls, seconds: float, stop: threading.Event | None = None) -> TimeBound:
         return cls(seconds, time.perf_counter() + seconds, stop if stop is not None else threading.Event())
 
     def left(self) -> float:

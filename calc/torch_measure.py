@@ -26,9 +26,10 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -213,15 +214,15 @@ def _rounds(forwards: list[Callable[[], None]], numbers: list[int], estimates: l
     timing and MIN_BLOCKS rounds, or until the next round would not fit the bound; at least one."""
     times: list[list[float]] = [[] for _ in forwards]
     elapsed = last_report = 0.0
-    target = max(min_run_time, MIN_BLOCKS * sum(n * e for n, e in zip(numbers, estimates)))
+    target = max(min_run_time, MIN_BLOCKS * sum(n * e for n, e in zip(numbers, estimates, strict=True)))
     while True:
-        round_seconds = sum(number * estimate for number, estimate in zip(numbers, estimates))
+        round_seconds = sum(number * estimate for number, estimate in zip(numbers, estimates, strict=True))
         if times[0] and (elapsed >= min_run_time and len(times[0]) >= MIN_BLOCKS):
             break
         if times[0] and not bound.fits(1.2 * round_seconds + reserve_seconds):
             break
         bound.check()
-        for i, (forward, number) in enumerate(zip(forwards, numbers)):
+        for i, (forward, number) in enumerate(zip(forwards, numbers, strict=True)):
             seconds = _block_seconds(forward, number, device)
             times[i].append(seconds)
             estimates[i] = seconds
@@ -289,8 +290,9 @@ def measure_pair(first: nn.Module, second: nn.Module, input_shape: tuple[int, ..
     wall = time.perf_counter() - started
     measurements = [Measurement(device, dtype, batch, torch.get_num_threads(), tuple(block_times), number, runs, wall,
                                 others)
-                    for block_times, number, runs in zip(times, numbers, (runs_first, runs_second))]
-    ratios = tuple(b / a for a, b in zip(*times))
+                    for block_times, number, runs in zip(times, numbers, (runs_first, runs_second),
+                                                         strict=True)]
+    ratios = tuple(b / a for a, b in zip(*times, strict=True))
     return PairedMeasurement(measurements[0], measurements[1], ratios)
 
 
@@ -303,12 +305,13 @@ def _module_ranges(model: nn.Module, paths: set[str]) -> Iterator[None]:
         if (path or ROOT_NAME) not in paths:
             continue
 
-        def enter(module, inputs, name=RANGE_PREFIX + (path or ROOT_NAME)):
+        def enter(module: nn.Module, inputs: tuple[Any, ...],
+                  name: str = RANGE_PREFIX + (path or ROOT_NAME)) -> None:
             scope = torch.autograd.profiler.record_function(name)
             scope.__enter__()
             open_ranges.append(scope)
 
-        def leave(module, inputs, output):
+        def leave(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
             open_ranges.pop().__exit__(None, None, None)
 
         handles += [module.register_forward_pre_hook(enter), module.register_forward_hook(leave)]

@@ -20,7 +20,9 @@ from __future__ import annotations
 import copy
 import os
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -52,7 +54,7 @@ class ForwardMemory:
 
 
 class _LiveStorages(TorchDispatchMode):
-    def __init__(self, held: set[int]):
+    def __init__(self, held: set[int]) -> None:
         super().__init__()
         self.held = held                          # storages alive throughout: weights and the input
         self.live: dict[int, list[int]] = {}      # storage -> [bytes, tensors using it]
@@ -67,7 +69,8 @@ class _LiveStorages(TorchDispatchMode):
             self.bytes -= entry[0]
             del self.live[key]
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def __torch_dispatch__(self, func: Callable[..., Any], types: tuple[type, ...],
+                           args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
         out = func(*args, **(kwargs or {}))
         for tensor in tree_flatten(out)[0]:
             if not isinstance(tensor, torch.Tensor):

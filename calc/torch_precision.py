@@ -7,8 +7,8 @@ switch it off for an fp32 measurement to be fp32.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 import torch
 

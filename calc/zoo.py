@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Any
 
 from calc import disk_cache
 from calc.analyze import Report, analyze, report_from_data, report_to_data
@@ -91,7 +92,7 @@ def family(name: str) -> str:
 COUNTING_SOURCES = ("zoo", "torch_count", "formulas", "cost", "analyze", "work")
 
 
-def _cache_key(**arguments) -> dict:
+def _cache_key(**arguments: Any) -> dict[str, Any]:
     return {**arguments, "torch": disk_cache.library_version("torch"),
             "torchvision": disk_cache.library_version("torchvision"),
             "code": disk_cache.source_hash(*COUNTING_SOURCES)}
@@ -238,7 +239,7 @@ def count(name: str, resolution: int | None = None, batch: int = 1, dtype: str =
     return report
 
 
-def _cached_report(data) -> Report | None:
+def _cached_report(data: Any) -> Report | None:
     if data is None:
         return None
     try:

@@ -31,7 +31,8 @@ def accuracy_against_cost(table: pd.DataFrame) -> go.Figure:
         marker={"size": size, "sizemode": "area", "sizeref": 2.0 * max(size.max(), 1) / 60 ** 2, "sizemin": 5,
                 "color": "#1f5fbf", "opacity": 0.6, "line": {"width": 1, "color": "#0b2e63"}},
         customdata=rated[["params (M)", "relative cost"]].to_numpy(),
-        hovertemplate="<b>%{text}</b><br>%{x:.3f} GMACs · acc@1 %{y:.2f} %<br>%{customdata[0]:.2f} M params · "
+        hovertemplate="<b>%{text}</b><br>%{x:.3f} GMACs · acc@1 %{y:.2f} %<br>"
+                      "%{customdata[0]:.2f} M params · "
                       "%{customdata[1]:.2f}× the baseline's MACs<extra></extra>",
     ))
     figure = layout(figure, "ImageNet top-1 accuracy against cost (bubble area: parameters)", "acc@1 (%)",

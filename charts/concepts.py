@@ -71,12 +71,15 @@ def gap_bars(estimates: dict[str, Estimate]) -> go.Figure:
     compute = [sum(layer.seconds for layer in estimates[name].layers if not layer.memory_bound) * 1e3
                for name in names]
     memory = [sum(layer.seconds for layer in estimates[name].memory_bound_layers) * 1e3 for name in names]
-    figure.add_bar(y=labels, x=[value for pair in zip(peak, [0] * len(names)) for value in pair], orientation="h",
+    figure.add_bar(y=labels, x=[value for pair in zip(peak, [0] * len(names), strict=True) for value in pair],
+                   orientation="h",
                    name="all FLOPs at peak", marker_color="#9bb7e0", hovertemplate="%{x:.4f} ms<extra></extra>")
-    figure.add_bar(y=labels, x=[value for pair in zip([0] * len(names), compute) for value in pair],
+    figure.add_bar(y=labels, x=[value for pair in zip([0] * len(names), compute, strict=True)
+                                for value in pair],
                    orientation="h", name="compute-bound layers", marker_color=THEORY_COLOR,
                    hovertemplate="%{x:.4f} ms<extra></extra>")
-    figure.add_bar(y=labels, x=[value for pair in zip([0] * len(names), memory) for value in pair],
+    figure.add_bar(y=labels, x=[value for pair in zip([0] * len(names), memory, strict=True)
+                                for value in pair],
                    orientation="h", name="memory-bound layers", marker_color=MEASURED_COLOR,
                    hovertemplate="%{x:.4f} ms<extra></extra>")
     figure.update_layout(barmode="stack")

@@ -9,8 +9,8 @@ from plotly.subplots import make_subplots
 
 from calc.separable import Comparison, WhatIf
 from calc.units import si
-from charts.layers import FONT_PX, LEGEND_RIGHT, layout
 from charts.latency import MEASURED_COLOR, THEORY_COLOR
+from charts.layers import FONT_PX, LEGEND_RIGHT, layout
 
 STANDARD_COLOR, DEPTHWISE_COLOR, POINTWISE_COLOR = "#1f5fbf", "#2a9d8f", "#8ab17d"
 

@@ -263,8 +263,8 @@ def test_model_page_refused_resolution_says_what_to_fix(model_page):
     model_page.number_input(key="model_resolution").set_value(40).run()
     assert not model_page.exception
     assert [error.value for error in model_page.error] == [
-        "field 'resolution': alexnet accepts inputs from 63×63 pixels up, not 40×40; its native size is 224. "
-        "Set the resolution back to 224 in the sidebar."]
+        ("field 'resolution': alexnet accepts inputs from 63×63 pixels up, not 40×40; "
+         "its native size is 224. Set the resolution back to 224 in the sidebar.")]
     assert model_page.title[0].value == "Model: alexnet" and model_page.sidebar.number_input
 
 

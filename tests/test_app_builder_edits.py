@@ -64,7 +64,7 @@ def test_undo_reverts_the_last_edit_only(builder):
     pytest.param("batch", MAX_BATCH + 1, f"from 1 to {MAX_BATCH:,}", id="batch-over-limit"),
 ])
 def test_an_entry_out_of_range_is_refused_with_the_reason(builder, key, typed, reason):
-    before = {name: value for name, value in stack(builder).items()}
+    before = dict(stack(builder))
     field = key.split(".")[0]
     widget = key if key in ("in_h", "in_c", "batch") else field_key(builder, 0, field) + key[len(field):]
     kept = builder.number_input(key=widget).value

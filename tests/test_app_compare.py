@@ -86,8 +86,8 @@ def test_layer_csv_has_what_was_counted_and_a_totals_row():
 
 
 def test_what_if_csv_ends_with_the_replaced_convs_together():
-    from charts.separable import what_if_table, what_if_totals
     from calc.separable import what_if_stack
+    from charts.separable import what_if_table, what_if_totals
 
     what_if = what_if_stack(calc.parse_stack(preset("Small CNN (CIFAR-10)").stack))
     about, table = read_csv(csv_bytes(what_if_table(what_if), "what-if", what_if_totals(what_if)))

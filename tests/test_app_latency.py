@@ -181,7 +181,7 @@ def test_probe_button_measures_this_machine(latency):
     assert metrics(latency)["(a) FLOPs / peak"] == duration(estimate.peak_seconds)
 
 
-# --- one measurement at a time, and a disturbed machine said so ---------------------------------------------------
+# --- one measurement at a time, and a disturbed machine said so ---------------------------------------------
 
 def recorded_progress(monkeypatch) -> list[str]:
     """Every progress text the page's runs show (the bars are emptied when done)."""

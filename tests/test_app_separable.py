@@ -51,6 +51,17 @@ def test_inputs_drive_the_figures(separable, changes, expected):
     assert shown(separable) == layer_metrics(compare(*expected))
 
 
+def test_stride_2_5x5_shows_the_arithmetic(separable):
+    # the figures of the stride-2 case above, written out rather than asked of compare():
+    # H' = W' = (113 + 2*2 - 5) // 2 + 1 = 57; separable / standard = 1/40 + 1/25 exactly
+    for key, value in {"sep_in": 24, "sep_out": 40, "sep_kernel": 5, "sep_size": 113, "sep_stride": 2,
+                       "sep_padding": 2}.items():
+        separable.number_input(key=key).set_value(value).run()
+    assert shown(separable)["Standard MACs"] == si(40 * 24 * 5 * 5 * 57 * 57)
+    assert shown(separable)["Separable MACs"] == si(24 * 5 * 5 * 57 * 57 + 40 * 24 * 57 * 57)
+    assert shown(separable)["MACs saved"] == "93.50%"  # 1 - (1/40 + 1/25) = 0.935
+
+
 def test_a_kernel_larger_than_the_input_says_what_to_fix(separable):
     separable.number_input(key="sep_size").set_value(4).run()
     separable.number_input(key="sep_kernel").set_value(15).run()

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_widgets import browser
 from test_app import open_page
 
 import calc
+from browser_widgets import browser
 from calc.presets import preset
 from ui.stack_state import PRESET_NAMES
 

@@ -84,8 +84,8 @@ def _top_level_imports(tree: ast.Module) -> set[str]:
         node = pending.pop()
         roots |= _imported_roots(node)
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            pending.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt)
-                           or isinstance(child, ast.excepthandler))
+            pending.extend(child for child in ast.iter_child_nodes(node)
+                           if isinstance(child, (ast.stmt, ast.excepthandler)))
     return roots
 
 

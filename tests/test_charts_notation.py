@@ -17,7 +17,7 @@ from charts.model import hierarchy_treemap
 def test_treemap_container_holds_the_macs_of_its_layers():
     report = zoo.count("resnet18")
     treemap = hierarchy_treemap(report, "resnet18").data[0]
-    value = dict(zip(treemap.ids, treemap.values))
+    value = dict(zip(treemap.ids, treemap.values, strict=True))
     assert treemap.branchvalues == "total"
     assert value["resnet18"] == report.macs
     layer4 = sum(row.macs for row in report.rows if row.name.startswith("layer4."))

@@ -69,9 +69,8 @@ def test_a_request_stopped_while_waiting_gives_its_place_up():
     def on_wait(ahead: int) -> None:
         raise Rerun()
 
-    with pytest.raises(Rerun):
-        with queue.turn("cpu", on_wait):
-            pass
+    with pytest.raises(Rerun), queue.turn("cpu", on_wait):
+        pass
     assert queue.waiting("cpu") == 1   # only the holder
     holder.join(timeout=10)
     assert queue.waiting("cpu") == 0
@@ -79,9 +78,8 @@ def test_a_request_stopped_while_waiting_gives_its_place_up():
 
 def test_a_failed_measurement_frees_the_device():
     queue = DeviceQueue()
-    with pytest.raises(RuntimeError):
-        with queue.turn("cpu"):
-            raise RuntimeError("out of memory")
+    with pytest.raises(RuntimeError), queue.turn("cpu"):
+        raise RuntimeError("out of memory")
     with queue.turn("cpu") as waited:
         assert waited < HOLD_SECONDS
 

@@ -156,9 +156,16 @@ def test_the_folder_is_bounded_least_recently_used_first(cache):
     assert [disk_cache.read("count", key) is not None for key in keys] == [True, False, False, True]
 
 
-def test_the_code_hash_follows_the_sources():
+def test_the_code_hash_follows_the_sources(tmp_path, monkeypatch):
     assert disk_cache.source_hash("zoo", "torch_count") != disk_cache.source_hash("zoo")
-    assert disk_cache.source_hash("zoo") == disk_cache.source_hash("zoo")
+    # calc/zoo.py copied to another folder: the same bytes give the same hash, one more line another
+    source = (ROOT / "calc" / "zoo.py").read_bytes()
+    (tmp_path / "zoo.py").write_bytes(source)
+    monkeypatch.setattr(disk_cache, "__file__", str(tmp_path / "disk_cache.py"))
+    fresh_hash = disk_cache.source_hash.__wrapped__  # past the memo, which holds the real folder's
+    assert fresh_hash("zoo") == disk_cache.source_hash("zoo")
+    (tmp_path / "zoo.py").write_bytes(source + b"# edited\n")
+    assert fresh_hash("zoo") != disk_cache.source_hash("zoo")
 
 
 # ---------------------------------------------------------------- the zoo through the cache
@@ -183,7 +190,8 @@ def test_a_count_made_once_is_read_back_without_torch(cache):
     assert first.stdout.splitlines()[-1] != "[]"   # the first did import torch
     resnet18 = zoo.count("resnet18")
     assert second.stdout.splitlines() == [
-        f"{resnet18.macs} {resnet18.params} {zoo.model_info('resnet18').gmacs} {len(zoo.list_models('torchvision'))}",
+        (f"{resnet18.macs} {resnet18.params} {zoo.model_info('resnet18').gmacs} "
+         f"{len(zoo.list_models('torchvision'))}"),
         "SpecError resolution", "[]"]
 
 
@@ -239,6 +247,6 @@ def test_the_zoo_listing_read_back_from_disk_is_the_one_read_from_torchvision(ca
 
 def test_a_change_to_the_counting_code_makes_a_new_key(cache, monkeypatch):
     zoo.count("resnet18")
-    monkeypatch.setattr(zoo, "COUNTING_SOURCES", zoo.COUNTING_SOURCES + ("units",))
+    monkeypatch.setattr(zoo, "COUNTING_SOURCES", (*zoo.COUNTING_SOURCES, "units"))
     zoo.count("resnet18")
     assert len(list(cache.glob("count-*.json"))) == 2

@@ -20,8 +20,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from pathlib import Path
 
 import pytest
@@ -104,7 +104,9 @@ class StreamlitServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_file = tempfile.NamedTemporaryFile(prefix="macscope-e2e-", suffix=".log", delete=False)
+        # open for the server's whole life, closed and removed in stop()
+        self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="macscope-e2e-", suffix=".log", delete=False)
         command = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(self.port),
                    "--server.address", "127.0.0.1", "--server.headless", "true",
                    "--browser.gatherUsageStats", "false",
@@ -190,9 +192,10 @@ class Tab:
         self.server = server
         self.requests_in_flight: set = set()
         self.script_errors: list[str] = []
-        page.on("request", lambda request: self.requests_in_flight.add(request))
-        page.on("requestfinished", lambda request: self.requests_in_flight.discard(request))
-        page.on("requestfailed", lambda request: self.requests_in_flight.discard(request))
+        # lambdas, not set.add: playwright reads a handler's signature, and a builtin method has none
+        page.on("request", lambda request: self.requests_in_flight.add(request))  # noqa: PLW0108
+        page.on("requestfinished", lambda request: self.requests_in_flight.discard(request))  # noqa: PLW0108
+        page.on("requestfailed", lambda request: self.requests_in_flight.discard(request))  # noqa: PLW0108
         page.on("pageerror", lambda error: self.script_errors.append(str(error)))
 
     def state(self) -> dict:

@@ -32,7 +32,7 @@ class Listener:
         paths = self.paths
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+            def do_GET(self) -> None:  # http.server's name
                 paths.append(self.path)
                 self.send_error(404)
 

@@ -79,8 +79,10 @@ LAYOUT_JS = """(slack) => {
     const right = el.getBoundingClientRect().right;
     if (right > windowRight + slack) {
       const parent = el.parentElement.closest('[data-testid]');
-      if (parent && main.contains(parent) && parent.getBoundingClientRect().right > windowRight + slack) continue;
-      problems.push(`${el.dataset.testid} "${text(el)}" ends ${Math.round(right - windowRight)} px past the window`);
+      if (parent && main.contains(parent)
+          && parent.getBoundingClientRect().right > windowRight + slack) continue;
+      const past = Math.round(right - windowRight);
+      problems.push(`${el.dataset.testid} "${text(el)}" ends ${past} px past the window`);
     }
   }
 
@@ -94,7 +96,8 @@ LAYOUT_JS = """(slack) => {
   };
   for (const part of all('[data-testid="stMetricLabel"], [data-testid="stMetricValue"]')) {
     const metric = part.closest('[data-testid="stMetric"]') || part;
-    const overflow = Math.max(part.getBoundingClientRect().right, textRight(part)) - metric.getBoundingClientRect().right;
+    const overflow = Math.max(part.getBoundingClientRect().right, textRight(part))
+                     - metric.getBoundingClientRect().right;
     if (clipped(part) || overflow > slack) problems.push(`${part.dataset.testid} "${text(part)}" is clipped`);
   }
   for (const strip of all('[data-baseweb="tab-list"]')) {
@@ -114,8 +117,8 @@ LAYOUT_JS = """(slack) => {
       leftmost = Math.min(leftmost, rect.left);
     }
     if (right > limit + slack || leftmost < left - slack)
-      problems.push(`formula "${text(formula)}" is ${Math.round(Math.max(right - limit, left - leftmost))} px ` +
-                    `wider than its box`);
+      problems.push(`formula "${text(formula)}" is ${Math.round(Math.max(right - limit, left - leftmost))} ` +
+                    `px wider than its box`);
   }
 
   // Charts: tick labels, axis titles, legend and colour bar inside the figure.
@@ -131,15 +134,17 @@ LAYOUT_JS = """(slack) => {
       const rect = part.getBoundingClientRect();
       const out = Math.max(frame.left - rect.left, rect.right - Math.min(frame.right, windowRight),
                            frame.top - rect.top, rect.bottom - frame.bottom);
-      if (out > slack) problems.push(`chart "${title}": "${text(part).slice(0, 30)}" is ${Math.round(out)} px ` +
-                                     `outside the figure`);
+      const label = text(part).slice(0, 30);
+      if (out > slack)
+        problems.push(`chart "${title}": "${label}" is ${Math.round(out)} px outside the figure`);
     }
   }
 
   // Tables: the grid inside the window (its columns are sized by ui.tables).
   for (const grid of all('[data-testid="stDataFrame"]')) {
     const right = grid.getBoundingClientRect().right;
-    if (right > windowRight + slack) problems.push(`table ends ${Math.round(right - windowRight)} px past the window`);
+    if (right > windowRight + slack)
+      problems.push(`table ends ${Math.round(right - windowRight)} px past the window`);
     // A grid wider than its box scrolls sideways, and the column at its edge shows part of a
     // number ("146,81" for 146,810,000) on the canvas, where no DOM check can read it.
     const scroller = grid.querySelector(".dvn-scroller");
@@ -270,8 +275,8 @@ def test_every_builder_preset_fits_the_window(browser: Browser, server):  # noqa
         sidebar = page.get_by_test_id("stSidebar")
         for entry in PRESETS:
             select = sidebar.locator(".st-key-preset")
-            walker.tab.rerun(lambda: (select.click(), page.keyboard.type(entry.name), page.keyboard.press("Enter")),
-                             builder.heading)
+            walker.tab.rerun(lambda select=select, name=entry.name: (
+                select.click(), page.keyboard.type(name), page.keyboard.press("Enter")), builder.heading)
             walker.tab.rerun(sidebar.get_by_role("button", name="Load preset").click, builder.heading)
             walker.walk_tabs(builder, f"builder-preset-{slug(entry.name)}")
         walker.tab.assert_no_error(log_offset)

@@ -13,8 +13,16 @@ import math
 import pytest
 
 from calc.errors import SpecError
-from calc.hardware import (COMPUTE_DTYPES, KINDS, PRESETS, STORAGE_DTYPE, Hardware, custom_hardware,
-                           hardware, preset_for_device)
+from calc.hardware import (
+    COMPUTE_DTYPES,
+    KINDS,
+    PRESETS,
+    STORAGE_DTYPE,
+    Hardware,
+    custom_hardware,
+    hardware,
+    preset_for_device,
+)
 from calc.roofline import Roofs, estimate
 from calc.units import DTYPE_BYTES
 

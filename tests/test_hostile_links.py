@@ -59,10 +59,9 @@ def link_params(page: str) -> list[str]:
     names = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "LINK" for target in node.targets):
-            for call in ast.walk(node.value):
-                if (isinstance(call, ast.Call) and getattr(call.func, "attr", None) in PARAM_MAKERS and call.args
-                        and isinstance(call.args[0], ast.Constant)):
-                    names.append(call.args[0].value)
+            names.extend(call.args[0].value for call in ast.walk(node.value)
+                         if isinstance(call, ast.Call) and getattr(call.func, "attr", None) in PARAM_MAKERS
+                         and call.args and isinstance(call.args[0], ast.Constant))
     return names
 
 
@@ -85,7 +84,7 @@ def test_every_page_with_a_link_is_covered():
 def test_hostile_text_in_every_parameter_is_shown_as_text(page, hostile):
     # present= is the app's: the first page run reports it (here the home page, before the switch)
     names = [*link_params(page), *(["present"] if page == "pages/home.py" else [])]
-    app = open_with(page, **{name: hostile for name in names})
+    app = open_with(page, **dict.fromkeys(names, hostile))
     warnings = " ".join(warning.value for warning in app.warning)
     for name in names:
         if (page, name) not in FREE_TEXT:

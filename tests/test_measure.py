@@ -89,7 +89,7 @@ def test_measurement_median_and_iqr(times, median, iqr):
     assert measurement.samples_per_s == 4 / median
 
 
-# --- whole-model measurement on the CPU -------------------------------------------------------------------------
+# --- whole-model measurement on the CPU ---------------------------------------------------------------------
 
 def test_measure_small_cnn(small_cnn):
     _, _, measurement = small_cnn
@@ -155,7 +155,7 @@ def test_a_forward_slower_than_the_time_bound_is_refused(small_cnn):
     assert "1e-06 s bound" in str(raised.value) and "lower the batch" in str(raised.value)
 
 
-# --- per-layer profile ------------------------------------------------------------------------------------------
+# --- per-layer profile --------------------------------------------------------------------------------------
 
 def test_profile_layers_of_a_stack(small_cnn, one_thread):
     report, model, _ = small_cnn
@@ -215,7 +215,7 @@ def testoutermost_rows_below(name, names, below):
     assert outermost_rows_below(name, names) == below
 
 
-# --- the probe ------------------------------------------------------------------------------------------------
+# --- the probe ----------------------------------------------------------------------------------------------
 
 def test_detect_this_machine():
     info = detect()
@@ -313,7 +313,7 @@ def test_spec_peak(info, device, dtype, flops_per_s):
     assert (spec[0] if spec else None) == flops_per_s
 
 
-# --- CUDA (skipped without a GPU) -------------------------------------------------------------------------------
+# --- CUDA (skipped without a GPU) ---------------------------------------------------------------------------
 
 def cuda_dtypes() -> list[str]:
     from calc.torch_precision import supported_dtypes

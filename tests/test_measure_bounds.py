@@ -100,7 +100,7 @@ def test_the_latency_command_bounds_probe_and_measurement_together(monkeypatch, 
     assert started <= seen["probe"].end - cli_latency.MEASURE_SECONDS <= seen["probe"].end - 60.0 + 1.0
 
 
-# --- a disturbed machine -------------------------------------------------------------------------------------
+# --- a disturbed machine ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("before, after, cores", [
     pytest.param(CpuSample(0.0, 100.0, 10.0), CpuSample(2.0, 104.0, 14.0), 0.0, id="only-us"),
@@ -143,7 +143,7 @@ def test_busy_processes_are_seen():
     assert measurement.repeat_median_s is not None
 
 
-# --- two models interleaved -----------------------------------------------------------------------------------
+# --- two models interleaved ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("ratios, median, resolved", [
     pytest.param((0.4, 0.5, 0.6), 0.5, True, id="clearly-faster"),
@@ -162,7 +162,7 @@ def test_measure_pair_times_both_in_turn():
     pair = measure_pair(slow_linear(1024), prepare(nn.Sequential(nn.Linear(1024, 32)), "cpu", "fp32"), (1024,), 32, "fp32",
                         min_run_time=0.5, bound=TimeBound.starting_now(10.0))
     assert len(pair.ratios) == len(pair.first.times_s) == len(pair.second.times_s) >= 1
-    assert pair.ratios == tuple(b / a for a, b in zip(pair.first.times_s, pair.second.times_s))
+    assert pair.ratios == tuple(b / a for a, b in zip(pair.first.times_s, pair.second.times_s, strict=True))
     # two 1024×1024 matmuls against one 1024×32: far apart, whatever the load
     assert pair.resolved and pair.ratio_median < 1
 

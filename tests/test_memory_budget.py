@@ -19,8 +19,13 @@ from calc import zoo
 from calc.__main__ import main
 from calc.errors import SpecError
 from calc.torch_build import build_stack
-from calc.torch_memory import (ACTIVATION_MARGIN, WEIGHT_COPIES, check_forward_memory, forward_memory,
-                               memory_budget_bytes)
+from calc.torch_memory import (
+    ACTIVATION_MARGIN,
+    WEIGHT_COPIES,
+    check_forward_memory,
+    forward_memory,
+    memory_budget_bytes,
+)
 from calc.units import si_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +71,7 @@ def test_the_model_is_left_as_it_was():
 
 
 def test_a_real_model_is_not_copied():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="built on the meta device"):
         forward_memory(nn.Linear(4, 4), (4,), 1, "fp32")
 
 
@@ -95,7 +100,7 @@ def test_memory_budget_on_the_cpu_is_at_most_4_gib():
     assert 0 < memory_budget_bytes("cpu") <= 4 * GIB
 
 
-# --- the bound against real forwards --------------------------------------------------------------------------
+# --- the bound against real forwards ------------------------------------------------------------------------
 
 RESIDENT = """
 import json, sys
@@ -107,14 +112,16 @@ from calc.torch_measure import prepare
 from calc.torch_memory import forward_memory
 kind, name, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if kind == "attention":
-    stack = calc.parse_stack({"input": [int(name), 16], "batch": batch, "layers": [{"type": "attention", "num_heads": 4}]})
+    attention = {"type": "attention", "num_heads": 4}
+    stack = calc.parse_stack({"input": [int(name), 16], "batch": batch, "layers": [attention]})
     module, shape = build_stack(stack), stack.input_shape
 else:
     module, shape = zoo.module(name), zoo.input_shape(name)
 bound = forward_memory(module, shape, batch, "fp32").peak_bytes
 model = prepare(module, "cpu", "fp32")
 x = torch.randn((batch, *shape))
-before = int(open("/proc/self/statm").read().split()[1]) * 4096 - sum(p.numel() * 4 for p in model.parameters()) - x.numel() * 4
+resident = int(open("/proc/self/statm").read().split()[1]) * 4096
+before = resident - sum(p.numel() * 4 for p in model.parameters()) - x.numel() * 4
 with torch.inference_mode():
     model(x)
 # VmHWM: this process image's peak resident memory (ru_maxrss would carry the parent's over fork and exec)
@@ -136,7 +143,7 @@ def test_the_bound_covers_a_real_forward(kind, name, batch):
     assert figures["grown"] <= figures["bound"], figures
 
 
-# --- the command line -------------------------------------------------------------------------------------------
+# --- the command line ---------------------------------------------------------------------------------------
 
 def test_count_on_the_cpu_refuses_beyond_the_budget_before_allocating(capsys):
     # mobilenet_v3_small at batch 65,536 and 4096 px: a 13 TB allocation, once reported as the

@@ -135,7 +135,8 @@ def test_estimate_of_a_stack_on_the_3090(report):
     result = estimate(report, hardware("NVIDIA RTX 3090").roofs("fp32"))
     assert result.flops == sum(STACK_FLOPS) and result.memory_bytes == sum(STACK_BYTES)
     assert result.peak_seconds == sum(STACK_FLOPS) / 35.6e12
-    expected = [max(flops / 35.6e12, n_bytes / 936e9) for flops, n_bytes in zip(STACK_FLOPS, STACK_BYTES)]
+    expected = [max(flops / 35.6e12, n_bytes / 936e9)
+                for flops, n_bytes in zip(STACK_FLOPS, STACK_BYTES, strict=True)]
     assert [layer.seconds for layer in result.layers] == expected
     assert result.roofline_seconds == pytest.approx(sum(expected), rel=1e-12)
     assert [layer.bound for layer in result.layers] == ["compute", "memory", "memory", "memory", "compute"]

@@ -188,9 +188,10 @@ def _separable_by_hand(stack_json: dict) -> dict:
         kernel = layer.get("kernel_size")
         kernel = kernel if isinstance(kernel, list) else [kernel, kernel]
         if layer["type"] == "conv2d" and layer.get("groups", 1) == 1 and max(kernel) > 1:
-            layer = {"type": "separable_conv2d", **{key: value for key, value in layer.items()
-                                                    if key not in ("type", "groups")}}
-        layers.append(layer)
+            layers.append({"type": "separable_conv2d", **{key: value for key, value in layer.items()
+                                                          if key not in ("type", "groups")}})
+        else:
+            layers.append(layer)
     return dict(stack_json, layers=layers)
 
 
@@ -209,7 +210,8 @@ def test_what_if_small_cnn_by_arithmetic():
     saved = sum(c.macs_before - c.macs_after for c in what_if.changes)
     assert what_if.macs_after == what_if.macs_before - saved
     assert what_if.savings == 1 - what_if.macs_after / what_if.macs_before
-    unchanged = [(old, new) for old, new in zip(what_if.before.rows, what_if.after.rows) if old.kind == new.kind]
+    unchanged = [(old, new) for old, new in zip(what_if.before.rows, what_if.after.rows, strict=True)
+                 if old.kind == new.kind]
     assert len(unchanged) == len(SMALL_CNN["layers"]) - 3
     assert all(old == new for old, new in unchanged)  # shapes kept: every other layer costs what it did
 

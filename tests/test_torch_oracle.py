@@ -31,7 +31,7 @@ def assert_matches_torch(stack_json: dict) -> None:
     model = build_stack(stack)
     assert len(model) == len(report.rows)
     x = torch.empty((stack.batch, *stack.input_shape), device="meta")
-    for row, module in zip(report.rows, model):
+    for row, module in zip(report.rows, model, strict=True):
         with FlopCounterMode(display=False) as counter:
             x = module(x)
         where = f"layer {row.index} ({row.kind}) of {stack_json}"

@@ -20,8 +20,8 @@ import atexit
 import itertools
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from calc.time_bound import Stopped
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import streamlit as st
 
@@ -178,7 +179,7 @@ def measure_pair(first: Subject, second: Subject, second_report: Report, batch: 
     from calc import torch_measure
 
     modules = [first.module(), second.module()]
-    for module, subject in zip(modules, (first, second)):
+    for module, subject in zip(modules, (first, second), strict=True):
         _checked_memory(module, subject, batch, dtype, device)
     bar, progress = progress_bar("Measuring…")
     with _turn(device, progress) as (waited, bound):

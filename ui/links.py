@@ -10,8 +10,9 @@ bar follows without a rerun), and ``share_box`` shows the link with a copy butto
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st

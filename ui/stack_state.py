@@ -49,7 +49,7 @@ def _new_uid() -> int:
 def _set_input_widgets(stack: dict[str, Any]) -> None:
     shape = stack["input"]
     st.session_state["input_kind"] = INPUT_KINDS[len(shape)]
-    for key, size in zip(_INPUT_KEYS[len(shape)], shape):
+    for key, size in zip(_INPUT_KEYS[len(shape)], shape, strict=True):
         st.session_state[key] = size
     st.session_state["batch"] = stack.get("batch", 1)
     st.session_state["dtype"] = stack.get("dtype", "fp32")
@@ -114,7 +114,7 @@ def sync_input_from_widgets() -> None:
     rank = next(r for r, label in INPUT_KINDS.items() if label == state["input_kind"])
     defaults = dict(_INPUT_DEFAULTS)
     if rank == len(shape):
-        defaults.update(zip(_INPUT_KEYS[rank], shape))
+        defaults.update(zip(_INPUT_KEYS[rank], shape, strict=True))
     for key in _INPUT_KEYS[rank]:
         state.setdefault(key, defaults[key])
     state.setdefault("batch", stack.get("batch", 1))
@@ -246,8 +246,9 @@ def import_uploaded(key: str) -> None:
         return
     try:
         if upload.size > MAX_JSON_BYTES:  # the server's cap is in whole MiB, a little above the limit
-            st.session_state[IMPORT_MESSAGE] = ("error", f"{upload.name} was not loaded, your stack is unchanged. "
-                                                f"It is {upload.size:,} bytes, beyond the limit of {MAX_JSON_BYTES:,}.")
+            st.session_state[IMPORT_MESSAGE] = ("error", (
+                f"{upload.name} was not loaded, your stack is unchanged. "
+                f"It is {upload.size:,} bytes, beyond the limit of {MAX_JSON_BYTES:,}."))
             return
         try:
             text = upload.getvalue().decode("utf-8")
