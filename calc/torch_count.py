@@ -141,6 +141,13 @@ def scaling_or_elementwise(args: tuple, out: Any) -> OtherOps:
     return (("scaling" if by_constant else "elementwise", _numel(_first_tensor(out))),)
 
 
+def bias_or_elementwise(args: tuple, out: Any) -> OtherOps:
+    """x + b for a learned vector b is a bias add (F.linear's on an input it cannot fold into
+    addmm: MultiheadAttention's projection of a batch); any other add is elementwise."""
+    bias = any(isinstance(operand, nn.Parameter) and operand.dim() == 1 for operand in args[:2])
+    return (("bias add" if bias else "elementwise", _numel(_first_tensor(out))),)
+
+
 def adds_argument(position: int, label: str) -> Rule:
     """A MAC op that also adds the tensor at ``args[position]`` when given one (addmm's,
     a convolution's bias): 1 per output element."""
@@ -185,7 +192,8 @@ OTHER_OPS = _rule_table(
     (("_adaptive_avg_pool2d", "adaptive_avg_pool2d"), adaptive_average_pooling),
     (("mean",), global_pooling_or_reduction),
     (("mul", "mul_", "div", "div_"), scaling_or_elementwise),
-    (("add", "add_", "sub", "sub_", "rsqrt", "sqrt", "pow", "exp", "neg", "abs", "reciprocal", "erf", "sin",
+    (("add", "add_"), bias_or_elementwise),
+    (("sub", "sub_", "rsqrt", "sqrt", "pow", "exp", "neg", "abs", "reciprocal", "erf", "sin",
       "cos", "log", "maximum", "minimum", "addcmul", "square", "floor", "ceil", "round", "rsub", "sign"),
      per_output_element("elementwise")),
     (("sum", "amax", "amin", "max", "min", "norm", "linalg_vector_norm", "var", "std", "var_mean", "cumsum",
