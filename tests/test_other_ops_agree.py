@@ -20,7 +20,7 @@ from torch import nn  # noqa: E402
 import calc  # noqa: E402
 from calc import torch_count  # noqa: E402
 from calc.analyze import Report  # noqa: E402
-from calc.presets import PRESETS  # noqa: E402
+from calc.presets import PRESETS, preset  # noqa: E402
 from calc.torch_build import build_stack  # noqa: E402
 from calc.torch_count import count_module  # noqa: E402
 
@@ -56,11 +56,7 @@ def assert_other_ops_agree(stack_json: dict, device: str = "meta") -> None:
     assert torch_by_layer(counted) == analytic_by_layer(analytic), stack_json
 
 
-def _slug(name: str) -> str:
-    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
-
-
-@pytest.mark.parametrize("stack_json", [pytest.param(entry.stack, id=_slug(entry.name)) for entry in PRESETS])
+@pytest.mark.parametrize("stack_json", [pytest.param(entry.stack, id=entry.name) for entry in PRESETS])
 def test_every_preset_agrees(stack_json: dict):
     assert_other_ops_agree(stack_json)
 
@@ -69,26 +65,29 @@ def _conv(out_channels: int, kernel_size, **fields) -> dict:
     return {"type": "conv2d", "out_channels": out_channels, "kernel_size": kernel_size, **fields}
 
 
+# output 1x1 runs as a mean over H and W, other sizes as _adaptive_avg_pool2d: both pooling
+ADAPTIVE_POOLS = {"input": [5, 7, 9], "layers": [
+    {"type": "adaptive_avgpool2d", "output_size": [3, 4]}, {"type": "adaptive_avgpool2d", "output_size": 1},
+    {"type": "flatten"}, {"type": "dropout"}, {"type": "linear", "out_features": 3}]}
+# on a batch, MultiheadAttention projects its transposed input by matmul then add (bias add all the same)
+ATTENTION_ON_A_BATCH = {"input": [9, 24], "batch": 3, "layers": [
+    {"type": "attention", "num_heads": 4}, {"type": "attention", "num_heads": 3, "bias": False},
+    {"type": "layernorm"}, {"type": "gelu"}, {"type": "sigmoid"}, {"type": "tanh"}]}
+
 STACKS = [
     pytest.param({"input": [3, 12, 10], "batch": 2, "layers": [
         _conv(4, 3, padding=1), {"type": "batchnorm2d"}, {"type": "relu6"}, _conv(4, 1, bias=False),
         {"type": "hardswish"}, {"type": "maxpool2d", "kernel_size": [3, 2], "stride": 2, "padding": 1},
         {"type": "avgpool2d", "kernel_size": 2, "padding": 1}]}, id="convs-norm-windowed-pools"),
-    # output 1x1 runs as a mean over H and W, other sizes as _adaptive_avg_pool2d: both pooling
-    pytest.param({"input": [5, 7, 9], "layers": [
-        {"type": "adaptive_avgpool2d", "output_size": [3, 4]}, {"type": "adaptive_avgpool2d", "output_size": 1},
-        {"type": "flatten"}, {"type": "dropout"}, {"type": "linear", "out_features": 3}]}, id="adaptive-pools"),
+    pytest.param(ADAPTIVE_POOLS, id="adaptive-pools"),
     pytest.param({"input": [8, 6, 6], "layers": [
         {"type": "depthwise_conv2d", "kernel_size": 3, "multiplier": 2},
         {"type": "separable_conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1},
         {"type": "pointwise_conv2d", "out_channels": 2, "bias": False}, {"type": "silu"}]},
                  id="depthwise-separable-pointwise"),
-    pytest.param({"input": [9, 24], "batch": 3, "layers": [
-        {"type": "attention", "num_heads": 4}, {"type": "attention", "num_heads": 3, "bias": False},
-        {"type": "layernorm"}, {"type": "gelu"}, {"type": "sigmoid"}, {"type": "tanh"}]},
-                 id="attention-with-and-without-bias"),
-    pytest.param({"input": [3, 4, 6], "layers": [{"type": "linear", "out_features": 5}, {"type": "layernorm"}]},
-                 id="linear-on-an-image"),
+    pytest.param(ATTENTION_ON_A_BATCH, id="attention-on-a-batch"),
+    pytest.param({"input": [3, 4, 6], "layers": [{"type": "linear", "out_features": 5},
+                                                 {"type": "layernorm"}]}, id="linear-on-an-image"),
 ]
 
 
@@ -104,7 +103,8 @@ def test_random_valid_stacks_agree(stack_json: dict):
 
 
 @pytest.mark.parametrize("stack_json", [
-    pytest.param(STACKS[3].values[0], id="attention"), pytest.param(STACKS[1].values[0], id="adaptive-pools"),
+    pytest.param(ATTENTION_ON_A_BATCH, id="attention-on-a-batch"),
+    pytest.param(ADAPTIVE_POOLS, id="adaptive-pools"),
 ])
 def test_a_real_module_on_the_cpu_agrees(stack_json: dict):
     assert_other_ops_agree(stack_json, device="cpu")
@@ -113,17 +113,16 @@ def test_a_real_module_on_the_cpu_agrees(stack_json: dict):
 # ---------------------------------------------------------------------------
 # the check notices a rule the torch side loses
 
-@pytest.mark.parametrize("op, preset", [
+@pytest.mark.parametrize("op, preset_name", [
     pytest.param("addmm", "Worked example: GEMM", id="linear-bias-adds"),
     pytest.param("convolution", "Worked example: 3x3 conv, RGB in", id="conv-bias-adds"),
     pytest.param("_softmax", "Transformer encoder block (ViT-B/16)", id="attention-softmax"),
     pytest.param("mean", "Small CNN (CIFAR-10)", id="global-average-pooling"),
 ])
-def test_dropping_a_rule_breaks_agreement(op: str, preset: str, monkeypatch: pytest.MonkeyPatch):
-    stack_json = next(entry.stack for entry in PRESETS if entry.name == preset)
+def test_dropping_a_rule_breaks_agreement(op: str, preset_name: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(torch_count.OTHER_OPS, op, lambda args, out: ())
     with pytest.raises(AssertionError):
-        assert_other_ops_agree(stack_json)
+        assert_other_ops_agree(preset(preset_name).stack)
 
 
 # ---------------------------------------------------------------------------
