@@ -21,7 +21,8 @@ Counting convention (stated here once; everything in MACscope follows it):
                    applied to Q (and so inside a fused attention kernel)
   softmax          3 per score (exp, sum, divide)
   elementwise      arithmetic between tensors (a residual add): 1 per output element
-  reduction        a sum, mean or maximum along other axes: 1 per input element
+  reduction        a sum, mean or maximum over some axes: 1 per input element
+                   (these two only in torch models: no stack layer does them)
   Dropout and flatten are identities at inference: known zero, not unknown.
 
 Shapes are batch first. The letters, used in every signature and formula:

@@ -171,8 +171,10 @@ def _rule_table(*groups: tuple[Iterable[str], Rule]) -> dict[str, Rule]:
     table: dict[str, Rule] = {}
     for names, rule in groups:
         for name in names:
-            if name in table or name in ZERO_COST:
+            if name in table:
                 raise ValueError(f"aten.{name} is given two rules")
+            if name in ZERO_COST:
+                raise ValueError(f"aten.{name} is given a rule, and ZERO_COST says it costs nothing")
             table[name] = rule
     return table
 
