@@ -5,16 +5,24 @@ Counting convention (stated here once; everything in MACscope follows it):
   matmuls. Bias adds are excluded. This is the convention of papers, of
   torchvision's ``_ops`` metadata, and of torch.utils.flop_counter divided by 2.
 - FLOPs = 2 x MACs, derived in calc.units and nowhere else.
-- Everything else is "other ops", counted per kind and labelled, never in MACs:
-  bias add         1 per output element
+- Everything else is "other ops", counted per kind and labelled, never in MACs.
+  Stacks (the formulas below) and torch models (calc.torch_count.OTHER_OPS, one rule
+  per aten op) use the same labels and counts; tests/test_other_ops_agree.py holds
+  them to it, layer by layer:
+  bias add         1 per output element (linear layers', convolutions' biases)
   normalization    batchnorm (inference): 2 per element (scale, shift);
-                   layernorm: 5 per element (mean, subtract, variance, normalize,
+                   layernorm, groupnorm: 5 per element (mean, subtract, variance, normalize,
                    affine) -- fvcore's convention
   activation       1 per element
   pooling          max: kh*kw - 1 comparisons per output; average: kh*kw (adds and
-                   the divide) per output; adaptive: the window's size per output
-  scaling          attention's 1/sqrt(d) applied to Q: 1 per element of Q
+                   the divide) per output; adaptive: the window's size per output, so
+                   global average pooling (a mean over H and W) is 1 per input element
+  scaling          x times or over one constant, 1 per element: attention's 1/sqrt(d)
+                   applied to Q (and so inside a fused attention kernel)
   softmax          3 per score (exp, sum, divide)
+  elementwise      arithmetic between tensors (a residual add): 1 per output element
+  reduction        a sum, mean or maximum over some axes: 1 per input element
+                   (these two only in torch models: no stack layer does them)
   Dropout and flatten are identities at inference: known zero, not unknown.
 
 Shapes are batch first. The letters, used in every signature and formula:

@@ -29,8 +29,10 @@ class SelfAttention(nn.Module):
         self.attention = nn.MultiheadAttention(embed_dim, num_heads, bias=bias, batch_first=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # need_weights=True keeps the explicit Q·Kᵀ and A·V matmuls that every counter sees
-        return self.attention(x, x, x, need_weights=True)[0]
+        # need_weights=True keeps the explicit Q·Kᵀ and A·V matmuls that every counter sees, the same
+        # ops on meta, CPU and CUDA; the weights are dropped, so they are not averaged over heads
+        # (work the layer does not stand for: N·h·L·L adds that calc.formulas rightly leaves out)
+        return self.attention(x, x, x, need_weights=True, average_attn_weights=False)[0]
 
 
 class _Modules:

@@ -10,15 +10,18 @@ attention kernel, which flop_counter does not know, gets its formula here. Fused
 fast paths that hide matmuls from dispatch (nn.MultiheadAttention's in eval mode on
 real tensors) are switched off while counting, so the count is what the math does,
 the same on meta, CPU and CUDA, in train and eval mode. Other ops follow the
-convention stated in calc.formulas; ops with no rule are listed as unsupported,
-never counted as zero silently.
+convention stated in calc.formulas, one rule per aten op in ``OTHER_OPS`` (a MAC op's
+own extras, such as addmm's bias add, included); ops with no rule are listed as
+unsupported, never counted as zero silently.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -46,16 +49,12 @@ ZERO_COST = {
     "lt", "gt", "le", "ge", "logical_not", "any", "all", "argmax", "randperm", "normal_", "uniform_", "as_strided_",
 }
 
-ACTIVATIONS = {"relu", "relu_", "gelu", "gelu_", "silu", "silu_", "sigmoid", "sigmoid_", "tanh", "tanh_",
-               "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_", "hardtanh", "hardtanh_", "leaky_relu",
-               "leaky_relu_", "elu", "elu_", "clamp", "clamp_", "mish", "softplus", "threshold"}
-
-ELEMENTWISE = {"add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "rsqrt", "sqrt", "pow", "exp",
-               "neg", "abs", "reciprocal", "erf", "sin", "cos", "log", "maximum", "minimum", "addcmul",
-               "square", "floor", "ceil", "round", "rsub", "sign"}
-
-REDUCTIONS = {"mean", "sum", "amax", "amin", "max", "min", "norm", "linalg_vector_norm", "var", "std",
-              "var_mean", "cumsum", "logsumexp"}
+# Kernels that run all of softmax(Q·Kᵀ·scale)·V at once. With bmm and baddbmm they are the
+# attention matmuls: ATTENTION_OPS, the one list of them.
+FUSED_ATTENTION = frozenset({
+    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_flash_attention", "_scaled_dot_product_cudnn_attention", "flex_attention"})
+ATTENTION_OPS = FUSED_ATTENTION | {"bmm", "baddbmm"}
 
 
 def _numel(value: Any) -> int:
@@ -80,42 +79,134 @@ def _cpu_flash_attention_macs(args, out) -> int:
     return batch * heads * length * source * depth + batch * heads * length * source * value.shape[-1]
 
 
-# Where a GEMM-class op takes its bias, whose adds are other ops, not MACs.
-BIAS_ARGUMENT = {"convolution": 2, "_convolution": 2, "addmm": 0}
-
 MAC_FORMULAS_HERE = {"_scaled_dot_product_flash_attention_for_cpu": _cpu_flash_attention_macs}
 
 
-def _other_ops(name: str, args: tuple, kwargs: dict, out: Any) -> tuple[str, int] | None:
-    """(label, count) for a non-MAC op with a rule, None when there is none."""
-    output = _first_tensor(out)
-    out_elements = _numel(output)
-    if name in ("_native_batch_norm_legit_no_training", "_native_batch_norm_legit", "native_batch_norm",
-                "batch_norm", "_batch_norm_with_update", "_batch_norm_no_update"):
-        return "normalization", 2 * _numel(args[0])
-    if name in ("native_layer_norm", "layer_norm", "native_group_norm", "group_norm"):
-        return "normalization", 5 * _numel(args[0])
-    if name in ACTIVATIONS:
-        return "activation", out_elements
-    if name in ("_softmax", "softmax", "_safe_softmax", "_log_softmax", "log_softmax"):
-        return "softmax", 3 * out_elements
-    if name in ("max_pool2d_with_indices", "max_pool2d"):
-        kernel = _pair(args[1])
-        return "pooling", (kernel[0] * kernel[1] - 1) * out_elements
-    if name == "avg_pool2d":
-        kernel = _pair(args[1])
-        return "pooling", kernel[0] * kernel[1] * out_elements
-    if name in ("_adaptive_avg_pool2d", "adaptive_avg_pool2d"):
-        x = args[0]
-        height, width = x.shape[-2:]
-        out_h, out_w = output.shape[-2:]
-        channels = x.numel() // (height * width)
-        return "pooling", channels * adaptive_window_elements(height, out_h) * adaptive_window_elements(width, out_w)
-    if name in ELEMENTWISE:
-        return "elementwise", out_elements
-    if name in REDUCTIONS:
-        return "reduction", _numel(args[0])
+def _macs(func, name: str, args: tuple, kwargs: dict, out: Any) -> int | None:
+    """MACs of a GEMM-class op; None for any other op."""
+    if func._overloadpacket in flop_registry:
+        return flop_registry[func._overloadpacket](*args, **kwargs, out_val=out) // 2
+    if name in MAC_FORMULAS_HERE:
+        return MAC_FORMULAS_HERE[name](args, out)
     return None
+
+
+# ---------------------------------------------------------------------------
+# other ops: one rule per aten op (fvcore's handle table), the convention of calc.formulas
+
+OtherOps = tuple[tuple[str, int], ...]
+Rule = Callable[[tuple, Any], OtherOps]  # (the op's positional arguments, its output) -> labelled counts
+
+
+def per_output_element(label: str, ops: int = 1) -> Rule:
+    """``ops`` per element the op writes: activations, elementwise arithmetic, softmax."""
+    return lambda args, out: ((label, ops * _numel(_first_tensor(out))),)
+
+
+def per_input_element(label: str, ops: int = 1) -> Rule:
+    """``ops`` per element of the op's input: normalizations, reductions."""
+    return lambda args, out: ((label, ops * _numel(args[0])),)
+
+
+def window_pooling(ops_per_window: Callable[[int], int]) -> Rule:
+    """``ops_per_window(K_h·K_w)`` per output element of a pooling op whose args[1] is its kernel."""
+    def rule(args: tuple, out: Any) -> OtherOps:
+        # [N, C, H', W'] = pool([N, C, H, W]) with a K_h×K_w window
+        kernel_h, kernel_w = _pair(args[1])
+        return (("pooling", ops_per_window(kernel_h * kernel_w) * _numel(_first_tensor(out))),)
+    return rule
+
+
+def adaptive_average_pooling(args: tuple, out: Any) -> OtherOps:
+    # [N, C, H', W'] = adaptive_avg_pool([N, C, H, W]): each output averages its own window
+    x, output = args[0], _first_tensor(out)
+    (height, width), (out_h, out_w) = x.shape[-2:], output.shape[-2:]
+    windows = adaptive_window_elements(height, out_h) * adaptive_window_elements(width, out_w)
+    return (("pooling", math.prod(x.shape[:-2]) * windows),)
+
+
+def global_pooling_or_reduction(args: tuple, out: Any) -> OtherOps:
+    """A mean over both spatial axes of [N, C, H, W] is global average pooling (what
+    nn.AdaptiveAvgPool2d(1) runs, and x.mean([2, 3]) in MNASNet); any other is a reduction."""
+    x = args[0]
+    dims = args[1] if len(args) > 1 else None
+    dims = [dims] if isinstance(dims, int) else dims
+    spatial = x.dim() == 4 and dims is not None and sorted(dim % 4 for dim in dims) == [2, 3]
+    return (("pooling" if spatial else "reduction", x.numel()),)
+
+
+def scaling_or_elementwise(args: tuple, out: Any) -> OtherOps:
+    """x·c or x/c by one constant is scaling (attention's 1/√d); of two tensors, elementwise."""
+    operands = args[:2]
+    by_constant = any(not isinstance(operand, torch.Tensor) or operand.dim() == 0 for operand in operands)
+    return (("scaling" if by_constant else "elementwise", _numel(_first_tensor(out))),)
+
+
+def bias_or_elementwise(args: tuple, out: Any) -> OtherOps:
+    """x + b for a learned vector b is a bias add (F.linear's on an input it cannot fold into
+    addmm: MultiheadAttention's projection of a batch); any other add is elementwise."""
+    bias = any(isinstance(operand, nn.Parameter) and operand.dim() == 1 for operand in args[:2])
+    return (("bias add" if bias else "elementwise", _numel(_first_tensor(out))),)
+
+
+def adds_argument(position: int, label: str) -> Rule:
+    """A MAC op that also adds the tensor at ``args[position]`` when given one (addmm's,
+    a convolution's bias): 1 per output element."""
+    def rule(args: tuple, out: Any) -> OtherOps:
+        given = len(args) > position and isinstance(args[position], torch.Tensor)
+        return ((label, _numel(_first_tensor(out))),) if given else ()
+    return rule
+
+
+def fused_attention(args: tuple, out: Any) -> OtherOps:
+    # [B, h, L, d_v] = softmax(Q[B, h, L, d] · Kᵀ[B, h, d, S] · scale) · V[B, h, S, d_v]: the
+    # scale and the softmax run inside the kernel, counted as calc.formulas counts them
+    # unfused: 1 per element of Q, 3 per score
+    query, key = args[0], args[1]
+    scores = math.prod(query.shape[:-1]) * key.shape[-2]
+    return (("scaling", query.numel()), ("softmax", 3 * scores))
+
+
+def _rule_table(*groups: tuple[Iterable[str], Rule]) -> dict[str, Rule]:
+    """aten op name -> its rule; an op given two rules, or a rule and ZERO_COST, is refused."""
+    table: dict[str, Rule] = {}
+    for names, rule in groups:
+        for name in names:
+            if name in table:
+                raise ValueError(f"aten.{name} is given two rules")
+            if name in ZERO_COST:
+                raise ValueError(f"aten.{name} is given a rule, and ZERO_COST says it costs nothing")
+            table[name] = rule
+    return table
+
+
+OTHER_OPS = _rule_table(
+    (("_native_batch_norm_legit_no_training", "_native_batch_norm_legit", "native_batch_norm", "batch_norm",
+      "_batch_norm_with_update", "_batch_norm_no_update"), per_input_element("normalization", 2)),
+    (("native_layer_norm", "layer_norm", "native_group_norm", "group_norm"),
+     per_input_element("normalization", 5)),
+    (("relu", "relu_", "gelu", "gelu_", "silu", "silu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "hardswish",
+      "hardswish_", "hardsigmoid", "hardsigmoid_", "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_",
+      "elu", "elu_", "clamp", "clamp_", "mish", "softplus", "threshold"), per_output_element("activation")),
+    (("_softmax", "softmax", "_safe_softmax", "_log_softmax", "log_softmax"),
+     per_output_element("softmax", 3)),
+    (("max_pool2d_with_indices", "max_pool2d"), window_pooling(lambda window: window - 1)),  # comparisons
+    (("avg_pool2d",), window_pooling(lambda window: window)),  # adds and the divide
+    (("_adaptive_avg_pool2d", "adaptive_avg_pool2d"), adaptive_average_pooling),
+    (("mean",), global_pooling_or_reduction),
+    (("mul", "mul_", "div", "div_"), scaling_or_elementwise),
+    (("add", "add_"), bias_or_elementwise),
+    (("sub", "sub_", "rsqrt", "sqrt", "pow", "exp", "neg", "abs", "reciprocal", "erf", "sin",
+      "cos", "log", "maximum", "minimum", "addcmul", "square", "floor", "ceil", "round", "rsub", "sign"),
+     per_output_element("elementwise")),
+    (("sum", "amax", "amin", "max", "min", "norm", "linalg_vector_norm", "var", "std", "var_mean", "cumsum",
+      "logsumexp"), per_input_element("reduction")),
+    # what MAC ops do besides their MACs
+    (("addmm",), adds_argument(0, "bias add")),
+    (("convolution", "_convolution"), adds_argument(2, "bias add")),
+    (("baddbmm",), adds_argument(0, "elementwise")),  # the mask or bias added to the scores
+    (FUSED_ATTENTION, fused_attention),
+)
 
 
 @dataclass
@@ -145,27 +236,15 @@ class _Counter(TorchDispatchMode):
         out = func(*args, **kwargs)
         name = func.__name__.split(".")[0]
         tally = self.stack[-1]
-        packet = func._overloadpacket
-        if packet in flop_registry or name in MAC_FORMULAS_HERE:
-            if packet in flop_registry:
-                macs = flop_registry[packet](*args, **kwargs, out_val=out) // 2
-            else:
-                macs = MAC_FORMULAS_HERE[name](args, out)
+        macs = _macs(func, name, args, kwargs, out)
+        if macs is not None:
             tally.macs[name] = tally.macs.get(name, 0) + macs
-            if name == "_scaled_dot_product_flash_attention_for_cpu":  # its softmax is inside the kernel
-                query, key = args[0], args[1]
-                scores = query.shape[0] * query.shape[1] * query.shape[2] * key.shape[-2]
-                tally.other_ops["softmax"] = tally.other_ops.get("softmax", 0) + 3 * scores
-            position = BIAS_ARGUMENT.get(name)
-            if position is not None and len(args) > position and isinstance(args[position], torch.Tensor):
-                tally.other_ops["bias add"] = tally.other_ops.get("bias add", 0) + _numel(out)
-        elif name not in ZERO_COST:
-            rule = _other_ops(name, args, kwargs, out)
-            if rule is None:
-                self.unsupported[f"aten.{name}"] = self.unsupported.get(f"aten.{name}", 0) + 1
-            else:
-                label, count = rule
+        rule = OTHER_OPS.get(name)
+        if rule is not None:
+            for label, count in rule(args, out):
                 tally.other_ops[label] = tally.other_ops.get(label, 0) + count
+        elif macs is None and name not in ZERO_COST:
+            self.unsupported[f"aten.{name}"] = self.unsupported.get(f"aten.{name}", 0) + 1
         if name not in ZERO_COST:
             leaves, _ = tree_flatten((args, kwargs))
             tally.input_elements += sum(leaf.numel() for leaf in leaves if isinstance(leaf, torch.Tensor)
