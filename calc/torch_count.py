@@ -294,12 +294,6 @@ def _no_fused_fast_paths() -> Iterator[None]:
         torch.backends.mha.set_fastpath_enabled(enabled)
 
 
-# GEMM-class ops that are attention's Q·Kᵀ and A·V: batched matmuls and the fused kernels.
-ATTENTION_OPS = {"bmm", "baddbmm", "_scaled_dot_product_flash_attention_for_cpu",
-                 "_scaled_dot_product_efficient_attention", "_scaled_dot_product_flash_attention",
-                 "_scaled_dot_product_cudnn_attention", "flex_attention"}
-
-
 def term_work(module: nn.Module, op: str, module_ops: set[str]) -> Work:
     """What kind of work the MACs of ``op`` are when ``module`` runs it itself: the module's
     kind for convolutions and linear layers; otherwise attention matmuls for attention's ops,
