@@ -10,18 +10,9 @@ from calc.units import exact, si, si_bytes
 from charts import model as model_charts
 from charts.tables import csv_bytes, layer_table, layer_totals
 from ui import figures, links, shell, tables
+from ui.counts import count, read_zoo, zoo_names
 
 shell.require_navigation()
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def count(name: str, resolution: int, batch: int):
-    return zoo.count(name, resolution, batch)
-
-
-@st.cache_data(show_spinner=False)
-def zoo_names() -> tuple[str, ...]:
-    return zoo.list_models()
 
 
 def label(name: str) -> str:
@@ -33,11 +24,11 @@ def reset_resolution() -> None:
     st.session_state["model_resolution"] = zoo.model_info(st.session_state["model_name"]).input_shape[-1]
 
 
-with st.spinner(shell.READING_ZOO):
-    names = zoo_names()
+names = read_zoo()
 TABS = ["Per-layer table", "Hierarchy", "Heaviest layers", "By kind"]
-LINK = [links.choice("model", "model_name", zoo_names), links.integer("res", "model_resolution", 32, 1024),
-        links.integer("batch", "model_batch", 1, 1024), links.text("filter", "model_filter", 100),
+LINK = [links.choice("model", "model_name", zoo_names),
+        links.integer("res", "model_resolution", links.RESOLUTION),
+        links.integer("batch", "model_batch", links.BATCH), links.text("filter", "model_filter", 100),
         links.choice("tab", "model_tab", lambda: TABS)]
 links.restore("model", LINK)
 st.session_state.setdefault("model_name", "resnet50")
@@ -51,11 +42,11 @@ with st.sidebar:
     fixed = image and info.resolutions is not None and info.resolutions.fixed
     if fixed:  # built for one size: the input shows it (a link's other size gives way)
         st.session_state["model_resolution"] = info.input_shape[-1]
-    resolution = st.number_input("Resolution (pixels)", min_value=32, max_value=1024, step=16,
+    resolution = st.number_input("Resolution (pixels)", **links.RESOLUTION.widget(),
                                  key="model_resolution", disabled=not image or fixed,
                                  help=f"Native: {info.input_shape[-1]} (the default weights' crop size)"
                                       + (f"; {name} accepts {info.resolutions.describe()}" if info.resolutions else ""))
-    batch = st.number_input("Batch N", min_value=1, max_value=1024, step=1, key="model_batch")
+    batch = st.number_input("Batch N", **links.BATCH.widget(), key="model_batch")
     links.share_box(links.publish(LINK))
 
 st.title(f"Model: {name}")
