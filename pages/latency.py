@@ -70,8 +70,8 @@ with st.sidebar:
         name = st.selectbox("Model", zoo_names(), key="latency_model", on_change=reset_resolution,
                             help="Any torchvision classifier, or a stack preset")
         info = zoo.model_info(name)
-        image = len(info.input_shape) == 3 and info.input_shape[0] == 3
-        fixed = image and info.resolutions is not None and info.resolutions.fixed
+        image = info.takes_images
+        fixed = info.fixed_resolution
         if fixed:  # built for one size: the input shows it (a link's other size gives way)
             st.session_state["latency_resolution"] = info.input_shape[-1]
         resolution = st.number_input("Resolution (pixels)", **links.RESOLUTION.widget(),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import calc
+from calc import zoo
 from calc.roofline import Roofs, against_measurement, estimate
 from calc.separable import compare, timed_stacks
 from calc.torch_measure import NOISY_SPREAD, Measurement
@@ -61,12 +62,14 @@ def test_an_unmeasured_time_has_no_efficiency():
         ("(a) tidy device, fp32", LINEAR_FLOPS / 64e12), ("(b) tidy device, fp32", LINEAR_BYTES / 2e12),
         ("(a) this CPU's spec-sheet peak", LINEAR_FLOPS / 2e12),
         ("(a) this machine's measured peak", LINEAR_FLOPS / 1e12),
-        ("(b) this machine's measured roofs", LINEAR_BYTES / 1e11), ("measured here (median)", 3e-3)], id="cpu"),
+        ("(b) this machine's measured roofs", LINEAR_BYTES / 1e11), ("measured here (median)", 3e-3)],
+        id="cpu"),
     pytest.param("cuda:0", 2e12, [
         ("(a) tidy device, fp32", LINEAR_FLOPS / 64e12), ("(b) tidy device, fp32", LINEAR_BYTES / 2e12),
         ("(a) this GPU's spec-sheet peak", LINEAR_FLOPS / 2e12),
         ("(a) this machine's measured peak", LINEAR_FLOPS / 1e12),
-        ("(b) this machine's measured roofs", LINEAR_BYTES / 1e11), ("measured here (median)", 3e-3)], id="gpu"),
+        ("(b) this machine's measured roofs", LINEAR_BYTES / 1e11), ("measured here (median)", 3e-3)],
+        id="gpu"),
     pytest.param("cpu", None, [
         ("(a) tidy device, fp32", LINEAR_FLOPS / 64e12), ("(b) tidy device, fp32", LINEAR_BYTES / 2e12),
         ("(a) this machine's measured peak", LINEAR_FLOPS / 1e12),
@@ -76,7 +79,8 @@ def test_an_unmeasured_time_has_no_efficiency():
 def test_comparison_bars(device, spec_peak, bars):
     report = linear()
     here = against_measurement(report, PROBED, 3e-3, spec_peak)
-    shown = latency_charts.comparison_bars(estimate(report, TIDY), here, device, "a spec sheet", "the probe", 1e-4)
+    shown = latency_charts.comparison_bars(estimate(report, TIDY), here, device, "a spec sheet", "the probe",
+                                           1e-4)
     assert [(label, pytest.approx(seconds)) for label, seconds, _ in shown] == bars
     assert shown[-1][2] == f"IQR {duration(1e-4)}"
 
@@ -87,12 +91,14 @@ def test_comparison_bars(device, spec_peak, bars):
                                     + 4 * 512 * 1000 / 2e12)], id="theory-only"),
     pytest.param((2,), {"cpu": PROBED}, {2: 0.5}, [
         (2, "(b) roofline, tidy device, fp32", (4 * 512 * 1000 + 2 * 4 * (512 + 1000)) / 2e12),
-        (2, "(b) roofline, this machine (cpu, measured roofs)", (4 * 512 * 1000 + 2 * 4 * (512 + 1000)) / 1e11),
+        (2, "(b) roofline, this machine (cpu, measured roofs)",
+         (4 * 512 * 1000 + 2 * 4 * (512 + 1000)) / 1e11),
         (2, "measured here (cpu)", 0.5)], id="probed-and-measured"),
     pytest.param((), {}, {8: 0.25}, [(8, "measured here (cpu)", 0.25)], id="measured-only"),
 ])
 def test_batch_sweep_table(batches, probed, measured, rows):
-    table = latency_charts.batch_sweep_table({size: linear(size) for size in batches}, TIDY, probed, measured, "cpu")
+    reports = {size: linear(size) for size in batches}
+    table = latency_charts.batch_sweep_table(reports, TIDY, probed, measured, "cpu")
     assert [(batch, series, pytest.approx(seconds)) for batch, series, seconds
             in table[["batch", "series", "seconds"]].itertuples(index=False)] == rows
     assert list(table["samples per s"]) == pytest.approx([batch / seconds for batch, _, seconds in rows])
@@ -115,8 +121,8 @@ def test_latex_quantity(text, latex):
 def test_theory_formulas_show_the_estimate():
     peak, roof = latency_charts.theory_formulas(estimate(linear(), TIDY))
     quantity = latency_charts.latex_quantity
-    assert peak.endswith(rf"\frac{{{quantity(si(LINEAR_FLOPS, 'FLOPs'))}}}{{{quantity(si(64e12, 'FLOP/s'))}}} = "
-                         + quantity(duration(LINEAR_FLOPS / 64e12)))
+    flops, rate = quantity(si(LINEAR_FLOPS, "FLOPs")), quantity(si(64e12, "FLOP/s"))
+    assert peak.endswith(rf"\frac{{{flops}}}{{{rate}}} = " + quantity(duration(LINEAR_FLOPS / 64e12)))
     assert roof.endswith("= " + quantity(duration(LINEAR_BYTES / 2e12)))   # memory-bound: bytes / B
 
 
@@ -155,24 +161,27 @@ def test_timed_stacks_count_as_compare(in_channels, out_channels, kernel, size, 
 
 def test_measured_table_splits_the_separable_time_by_the_profiled_shares():
     standard_stack, separable_stack = timed_stacks(32, 64, 3, 56, 1, 1)
-    standard, separable = calc.analyze(calc.parse_stack(standard_stack)), calc.analyze(calc.parse_stack(separable_stack))
+    standard = calc.analyze(calc.parse_stack(standard_stack))
+    separable = calc.analyze(calc.parse_stack(separable_stack))
     table = separable_charts.measured_table(standard, separable, 4e-3, 2e-3, {"0": 3.0, "1": 1.0}, TIDY)
     assert list(table["layer"]) == ["standard conv", "depthwise part", "pointwise part"]
     assert list(table["measured (ms)"]) == pytest.approx([4.0, 2.0 * 3 / 4, 2.0 * 1 / 4])
     flops = [2 * 64 * 32 * 9 * 56 * 56, 2 * 32 * 9 * 56 * 56, 2 * 64 * 32 * 56 * 56]
     assert list(table["FLOPs"]) == flops
-    assert list(table["achieved FLOP/s"]) == pytest.approx([flops[0] / 4e-3, flops[1] / 1.5e-3, flops[2] / 0.5e-3])
+    assert list(table["achieved FLOP/s"]) == pytest.approx([flops[0] / 4e-3, flops[1] / 1.5e-3,
+                                                           flops[2] / 0.5e-3])
     rows = [standard.rows[0], *separable.rows]
     assert list(table["roofline time (ms)"]) == pytest.approx(
         [max(row.flops / 64e12, row.memory_bytes / 2e12) * 1e3 for row in rows])
-    assert list(table["bound here (roofline)"]) == ["memory" if row.flops / row.memory_bytes < 32 else "compute"
-                                                    for row in rows]
+    assert list(table["bound here (roofline)"]) == [
+        "memory" if row.flops / row.memory_bytes < 32 else "compute" for row in rows]
 
 
 def test_savings_formulas_show_the_counted_macs():
     symbols, textbook, counted = separable_charts.savings_formulas(compare(32, 64, 3, 224, 1, 1))
     assert r"\frac{1}{C_{out}} + \frac{1}{K^2}" in symbols
-    assert textbook == rf"= 1 - \left(\frac{{1}}{{64}} + \frac{{1}}{{3^2}}\right) = {1 - (1 / 64 + 1 / 9):.4f}"
+    assert textbook == (rf"= 1 - \left(\frac{{1}}{{64}} + \frac{{1}}{{3^2}}\right) = "
+                        f"{1 - (1 / 64 + 1 / 9):.4f}")
     standard, separable = 64 * 32 * 9 * 224 * 224, (32 * 9 + 64 * 32) * 224 * 224
     assert rf"\frac{{{separable:,}}}{{{standard:,}}}".replace(",", "{,}") in counted
     assert counted.endswith(f"= {1 - separable / standard:.4f}\\end{{aligned}}")
@@ -230,7 +239,10 @@ def number_inputs(tree: ast.AST) -> dict[str, ast.Call]:
             for keyword in call.keywords if keyword.arg == "key" and isinstance(keyword.value, ast.Constant)}
 
 
-@pytest.mark.parametrize("page", [pytest.param(path, id=path.stem) for path in sorted((ROOT / "pages").glob("*.py"))])
+PAGES = sorted((ROOT / "pages").glob("*.py"))
+
+
+@pytest.mark.parametrize("page", [pytest.param(path, id=path.stem) for path in PAGES])
 def test_each_linked_number_input_takes_its_bounds_from_the_link(page):
     tree = ast.parse(page.read_text(encoding="utf-8"))
     inputs = number_inputs(tree)
@@ -268,3 +280,38 @@ def test_no_page_chart_or_widget_doubles_macs_itself(folder):
                         and any("mac" in ast.unparse(side).lower() for side in sides):
                     doubled.append(f"{path.name}:{node.lineno}")
     assert doubled == []
+
+
+# --- model: which zoo entries take a resolution; the per-module table -------------------------
+
+
+@pytest.mark.parametrize("name, takes_images, fixed", [
+    pytest.param("resnet50", True, False, id="resnet50"),
+    pytest.param("vit_b_16", True, True, id="vit-fixed"),
+    pytest.param("stack: Worked example: 3x3 conv, RGB in", True, False, id="rgb-stack"),
+    pytest.param("stack: MobileNetV2 block", False, False, id="32-channel-stack"),
+    pytest.param("stack: Worked example: matrix-vector", False, False, id="vector-stack"),
+])
+def test_which_zoo_entries_take_a_resolution(name, takes_images, fixed):
+    info = zoo.model_info(name)
+    assert (info.takes_images, info.fixed_resolution) == (takes_images, fixed)
+
+
+@pytest.mark.parametrize("query, paths", [
+    pytest.param("", ["0", "1", "2"], id="no-filter"),
+    pytest.param("conv", ["0"], id="type-any-case"),
+    pytest.param("1", ["1"], id="path"),
+    pytest.param("LIN", ["2"], id="type-upper-case"),
+    pytest.param(".*", [], id="no-pattern"),
+])
+def test_module_table_filters_by_path_or_type(query, paths):
+    from charts.tables import module_table, module_totals
+
+    report = calc.analyze(calc.parse_stack({"input": [3, 8, 8], "layers": [
+        {"type": "conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1, "bias": False},
+        {"type": "relu"}, {"type": "linear", "out_features": 2, "bias": False}]}))
+    table = module_table(report, query)
+    assert list(table["module path"]) == paths
+    assert {"module path", "type"} <= set(table.columns) and not {"#", "layer"} & set(table.columns)
+    totals = module_totals(report)
+    assert (totals["module path"], totals["MACs"]) == ("total", 4 * 3 * 9 * 8 * 8 + 2 * 4 * 8 * 8)
