@@ -17,7 +17,7 @@ from charts.tables import csv_bytes
 from ui import latency_runs as runs
 from ui import figures, links, shell, stack_state, tables
 from ui.counts import count, read_zoo, zoo_names
-from ui.devices import CUSTOM, add_custom_device, devices, read_device, write_device
+from ui.devices import CUSTOM, MAX_BANDWIDTH, MAX_PEAK, add_custom_device, devices, read_device, write_device
 from ui.text import plain
 
 shell.require_navigation()
@@ -106,10 +106,10 @@ with st.sidebar:
         st.selectbox("Kind", hw.KINDS, key="latency_custom_kind")
         for column, dtype_name in zip(st.columns(3) + st.columns(2), hw.COMPUTE_DTYPES):
             column.number_input(f"{dtype_name} T{'OP' if dtype_name == 'int8' else 'FLOP'}/s", min_value=0.0,
-                                max_value=1e7, value=0.0, step=1.0, format="%.3f",
+                                max_value=MAX_PEAK, value=0.0, step=1.0, format="%.3f",
                                 key=f"latency_custom_{dtype_name}", help="dense peak; 0 = none")
-        st.number_input("Memory bandwidth (GB/s)", min_value=0.0, max_value=1e6, value=100.0, step=10.0,
-                        key="latency_custom_bandwidth")
+        st.number_input("Memory bandwidth (GB/s)", min_value=0.0, max_value=MAX_BANDWIDTH, value=100.0,
+                        step=10.0, key="latency_custom_bandwidth")
         st.button("Add device", key="latency_custom_add", on_click=add_custom_device, width="stretch")
         message = st.session_state.pop("latency_custom_message", None)
         if message:

@@ -8,6 +8,7 @@ A linear layer 512 -> 1000 without bias, batch 1, fp32, is the model of the late
 from __future__ import annotations
 
 import ast
+import json
 import math
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 import calc
 from calc import zoo
+from calc.errors import SpecError
 from calc.roofline import Roofs, against_measurement, estimate
 from calc.separable import compare, timed_stacks
 from calc.torch_measure import NOISY_SPREAD, Measurement
@@ -22,7 +24,7 @@ from calc.units import duration, si
 from charts import compare as compare_charts
 from charts import latency as latency_charts
 from charts import separable as separable_charts
-from ui import links
+from ui import devices, links
 
 ROOT = Path(__file__).resolve().parents[1]
 LINEAR_MACS = 512 * 1000
@@ -315,3 +317,19 @@ def test_module_table_filters_by_path_or_type(query, paths):
     assert {"module path", "type"} <= set(table.columns) and not {"#", "layer"} & set(table.columns)
     totals = module_totals(report)
     assert (totals["module path"], totals["MACs"]) == ("total", 4 * 3 * 9 * 8 * 8 + 2 * 4 * 8 * 8)
+
+
+@pytest.mark.parametrize("peak, bandwidth, accepted", [
+    pytest.param(devices.MAX_PEAK, devices.MAX_BANDWIDTH, True, id="the-form's-maxima"),
+    pytest.param(devices.MAX_PEAK * 1.001, 100.0, False, id="peak-beyond"),
+    pytest.param(1.0, devices.MAX_BANDWIDTH * 1.001, False, id="bandwidth-beyond"),
+])
+def test_the_custom_device_form_allows_what_a_device_link_allows(peak, bandwidth, accepted):
+    """The form's maxima (T(FL)OP/s, GB/s) are calc.hardware's limits, which read_device applies to a link."""
+    link = json.dumps({"name": "Mine", "peaks": {"fp32": peak * devices.PEAK_UNIT},
+                       "bandwidth": bandwidth * devices.BANDWIDTH_UNIT})
+    if accepted:
+        assert devices.read_device(link).peak_flops_per_s["fp32"] == peak * 1e12
+    else:
+        with pytest.raises(SpecError):
+            devices.read_device(link)
