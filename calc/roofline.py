@@ -104,3 +104,33 @@ def estimate(report: Report, roofs: Roofs) -> Estimate:
 def efficiency(theoretical_seconds: float, measured_seconds: float) -> float:
     """Theoretical / measured: 1.0 means the device ran at its roof."""
     return theoretical_seconds / measured_seconds if measured_seconds > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class AgainstMeasurement:
+    """A forward timed here, set against theory: (a) and (b) on this machine's probed roofs, and
+    (a) on the device's spec-sheet peak when it has one. Efficiency is theory / measured."""
+    measured_seconds: float
+    probed: Estimate
+    spec_peak_seconds: float | None = None   # FLOPs / the spec-sheet peak
+
+    @property
+    def spec_peak_efficiency(self) -> float | None:
+        if self.spec_peak_seconds is None:
+            return None
+        return efficiency(self.spec_peak_seconds, self.measured_seconds)
+
+    @property
+    def probed_peak_efficiency(self) -> float:
+        return efficiency(self.probed.peak_seconds, self.measured_seconds)
+
+    @property
+    def roofline_efficiency(self) -> float:
+        return efficiency(self.probed.roofline_seconds, self.measured_seconds)
+
+
+def against_measurement(report: Report, probed_roofs: Roofs, measured_seconds: float,
+                        spec_peak_flops_per_s: float | None = None) -> AgainstMeasurement:
+    """``report`` timed at ``measured_seconds`` here, against the probed roofs and a spec-sheet peak."""
+    spec_seconds = None if spec_peak_flops_per_s is None else report.flops / spec_peak_flops_per_s
+    return AgainstMeasurement(measured_seconds, estimate(report, probed_roofs), spec_seconds)

@@ -58,6 +58,11 @@ class Comparison:
     def out_channels(self) -> int:
         return self.output_shape[0]
 
+    @property
+    def flops_share(self) -> float:
+        """Separable FLOPs over standard FLOPs, what a measured time share is set against."""
+        return self.separable.flops / self.standard.flops
+
 
 def _whole(value: Any, field: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -122,6 +127,21 @@ def compare(in_channels: int, out_channels: int, kernel_size: int, size: int | t
         approximate_savings=float(1 - (Fraction(1, out_channels) + Fraction(1, kernel_size**2))),
         standard=standard, separable=separable,
     )
+
+
+def timed_stacks(in_channels: int, out_channels: int, kernel_size: int, size: int, stride: int,
+                 padding: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stack JSON of compare()'s two sides, to build and time: one standard conv, and the
+    depthwise and pointwise convs as two layers (so that each part gets its own measured share)."""
+    shape = [in_channels, size, size]
+    standard = {"input": shape, "layers": [
+        {"type": "conv2d", "out_channels": out_channels, "kernel_size": kernel_size, "stride": stride,
+         "padding": padding, "bias": False}]}
+    separable = {"input": list(shape), "layers": [
+        {"type": "depthwise_conv2d", "kernel_size": kernel_size, "stride": stride, "padding": padding,
+         "bias": False},
+        {"type": "pointwise_conv2d", "out_channels": out_channels, "bias": False}]}
+    return standard, separable
 
 
 def savings_grid(in_channels: int, out_channels_values: Iterable[int], kernel_values: Iterable[int],

@@ -47,6 +47,7 @@ MIN_BLOCKS = 5
 BLOCK_SECONDS = 0.01             # a block runs at least this long, like blocked_autorange's
 CALIBRATION_SHARES = (64, 8)     # a large batch is first tried at 1/64, then 1/8 of its size
 REPEAT_BLOCKS = 3                # the quick repeat after the timing
+NOISY_SPREAD = 0.25              # IQR / median beyond which a measurement is flagged as disturbed
 PROGRESS_INTERVAL_SECONDS = 0.5
 RANGE_PREFIX = "macscope::"
 
@@ -82,6 +83,16 @@ class Measurement:
     @property
     def max_s(self) -> float:
         return max(self.times_s)
+
+    @property
+    def spread(self) -> float:
+        """IQR / median: how far apart the blocks' times are."""
+        return self.iqr_s / self.median_s
+
+    @property
+    def noisy(self) -> bool:
+        """The blocks disagree by more than NOISY_SPREAD: other work disturbed the timing."""
+        return self.spread > NOISY_SPREAD
 
     @property
     def samples_per_s(self) -> float:

@@ -82,6 +82,16 @@ class ZooModel:
     file_size_mb: float | None = None
     resolutions: Resolutions | None = None  # torchvision models; a preset's stack checks its own input
 
+    @property
+    def takes_images(self) -> bool:
+        """Its input is a 3-channel image, whose side a resolution sets; a stack may take anything."""
+        return len(self.input_shape) == 3 and self.input_shape[0] == 3
+
+    @property
+    def fixed_resolution(self) -> bool:
+        """An image model built for its native size only (a ViT's position embeddings, say)."""
+        return self.takes_images and self.resolutions is not None and self.resolutions.fixed
+
 
 def family(name: str) -> str:
     """resnet50 -> resnet, efficientnet_v2_s -> efficientnet, vit_b_16 -> vit."""

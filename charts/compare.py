@@ -5,7 +5,31 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from calc.analyze import Report
 from charts.layers import layout, log_axis
+
+
+def comparison_table(entries: list[tuple[str, Report, float | None]],
+                     baseline: str) -> tuple[pd.DataFrame, str]:
+    """A row per (name, report, ImageNet acc@1 or None): input, GMACs, GFLOPs, params (M), acc@1 (%), MACs
+    and relative cost (MACs over the baseline's). The baseline is the first row when ``baseline`` has none;
+    the baseline used comes back with the table."""
+    table = pd.DataFrame.from_records([{
+        "model": name, "input": "×".join(map(str, report.input_shape)), "GMACs": report.macs / 1e9,
+        "GFLOPs": report.flops / 1e9, "params (M)": report.params / 1e6,
+        "acc@1 (%)": float("nan") if acc1 is None else acc1, "MACs": report.macs,
+    } for name, report, acc1 in entries])
+    if baseline not in set(table["model"]):  # e.g. the Builder stack was the baseline and has an error
+        baseline = table["model"].iloc[0]
+    base_macs = table.loc[table["model"] == baseline, "MACs"].iloc[0]
+    table["relative cost"] = table["MACs"] / base_macs if base_macs else float("nan")
+    return table, baseline
+
+
+def resolution_table(points: list[tuple[str, int, Report]]) -> pd.DataFrame:
+    """A row per (model, resolution, its report): the GMACs of macs_against_resolution."""
+    return pd.DataFrame.from_records([{"model": name, "resolution": resolution, "GMACs": report.macs / 1e9}
+                                      for name, resolution, report in points])
 
 
 def cost_bars(table: pd.DataFrame, column: str, title: str, axis: str) -> go.Figure:

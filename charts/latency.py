@@ -9,9 +9,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from calc.analyze import Report
 from calc.breakdown import row_category
 from calc.hardware import COMPUTE_DTYPES, Hardware
-from calc.roofline import Estimate, Roofs
+from calc.roofline import AgainstMeasurement, Estimate, Roofs
+from calc.roofline import estimate as roofline_estimate
 from calc.units import duration, si, si_bytes
 from calc.work import Work
 from charts.colors import WORK_COLORS
@@ -54,6 +56,57 @@ def comparison(theory: list[tuple[str, float, str]],
     layout(figure, "Latency of one forward pass: theory against measurement", "", "milliseconds (log scale)")
     figure.update_layout(height=max(260, 90 + 48 * len(bars)), showlegend=False)
     return figure
+
+
+def latex_quantity(text: str) -> str:
+    """'8.178 GFLOPs' -> '8.178\\,\\text{GFLOPs}' (units upright in LaTeX)."""
+    number, _, unit = text.partition(" ")
+    return rf"{number}\,\text{{{unit}}}" if unit else number
+
+
+def theory_formulas(theory: Estimate) -> tuple[str, str]:
+    """(a) and (b) as LaTeX, symbols then this model's numbers on ``theory.roofs``."""
+    peak = (rf"t_a = \frac{{\text{{FLOPs}}}}{{P}} = \frac{{{latex_quantity(si(theory.flops, 'FLOPs'))}}}"
+            rf"{{{latex_quantity(rate_text(theory.roofs.peak_flops_per_s))}}} = "
+            rf"{latex_quantity(duration(theory.peak_seconds))}")
+    roof = (rf"t_b = \sum_i \max\left(\frac{{\text{{FLOPs}}_i}}{{P}}, \frac{{\text{{bytes}}_i}}{{B}}\right)"
+            rf" = {latex_quantity(duration(theory.roofline_seconds))}")
+    return peak, roof
+
+
+def comparison_bars(theory: Estimate, here: AgainstMeasurement, device: str, spec_source: str | None,
+                    probe_source: str) -> list[tuple[str, float, str]]:
+    """The theory bars of ``comparison``: (a) and (b) on the chosen device, (a) on this machine's
+    spec-sheet peak (``spec_source`` says where it comes from; None: no such bar), (a) and (b) on
+    the probed roofs. The measured bar is given to ``comparison`` apart."""
+    label = theory.roofs.label
+    bars = [(f"(a) {label}", theory.peak_seconds, "FLOPs / peak"),
+            (f"(b) {label}", theory.roofline_seconds, "roofline, summed over layers")]
+    if here.spec_peak_seconds is not None:
+        bars.append((f"(a) this {'GPU' if device.startswith('cuda') else 'CPU'}'s spec-sheet peak",
+                     here.spec_peak_seconds, spec_source or ""))
+    return bars + [("(a) this machine's measured peak", here.probed.peak_seconds, probe_source),
+                   ("(b) this machine's measured roofs", here.probed.roofline_seconds,
+                    "roofline on the probed roofs")]
+
+
+def batch_sweep_table(reports: dict[int, Report], roofs: Roofs, probed: dict[str, Roofs],
+                      measured: dict[int, float], device: str) -> pd.DataFrame:
+    """The points of ``batch_sweep``: per batch size, (b) of its report on ``roofs`` and on each
+    device's probed roofs, then the times ``measured`` on ``device``; with samples per second."""
+    points = []
+    for size, report in sorted(reports.items()):
+        points.append({"batch": size, "series": f"(b) roofline, {roofs.label}", "measured": False,
+                       "seconds": roofline_estimate(report, roofs).roofline_seconds})
+        for probe_device, probe_roofs in probed.items():
+            points.append({"batch": size,
+                           "series": f"(b) roofline, this machine ({probe_device}, measured roofs)",
+                           "measured": False, "seconds": roofline_estimate(report, probe_roofs).roofline_seconds})
+    points += [{"batch": size, "series": f"measured here ({device})", "measured": True, "seconds": seconds}
+               for size, seconds in sorted(measured.items())]
+    table = pd.DataFrame.from_records(points, columns=["batch", "series", "measured", "seconds"])
+    table["samples per s"] = table["batch"] / table["seconds"]
+    return table
 
 
 def layer_times_table(estimate: Estimate, measured: dict[str, float] | None = None) -> pd.DataFrame:

@@ -7,12 +7,31 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from calc.analyze import Report
+from calc.roofline import Roofs, roofline_seconds
 from calc.separable import Comparison, WhatIf
-from calc.units import si
+from calc.units import exact, si
 from charts.latency import MEASURED_COLOR, THEORY_COLOR
 from charts.layers import FONT_PX, LEGEND_RIGHT, layout
 
 STANDARD_COLOR, DEPTHWISE_COLOR, POINTWISE_COLOR = "#1f5fbf", "#2a9d8f", "#8ab17d"
+
+
+def savings_formulas(comparison: Comparison) -> tuple[str, str, str]:
+    """The savings as LaTeX: the textbook ratio in symbols, with this layer's C_out and k, and
+    exactly from the counted MACs. Each over lines aligned on "=", so that the result is on
+    screen at 1024 px in presentation mode."""
+    symbols = (r"\begin{aligned}\text{saved} &= 1 - \frac{C_{in} K^2 H' W' + C_{out} C_{in} H' W'}"
+               r"{C_{out} C_{in} K^2 H' W'} \\ &= 1 - "
+               r"\left(\frac{1}{C_{out}} + \frac{1}{K^2}\right)\end{aligned}")
+    textbook = (rf"= 1 - \left(\frac{{1}}{{{comparison.out_channels}}} + "
+                rf"\frac{{1}}{{{comparison.kernel_size}^2}}\right) = {comparison.approximate_savings:.4f}")
+    counted = (rf"\begin{{aligned}}\text{{exactly: saved}} &= 1 - "
+               rf"\frac{{{exact(comparison.depthwise_macs)} + "
+               rf"{exact(comparison.pointwise_macs)}}}{{{exact(comparison.standard_macs)}}} \\ &= 1 - "
+               rf"\frac{{{exact(comparison.separable_macs)}}}{{{exact(comparison.standard_macs)}}} = "
+               rf"{comparison.savings:.4f}\end{{aligned}}").replace(",", "{,}")
+    return symbols, textbook, counted
 
 
 def parts(comparison: Comparison) -> go.Figure:
@@ -58,6 +77,29 @@ def savings_heatmap(grid: list[tuple[int, int, float]], chosen: tuple[int, int] 
     figure.update_yaxes(type="category")
     figure.update_layout(height=380, showlegend=False)
     return figure
+
+
+def measured_table(standard: Report, separable: Report, standard_seconds: float, separable_seconds: float,
+                   part_seconds: dict[str, float], roofs: Roofs) -> pd.DataFrame:
+    """The standard conv and the separable's depthwise and pointwise parts, measured here beside the
+    roofline on this machine's ``roofs``. The parts split ``separable_seconds`` (the interleaved
+    median) in the shares of ``part_seconds`` (the profiler's time of each of ``separable``'s rows)."""
+    parts_total = sum(part_seconds.values()) or 1.0
+    rows = [("standard conv", standard.rows[0], standard_seconds)]
+    rows += [(f"{label} part", row, separable_seconds * part_seconds[row.name] / parts_total)
+             for label, row in zip(("depthwise", "pointwise"), separable.rows)]
+    return pd.DataFrame.from_records([{
+        "layer": label, "FLOPs": row.flops, "bytes moved": row.memory_bytes, "FLOPs per byte": row.intensity,
+        "bound here (roofline)": "memory" if row.intensity < roofs.ridge_flops_per_byte else "compute",
+        "roofline time (ms)": roofline_seconds(row.flops, row.memory_bytes, roofs) * 1e3,
+        "measured (ms)": seconds * 1e3, "achieved FLOP/s": row.flops / seconds if seconds else float("nan"),
+    } for label, row, seconds in rows])
+
+
+def time_shares(flops_share: float, time_share: float) -> pd.DataFrame:
+    """The one row of flops_against_time: separable over standard, in FLOPs and in measured time."""
+    return pd.DataFrame({"what": ["separable / standard"], "FLOPs share": [flops_share],
+                         "time share": [time_share]})
 
 
 def flops_against_time(table: pd.DataFrame) -> go.Figure:

@@ -63,6 +63,25 @@ def layer_totals(report: Report) -> dict:
             "output bytes": sum(row.output_bytes for row in report.rows), "input shape": _shape(report.input_shape)}
 
 
+# A torch model's rows are its modules: "#" is a module's path, "layer" its type.
+MODULE_COLUMNS = {"#": "module path", "layer": "type"}
+
+
+def module_table(report: Report, query: str = "") -> pd.DataFrame:
+    """layer_table with a torch model's column names, keeping the rows whose module path or type
+    contains ``query`` (any case, as typed: no pattern)."""
+    table = layer_table(report).rename(columns=MODULE_COLUMNS)
+    if not query:
+        return table
+    return table[table["module path"].str.contains(query, case=False, regex=False)
+                 | table["type"].str.contains(query, case=False, regex=False)]
+
+
+def module_totals(report: Report) -> dict:
+    """layer_totals with module_table's column names."""
+    return {MODULE_COLUMNS.get(key, key): value for key, value in layer_totals(report).items()}
+
+
 def csv_bytes(table: pd.DataFrame, about: str, totals: dict | None = None) -> bytes:
     """A table as a spreadsheet should open it: a first line "# about" (what was counted: input,
     batch, dtype), the header and rows, then ``totals`` as a last row if given. UTF-8 with a

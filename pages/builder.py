@@ -43,10 +43,11 @@ def analysed_text(first_bad: int) -> str:
 
 
 TABS = ["Per-layer table", "Charts", "Formula"]
+LAYER_INDEX = links.Whole(0, MAX_LAYERS - 1)   # the selectboxes list the stack's layers
 LINK = [links.Param("stack", state.STACK, decode_stack, encode_stack,
                     apply=lambda stack: state.replace_stack(stack_to_json(stack)), max_chars=MAX_LINK_CHARS),
-        links.integer("layer", "edit_index", 0, MAX_LAYERS - 1), links.choice("tab", "builder_tab", lambda: TABS),
-        links.integer("explain", "explain_layer", 0, MAX_LAYERS - 1)]
+        links.integer("layer", "edit_index", LAYER_INDEX), links.choice("tab", "builder_tab", lambda: TABS),
+        links.integer("explain", "explain_layer", LAYER_INDEX)]
 links.restore("builder", LINK)
 state.ensure_stack()
 state.sync_input_from_widgets()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from calc import analyze_json_until_error, zoo
@@ -13,24 +12,12 @@ from charts import compare as compare_charts
 from charts.tables import csv_bytes
 from ui import figures, links, shell, tables
 from ui import stack_state
+from ui.counts import count, read_zoo, zoo_names
 from ui.text import plain
 
 shell.require_navigation()
 
 RESOLUTIONS = (128, 160, 192, 224, 256, 320, 384)
-
-
-@st.cache_data(show_spinner=False, max_entries=512)
-def count(name: str, resolution: int | None = None):
-    report = zoo.count(name, resolution)
-    return report.macs, report.params
-
-
-@st.cache_data(show_spinner=False)
-def zoo_names() -> tuple[str, ...]:
-    return zoo.list_models()
-
-
 BUILDER = "Builder stack"  # the row of the user's own stack, from the Layer Builder
 
 
@@ -39,8 +26,7 @@ def baseline_names() -> tuple[str, ...]:
 
 
 TABS = ["Accuracy vs cost", "MACs and params", "MACs vs resolution"]
-with st.spinner(shell.READING_ZOO):
-    zoo_names()
+read_zoo()
 LINK = [links.choices("models", "compare_models", zoo_names),
         links.choice("baseline", "compare_baseline", baseline_names),
         links.flag("builder", "compare_builder"),
@@ -73,7 +59,7 @@ with st.sidebar:
 
 st.title("Compare models")
 links.report_problems("compare")
-records = []
+entries = []
 for name in chosen:
     if name == BUILDER:
         # At batch 1, as every zoo model here is counted; the Builder's batch stays on its page.
@@ -82,23 +68,15 @@ for name in chosen:
             st.warning(plain(f"Your Builder stack is not compared: {error}. Fix it on the Layer Builder page."),
                        icon=":material/warning:")
             continue
-        shape, macs, params, acc1 = own.input_shape, own.macs, own.params, None
+        entries.append((name, own, None))
     else:
         info = zoo.model_info(name)
         with st.spinner(f"Counting {name} at {'×'.join(map(str, info.input_shape[1:]))} on the meta device…"):
-            macs, params = count(name)
-        shape, acc1 = info.input_shape, info.acc1
-    records.append({"model": name, "input": "×".join(map(str, shape)), "GMACs": macs / 1e9,
-                    "GFLOPs": 2 * macs / 1e9, "params (M)": params / 1e6,
-                    "acc@1 (%)": float("nan") if acc1 is None else acc1, "MACs": macs})
-if not records:
+            entries.append((name, count(name), info.acc1))
+if not entries:
     st.info("Pick at least one model.")
     st.stop()
-table = pd.DataFrame.from_records(records)
-if baseline not in set(table["model"]):  # the Builder stack was the baseline and has an error
-    baseline = table["model"].iloc[0]
-base_macs = table.loc[table["model"] == baseline, "MACs"].iloc[0]
-table["relative cost"] = table["MACs"] / base_macs if base_macs else float("nan")
+table, baseline = compare_charts.comparison_table(entries, baseline)
 st.caption("GMACs: multiply-accumulates at each model's native input (torchvision's “GFLOPS” are these). "
            "GFLOPs = 2 × GMACs. Relative cost: MACs over the baseline's.")
 
@@ -143,13 +121,13 @@ with resolution_tab:
         progress = st.progress(0.0, text="Counting each model at each resolution…")
         for step, (name, resolution) in enumerate([(n, r) for n in images for r in RESOLUTIONS]):
             try:
-                points.append({"model": name, "resolution": resolution, "GMACs": count(name, resolution)[0] / 1e9})
+                points.append((name, resolution, count(name, resolution)))
             except SpecError:
                 refused.add(name)
             progress.progress((step + 1) / max(len(images) * len(RESOLUTIONS), 1))
         progress.empty()
         if points:
-            figures.show(compare_charts.macs_against_resolution(pd.DataFrame.from_records(points)),
+            figures.show(compare_charts.macs_against_resolution(compare_charts.resolution_table(points)),
                          key="compare_resolution")
         if refused:
             st.caption("Fixed input size, not swept: " + ", ".join(sorted(refused)))

@@ -15,6 +15,7 @@ from calc.presets import PRESETS, preset
 from calc.units import FLOPS_PER_MAC, SI_PREFIXES, duration, exact, flops_from_macs, si, si_bytes
 from charts import concepts as charts
 from ui import figures, links, shell, tables
+from ui.counts import count
 
 shell.require_navigation()
 
@@ -24,11 +25,6 @@ STANDARD, SEPARABLE = "Worked example: standard 3x3 conv 32 -> 64", "Worked exam
 GPU, TPU = "NVIDIA RTX 3090", "Google TPU v4"
 TABS = ["MACs and FLOPs", "K, M, G, T, P", "Worked examples", "The reality gap", "Wrong published figures"]
 BIG_BATCH = 1_000_000   # images, for the P row: a count scales linearly with the batch
-
-
-@st.cache_data(show_spinner=False)
-def count(name: str) -> calc.Report:
-    return zoo.count(name)
 
 
 def counted(name: str) -> calc.Report:

@@ -3,7 +3,6 @@ fast it does run here, whole and per layer, with the roofline explaining the gap
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from calc import hardware as hw
@@ -17,7 +16,8 @@ from charts import latency as charts
 from charts.tables import csv_bytes
 from ui import latency_runs as runs
 from ui import figures, links, shell, stack_state, tables
-from ui.devices import CUSTOM, add_custom_device, devices, read_device, write_device
+from ui.counts import count, read_zoo, zoo_names
+from ui.devices import CUSTOM, MAX_BANDWIDTH, MAX_PEAK, add_custom_device, devices, read_device, write_device
 from ui.text import plain
 
 shell.require_navigation()
@@ -26,17 +26,6 @@ SOURCES = ("Zoo model", "Builder stack")
 DEFAULT_HARDWARE = "NVIDIA RTX 3090"
 BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128)
 TABS = ["Measure here", "Per layer", "Roofline", "Batch sweep", "Hardware"]
-NOISY_SPREAD = 0.25   # IQR / median beyond which a measurement is flagged as disturbed
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def count(name: str, resolution: int | None, batch: int, storage_dtype: str):
-    return zoo.count(name, resolution, batch, storage_dtype)
-
-
-@st.cache_data(show_spinner=False)
-def zoo_names() -> tuple[str, ...]:
-    return zoo.list_models()
 
 
 @st.cache_resource(show_spinner=False)
@@ -54,11 +43,12 @@ def reset_resolution() -> None:
     st.session_state["latency_resolution"] = zoo.model_info(st.session_state["latency_model"]).input_shape[-1]
 
 
-with st.spinner(shell.READING_ZOO):
-    zoo_names()
+read_zoo()
 LINK = [links.choice("source", "latency_source", lambda: SOURCES),
-        links.choice("model", "latency_model", zoo_names), links.integer("res", "latency_resolution", 32, 1024),
-        links.integer("batch", "latency_batch", 1, 1024), links.choice("dtype", "latency_dtype", lambda: hw.COMPUTE_DTYPES),
+        links.choice("model", "latency_model", zoo_names),
+        links.integer("res", "latency_resolution", links.RESOLUTION),
+        links.integer("batch", "latency_batch", links.BATCH),
+        links.choice("dtype", "latency_dtype", lambda: hw.COMPUTE_DTYPES),
         links.Param("device", CUSTOM, read_device, write_device,
                     apply=lambda entry: st.session_state.setdefault(CUSTOM, {}).__setitem__(entry.name, entry)),
         links.choice("hw", "latency_hardware", lambda: list(devices())),
@@ -80,11 +70,11 @@ with st.sidebar:
         name = st.selectbox("Model", zoo_names(), key="latency_model", on_change=reset_resolution,
                             help="Any torchvision classifier, or a stack preset")
         info = zoo.model_info(name)
-        image = len(info.input_shape) == 3 and info.input_shape[0] == 3
-        fixed = image and info.resolutions is not None and info.resolutions.fixed
+        image = info.takes_images
+        fixed = info.fixed_resolution
         if fixed:  # built for one size: the input shows it (a link's other size gives way)
             st.session_state["latency_resolution"] = info.input_shape[-1]
-        resolution = st.number_input("Resolution (pixels)", min_value=32, max_value=1024, step=16,
+        resolution = st.number_input("Resolution (pixels)", **links.RESOLUTION.widget(),
                                      key="latency_resolution", disabled=not image or fixed,
                                      help=f"Native: {info.input_shape[-1]}"
                                           + (f"; {name} accepts {info.resolutions.describe()}" if info.resolutions
@@ -98,7 +88,7 @@ with st.sidebar:
                    f"{'×'.join(map(str, builder_stack['input']))}. Edit it on the Builder page.")
         subject = runs.Subject("Builder stack", None, builder_stack, None, tuple(builder_stack["input"]))
     left, right = st.columns(2)
-    batch = int(left.number_input("Batch N", min_value=1, max_value=1024, step=1, key="latency_batch"))
+    batch = int(left.number_input("Batch N", **links.BATCH.widget(), key="latency_batch"))
     dtype = right.selectbox("dtype", hw.COMPUTE_DTYPES, key="latency_dtype",
                             help="Compute dtype; tf32 stores fp32 and multiplies on tensor cores; int8 peaks "
                                  "are OP/s")
@@ -116,10 +106,10 @@ with st.sidebar:
         st.selectbox("Kind", hw.KINDS, key="latency_custom_kind")
         for column, dtype_name in zip(st.columns(3) + st.columns(2), hw.COMPUTE_DTYPES):
             column.number_input(f"{dtype_name} T{'OP' if dtype_name == 'int8' else 'FLOP'}/s", min_value=0.0,
-                                max_value=1e7, value=0.0, step=1.0, format="%.3f",
+                                max_value=MAX_PEAK, value=0.0, step=1.0, format="%.3f",
                                 key=f"latency_custom_{dtype_name}", help="dense peak; 0 = none")
-        st.number_input("Memory bandwidth (GB/s)", min_value=0.0, max_value=1e6, value=100.0, step=10.0,
-                        key="latency_custom_bandwidth")
+        st.number_input("Memory bandwidth (GB/s)", min_value=0.0, max_value=MAX_BANDWIDTH, value=100.0,
+                        step=10.0, key="latency_custom_bandwidth")
         st.button("Add device", key="latency_custom_add", on_click=add_custom_device, width="stretch")
         message = st.session_state.pop("latency_custom_message", None)
         if message:
@@ -173,18 +163,8 @@ columns[2].metric("Memory-bound layers", f"{len(estimate.memory_bound_layers)} o
 columns[3].metric("Measured here", duration(here.measurement.median_s) if here else "not yet",
                   border=True, help="Median of timed blocks of forwards on this machine; see the Measure tab")
 
-
-def latex_quantity(text: str) -> str:
-    """'8.178 GFLOPs' -> '8.178\\,\\text{GFLOPs}' (units upright in LaTeX)."""
-    number, _, unit = text.partition(" ")
-    return rf"{number}\,\text{{{unit}}}" if unit else number
-
-
-st.latex(rf"t_a = \frac{{\text{{FLOPs}}}}{{P}} = \frac{{{latex_quantity(si(report.flops, 'FLOPs'))}}}"
-         rf"{{{latex_quantity(charts.rate_text(roofs.peak_flops_per_s))}}} = "
-         rf"{latex_quantity(duration(estimate.peak_seconds))}")
-st.latex(rf"t_b = \sum_i \max\left(\frac{{\text{{FLOPs}}_i}}{{P}}, \frac{{\text{{bytes}}_i}}{{B}}\right)"
-         rf" = {latex_quantity(duration(estimate.roofline_seconds))}")
+for formula in charts.theory_formulas(estimate):
+    st.latex(formula)
 
 measure_tab, layers_tab, roofline_tab, sweep_tab, hardware_tab = st.tabs(TABS, key="latency_tab", on_change="rerun")
 
@@ -208,40 +188,33 @@ def measure_panel() -> None:
     if run is None:
         st.info("Press **Measure on this machine** to time one forward pass here and compare it with theory.")
         return
-    probe = st.session_state[runs.PROBES][device]
-    measured_roofs = probe.as_hardware().roofs(dtype)
-    on_here = roofline.estimate(report, measured_roofs)
+    probed = st.session_state[runs.PROBES][device].as_hardware()
     m = run.measurement
-    bars = [(f"(a) {roofs.label}", estimate.peak_seconds, "FLOPs / peak"),
-            (f"(b) {roofs.label}", estimate.roofline_seconds, "roofline, summed over layers")]
-    nominal = machine().spec_peak(device, dtype)
-    if nominal:
-        bars.append((f"(a) this {'GPU' if device.startswith('cuda') else 'CPU'}'s spec-sheet peak",
-                     report.flops / nominal[0], nominal[1]))
-    bars += [("(a) this machine's measured peak", on_here.peak_seconds, probe.as_hardware().source),
-             ("(b) this machine's measured roofs", on_here.roofline_seconds, "roofline on the probed roofs")]
-    figures.show(charts.comparison(bars, ("measured here (median)", m.median_s, m.iqr_s)),
-                 key="latency_comparison")
+    nominal = machine().spec_peak(device, dtype)   # (FLOP/s, where it comes from) or None
+    spec_peak, spec_source = nominal or (None, None)
+    gap = roofline.against_measurement(report, probed.roofs(dtype), m.median_s, spec_peak)
+    bars = charts.comparison_bars(estimate, gap, device, spec_source, probed.source)
+    figures.show(charts.comparison(bars, ("measured here (median)", m.median_s, m.iqr_s)), key="latency_comparison")
     cells = st.columns(4)
     cells[0].metric("Median", duration(m.median_s), border=True,
                     help=f"IQR {duration(m.iqr_s)}, min {duration(m.min_s)}, "
                          f"max {duration(m.max_s)}")
     if nominal:
-        cells[1].metric("Spec-peak efficiency", f"{roofline.efficiency(report.flops / nominal[0], m.median_s):.1%}",
+        cells[1].metric("Spec-peak efficiency", f"{gap.spec_peak_efficiency:.1%}",
                         border=True, help=f"(a) on {si(nominal[0], 'FLOP/s')} ({nominal[1]}) / measured")
     else:
         cells[1].metric("Spec-peak efficiency", "—", border=True,
                         help="No spec-sheet peak for this device and dtype: CPUs get a derived fp32 peak, "
                              "GPUs the peaks of their preset")
-    cells[2].metric("Probed-peak efficiency", f"{roofline.efficiency(on_here.peak_seconds, m.median_s):.1%}",
+    cells[2].metric("Probed-peak efficiency", f"{gap.probed_peak_efficiency:.1%}",
                     border=True, help="(a) on the probed matmul peak / measured")
-    cells[3].metric("Roofline efficiency", f"{roofline.efficiency(on_here.roofline_seconds, m.median_s):.1%}",
+    cells[3].metric("Roofline efficiency", f"{gap.roofline_efficiency:.1%}",
                     border=True, help="(b) on the probed peak and bandwidth / measured")
     if m.disturbed:
         st.warning(f"Measured on a busy machine: {disturbance_text(m.other_cores, m.repeat_median_s, m.median_s)}.",
                    icon=":material/warning:")
-    elif m.iqr_s > NOISY_SPREAD * m.median_s:
-        st.warning(f"The spread is large (IQR {m.iqr_s / m.median_s:.0%} of the median): other work on this machine "
+    elif m.noisy:
+        st.warning(f"The spread is large (IQR {m.spread:.0%} of the median): other work on this machine "
                    "disturbs the timing (another program, or this browser on the same CPU). Close it and measure "
                    "again.", icon=":material/warning:")
     st.caption(f"{m.device}, {dtype}, batch {m.batch}, {m.threads} threads: median {duration(m.median_s)}"
@@ -302,19 +275,6 @@ with sweep_tab:
     # persist_state: a run stopped before the tabs (a refused resolution) would otherwise drop the list,
     # and the browser would show it empty when it is drawn again.
     batches = st.multiselect("Batch sizes", BATCH_CHOICES, key="latency_batches", persist_state="session")
-    points = []
-    for size in sorted(batches):
-        try:
-            sized = report_at(size)
-        except SpecError:
-            continue
-        points.append({"batch": size, "series": f"(b) roofline, {roofs.label}", "measured": False,
-                       "seconds": roofline.estimate(sized, roofs).roofline_seconds})
-        for device, probe in st.session_state.get(runs.PROBES, {}).items():
-            if dtype in probe.peak_flops_per_s:
-                points.append({"batch": size, "series": f"(b) roofline, this machine ({device}, measured roofs)",
-                               "measured": False,
-                               "seconds": roofline.estimate(sized, probe.as_hardware().roofs(dtype)).roofline_seconds})
 
     @st.fragment
     def sweep_panel() -> None:
@@ -332,16 +292,22 @@ with sweep_tab:
             st.rerun()
 
     sweep_panel()
+    sized = {}
+    for size in batches:
+        try:
+            sized[size] = report_at(size)
+        except SpecError:  # a size this model refuses has no point
+            pass
+    probes = st.session_state.get(runs.PROBES, {})
+    probed = {device: probe.as_hardware().roofs(dtype) for device, probe in probes.items()
+              if dtype in probe.peak_flops_per_s}
     device = st.session_state.get("latency_device", "cpu")
-    for size, measurement in sorted(runs.swept(subject, dtype, device).items()):
-        if size in batches:
-            points.append({"batch": size, "series": f"measured here ({device})", "measured": True,
-                           "seconds": measurement.median_s})
-    if points:
-        sweep_table = pd.DataFrame.from_records(points)
+    measured = {size: measurement.median_s for size, measurement in runs.swept(subject, dtype, device).items()
+                if size in batches}
+    sweep_table = charts.batch_sweep_table(sized, roofs, probed, measured, device)
+    if not sweep_table.empty:
         if sweep_tab.open:
             figures.show(charts.batch_sweep(sweep_table), key="latency_sweep_chart")
-        sweep_table["samples per s"] = sweep_table["batch"] / sweep_table["seconds"]
         about = (f"MACscope batch sweep · {subject.label} · input {'×'.join(map(str, report.input_shape))} "
                  f"per sample · {dtype} · seconds per forward pass")
         st.download_button("Download batch sweep (CSV)", csv_bytes(sweep_table, about),

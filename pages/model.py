@@ -8,20 +8,11 @@ from calc import zoo
 from calc.errors import SpecError
 from calc.units import exact, op_counts, si, si_bytes
 from charts import model as model_charts
-from charts.tables import csv_bytes, layer_table, layer_totals
+from charts.tables import csv_bytes, module_table, module_totals
 from ui import figures, links, shell, tables
+from ui.counts import count, read_zoo, zoo_names
 
 shell.require_navigation()
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def count(name: str, resolution: int, batch: int):
-    return zoo.count(name, resolution, batch)
-
-
-@st.cache_data(show_spinner=False)
-def zoo_names() -> tuple[str, ...]:
-    return zoo.list_models()
 
 
 def label(name: str) -> str:
@@ -33,11 +24,11 @@ def reset_resolution() -> None:
     st.session_state["model_resolution"] = zoo.model_info(st.session_state["model_name"]).input_shape[-1]
 
 
-with st.spinner(shell.READING_ZOO):
-    names = zoo_names()
+names = read_zoo()
 TABS = ["Per-layer table", "Hierarchy", "Heaviest layers", "By kind"]
-LINK = [links.choice("model", "model_name", zoo_names), links.integer("res", "model_resolution", 32, 1024),
-        links.integer("batch", "model_batch", 1, 1024), links.text("filter", "model_filter", 100),
+LINK = [links.choice("model", "model_name", zoo_names),
+        links.integer("res", "model_resolution", links.RESOLUTION),
+        links.integer("batch", "model_batch", links.BATCH), links.text("filter", "model_filter", 100),
         links.choice("tab", "model_tab", lambda: TABS)]
 links.restore("model", LINK)
 st.session_state.setdefault("model_name", "resnet50")
@@ -47,15 +38,15 @@ with st.sidebar:
     name = st.selectbox("Model", sorted(names, key=label), key="model_name", format_func=label,
                         on_change=reset_resolution, help="Type to search; grouped by family")
     info = zoo.model_info(name)
-    image = len(info.input_shape) == 3 and info.input_shape[0] == 3
-    fixed = image and info.resolutions is not None and info.resolutions.fixed
+    image = info.takes_images
+    fixed = info.fixed_resolution
     if fixed:  # built for one size: the input shows it (a link's other size gives way)
         st.session_state["model_resolution"] = info.input_shape[-1]
-    resolution = st.number_input("Resolution (pixels)", min_value=32, max_value=1024, step=16,
+    resolution = st.number_input("Resolution (pixels)", **links.RESOLUTION.widget(),
                                  key="model_resolution", disabled=not image or fixed,
                                  help=f"Native: {info.input_shape[-1]} (the default weights' crop size)"
                                       + (f"; {name} accepts {info.resolutions.describe()}" if info.resolutions else ""))
-    batch = st.number_input("Batch N", min_value=1, max_value=1024, step=1, key="model_batch")
+    batch = st.number_input("Batch N", **links.BATCH.widget(), key="model_batch")
     links.share_box(links.publish(LINK))
 
 st.title(f"Model: {name}")
@@ -91,11 +82,7 @@ if report.unsupported:
 table_tab, tree_tab, top_tab, kind_tab = st.tabs(TABS, key="model_tab", on_change="rerun")
 with table_tab:
     query = st.text_input("Filter by module path or type", key="model_filter", placeholder="e.g. layer3 or Conv2d")
-    table = layer_table(report).rename(columns={"#": "module path", "layer": "type"})
-    if query:
-        mask = (table["module path"].str.contains(query, case=False, regex=False)
-                | table["type"].str.contains(query, case=False, regex=False))
-        table = table[mask]
+    table = module_table(report, query)
     tables.show(table, hide_index=True, width="stretch", height=420,
                 column_order=["module path", "type", "output shape", "params", "MACs", "share of MACs",
                               "other ops", "bytes moved"],
@@ -113,8 +100,7 @@ with table_tab:
              + (f" · filtered by {query!r}: {len(table)} of {len(report.rows)} rows, no totals row" if query else ""))
     # The totals row is the model's own (a sum of the rows would count a module's parts twice); a filtered
     # table gets none, since its rows are not the model.
-    totals = None if query else {("module path" if key == "#" else "type" if key == "layer" else key): value
-                                 for key, value in layer_totals(report).items()}
+    totals = None if query else module_totals(report)
     st.download_button("Download per-layer CSV", csv_bytes(table, about, totals), file_name=f"macscope-{name}.csv",
                        mime="text/csv", key="model_csv")
 # The charts are built only in their open tab (the tabs rerun on a change): each costs the browser its drawing.

@@ -3,14 +3,12 @@ savings over C_out × k, whether the saving shows up in time here, and what-if o
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from calc import roofline, zoo
 from calc.errors import SpecError
 from calc.machine_load import disturbance_text
 from calc.registry import MAX_DIM
-from calc.separable import compare, savings_grid, what_if_stack
+from calc.separable import compare, savings_grid, timed_stacks, what_if_stack
 from calc.spec import parse_stack
 from calc.units import exact, si
 from charts import latency as latency_charts
@@ -18,6 +16,7 @@ from charts import separable as charts
 from charts.tables import csv_bytes
 from ui import latency_runs as runs
 from ui import figures, links, shell, stack_state, tables
+from ui.counts import what_if_model, zoo_names
 
 shell.require_navigation()
 
@@ -26,24 +25,19 @@ HEATMAP_KERNELS = (1, 3, 5, 7, 9)
 SOURCES = ("Zoo model", "Builder stack")
 TABS = ["Parts", "Savings heatmap", "Measured here", "What-if on a model"]  # no "C_out": a tab label is Markdown
 DEFAULTS = {"sep_in": 32, "sep_out": 64, "sep_kernel": 3, "sep_size": 224, "sep_stride": 1, "sep_padding": 1}
+CHANNELS, KERNEL, SIZE = links.Whole(1, 4096), links.Whole(1, 15), links.Whole(1, 4096)
+STRIDE, PADDING = links.Whole(1, 8), links.Whole(0, 15)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def model_what_if(name: str):
-    from calc.torch_separable import what_if_model
-
-    return what_if_model(name)
+def torchvision_names() -> tuple[str, ...]:
+    return zoo_names("torchvision")
 
 
-@st.cache_data(show_spinner=False)
-def zoo_names() -> tuple[str, ...]:
-    return zoo.list_models("torchvision")
-
-
-LINK = [links.integer("in", "sep_in", 1, 4096), links.integer("out", "sep_out", 1, 4096),
-        links.integer("k", "sep_kernel", 1, 15), links.integer("size", "sep_size", 1, 4096),
-        links.integer("stride", "sep_stride", 1, 8), links.integer("padding", "sep_padding", 0, 15),
-        links.choice("source", "sep_source", lambda: SOURCES), links.choice("model", "sep_model", zoo_names),
+LINK = [links.integer("in", "sep_in", CHANNELS), links.integer("out", "sep_out", CHANNELS),
+        links.integer("k", "sep_kernel", KERNEL), links.integer("size", "sep_size", SIZE),
+        links.integer("stride", "sep_stride", STRIDE), links.integer("padding", "sep_padding", PADDING),
+        links.choice("source", "sep_source", lambda: SOURCES),
+        links.choice("model", "sep_model", torchvision_names),
         links.choice("tab", "sep_tab", lambda: TABS)]
 links.restore("separable", LINK)
 for key, value in DEFAULTS.items():
@@ -53,12 +47,12 @@ st.session_state.setdefault("sep_model", "resnet18")
 with st.sidebar:
     st.subheader("The layer")
     left, right = st.columns(2)
-    in_channels = left.number_input("C_in", min_value=1, max_value=4096, key="sep_in", help="input channels")
-    out_channels = right.number_input("C_out", min_value=1, max_value=4096, key="sep_out", help="output channels")
-    kernel = left.number_input("k", min_value=1, max_value=15, key="sep_kernel", help="kernel height = width")
-    size = right.number_input("H = W", min_value=1, max_value=4096, key="sep_size", help="input height and width")
-    stride = left.number_input("stride", min_value=1, max_value=8, key="sep_stride")
-    padding = right.number_input("padding", min_value=0, max_value=15, key="sep_padding", help="k // 2 keeps H×W")
+    in_channels = left.number_input("C_in", **CHANNELS.widget(), key="sep_in", help="input channels")
+    out_channels = right.number_input("C_out", **CHANNELS.widget(), key="sep_out", help="output channels")
+    kernel = left.number_input("k", **KERNEL.widget(), key="sep_kernel", help="kernel height = width")
+    size = right.number_input("H = W", **SIZE.widget(), key="sep_size", help="input height and width")
+    stride = left.number_input("stride", **STRIDE.widget(), key="sep_stride")
+    padding = right.number_input("padding", **PADDING.widget(), key="sep_padding", help="k // 2 keeps H×W")
     links.share_box(links.publish(LINK))
 
 st.title("Depthwise-separable convolutions")
@@ -80,15 +74,8 @@ columns[2].metric("MACs saved", f"{comparison.savings:.2%}", border=True, help="
 columns[3].metric("Params saved", f"{comparison.params_savings:.2%}", border=True,
                   help=f"standard {exact(comparison.standard_params)} → depthwise {exact(comparison.depthwise_params)}"
                        f" + pointwise {exact(comparison.pointwise_params)} = {exact(comparison.separable_params)}")
-# Each formula over lines aligned on "=", so the result is on screen at 1024 px in presentation mode.
-st.latex(r"\begin{aligned}\text{saved} &= 1 - \frac{C_{in} K^2 H' W' + C_{out} C_{in} H' W'}{C_{out} C_{in} K^2 H' W'}"
-         r" \\ &= 1 - \left(\frac{1}{C_{out}} + \frac{1}{K^2}\right)\end{aligned}")
-st.latex(rf"= 1 - \left(\frac{{1}}{{{out_channels}}} + \frac{{1}}{{{kernel}^2}}\right)"
-         rf" = {comparison.approximate_savings:.4f}")
-st.latex((rf"\begin{{aligned}}\text{{exactly: saved}} &= 1 - \frac{{{exact(comparison.depthwise_macs)} + "
-          rf"{exact(comparison.pointwise_macs)}}}{{{exact(comparison.standard_macs)}}} \\ &= 1 - "
-          rf"\frac{{{exact(comparison.separable_macs)}}}{{{exact(comparison.standard_macs)}}} = "
-          rf"{comparison.savings:.4f}\end{{aligned}}").replace(",", "{,}"))
+for formula in charts.savings_formulas(comparison):
+    st.latex(formula)
 
 compare_tab, heatmap_tab, measure_tab, whatif_tab = st.tabs(TABS, key="sep_tab", on_change="rerun")
 with compare_tab:
@@ -101,12 +88,8 @@ with heatmap_tab:
     st.caption(f"C_in = {in_channels}, {size}×{size} input, stride {stride}, padding k // 2. The savings do not depend "
                "on C_in or H×W: both terms scale with them.")
 
-standard_stack = {"input": [int(in_channels), int(size), int(size)], "layers": [
-    {"type": "conv2d", "out_channels": int(out_channels), "kernel_size": int(kernel), "stride": int(stride),
-     "padding": int(padding), "bias": False}]}
-separable_stack = {"input": standard_stack["input"], "layers": [
-    {"type": "depthwise_conv2d", "kernel_size": int(kernel), "stride": int(stride), "padding": int(padding),
-     "bias": False}, {"type": "pointwise_conv2d", "out_channels": int(out_channels), "bias": False}]}
+standard_stack, separable_stack = timed_stacks(int(in_channels), int(out_channels), int(kernel), int(size),
+                                               int(stride), int(padding))
 subjects = {"standard": runs.Subject("standard", None, standard_stack, None, tuple(standard_stack["input"])),
             "separable": runs.Subject("separable", None, separable_stack, None, tuple(separable_stack["input"]))}
 
@@ -131,34 +114,21 @@ def measure_panel() -> None:
         return
     pair = done.pair
     roofs = st.session_state[runs.PROBES]["cpu"].as_hardware().roofs("fp32")
-    standard_time = pair.first.median_s
-    separable_time = pair.second.median_s
-    parts_time = done.profile.seconds
-    parts_total = sum(parts_time.values()) or 1.0
-    rows = [("standard conv", standard_report.rows[0], standard_time)]
-    rows += [(f"{label} part", row, separable_time * parts_time[row.name] / parts_total)
-             for label, row in zip(("depthwise", "pointwise"), separable_report.rows)]
-    table = pd.DataFrame.from_records([{
-        "layer": label, "FLOPs": row.flops, "bytes moved": row.memory_bytes, "FLOPs per byte": row.intensity,
-        "bound here (roofline)": "memory" if row.intensity < roofs.ridge_flops_per_byte else "compute",
-        "roofline time (ms)": roofline.roofline_seconds(row.flops, row.memory_bytes, roofs) * 1e3,
-        "measured (ms)": seconds * 1e3, "achieved FLOP/s": row.flops / seconds if seconds else float("nan"),
-    } for label, row, seconds in rows])
+    table = charts.measured_table(standard_report, separable_report, pair.first.median_s,
+                                  pair.second.median_s, done.profile.seconds, roofs)
     low, high = pair.ratio_quartiles
     spread = f"{len(pair.ratios)} interleaved rounds: middle half of the ratios {low:.0%}–{high:.0%}"
     if pair.resolved:
         st.metric("Measured time, separable / standard", f"{pair.ratio_median:.0%}", border=True,
                   help=f"Median of the per-round ratios; {spread}")
-        shares = pd.DataFrame({"what": ["separable / standard"],
-                               "FLOPs share": [separable_report.flops / standard_report.flops],
-                               "time share": [pair.ratio_median]})
-        figures.show(charts.flops_against_time(shares), key="sep_time_chart")
+        figures.show(charts.flops_against_time(charts.time_shares(comparison.flops_share, pair.ratio_median)),
+                     key="sep_time_chart")
     else:
         st.metric("Measured time, separable / standard", "not resolved on this machine", border=True,
                   help=f"The ratios straddle 100 %: {spread}")
         st.info(f"Not resolved on this machine: timed interleaved, the separable version was sometimes faster and "
                 f"sometimes slower than the standard conv ({spread}). The FLOPs say "
-                f"{separable_report.flops / standard_report.flops:.0%}; at this size the time does not follow.",
+                f"{comparison.flops_share:.0%}; at this size the time does not follow.",
                 icon=":material/info:")
     if pair.first.disturbed:
         st.warning(f"Measured on a busy machine: {disturbance_text(pair.first.other_cores, None, 1.0)}.",
@@ -188,13 +158,13 @@ with whatif_tab:
     source = st.radio("Replace every standard k×k conv (k > 1, groups 1) of", SOURCES, key="sep_source",
                       horizontal=True)
     if source == "Zoo model":
-        name = st.selectbox("Model", zoo_names(), key="sep_model")
+        name = st.selectbox("Model", torchvision_names(), key="sep_model")
     # The what-if builds the model in torch: only while its tab is open (the tabs rerun on a change).
     if whatif_tab.open:
         try:
             if source == "Zoo model":
                 with st.spinner(f"Counting {name} and its separable twin…"):
-                    what_if = model_what_if(name)
+                    what_if = what_if_model(name)
             else:
                 stack_state.ensure_stack()
                 name = "the Builder's stack"

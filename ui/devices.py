@@ -14,13 +14,18 @@ from ui import latency_runs as runs
 from ui.links import MAX_VALUE_CHARS
 
 CUSTOM = "latency_custom_devices"    # name -> Hardware, added in this session
+# The form's units, T(FL)OP/s and GB/s, and its limits: calc.hardware's, which a link's device meets too.
+PEAK_UNIT, BANDWIDTH_UNIT = 1e12, 1e9
+MAX_PEAK = hw.MAX_PEAK_FLOPS_PER_S / PEAK_UNIT
+MAX_BANDWIDTH = hw.MAX_BANDWIDTH_BYTES_PER_S / BANDWIDTH_UNIT
 
 
 def add_custom_device() -> None:
     values = st.session_state
-    peaks = {dtype: values[f"latency_custom_{dtype}"] * 1e12 for dtype in hw.COMPUTE_DTYPES}
+    peaks = {dtype: values[f"latency_custom_{dtype}"] * PEAK_UNIT for dtype in hw.COMPUTE_DTYPES}
+    bandwidth_bytes_per_s = values["latency_custom_bandwidth"] * BANDWIDTH_UNIT
     try:
-        device = hw.custom_hardware(values["latency_custom_name"], peaks, values["latency_custom_bandwidth"] * 1e9,
+        device = hw.custom_hardware(values["latency_custom_name"], peaks, bandwidth_bytes_per_s,
                                     values["latency_custom_kind"])
     except SpecError as error:
         values["latency_custom_message"] = ("error", str(error))

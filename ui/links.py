@@ -37,10 +37,30 @@ class Param:
     max_chars: int = MAX_VALUE_CHARS            # longer is refused unread (a stack has its own, larger limit)
 
 
-def integer(name: str, key: str, low: int, high: int) -> Param:
+@dataclass(frozen=True)
+class Whole:
+    """A whole-number setting's range, declared once: its number_input takes ``widget()``
+    and its link parameter (``integer``) refuses what the widget would refuse."""
+    low: int
+    high: int
+    step: int = 1
+
+    def widget(self) -> dict[str, int]:
+        """The number_input's arguments: min_value, max_value, step."""
+        return {"min_value": self.low, "max_value": self.high, "step": self.step}
+
+
+# Shared by the pages that count a zoo model: the input's side in pixels and the batch.
+RESOLUTION = Whole(32, 1024, 16)
+BATCH = Whole(1, 1024)
+
+
+def integer(name: str, key: str, bounds: Whole) -> Param:
+    # The link accepts any whole number in range, not only multiples of the widget's step:
+    # a model's native size (299, 518) is off the step, and the widget accepts it too.
     def read(text: str) -> int:
-        if not text.isdigit() or not low <= int(text) <= high:
-            raise ValueError(f"must be a whole number from {low} to {high:,}")
+        if not text.isdigit() or not bounds.low <= int(text) <= bounds.high:
+            raise ValueError(f"must be a whole number from {bounds.low} to {bounds.high:,}")
         return int(text)
     return Param(name, key, read)
 

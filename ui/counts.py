@@ -1,0 +1,55 @@
+"""The zoo's counts and names for every page, cached once per server.
+
+Two layers of cache: calc.zoo keeps each count on disk (calc.disk_cache), so a fresh server
+shows it without importing torch; this module keeps the Reports of this server in memory,
+shared by all pages, so that a model counted on the Model page is not read again on the
+Latency or Compare page. Nothing here imports torch: a count that is on disk stays torch-free.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from calc import zoo
+from calc.analyze import Report
+from ui import shell
+
+# A Report of the largest zoo model is about 100 kB, most are a few kB: hundreds fit in memory.
+MAX_COUNTS = 512   # the Compare page sweeps each chosen model at seven resolutions
+
+
+@st.cache_data(show_spinner=False, max_entries=MAX_COUNTS)
+def _count(name: str, resolution: int | None, batch: int, storage_dtype: str) -> Report:
+    return zoo.count(name, resolution, batch, storage_dtype)
+
+
+def count(name: str, resolution: int | None = None, batch: int = 1, storage_dtype: str = "fp32") -> Report:
+    """``zoo.count`` on the meta device (SpecError for a refused resolution), cached in memory.
+
+    Every argument is passed on by position, so that count("resnet50") and
+    count("resnet50", None, 1, "fp32") are one cache entry."""
+    return _count(name, resolution, batch, storage_dtype)
+
+
+@st.cache_data(show_spinner=False)
+def _zoo_names(source: str | None) -> tuple[str, ...]:
+    return zoo.list_models(source)
+
+
+def zoo_names(source: str | None = None) -> tuple[str, ...]:
+    """The zoo's model names (``source``: "torchvision" or "preset" for one kind only)."""
+    return _zoo_names(source)
+
+
+def read_zoo() -> tuple[str, ...]:
+    """The zoo's names, saying so on the page while a first read imports torchvision."""
+    with st.spinner(shell.READING_ZOO):
+        return zoo_names()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def what_if_model(name: str):
+    """calc.torch_separable.what_if_model: the zoo model against its separable twin (builds it in torch)."""
+    from calc.torch_separable import what_if_model as what_if
+
+    return what_if(name)
