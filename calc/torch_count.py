@@ -167,7 +167,7 @@ def fused_attention(args: tuple, out: Any) -> OtherOps:
     return (("scaling", query.numel()), ("softmax", 3 * scores))
 
 
-def _rule_table(*groups: tuple[Iterable[str], Rule]) -> dict[str, Rule]:
+def rule_table(*groups: tuple[Iterable[str], Rule]) -> dict[str, Rule]:
     """aten op name -> its rule; an op given two rules, or a rule and ZERO_COST, is refused."""
     table: dict[str, Rule] = {}
     for names, rule in groups:
@@ -180,7 +180,7 @@ def _rule_table(*groups: tuple[Iterable[str], Rule]) -> dict[str, Rule]:
     return table
 
 
-OTHER_OPS = _rule_table(
+OTHER_OPS = rule_table(
     (("_native_batch_norm_legit_no_training", "_native_batch_norm_legit", "native_batch_norm", "batch_norm",
       "_batch_norm_with_update", "_batch_norm_no_update"), per_input_element("normalization", 2)),
     (("native_layer_norm", "layer_norm", "native_group_norm", "group_norm"),
