@@ -23,13 +23,19 @@ links.restore("app", links.GLOBAL)
 # Presentation mode collapses the sidebar: the main area gets the whole width of a
 # projector; the sidebar's arrow brings back the controls and the share link.
 # A local icon: a material icon would be fetched from a font server, absent offline.
-st.set_page_config(page_title="MACscope", page_icon=str(Path(__file__).parent / "docs" / "favicon.png"), layout="wide",
-                   initial_sidebar_state="collapsed" if st.session_state.get("presentation") else "auto")
+st.set_page_config(
+    page_title="MACscope",
+    page_icon=str(Path(__file__).parent / "docs" / "favicon.png"),
+    layout="wide",
+    initial_sidebar_state="collapsed" if st.session_state.get("presentation") else "auto",
+)
 navigation = st.navigation(PAGES)
 shell.say_if_no_such_page(PAGES)
-presentation = st.sidebar.toggle("Presentation mode", key="presentation",
-                                 help="Larger text, charts and formulas that fit a projector, the sidebar folded "
-                                      "away; kept in the link")
+presentation = st.sidebar.toggle(
+    "Presentation mode",
+    key="presentation",
+    help="Larger text, charts and formulas that fit a projector, the sidebar folded away; kept in the link",
+)
 style.apply(presentation)
 navigation.run()
 links.publish_global()

@@ -61,10 +61,24 @@ async def lifespan(_app):
 # What the pages import (none of it imports torch), imported while the server starts rather
 # than during its first visitor's first page: pandas and plotly alone take most of a second.
 PAGE_IMPORTS = (
-    "calc.explain", "calc.presets", "calc.separable", "calc.zoo",
-    "charts.compare", "charts.concepts", "charts.latency", "charts.layers", "charts.model",
-    "charts.separable", "charts.tables",
-    "ui.devices", "ui.fields", "ui.figures", "ui.latency_runs", "ui.links", "ui.stack_state", "ui.tables",
+    "calc.explain",
+    "calc.presets",
+    "calc.separable",
+    "calc.zoo",
+    "charts.compare",
+    "charts.concepts",
+    "charts.latency",
+    "charts.layers",
+    "charts.model",
+    "charts.separable",
+    "charts.tables",
+    "ui.devices",
+    "ui.fields",
+    "ui.figures",
+    "ui.latency_runs",
+    "ui.links",
+    "ui.stack_state",
+    "ui.tables",
 )
 for module_name in PAGE_IMPORTS:
     importlib.import_module(module_name)

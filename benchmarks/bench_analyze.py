@@ -35,9 +35,9 @@ from calc.units import si  # noqa: E402
 APP = ROOT / "app.py"
 BUILDER = "pages/builder.py"
 
-ANALYZE_TARGET_MS = 50.0          # 1,000 layers
-ANALYZE_SMALL_TARGET_MS = 5.0     # 100 layers: the 1,000-layer target scaled by layer count
-RERUN_TARGET_MS = 300.0           # one Builder rerun with 50 layers
+ANALYZE_TARGET_MS = 50.0  # 1,000 layers
+ANALYZE_SMALL_TARGET_MS = 5.0  # 100 layers: the 1,000-layer target scaled by layer count
+RERUN_TARGET_MS = 300.0  # one Builder rerun with 50 layers
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,11 @@ def cnn_stack(n_layers: int, channels: int = 32, size: int = 32) -> dict[str, An
     batchnorm2d, relu repeated on a channels x size x size image, then global pooling,
     flatten and a 10-way linear classifier."""
     head = [{"type": "adaptive_avgpool2d"}, {"type": "flatten"}, {"type": "linear", "out_features": 10}]
-    block = [{"type": "conv2d", "out_channels": channels, "kernel_size": 3, "padding": 1, "bias": False},
-             {"type": "batchnorm2d"}, {"type": "relu"}]
+    block = [
+        {"type": "conv2d", "out_channels": channels, "kernel_size": 3, "padding": 1, "bias": False},
+        {"type": "batchnorm2d"},
+        {"type": "relu"},
+    ]
     if n_layers < len(head) + 1:
         raise ValueError(f"a benchmark stack needs at least {len(head) + 1} layers, got {n_layers}")
     body = [dict(block[i % len(block)]) for i in range(n_layers - len(head))]
@@ -123,33 +126,50 @@ def bench_builder_rerun(n_layers: int = 50, reruns: int = 20, target_ms: float =
 
 
 def run_all(repetitions: int, reruns: int) -> list[Figure]:
-    return [bench_analyze(1000, repetitions, ANALYZE_TARGET_MS),
-            bench_analyze(100, repetitions, ANALYZE_SMALL_TARGET_MS),
-            bench_builder_rerun(50, reruns, RERUN_TARGET_MS)]
+    return [
+        bench_analyze(1000, repetitions, ANALYZE_TARGET_MS),
+        bench_analyze(100, repetitions, ANALYZE_SMALL_TARGET_MS),
+        bench_builder_rerun(50, reruns, RERUN_TARGET_MS),
+    ]
 
 
 def format_table(figures: list[Figure]) -> str:
     header = ("figure", "median ms", "min ms", "runs", "target ms", "result")
-    rows = [(f.name, f"{f.median_ms:.2f}", f"{f.min_ms:.2f}", str(f.repetitions), f"{f.target_ms:g}",
-             "PASS" if f.passed else "FAIL") for f in figures]
+    rows = [
+        (
+            f.name,
+            f"{f.median_ms:.2f}",
+            f"{f.min_ms:.2f}",
+            str(f.repetitions),
+            f"{f.target_ms:g}",
+            "PASS" if f.passed else "FAIL",
+        )
+        for f in figures
+    ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
-                         for i, (cell, width) in enumerate(zip(cells, widths, strict=True)))
+        return "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
 
     return "\n".join([line(header), "  ".join("-" * width for width in widths), *map(line, rows)])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repetitions", type=int, default=25, help="timed parse + analyse calls (default 25)")
+    parser.add_argument(
+        "--repetitions", type=int, default=25, help="timed parse + analyse calls (default 25)"
+    )
     parser.add_argument("--reruns", type=int, default=20, help="timed Builder reruns (default 20)")
     args = parser.parse_args(argv)
     figures = run_all(args.repetitions, args.reruns)
     print(format_table(figures))
-    print("PASS/FAIL compares the median with the target; the 100-layer target is the 1,000-layer one "
-          "scaled by layer count.")
+    print(
+        "PASS/FAIL compares the median with the target; the 100-layer target is the 1,000-layer one "
+        "scaled by layer count."
+    )
     return 0 if all(f.passed for f in figures) else 1
 
 

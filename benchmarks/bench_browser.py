@@ -47,8 +47,8 @@ from tests.test_e2e_browser import (  # noqa: E402
 
 COLD_TARGET_S = 3.0
 INTERACTION_TARGET_S = 1.0
-WAIT_S = 90            # the longest any one figure may take before the run gives up
-QUIET_MS = 500         # no DOM change for this long: the page is drawn
+WAIT_S = 90  # the longest any one figure may take before the run gives up
+QUIET_MS = 500  # no DOM change for this long: the page is drawn
 
 # Installed before any page script, with OBSERVER_JS. Every 20 ms it checks whether the
 # page's numbers are on screen (an element matching the target selector, visible, not
@@ -81,25 +81,27 @@ setInterval(() => {
   if (shown) bench.numbersAt = performance.timeOrigin + performance.now();
 }, 20);
 """
-SETTLED_MS = 300   # an interaction's answer counts once no message has come for this long
+SETTLED_MS = 300  # an interaction's answer counts once no message has come for this long
 
 
 @dataclass(frozen=True)
 class PageCase:
     name: str
     url_path: str
-    numbers: tuple[str, str]               # CSS selector and text of the page's first numbers
-    interaction: str                       # what the interaction does, in words
-    act: Callable[[Page], None]            # does it
-    answer: tuple[str, str]                # what shows its result
+    numbers: tuple[str, str]  # CSS selector and text of the page's first numbers
+    interaction: str  # what the interaction does, in words
+    act: Callable[[Page], None]  # does it
+    answer: tuple[str, str]  # what shows its result
 
 
 def type_number(key: str, value: int) -> Callable[[Page], None]:
     """Type into a number input and press Enter (narrow inputs have no +/- buttons)."""
+
     def act(page: Page) -> None:
         field = page.locator(f".st-key-{key} input")
         field.fill(str(value))
         field.press("Enter")
+
     return act
 
 
@@ -109,19 +111,41 @@ def open_tab(label: str) -> Callable[[Page], None]:
 
 METRIC = ('[data-testid="stMain"] [data-testid="stMetricValue"]', "")
 PAGES = (
-    PageCase("home", "", ('[data-testid="stMain"] [data-testid="stCaptionContainer"]', "MACs ≈"),
-             "presentation mode on", lambda page: page.locator(".st-key-presentation label").click(),
-             ('[data-testid="stMain"] [data-testid="stCaptionContainer"]', "MACs ≈")),
-    PageCase("concepts", "concepts", ('[data-testid="stMain"] [data-testid="stMarkdownContainer"]', "per image"),
-             "open the K, M, G, T, P tab", open_tab("K, M, G, T, P"),
-             ('[data-testid="stMain"] [data-testid="stDataFrame"]', "")),
-    PageCase("builder", "builder", METRIC, "add a layer",
-             lambda page: page.get_by_test_id("stSidebar").get_by_role("button", name="Add layer", exact=True).click(),
-             METRIC),
+    PageCase(
+        "home",
+        "",
+        ('[data-testid="stMain"] [data-testid="stCaptionContainer"]', "MACs ≈"),
+        "presentation mode on",
+        lambda page: page.locator(".st-key-presentation label").click(),
+        ('[data-testid="stMain"] [data-testid="stCaptionContainer"]', "MACs ≈"),
+    ),
+    PageCase(
+        "concepts",
+        "concepts",
+        ('[data-testid="stMain"] [data-testid="stMarkdownContainer"]', "per image"),
+        "open the K, M, G, T, P tab",
+        open_tab("K, M, G, T, P"),
+        ('[data-testid="stMain"] [data-testid="stDataFrame"]', ""),
+    ),
+    PageCase(
+        "builder",
+        "builder",
+        METRIC,
+        "add a layer",
+        lambda page: (
+            page.get_by_test_id("stSidebar").get_by_role("button", name="Add layer", exact=True).click()
+        ),
+        METRIC,
+    ),
     PageCase("model", "model", METRIC, "batch 1 -> 2", type_number("model_batch", 2), METRIC),
-    PageCase("compare", "compare", ('[data-testid="stMain"] [data-testid="stDataFrame"]', ""),
-             "open the MACs vs resolution tab", open_tab("MACs vs resolution"),
-             ('[data-testid="stMain"] .js-plotly-plot', "")),
+    PageCase(
+        "compare",
+        "compare",
+        ('[data-testid="stMain"] [data-testid="stDataFrame"]', ""),
+        "open the MACs vs resolution tab",
+        open_tab("MACs vs resolution"),
+        ('[data-testid="stMain"] .js-plotly-plot', ""),
+    ),
     PageCase("latency", "latency", METRIC, "batch 1 -> 2", type_number("latency_batch", 2), METRIC),
     PageCase("separable", "separable", METRIC, "C_out 64 -> 65", type_number("sep_out", 65), METRIC),
 )
@@ -130,15 +154,15 @@ QUICK = ("home", "builder")
 
 @dataclass(frozen=True)
 class Timing:
-    numbers_s: float    # to the numbers on screen
-    drawn_s: float      # to the last change of the page, script done
+    numbers_s: float  # to the numbers on screen
+    drawn_s: float  # to the last change of the page, script done
 
 
 @dataclass(frozen=True)
 class PageFigures:
     name: str
     interaction: str
-    empty_cache: Timing | None    # None: that step failed, and ``problem`` says how
+    empty_cache: Timing | None  # None: that step failed, and ``problem`` says how
     cold: Timing | None
     reload: Timing | None
     interacted: Timing | None
@@ -146,8 +170,12 @@ class PageFigures:
 
     @property
     def passed(self) -> bool:
-        return (self.cold is not None and self.interacted is not None and self.cold.numbers_s <= COLD_TARGET_S
-                and self.interacted.numbers_s <= INTERACTION_TARGET_S)
+        return (
+            self.cold is not None
+            and self.interacted is not None
+            and self.cold.numbers_s <= COLD_TARGET_S
+            and self.interacted.numbers_s <= INTERACTION_TARGET_S
+        )
 
 
 class Visit:
@@ -164,20 +192,30 @@ class Visit:
 
     def aim(self, numbers: tuple[str, str], idle: bool) -> None:
         """Start looking for ``numbers`` (set again by the init script on each navigation)."""
-        self.page.evaluate("([target, idle]) => { window.__bench.target = target; window.__bench.idle = idle; "
-                           "window.__bench.numbersAt = null; }", [list(numbers), idle])
+        self.page.evaluate(
+            "([target, idle]) => { window.__bench.target = target; window.__bench.idle = idle; "
+            "window.__bench.numbersAt = null; }",
+            [list(numbers), idle],
+        )
 
-    def timed(self, start_epoch: float, numbers: tuple[str, str], messages_before: int | None = None) -> Timing:
+    def timed(
+        self, start_epoch: float, numbers: tuple[str, str], messages_before: int | None = None
+    ) -> Timing:
         """Seconds from ``start_epoch`` (time.time()) to the numbers, and to the page drawn."""
-        if messages_before is None:   # a navigation: the numbers are new, whatever the script is doing
-            self.page.wait_for_function("() => window.__bench !== undefined", polling=20, timeout=WAIT_S * 1000)
+        if messages_before is None:  # a navigation: the numbers are new, whatever the script is doing
+            self.page.wait_for_function(
+                "() => window.__bench !== undefined", polling=20, timeout=WAIT_S * 1000
+            )
             self.aim(numbers, idle=False)
         self.page.wait_for_function(
             """([before, settled]) => window.__bench.numbersAt !== null
                  && (before === null || window.__bench.messages > before)
                  && (!window.__bench.idle
                      || performance.timeOrigin + performance.now() - window.__bench.numbersAt >= settled)""",
-            arg=[messages_before, SETTLED_MS], polling=20, timeout=WAIT_S * 1000)
+            arg=[messages_before, SETTLED_MS],
+            polling=20,
+            timeout=WAIT_S * 1000,
+        )
         numbers_s = self.page.evaluate("window.__bench.numbersAt") / 1000 - start_epoch
         deadline = time.monotonic() + WAIT_S
         state: dict = {}
@@ -185,10 +223,18 @@ class Visit:
             self.server.assert_alive()
             state = self.page.evaluate(APP_STATE_JS)
             if state["exceptions"]:
-                raise RuntimeError(f"{self.page.url} shows an exception: "
-                                   f"{self.page.get_by_test_id('stException').first.inner_text()}")
-            if (state["script"] == "notRunning" and not state["status_widget"] and not state["stale_elements"]
-                    and not state["skeletons"] and state["runs_finished"] > 0 and state["quiet_ms"] >= QUIET_MS):
+                raise RuntimeError(
+                    f"{self.page.url} shows an exception: "
+                    f"{self.page.get_by_test_id('stException').first.inner_text()}"
+                )
+            if (
+                state["script"] == "notRunning"
+                and not state["status_widget"]
+                and not state["stale_elements"]
+                and not state["skeletons"]
+                and state["runs_finished"] > 0
+                and state["quiet_ms"] >= QUIET_MS
+            ):
                 return Timing(numbers_s, time.time() - start_epoch - state["quiet_ms"] / 1000)
             self.page.wait_for_timeout(50)
         raise RuntimeError(f"{self.page.url} was not drawn within {WAIT_S} s: {state}")
@@ -220,13 +266,18 @@ def started_server(cache: str) -> StreamlitServer:
 
 
 def problem(step: str, error: Exception) -> str:
-    return f"{step}: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+    return (
+        f"{step}: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+    )
 
 
 def measure(cases: list[PageCase], cache: str) -> list[PageFigures]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         try:
             empty: dict[str, Timing | None] = {}
             problems: dict[str, str] = {}
@@ -236,7 +287,7 @@ def measure(cases: list[PageCase], cache: str) -> list[PageFigures]:
                     visit = Visit(browser, server)
                     try:
                         empty[case.name] = visit.open(case)
-                        visit.interact(case)   # its counts go on disk too
+                        visit.interact(case)  # its counts go on disk too
                     except Exception as error:  # one page's failure is reported, the rest measured
                         empty.setdefault(case.name, None)
                         problems[case.name] = problem("empty cache", error)
@@ -250,8 +301,9 @@ def measure(cases: list[PageCase], cache: str) -> list[PageFigures]:
                 server = started_server(cache)
                 visit = Visit(browser, server)
                 try:
-                    for step, (label, run) in enumerate((("cold", visit.open), ("reload", visit.reload),
-                                                         ("interaction", visit.interact))):
+                    for step, (label, run) in enumerate(
+                        (("cold", visit.open), ("reload", visit.reload), ("interaction", visit.interact))
+                    ):
                         try:
                             timings[step] = run(case)
                         except Exception as error:  # reported with its step; the next page is measured
@@ -260,8 +312,15 @@ def measure(cases: list[PageCase], cache: str) -> list[PageFigures]:
                 finally:
                     visit.close()
                     server.stop()
-                figures.append(PageFigures(case.name, case.interaction, empty[case.name], *timings,
-                                           problem=problems.get(case.name, "")))
+                figures.append(
+                    PageFigures(
+                        case.name,
+                        case.interaction,
+                        empty[case.name],
+                        *timings,
+                        problem=problems.get(case.name, ""),
+                    )
+                )
                 print(f"  measured {case.name}", file=sys.stderr, flush=True)
             return figures
         finally:
@@ -272,16 +331,22 @@ def format_table(figures: list[PageFigures]) -> str:
     def cell(timing: Timing | None) -> str:
         return f"{timing.numbers_s:5.2f} ({timing.drawn_s:5.2f})" if timing else f"{'failed':>13s}"
 
-    header = (f"{'page':10s}  {'empty cache':>13s}  {'cold':>13s}  {'reload':>13s}  {'interaction':>13s}  "
-              f"{'':4s}  interaction")
+    header = (
+        f"{'page':10s}  {'empty cache':>13s}  {'cold':>13s}  {'reload':>13s}  {'interaction':>13s}  "
+        f"{'':4s}  interaction"
+    )
     lines = [header, "-" * len(header)]
     for figure in figures:
-        lines.append(f"{figure.name:10s}  {cell(figure.empty_cache)}  {cell(figure.cold)}  {cell(figure.reload)}  "
-                     f"{cell(figure.interacted)}  {'PASS' if figure.passed else 'FAIL'}  {figure.interaction}")
+        lines.append(
+            f"{figure.name:10s}  {cell(figure.empty_cache)}  {cell(figure.cold)}  {cell(figure.reload)}  "
+            f"{cell(figure.interacted)}  {'PASS' if figure.passed else 'FAIL'}  {figure.interaction}"
+        )
         if figure.problem:
             lines.append(f"{'':10s}  {figure.problem}")
-    lines.append(f"seconds to the numbers (to the page drawn); targets: cold <= {COLD_TARGET_S:g} s, "
-                 f"interaction <= {INTERACTION_TARGET_S:g} s, on a fresh server with the counts on disk")
+    lines.append(
+        f"seconds to the numbers (to the page drawn); targets: cold <= {COLD_TARGET_S:g} s, "
+        f"interaction <= {INTERACTION_TARGET_S:g} s, on a fresh server with the counts on disk"
+    )
     return "\n".join(lines)
 
 
@@ -301,8 +366,10 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.pop(CACHE_DIR_ENV, None)
         else:
             os.environ[CACHE_DIR_ENV] = previous
-    print(f"{len(cases)} pages, headless Chromium {VIEWPORT['width']}x{VIEWPORT['height']}, "
-          f"{os.cpu_count()} CPUs, load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
+    print(
+        f"{len(cases)} pages, headless Chromium {VIEWPORT['width']}x{VIEWPORT['height']}, "
+        f"{os.cpu_count()} CPUs, load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}"
+    )
     print(format_table(figures))
     return 0 if all(figure.passed for figure in figures) else 1
 

@@ -43,7 +43,7 @@ from calc.units import si, si_bytes  # noqa: E402
 
 MODELS = ("resnet18", "mobilenet_v2", zoo.PRESET_PREFIX + "MobileNetV2 block")
 QUICK_MODELS = (zoo.PRESET_PREFIX + "Small CNN (CIFAR-10)",)
-ESTIMATE_TARGET_MS = 50.0      # 1,000 layers
+ESTIMATE_TARGET_MS = 50.0  # 1,000 layers
 ESTIMATE_LAYERS = 1000
 
 
@@ -55,8 +55,8 @@ class ModelFigure:
     iqr_s: float
     blocks: int
     measure_wall_s: float
-    peak_s: float          # (a)
-    roofline_s: float      # (b)
+    peak_s: float  # (a)
+    roofline_s: float  # (b)
 
     @property
     def peak_efficiency(self) -> float:
@@ -71,8 +71,8 @@ class ModelFigure:
 class ProfileFigure:
     name: str
     rows: int
-    total_s: float         # sum of the per-row times, per forward
-    median_s: float        # the whole-model measurement it is compared with
+    total_s: float  # sum of the per-row times, per forward
+    median_s: float  # the whole-model measurement it is compared with
     wall_s: float
 
     @property
@@ -95,8 +95,20 @@ def bench_model(name: str, roofs: Roofs, min_run_time: float) -> tuple[ModelFigu
     report, model = prepared(name)
     measurement = measure(model, report.input_shape, 1, "fp32", min_run_time=min_run_time)
     result = estimate(report, roofs)
-    return (ModelFigure(name, report.input_shape, measurement.median_s, measurement.iqr_s, len(measurement.times_s),
-                        measurement.wall_seconds, result.peak_seconds, result.roofline_seconds), report, model)
+    return (
+        ModelFigure(
+            name,
+            report.input_shape,
+            measurement.median_s,
+            measurement.iqr_s,
+            len(measurement.times_s),
+            measurement.wall_seconds,
+            result.peak_seconds,
+            result.roofline_seconds,
+        ),
+        report,
+        model,
+    )
 
 
 def bench_profile(name: str, report, model, median_s: float, forwards: int) -> ProfileFigure:
@@ -105,7 +117,9 @@ def bench_profile(name: str, report, model, median_s: float, forwards: int) -> P
     return ProfileFigure(name, len(profile.seconds), profile.total_s, median_s, time.perf_counter() - started)
 
 
-def bench_estimate(n_layers: int, roofs: Roofs, repetitions: int, target_ms: float = ESTIMATE_TARGET_MS) -> Figure:
+def bench_estimate(
+    n_layers: int, roofs: Roofs, repetitions: int, target_ms: float = ESTIMATE_TARGET_MS
+) -> Figure:
     """estimate() of an ``n_layers`` stack, with the figures a page reads from it."""
     report = calc.analyze(calc.parse_stack(cnn_stack(n_layers)))
     assert len(report.rows) == n_layers, "the benchmark stack must analyse every layer"
@@ -125,8 +139,10 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
-                         for i, (cell, width) in enumerate(zip(cells, widths, strict=True)))
+        return "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
 
     return "\n".join([line(header), "  ".join("-" * width for width in widths), *map(line, rows)])
 
@@ -136,37 +152,75 @@ def format_probe(result: Probe, wall_s: float) -> str:
     for dtype, peak in result.peaks:
         sizes = ", ".join(f"{n}: {si(flops, 'FLOP/s')}" for d, n, flops in result.gemm if d == dtype)
         lines.append(f"  {dtype:5s} peak {si(peak, 'FLOP/s'):>14s}   (n x n matmuls, n = {sizes})")
-    lines.append(f"  bandwidth  {si_bytes(result.bandwidth_bytes_per_s)}/s   "
-                 f"({result.copy_bytes // 2**20} MiB copy, read + write)")
+    lines.append(
+        f"  bandwidth  {si_bytes(result.bandwidth_bytes_per_s)}/s   "
+        f"({result.copy_bytes // 2**20} MiB copy, read + write)"
+    )
     return "\n".join(lines)
 
 
 def format_models(figures: list[ModelFigure]) -> str:
-    header = ("model, batch 1, fp32", "input", "median ms", "IQR ms", "blocks", "wall s", "(a) ms", "(b) ms",
-              "(a)/meas", "(b)/meas")
-    rows = [(f.name, "x".join(map(str, f.input_shape)), ms(f.median_s), ms(f.iqr_s), str(f.blocks),
-             f"{f.measure_wall_s:.2f}", ms(f.peak_s), ms(f.roofline_s), f"{100 * f.peak_efficiency:.1f} %",
-             f"{100 * f.roofline_efficiency:.1f} %") for f in figures]
+    header = (
+        "model, batch 1, fp32",
+        "input",
+        "median ms",
+        "IQR ms",
+        "blocks",
+        "wall s",
+        "(a) ms",
+        "(b) ms",
+        "(a)/meas",
+        "(b)/meas",
+    )
+    rows = [
+        (
+            f.name,
+            "x".join(map(str, f.input_shape)),
+            ms(f.median_s),
+            ms(f.iqr_s),
+            str(f.blocks),
+            f"{f.measure_wall_s:.2f}",
+            ms(f.peak_s),
+            ms(f.roofline_s),
+            f"{100 * f.peak_efficiency:.1f} %",
+            f"{100 * f.roofline_efficiency:.1f} %",
+        )
+        for f in figures
+    ]
     return table(header, rows)
 
 
 def format_profiles(figures: list[ProfileFigure]) -> str:
     header = ("per-layer profile", "rows", "sum of rows ms", "median ms", "ratio", "wall s")
-    rows = [(f.name, str(f.rows), ms(f.total_s), ms(f.median_s), f"{f.ratio:.2f} x", f"{f.wall_s:.2f}")
-            for f in figures]
+    rows = [
+        (f.name, str(f.rows), ms(f.total_s), ms(f.median_s), f"{f.ratio:.2f} x", f"{f.wall_s:.2f}")
+        for f in figures
+    ]
     return table(header, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="a few seconds: fp32 probe only, one small stack, short run times")
-    parser.add_argument("--min-run-time", type=float, default=None,
-                        help="seconds of timed forwards per model (default 1.0; 0.05 with --quick)")
-    parser.add_argument("--repetitions", type=int, default=None,
-                        help="timed roofline estimates (default 25; 3 with --quick)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads for everything (default: torch's, one per core)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few seconds: fp32 probe only, one small stack, short run times",
+    )
+    parser.add_argument(
+        "--min-run-time",
+        type=float,
+        default=None,
+        help="seconds of timed forwards per model (default 1.0; 0.05 with --quick)",
+    )
+    parser.add_argument(
+        "--repetitions", type=int, default=None, help="timed roofline estimates (default 25; 3 with --quick)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for everything (default: torch's, one per core)",
+    )
     args = parser.parse_args(argv)
     threads = torch.get_num_threads()
     if args.threads is not None:
@@ -183,8 +237,10 @@ def run(args: argparse.Namespace) -> int:
     repetitions = args.repetitions if args.repetitions is not None else 3 if quick else 25
     dtypes = ("fp32",) if quick else ("fp32", "bf16", "fp16")
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average "
-          f"{'/'.join(f'{load:.2f}' for load in os.getloadavg())} (1/5/15 min)\n")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average "
+        f"{'/'.join(f'{load:.2f}' for load in os.getloadavg())} (1/5/15 min)\n"
+    )
     probed, probe_wall = bench_probe(dtypes, 0.3 if quick else 2.0)
     print(format_probe(probed, probe_wall) + "\n")
     roofs = probed.as_hardware().roofs("fp32")
@@ -195,8 +251,10 @@ def run(args: argparse.Namespace) -> int:
         models.append(model_figure)
         profiles.append(bench_profile(name, report, model, model_figure.median_s, forwards=2 if quick else 5))
     print(format_models(models))
-    print("(a) = FLOPs / P, (b) = sum over layers of max(FLOPs / P, bytes / B), on the probed fp32 roofs "
-          f"P = {si(roofs.peak_flops_per_s, 'FLOP/s')}, B = {si_bytes(roofs.bandwidth_bytes_per_s)}/s\n")
+    print(
+        "(a) = FLOPs / P, (b) = sum over layers of max(FLOPs / P, bytes / B), on the probed fp32 roofs "
+        f"P = {si(roofs.peak_flops_per_s, 'FLOP/s')}, B = {si_bytes(roofs.bandwidth_bytes_per_s)}/s\n"
+    )
     print(format_profiles(profiles))
     print("ratio = sum of per-row times / whole-model median: the cost of the ranges and the profiler\n")
 

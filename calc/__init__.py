@@ -12,6 +12,24 @@ from calc.registry import Field, LayerKind, layer_kind, layer_kinds
 from calc.spec import Layer, Stack, dump_stack, load_stack, parse_stack, stack_to_json
 from calc.units import flops_from_macs
 
-__all__ = ["Cost", "Field", "Layer", "LayerKind", "Report", "Row", "SpecError", "Stack", "Term", "analyze",
-           "analyze_json_until_error", "analyze_until_error", "dump_stack", "flops_from_macs", "layer_kind", "layer_kinds", "load_stack",
-           "parse_stack", "stack_to_json"]
+__all__ = [
+    "Cost",
+    "Field",
+    "Layer",
+    "LayerKind",
+    "Report",
+    "Row",
+    "SpecError",
+    "Stack",
+    "Term",
+    "analyze",
+    "analyze_json_until_error",
+    "analyze_until_error",
+    "dump_stack",
+    "flops_from_macs",
+    "layer_kind",
+    "layer_kinds",
+    "load_stack",
+    "parse_stack",
+    "stack_to_json",
+]

@@ -18,17 +18,17 @@ from calc.registry import MAX_ELEMENTS, layer_kind
 from calc.spec import Stack, parse_stack
 from calc.units import DTYPE_BYTES, flops_from_macs
 
-ROOT_NAME = "(model)"   # the row of a torch model's root module's own work; other rows are module paths
+ROOT_NAME = "(model)"  # the row of a torch model's root module's own work; other rows are module paths
 
 
 @dataclass(frozen=True)
 class Row:
-    index: int                       # position in the stack
-    name: str                        # "3", or "3.depthwise" for a part
+    index: int  # position in the stack
+    name: str  # "3", or "3.depthwise" for a part
     kind: str
-    input_shape: tuple[int, ...]     # one sample, no batch
-    output_shape: tuple[int, ...]    # one sample, no batch
-    cost: Cost                       # batch included
+    input_shape: tuple[int, ...]  # one sample, no batch
+    output_shape: tuple[int, ...]  # one sample, no batch
+    cost: Cost  # batch included
     bytes_per_element: int
     is_part: bool = False
 
@@ -76,7 +76,7 @@ class Report:
     input_shape: tuple[int, ...]
     batch: int
     dtype: str
-    rows: tuple[Row, ...]             # whole layers, in order
+    rows: tuple[Row, ...]  # whole layers, in order
     # ops with no formula, each with how often it ran (sorted by op): never counted as zero silently
     unsupported: tuple[tuple[str, int], ...] = ()
 
@@ -136,8 +136,18 @@ class Report:
             out.append(row)
             part_input = row.input_shape
             for part_name, part in row.cost.parts:
-                out.append(Row(row.index, f"{row.name}.{part_name}", f"{row.kind} ({part_name})", part_input,
-                               _sample(part.output_shape), part, row.bytes_per_element, is_part=True))
+                out.append(
+                    Row(
+                        row.index,
+                        f"{row.name}.{part_name}",
+                        f"{row.kind} ({part_name})",
+                        part_input,
+                        _sample(part.output_shape),
+                        part,
+                        row.bytes_per_element,
+                        is_part=True,
+                    )
+                )
                 part_input = _sample(part.output_shape)
         return tuple(out)
 
@@ -173,31 +183,62 @@ def report_to_json(report: Report) -> dict:
       intensity_flops_per_byte  flops / (weight_bytes + input_bytes + output_bytes); 0.0 when no byte moves
     (report_to_data is the other format: the whole Report for the disk cache, which it reads back.)"""
     return {
-        "input_shape": list(report.input_shape), "batch": report.batch, "dtype": report.dtype,
-        "macs": report.macs, "flops": report.flops, "params": report.params, "other_ops": report.other_ops,
+        "input_shape": list(report.input_shape),
+        "batch": report.batch,
+        "dtype": report.dtype,
+        "macs": report.macs,
+        "flops": report.flops,
+        "params": report.params,
+        "other_ops": report.other_ops,
         "other_ops_by_label": report.other_ops_by_label(),
-        "weight_bytes": report.weight_bytes, "activation_bytes": report.activation_bytes,
+        "weight_bytes": report.weight_bytes,
+        "activation_bytes": report.activation_bytes,
         "unsupported": dict(report.unsupported),
-        "layers": [{
-            "index": row.index, "name": row.name, "type": row.kind, "part": row.is_part,
-            "input_shape": list(row.input_shape), "output_shape": list(row.output_shape),
-            "params": row.params, "macs": row.macs, "flops": row.flops, "other_ops": row.other_ops,
-            "other_ops_by_label": dict(row.cost.other_ops),
-            "weight_bytes": row.weight_bytes, "input_bytes": row.input_bytes, "output_bytes": row.output_bytes,
-            "intensity_flops_per_byte": row.intensity,
-        } for row in report.rows_with_parts()],
+        "layers": [
+            {
+                "index": row.index,
+                "name": row.name,
+                "type": row.kind,
+                "part": row.is_part,
+                "input_shape": list(row.input_shape),
+                "output_shape": list(row.output_shape),
+                "params": row.params,
+                "macs": row.macs,
+                "flops": row.flops,
+                "other_ops": row.other_ops,
+                "other_ops_by_label": dict(row.cost.other_ops),
+                "weight_bytes": row.weight_bytes,
+                "input_bytes": row.input_bytes,
+                "output_bytes": row.output_bytes,
+                "intensity_flops_per_byte": row.intensity,
+            }
+            for row in report.rows_with_parts()
+        ],
     }
 
 
 def report_to_data(report: Report) -> dict:
     """The whole Report as plain JSON data, for the disk cache; report_from_data inverts it.
     (report_to_json, above, is the display format: derived figures, parts flattened.)"""
-    return {"input_shape": list(report.input_shape), "batch": report.batch, "dtype": report.dtype,
-            "unsupported": [list(pair) for pair in report.unsupported],
-            "rows": [{"index": row.index, "name": row.name, "kind": row.kind, "input_shape": list(row.input_shape),
-                      "output_shape": list(row.output_shape), "cost": cost_to_data(row.cost),
-                      "bytes_per_element": row.bytes_per_element, "is_part": row.is_part}
-                     for row in report.rows]}
+    return {
+        "input_shape": list(report.input_shape),
+        "batch": report.batch,
+        "dtype": report.dtype,
+        "unsupported": [list(pair) for pair in report.unsupported],
+        "rows": [
+            {
+                "index": row.index,
+                "name": row.name,
+                "kind": row.kind,
+                "input_shape": list(row.input_shape),
+                "output_shape": list(row.output_shape),
+                "cost": cost_to_data(row.cost),
+                "bytes_per_element": row.bytes_per_element,
+                "is_part": row.is_part,
+            }
+            for row in report.rows
+        ],
+    }
 
 
 def report_from_data(data: dict) -> Report:
@@ -208,13 +249,27 @@ def report_from_data(data: dict) -> Report:
     for row in data["rows"]:
         if not isinstance(row["is_part"], bool):
             raise ValueError("is_part must be true or false")
-        rows.append(Row(checked_int(row["index"]), checked_str(row["name"]), checked_str(row["kind"]),
-                        shape_from_data(row["input_shape"]), shape_from_data(row["output_shape"]),
-                        cost_from_data(row["cost"]), checked_int(row["bytes_per_element"]), row["is_part"]))
+        rows.append(
+            Row(
+                checked_int(row["index"]),
+                checked_str(row["name"]),
+                checked_str(row["kind"]),
+                shape_from_data(row["input_shape"]),
+                shape_from_data(row["output_shape"]),
+                cost_from_data(row["cost"]),
+                checked_int(row["bytes_per_element"]),
+                row["is_part"],
+            )
+        )
     if checked_str(data["dtype"]) not in DTYPE_BYTES:
         raise ValueError(f"unknown dtype {data['dtype']!r:.40}")
-    return Report(shape_from_data(data["input_shape"]), checked_int(data["batch"]), data["dtype"], tuple(rows),
-                  labelled_counts(data["unsupported"]))
+    return Report(
+        shape_from_data(data["input_shape"]),
+        checked_int(data["batch"]),
+        data["dtype"],
+        tuple(rows),
+        labelled_counts(data["unsupported"]),
+    )
 
 
 def _sample(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -226,16 +281,24 @@ def _layer_cost(stack: Stack, index: int, shape: tuple[int, ...]) -> Cost:
     kind = layer_kind(layer.kind)
     sample_rank = len(shape) - 1
     if kind.input_rank is not None and sample_rank != kind.input_rank:
-        raise SpecError(f"{layer.kind} needs {kind.input_text}, but its input is {list(shape[1:])}",
-                        layer=index, kind=layer.kind, field="type")
+        raise SpecError(
+            f"{layer.kind} needs {kind.input_text}, but its input is {list(shape[1:])}",
+            layer=index,
+            kind=layer.kind,
+            field="type",
+        )
     try:
         cost = kind.formula(shape, **layer.fields)
     except SpecError as error:
         raise SpecError(error.reason, layer=index, field=error.field, kind=layer.kind) from None
     elements = cost.output_elements
     if elements > MAX_ELEMENTS:
-        raise SpecError(f"its output {list(cost.output_shape)} has {elements:,} elements, beyond the "
-                        f"limit of {MAX_ELEMENTS:,}", layer=index, kind=layer.kind)
+        raise SpecError(
+            f"its output {list(cost.output_shape)} has {elements:,} elements, beyond the "
+            f"limit of {MAX_ELEMENTS:,}",
+            layer=index,
+            kind=layer.kind,
+        )
     return cost
 
 
@@ -253,8 +316,17 @@ def analyze_until_error(stack: Stack) -> tuple[Report, SpecError | None]:
             cost = _layer_cost(stack, index, shape)
         except SpecError as error:
             return Report(stack.input_shape, stack.batch, stack.dtype, tuple(rows)), error
-        rows.append(Row(index, str(index), layer.kind, _sample(shape), _sample(cost.output_shape), cost,
-                        bytes_per_element))
+        rows.append(
+            Row(
+                index,
+                str(index),
+                layer.kind,
+                _sample(shape),
+                _sample(cost.output_shape),
+                cost,
+                bytes_per_element,
+            )
+        )
         shape = cost.output_shape
     return Report(stack.input_shape, stack.batch, stack.dtype, tuple(rows)), None
 
@@ -278,5 +350,5 @@ def analyze_json_until_error(raw: dict) -> tuple[Report | None, SpecError | None
     except SpecError as error:
         if error.layer is None:
             return None, error
-        prefix = dict(raw, layers=raw["layers"][:error.layer])
+        prefix = dict(raw, layers=raw["layers"][: error.layer])
         return analyze_until_error(parse_stack(prefix))[0], error

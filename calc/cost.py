@@ -37,14 +37,14 @@ class Cost:
     user and the number reported are the same computation.
     """
 
-    output_shape: tuple[int, ...]           # batch first
+    output_shape: tuple[int, ...]  # batch first
     params: int
-    terms: tuple[Term, ...] = ()            # MAC terms; empty for layers without MACs
+    terms: tuple[Term, ...] = ()  # MAC terms; empty for layers without MACs
     other_ops: tuple[tuple[str, int], ...] = ()  # labelled counts, never part of MACs
     input_elements: int = 0
     output_elements: int = 0
-    shape_latex: tuple[str, ...] = ()       # how the output shape follows, numbers substituted
-    parts: tuple[tuple[str, "Cost"], ...] = ()  # sub-layers (separable: depthwise, pointwise)
+    shape_latex: tuple[str, ...] = ()  # how the output shape follows, numbers substituted
+    parts: tuple[tuple[str, Cost], ...] = ()  # sub-layers (separable: depthwise, pointwise)
 
     @property
     def macs(self) -> int:
@@ -58,6 +58,7 @@ class Cost:
 # ---------------------------------------------------------------- as plain JSON data
 # For the disk cache (calc.disk_cache): never pickle. Reading checks every type, so a
 # corrupt file raises ValueError here instead of putting strings where counts belong.
+
 
 def checked_int(value: object) -> int:
     if type(value) is not int:
@@ -90,12 +91,18 @@ def labelled_counts(value: object) -> tuple[tuple[str, int], ...]:
 
 
 def cost_to_data(cost: Cost) -> dict:
-    return {"output_shape": list(cost.output_shape), "params": cost.params,
-            "terms": [[term.label, [list(factor) for factor in term.factors], term.work.value]
-                      for term in cost.terms],
-            "other_ops": [list(pair) for pair in cost.other_ops], "input_elements": cost.input_elements,
-            "output_elements": cost.output_elements, "shape_latex": list(cost.shape_latex),
-            "parts": [[name, cost_to_data(part)] for name, part in cost.parts]}
+    return {
+        "output_shape": list(cost.output_shape),
+        "params": cost.params,
+        "terms": [
+            [term.label, [list(factor) for factor in term.factors], term.work.value] for term in cost.terms
+        ],
+        "other_ops": [list(pair) for pair in cost.other_ops],
+        "input_elements": cost.input_elements,
+        "output_elements": cost.output_elements,
+        "shape_latex": list(cost.shape_latex),
+        "parts": [[name, cost_to_data(part)] for name, part in cost.parts],
+    }
 
 
 def cost_from_data(data: dict) -> Cost:
@@ -103,9 +110,17 @@ def cost_from_data(data: dict) -> Cost:
     terms = []
     for label, factors, work in (_list(term) for term in _list(data["terms"])):
         terms.append(Term(checked_str(label), labelled_counts(factors), Work(checked_str(work))))
-    parts = tuple((checked_str(name), cost_from_data(part))
-                  for name, part in (_list(item) for item in _list(data["parts"])))
-    return Cost(shape_from_data(data["output_shape"]), checked_int(data["params"]), tuple(terms),
-                labelled_counts(data["other_ops"]), checked_int(data["input_elements"]),
-                checked_int(data["output_elements"]),
-                tuple(checked_str(line) for line in _list(data["shape_latex"])), parts)
+    parts = tuple(
+        (checked_str(name), cost_from_data(part))
+        for name, part in (_list(item) for item in _list(data["parts"]))
+    )
+    return Cost(
+        shape_from_data(data["output_shape"]),
+        checked_int(data["params"]),
+        tuple(terms),
+        labelled_counts(data["other_ops"]),
+        checked_int(data["input_elements"]),
+        checked_int(data["output_elements"]),
+        tuple(checked_str(line) for line in _list(data["shape_latex"])),
+        parts,
+    )

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 CACHE_DIR_ENV = "MACSCOPE_CACHE_DIR"
-FORMAT = 2                      # of the files: a new layout gets a new number, old files become misses
-                                # (2: each term carries its kind of work, unsupported ops are counts)
-MAX_BYTES = 200 * 1000**2       # vit_h_14's report is about 100 kB: thousands of counts fit
+FORMAT = 2  # of the files: a new layout gets a new number, old files become misses
+# (2: each term carries its kind of work, unsupported ops are counts)
+MAX_BYTES = 200 * 1000**2  # vit_h_14's report is about 100 kB: thousands of counts fit
 SUFFIX = ".json"
 
 
@@ -58,10 +58,15 @@ def read(kind: str, key: dict[str, Any]) -> Any | None:
     try:
         with open(path, encoding="utf-8") as handle:
             entry = json.load(handle)
-    except (OSError, ValueError):   # ValueError covers bad JSON and bad UTF-8
+    except (OSError, ValueError):  # ValueError covers bad JSON and bad UTF-8
         return None
-    if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("kind") != kind \
-            or entry.get("key") != json.loads(_canonical(key)) or "value" not in entry:
+    if (
+        not isinstance(entry, dict)
+        or entry.get("format") != FORMAT
+        or entry.get("kind") != kind
+        or entry.get("key") != json.loads(_canonical(key))
+        or "value" not in entry
+    ):
         return None
     with contextlib.suppress(OSError):
         os.utime(path)  # recently used: the last to be pruned
@@ -75,8 +80,9 @@ def write(kind: str, key: dict[str, Any], value: Any) -> None:
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=".tmp-", suffix=SUFFIX,
-                                         delete=False) as handle:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=".tmp-", suffix=SUFFIX, delete=False
+        ) as handle:
             temporary = handle.name
             handle.write(text)
         os.replace(temporary, path)

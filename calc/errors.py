@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-MAX_ECHO_CHARS = 60   # a user's value quoted in a message: enough to recognise it, never a page of it
+MAX_ECHO_CHARS = 60  # a user's value quoted in a message: enough to recognise it, never a page of it
 
 
 def cut(text: str, limit: int = MAX_ECHO_CHARS) -> str:
     """``text`` cut to ``limit`` characters, the cut marked with "…"."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def echo(value: Any, limit: int = MAX_ECHO_CHARS) -> str:
@@ -22,7 +22,9 @@ def echo(value: Any, limit: int = MAX_ECHO_CHARS) -> str:
     try:
         text = json.dumps(value)
     except (TypeError, ValueError, RecursionError):
-        text = repr(value)[:limit]  # ValueError: an int beyond json's 4300 digits; RecursionError: deep nesting
+        text = repr(value)[
+            :limit
+        ]  # ValueError: an int beyond json's 4300 digits; RecursionError: deep nesting
     return cut(text, limit)
 
 
@@ -35,8 +37,9 @@ class SpecError(ValueError):
     print it as it is and a page can show it beside the layer.
     """
 
-    def __init__(self, reason: str, *, layer: int | None = None, field: str | None = None,
-                 kind: str | None = None) -> None:
+    def __init__(
+        self, reason: str, *, layer: int | None = None, field: str | None = None, kind: str | None = None
+    ) -> None:
         self.reason = reason
         self.layer = layer
         self.field = field
@@ -50,4 +53,3 @@ class SpecError(ValueError):
         if self.field is not None:  # a field name can be the user's (an unknown key): cut
             where.append(f"field '{cut(str(self.field))}'")
         return (", ".join(where) + ": " if where else "") + self.reason
-

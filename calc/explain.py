@@ -51,8 +51,10 @@ def chain(lhs: str, steps: list[tuple[str, str]]) -> str:
         return flat
     first = f"{lhs} &{steps[0][0]} {steps[0][1]}".strip()
     if visible_chars(first) <= MAX_LINE_CHARS:
-        lines = [first] + [(r"&\quad " if operator == "+" else "&") + f"{operator} {expression}"
-                           for operator, expression in steps[1:]]
+        lines = [first] + [
+            (r"&\quad " if operator == "+" else "&") + f"{operator} {expression}"
+            for operator, expression in steps[1:]
+        ]
     else:
         lines = [f"&{lhs}"] + [rf"&\quad {operator} {expression}" for operator, expression in steps]
     return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
@@ -60,9 +62,9 @@ def chain(lhs: str, steps: list[tuple[str, str]]) -> str:
 
 @dataclass(frozen=True)
 class FormulaText:
-    macs_symbolic: str     # \text{MACs} = N \cdot C_{out} ...
+    macs_symbolic: str  # \text{MACs} = N \cdot C_{out} ...
     macs_substituted: str  # = 1 \cdot 64 ... = 86{,}704{,}128
-    flops: str             # \text{FLOPs} = 2 \times \text{MACs} = ...
+    flops: str  # \text{FLOPs} = 2 \times \text{MACs} = ...
     shape_lines: tuple[str, ...]
     term_lines: tuple[str, ...]  # one line per term when there are several (attention, separable)
 
@@ -70,14 +72,34 @@ class FormulaText:
 def explain(cost: Cost) -> FormulaText:
     terms = cost.terms
     if not terms:
-        return FormulaText(r"\text{MACs} = 0", r"\text{no multiply-accumulates: see other ops}",
-                           r"\text{FLOPs} = 2 \times \text{MACs} = 0", cost.shape_latex, ())
-    symbolic = chain(r"\text{MACs}", [("=" if i == 0 else "+", _symbols(term)) for i, term in enumerate(terms)])
-    substituted = chain("", [("=" if i == 0 else "+", _values(term)) for i, term in enumerate(terms)]
-                        + [("=", _number(cost.macs))])
-    term_lines = tuple(chain(rf"\text{{{term.label}}}: \; {_symbols(term)}",
-                             [("=", _values(term)), ("=", _number(term.value))])
-                       for term in terms) if len(terms) > 1 else ()
-    flops = chain(r"\text{FLOPs}", [("=", rf"{FLOPS_PER_MAC} \times \text{{MACs}}"),
-                                    ("=", _number(FLOPS_PER_MAC * cost.macs))])
+        return FormulaText(
+            r"\text{MACs} = 0",
+            r"\text{no multiply-accumulates: see other ops}",
+            r"\text{FLOPs} = 2 \times \text{MACs} = 0",
+            cost.shape_latex,
+            (),
+        )
+    symbolic = chain(
+        r"\text{MACs}", [("=" if i == 0 else "+", _symbols(term)) for i, term in enumerate(terms)]
+    )
+    substituted = chain(
+        "",
+        [("=" if i == 0 else "+", _values(term)) for i, term in enumerate(terms)]
+        + [("=", _number(cost.macs))],
+    )
+    term_lines = (
+        tuple(
+            chain(
+                rf"\text{{{term.label}}}: \; {_symbols(term)}",
+                [("=", _values(term)), ("=", _number(term.value))],
+            )
+            for term in terms
+        )
+        if len(terms) > 1
+        else ()
+    )
+    flops = chain(
+        r"\text{FLOPs}",
+        [("=", rf"{FLOPS_PER_MAC} \times \text{{MACs}}"), ("=", _number(FLOPS_PER_MAC * cost.macs))],
+    )
     return FormulaText(symbolic, substituted, flops, cost.shape_latex, term_lines)

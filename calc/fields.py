@@ -18,7 +18,7 @@ from calc.errors import SpecError, cut, echo
 
 REQUIRED = object()  # sentinel default: the field must be given
 
-MAX_DIM = 2**20          # any size: channels, features, heads, spatial extent, kernel
+MAX_DIM = 2**20  # any size: channels, features, heads, spatial extent, kernel
 
 Pair = tuple[int, int]
 Padding = tuple[int, int] | Literal["same"]
@@ -38,8 +38,9 @@ def check_int(value: Any, minimum: int, what: str, layer: int | None, field: str
     if value < minimum:
         raise SpecError(f"{what} must be at least {minimum}, got {echo(value)}", layer=layer, field=field)
     if value > MAX_DIM:
-        raise SpecError(f"{what} {cut(f'{value:,}')} is beyond the limit of {MAX_DIM:,}", layer=layer,
-                        field=field)
+        raise SpecError(
+            f"{what} {cut(f'{value:,}')} is beyond the limit of {MAX_DIM:,}", layer=layer, field=field
+        )
     return value
 
 
@@ -129,8 +130,12 @@ class PairField(Field):
             return None
         if isinstance(raw, (list, tuple)):
             if len(raw) != 2:
-                raise SpecError(f"must be one number or [height, width], got {echo(list(raw))}",
-                                layer=layer, field=self.name, kind=kind)
+                raise SpecError(
+                    f"must be one number or [height, width], got {echo(list(raw))}",
+                    layer=layer,
+                    field=self.name,
+                    kind=kind,
+                )
             return tuple(check_int(v, self.minimum, "each value", layer, self.name) for v in raw)
         number = check_int(raw, self.minimum, "the value", layer, self.name)
         return (number, number)
@@ -165,12 +170,17 @@ class PaddingField(Field):
             return "same"
         if self.axes == 1:
             if isinstance(raw, str):
-                raise SpecError(f'must be a number or "same", got {echo(raw)}', layer=layer, field=self.name,
-                                kind=kind)
+                raise SpecError(
+                    f'must be a number or "same", got {echo(raw)}', layer=layer, field=self.name, kind=kind
+                )
             return check_int(raw, self.minimum, "the value", layer, self.name)
         if isinstance(raw, str):
-            raise SpecError(f'must be a number, [height, width] or "same", got {echo(raw)}',
-                            layer=layer, field=self.name, kind=kind)
+            raise SpecError(
+                f'must be a number, [height, width] or "same", got {echo(raw)}',
+                layer=layer,
+                field=self.name,
+                kind=kind,
+            )
         return PairField(self.name, minimum=self.minimum).parse(raw, layer, kind)
 
     def dump(self, value: Any) -> Any:
@@ -184,8 +194,9 @@ class BoolField(Field):
 
     def parse(self, raw: Any, layer: int, kind: str) -> bool:
         if not isinstance(raw, bool):
-            raise SpecError(f"must be true or false, got {echo(raw)}", layer=layer, field=self.name,
-                            kind=kind)
+            raise SpecError(
+                f"must be true or false, got {echo(raw)}", layer=layer, field=self.name, kind=kind
+            )
         return raw
 
     def _own_strategy(self, shape, drawn):
@@ -201,8 +212,12 @@ class ProbabilityField(Field):
 
     def parse(self, raw: Any, layer: int, kind: str) -> float:
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw < 1:
-            raise SpecError(f"must be a number from 0 up to (not including) 1, got {echo(raw)}",
-                            layer=layer, field=self.name, kind=kind)
+            raise SpecError(
+                f"must be a number from 0 up to (not including) 1, got {echo(raw)}",
+                layer=layer,
+                field=self.name,
+                kind=kind,
+            )
         return float(raw)
 
     def _own_strategy(self, shape, drawn):

@@ -37,6 +37,7 @@ def _json_value(per_axis: list) -> Any:
     st = strategies()
     if len(per_axis) == 1:
         return per_axis[0]
+
     def written(values: tuple[int, ...]):
         return st.sampled_from((values[0], list(values))) if len(set(values)) == 1 else st.just(list(values))
 
@@ -47,37 +48,46 @@ def kernel(axes: int = 2) -> Fuzz:
     def fuzz(shape, drawn):
         st = strategies()
         return _json_value([st.integers(1, min(LARGEST_KERNEL, size)) for size in _spatial(shape, axes)])
+
     return fuzz
 
 
 def stride(axes: int = 2) -> Fuzz:
     """1 half the time (so that "same" padding, which needs it, is drawn often), else 1 to 3 per axis."""
+
     def fuzz(shape, drawn):
         st = strategies()
         return st.one_of(st.just(1), _json_value([st.integers(1, LARGEST_STRIDE)] * axes))
+
     return fuzz
 
 
 def conv_padding(axes: int = 2) -> Fuzz:
     """Explicit zeros, or "same" when the stride is 1 (torch refuses it otherwise)."""
+
     def fuzz(shape, drawn):
         st = strategies()
         explicit = _json_value([st.integers(0, 2)] * axes)
         unit_stride = set(_along_axes(drawn.get("stride", 1), axes)) == {1}
         return st.one_of(st.just("same"), explicit) if unit_stride else explicit
+
     return fuzz
 
 
 def dilation(axes: int = 2) -> Fuzz:
     """1 or 2 along each axis, as far as the span d*(K-1)+1 stays inside the padded input."""
+
     def fuzz(shape, drawn):
         st = strategies()
         kernels = _along_axes(drawn["kernel_size"], axes)
         padding = drawn.get("padding", 0)
         paddings = (0,) * axes if padding == "same" else _along_axes(padding, axes)
-        largest = [2 if k == 1 or padding == "same" else min(2, (size + 2 * p - 1) // (k - 1))
-                   for size, k, p in zip(_spatial(shape, axes), kernels, paddings)]
+        largest = [
+            2 if k == 1 or padding == "same" else min(2, (size + 2 * p - 1) // (k - 1))
+            for size, k, p in zip(_spatial(shape, axes), kernels, paddings)
+        ]
         return _json_value([st.integers(1, d) for d in largest])
+
     return fuzz
 
 
@@ -85,7 +95,8 @@ def out_channels_sharing_a_divisor(shape, drawn):
     """Out channels a multiple of some divisor of the input channels, so groups > 1 can divide both."""
     st = strategies()
     return st.sampled_from(divisors(shape[0])).flatmap(
-        lambda group: st.integers(1, max(1, LARGEST_CHANNELS // group)).map(lambda times: group * times))
+        lambda group: st.integers(1, max(1, LARGEST_CHANNELS // group)).map(lambda times: group * times)
+    )
 
 
 def groups(shape, drawn):

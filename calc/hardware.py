@@ -29,11 +29,11 @@ T, G = 1e12, 1e9
 class Hardware:
     name: str
     kind: str
-    peaks: tuple[tuple[str, float], ...]   # (compute dtype, dense peak FLOP/s; OP/s for int8)
+    peaks: tuple[tuple[str, float], ...]  # (compute dtype, dense peak FLOP/s; OP/s for int8)
     bandwidth_bytes_per_s: float
     source: str
-    derived: tuple[str, ...] = ()           # dtypes and/or "bandwidth" worked out rather than quoted
-    estimate: bool = False                  # the figures are a rough estimate, not a specification
+    derived: tuple[str, ...] = ()  # dtypes and/or "bandwidth" worked out rather than quoted
+    estimate: bool = False  # the figures are a rough estimate, not a specification
     note: str = ""
     # The exact names the CUDA driver reports for this device (torch.cuda.get_device_properties,
     # nvidia-smi): a GPU gets this preset's spec sheet only by one of these, never by a look-alike
@@ -65,58 +65,123 @@ def peaks_of(**by_dtype: float) -> tuple[tuple[str, float], ...]:
 _NVIDIA_DENSE = "dense tensor-core rates; structured sparsity doubles them"
 
 PRESETS: tuple[Hardware, ...] = (
-    Hardware("iPhone 12 CPU (A14)", "CPU", peaks_of(fp32=100 * G), 4266e6 * 8,
-             "Commonly quoted estimate of about 100 GFLOPS; Apple publishes no CPU FLOPS figure. "
-             "Bandwidth: LPDDR4X-4266 on a 64-bit bus", derived=("bandwidth",), estimate=True),
-    Hardware("NVIDIA RTX 3090", "GPU", peaks_of(fp32=35.6 * T, tf32=35.6 * T, fp16=71 * T, bf16=71 * T, int8=284 * T),
-             936 * G, "NVIDIA Ampere GA102 GPU architecture whitepaper (2020), RTX 3090 column; "
-             f"{_NVIDIA_DENSE}, fp16/bf16 with fp32 accumulate",
-             device_names=("NVIDIA GeForce RTX 3090",)),
-    Hardware("NVIDIA A100 40GB SXM", "GPU", peaks_of(fp32=19.5 * T, tf32=156 * T, fp16=312 * T, bf16=312 * T,
-                                                   int8=624 * T),
-             1555 * G, f"NVIDIA A100 Tensor Core GPU datasheet (2021); {_NVIDIA_DENSE}",
-             device_names=("NVIDIA A100-SXM4-40GB",)),
-    Hardware("NVIDIA A100 80GB SXM", "GPU", peaks_of(fp32=19.5 * T, tf32=156 * T, fp16=312 * T, bf16=312 * T,
-                                                   int8=624 * T),
-             2039 * G, f"NVIDIA A100 Tensor Core GPU datasheet (2021); {_NVIDIA_DENSE}",
-             device_names=("NVIDIA A100-SXM4-80GB",)),
-    Hardware("Google TPU v4", "TPU", peaks_of(bf16=275 * T, int8=275 * T), 1200 * G,
-             "Google Cloud TPU v4 documentation: 275 peak TFLOPS (bf16 or int8), 1200 GB/s HBM; "
-             "Jouppi et al., ISCA 2023",
-             note="its 275 TFLOPS are bf16 and int8, often mislabelled FP32; no fp32 peak is published"),
-    Hardware("NVIDIA T4", "GPU", peaks_of(fp32=8.1 * T, fp16=65 * T, int8=130 * T), 320 * G,
-             "NVIDIA T4 Tensor Core GPU datasheet; fp16 mixed precision on tensor cores",
-             note="Turing has no tf32 or bf16 tensor cores",
-             device_names=("Tesla T4", "NVIDIA T4")),
-    Hardware("NVIDIA V100 SXM2", "GPU", peaks_of(fp32=15.7 * T, fp16=125 * T), 900 * G,
-             "NVIDIA V100 Tensor Core GPU datasheet (SXM2); fp16 on tensor cores",
-             note="Volta has no tf32, bf16 or int8 tensor cores",
-             device_names=("Tesla V100-SXM2-16GB", "Tesla V100-SXM2-32GB")),
-    Hardware("NVIDIA RTX 4090", "GPU", peaks_of(fp32=82.6 * T, tf32=82.6 * T, fp16=165.2 * T, bf16=165.2 * T,
-                                              int8=660.6 * T),
-             1008 * G, "NVIDIA Ada Lovelace GPU architecture whitepaper, RTX 4090 column; "
-             f"{_NVIDIA_DENSE}, fp16/bf16 with fp32 accumulate",
-             device_names=("NVIDIA GeForce RTX 4090",)),
-    Hardware("NVIDIA H100 SXM", "GPU", peaks_of(fp32=67 * T, tf32=494.7 * T, fp16=989.4 * T, bf16=989.4 * T,
-                                              int8=1978.9 * T),
-             3350 * G, "NVIDIA H100 Tensor Core GPU datasheet (SXM); tensor-core rates are the datasheet's "
-             "with-sparsity figures halved", derived=("tf32", "fp16", "bf16", "int8"),
-             device_names=("NVIDIA H100 80GB HBM3",)),
-    Hardware("NVIDIA H200 SXM", "GPU", peaks_of(fp32=67 * T, tf32=494.7 * T, fp16=989.4 * T, bf16=989.4 * T,
-                                              int8=1978.9 * T),
-             4800 * G, "NVIDIA H200 Tensor Core GPU datasheet (SXM, 141 GB HBM3e); tensor-core rates are the "
-             "datasheet's with-sparsity figures halved", derived=("tf32", "fp16", "bf16", "int8"),
-             device_names=("NVIDIA H200",)),
-    Hardware("Apple M2 GPU (10-core)", "SoC GPU", peaks_of(fp32=3.6 * T), 100 * G,
-             "Apple M2 announcement (June 2022): up to 3.6 TFLOPS GPU, 100 GB/s unified memory"),
-    Hardware("Raspberry Pi 5 CPU", "CPU", peaks_of(fp32=4 * 2.4 * G * 16, fp16=4 * 2.4 * G * 32), 4267e6 * 4,
-             "Raspberry Pi 5 product brief: 4 Cortex-A76 cores at 2.4 GHz, LPDDR4X-4267 (32-bit). Peaks: "
-             "cores x clock x 2 NEON FMA pipes x 4 fp32 lanes (8 fp16) x 2 FLOPs",
-             derived=("fp32", "fp16", "bandwidth")),
-    Hardware("Desktop CPU (AMD Ryzen 9 7950X)", "CPU", peaks_of(fp32=16 * 4.5 * G * 32, bf16=16 * 4.5 * G * 64),
-             5200e6 * 16, "AMD Ryzen 9 7950X specifications: 16 cores, 4.5 GHz base, dual-channel DDR5-5200. "
-             "Peaks: cores x base clock x 2 256-bit FMA pipes x 8 fp32 lanes x 2 FLOPs; bf16 dot products "
-             "(AVX512_BF16) double it", derived=("fp32", "bf16", "bandwidth")),
+    Hardware(
+        "iPhone 12 CPU (A14)",
+        "CPU",
+        peaks_of(fp32=100 * G),
+        4266e6 * 8,
+        "Commonly quoted estimate of about 100 GFLOPS; Apple publishes no CPU FLOPS figure. "
+        "Bandwidth: LPDDR4X-4266 on a 64-bit bus",
+        derived=("bandwidth",),
+        estimate=True,
+    ),
+    Hardware(
+        "NVIDIA RTX 3090",
+        "GPU",
+        peaks_of(fp32=35.6 * T, tf32=35.6 * T, fp16=71 * T, bf16=71 * T, int8=284 * T),
+        936 * G,
+        "NVIDIA Ampere GA102 GPU architecture whitepaper (2020), RTX 3090 column; "
+        f"{_NVIDIA_DENSE}, fp16/bf16 with fp32 accumulate",
+        device_names=("NVIDIA GeForce RTX 3090",),
+    ),
+    Hardware(
+        "NVIDIA A100 40GB SXM",
+        "GPU",
+        peaks_of(fp32=19.5 * T, tf32=156 * T, fp16=312 * T, bf16=312 * T, int8=624 * T),
+        1555 * G,
+        f"NVIDIA A100 Tensor Core GPU datasheet (2021); {_NVIDIA_DENSE}",
+        device_names=("NVIDIA A100-SXM4-40GB",),
+    ),
+    Hardware(
+        "NVIDIA A100 80GB SXM",
+        "GPU",
+        peaks_of(fp32=19.5 * T, tf32=156 * T, fp16=312 * T, bf16=312 * T, int8=624 * T),
+        2039 * G,
+        f"NVIDIA A100 Tensor Core GPU datasheet (2021); {_NVIDIA_DENSE}",
+        device_names=("NVIDIA A100-SXM4-80GB",),
+    ),
+    Hardware(
+        "Google TPU v4",
+        "TPU",
+        peaks_of(bf16=275 * T, int8=275 * T),
+        1200 * G,
+        "Google Cloud TPU v4 documentation: 275 peak TFLOPS (bf16 or int8), 1200 GB/s HBM; "
+        "Jouppi et al., ISCA 2023",
+        note="its 275 TFLOPS are bf16 and int8, often mislabelled FP32; no fp32 peak is published",
+    ),
+    Hardware(
+        "NVIDIA T4",
+        "GPU",
+        peaks_of(fp32=8.1 * T, fp16=65 * T, int8=130 * T),
+        320 * G,
+        "NVIDIA T4 Tensor Core GPU datasheet; fp16 mixed precision on tensor cores",
+        note="Turing has no tf32 or bf16 tensor cores",
+        device_names=("Tesla T4", "NVIDIA T4"),
+    ),
+    Hardware(
+        "NVIDIA V100 SXM2",
+        "GPU",
+        peaks_of(fp32=15.7 * T, fp16=125 * T),
+        900 * G,
+        "NVIDIA V100 Tensor Core GPU datasheet (SXM2); fp16 on tensor cores",
+        note="Volta has no tf32, bf16 or int8 tensor cores",
+        device_names=("Tesla V100-SXM2-16GB", "Tesla V100-SXM2-32GB"),
+    ),
+    Hardware(
+        "NVIDIA RTX 4090",
+        "GPU",
+        peaks_of(fp32=82.6 * T, tf32=82.6 * T, fp16=165.2 * T, bf16=165.2 * T, int8=660.6 * T),
+        1008 * G,
+        "NVIDIA Ada Lovelace GPU architecture whitepaper, RTX 4090 column; "
+        f"{_NVIDIA_DENSE}, fp16/bf16 with fp32 accumulate",
+        device_names=("NVIDIA GeForce RTX 4090",),
+    ),
+    Hardware(
+        "NVIDIA H100 SXM",
+        "GPU",
+        peaks_of(fp32=67 * T, tf32=494.7 * T, fp16=989.4 * T, bf16=989.4 * T, int8=1978.9 * T),
+        3350 * G,
+        "NVIDIA H100 Tensor Core GPU datasheet (SXM); tensor-core rates are the datasheet's "
+        "with-sparsity figures halved",
+        derived=("tf32", "fp16", "bf16", "int8"),
+        device_names=("NVIDIA H100 80GB HBM3",),
+    ),
+    Hardware(
+        "NVIDIA H200 SXM",
+        "GPU",
+        peaks_of(fp32=67 * T, tf32=494.7 * T, fp16=989.4 * T, bf16=989.4 * T, int8=1978.9 * T),
+        4800 * G,
+        "NVIDIA H200 Tensor Core GPU datasheet (SXM, 141 GB HBM3e); tensor-core rates are the "
+        "datasheet's with-sparsity figures halved",
+        derived=("tf32", "fp16", "bf16", "int8"),
+        device_names=("NVIDIA H200",),
+    ),
+    Hardware(
+        "Apple M2 GPU (10-core)",
+        "SoC GPU",
+        peaks_of(fp32=3.6 * T),
+        100 * G,
+        "Apple M2 announcement (June 2022): up to 3.6 TFLOPS GPU, 100 GB/s unified memory",
+    ),
+    Hardware(
+        "Raspberry Pi 5 CPU",
+        "CPU",
+        peaks_of(fp32=4 * 2.4 * G * 16, fp16=4 * 2.4 * G * 32),
+        4267e6 * 4,
+        "Raspberry Pi 5 product brief: 4 Cortex-A76 cores at 2.4 GHz, LPDDR4X-4267 (32-bit). Peaks: "
+        "cores x clock x 2 NEON FMA pipes x 4 fp32 lanes (8 fp16) x 2 FLOPs",
+        derived=("fp32", "fp16", "bandwidth"),
+    ),
+    Hardware(
+        "Desktop CPU (AMD Ryzen 9 7950X)",
+        "CPU",
+        peaks_of(fp32=16 * 4.5 * G * 32, bf16=16 * 4.5 * G * 64),
+        5200e6 * 16,
+        "AMD Ryzen 9 7950X specifications: 16 cores, 4.5 GHz base, dual-channel DDR5-5200. "
+        "Peaks: cores x base clock x 2 256-bit FMA pipes x 8 fp32 lanes x 2 FLOPs; bf16 dot products "
+        "(AVX512_BF16) double it",
+        derived=("fp32", "bf16", "bandwidth"),
+    ),
 )
 
 _BY_NAME = {entry.name: entry for entry in PRESETS}
@@ -128,13 +193,15 @@ def _device_key(device_name: str) -> str:
 
 _BY_DEVICE_NAME = {_device_key(name): entry for entry in PRESETS for name in entry.device_names}
 
-MAX_PEAK_FLOPS_PER_S = 1e19      # ten exaFLOP/s: beyond any single device
+MAX_PEAK_FLOPS_PER_S = 1e19  # ten exaFLOP/s: beyond any single device
 MAX_BANDWIDTH_BYTES_PER_S = 1e15
 
 
 def hardware(name: str) -> Hardware:
     if name not in _BY_NAME:
-        raise SpecError(f"no hardware preset named {name!r}; `python -m calc hardware` lists them", field="hardware")
+        raise SpecError(
+            f"no hardware preset named {name!r}; `python -m calc hardware` lists them", field="hardware"
+        )
     return _BY_NAME[name]
 
 
@@ -162,14 +229,18 @@ def _rate(value: object, field: str) -> float | None:
         raise SpecError(f"{cut(str(value), 20)} is beyond any device", field=field) from None
 
 
-def custom_hardware(name: str, peaks: dict[str, float], bandwidth_bytes_per_s: float, kind: str = "GPU") -> Hardware:
+def custom_hardware(
+    name: str, peaks: dict[str, float], bandwidth_bytes_per_s: float, kind: str = "GPU"
+) -> Hardware:
     """A device the user describes; SpecError naming the field that is wrong."""
     name = name.strip() if isinstance(name, str) else ""
     if not name or len(name) > 60:
         raise SpecError("give the device a name of 1 to 60 characters", field="name")
     if not _DEVICE_NAME.fullmatch(name):
-        raise SpecError(f"a device name may hold letters, digits, spaces and . , + / ( ) ' - only, got {echo(name)}",
-                        field="name")
+        raise SpecError(
+            f"a device name may hold letters, digits, spaces and . , + / ( ) ' - only, got {echo(name)}",
+            field="name",
+        )
     if name in _BY_NAME:
         raise SpecError(f"{name!r} is a preset's name; choose another", field="name")
     if kind not in KINDS:
@@ -187,7 +258,12 @@ def custom_hardware(name: str, peaks: dict[str, float], bandwidth_bytes_per_s: f
     if not chosen:
         raise SpecError("give a peak for at least one dtype", field="peaks")
     bandwidth_bytes_per_s = _rate(bandwidth_bytes_per_s, "bandwidth")
-    if bandwidth_bytes_per_s is None or not math.isfinite(bandwidth_bytes_per_s) or \
-            not 0 < bandwidth_bytes_per_s <= MAX_BANDWIDTH_BYTES_PER_S:
+    if (
+        bandwidth_bytes_per_s is None
+        or not math.isfinite(bandwidth_bytes_per_s)
+        or not 0 < bandwidth_bytes_per_s <= MAX_BANDWIDTH_BYTES_PER_S
+    ):
         raise SpecError(f"must be above 0 and at most 1 PB/s, got {bandwidth_bytes_per_s}", field="bandwidth")
-    return Hardware(name, kind, peaks_of(**chosen), float(bandwidth_bytes_per_s), "custom: entered in this session")
+    return Hardware(
+        name, kind, peaks_of(**chosen), float(bandwidth_bytes_per_s), "custom: entered in this session"
+    )

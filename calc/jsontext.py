@@ -34,7 +34,9 @@ def depth(value: Any) -> int:
             level += 1
             deepest = max(deepest, level)
             if level <= MAX_DEPTH:  # past the limit the answer is known: stop descending
-                pending.extend((child, level) for child in (item.values() if isinstance(item, dict) else item))
+                pending.extend(
+                    (child, level) for child in (item.values() if isinstance(item, dict) else item)
+                )
     return deepest
 
 
@@ -50,8 +52,11 @@ def read_json(text: str, max_chars: int) -> Any:
     except RecursionError:
         raise too_deep from None
     except ValueError as error:  # JSONDecodeError, or an int over 4300 digits
-        detail = (f"line {error.lineno}, column {error.colno}: {error.msg}" if isinstance(error, json.JSONDecodeError)
-                  else "a number has too many digits")
+        detail = (
+            f"line {error.lineno}, column {error.colno}: {error.msg}"
+            if isinstance(error, json.JSONDecodeError)
+            else "a number has too many digits"
+        )
         raise SpecError(f"not valid JSON ({detail})") from None
     if depth(value) > MAX_DEPTH:
         raise too_deep

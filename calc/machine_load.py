@@ -14,15 +14,15 @@ from dataclasses import dataclass
 
 from calc.units import duration
 
-BUSY_OTHER_CORES = 0.25   # other programs' average use, in cores, from which a timing counts as disturbed
-REPEAT_DRIFT = 0.25       # |quick repeat / median - 1| beyond which the machine changed under the timing
+BUSY_OTHER_CORES = 0.25  # other programs' average use, in cores, from which a timing counts as disturbed
+REPEAT_DRIFT = 0.25  # |quick repeat / median - 1| beyond which the machine changed under the timing
 
 
 @dataclass(frozen=True)
 class CpuSample:
     wall_s: float
-    machine_busy_s: float | None    # CPU seconds of all processes since boot; None where unknown
-    own_s: float                    # CPU seconds of this process
+    machine_busy_s: float | None  # CPU seconds of all processes since boot; None where unknown
+    own_s: float  # CPU seconds of this process
 
 
 def _machine_busy_seconds() -> float | None:
@@ -59,8 +59,10 @@ def disturbance_text(other_cores: float | None, repeat_median_s: float | None, m
     if other_cores is not None and other_cores > BUSY_OTHER_CORES:
         reasons.append(f"other programs used {other_cores:.1f} CPU cores on average while it was timed")
     if repeat_median_s is not None and abs(repeat_median_s / median_s - 1) > REPEAT_DRIFT:
-        reasons.append(f"a quick repeat took {duration(repeat_median_s)}, {repeat_median_s / median_s - 1:+.0%} "
-                       "from the median")
+        reasons.append(
+            f"a quick repeat took {duration(repeat_median_s)}, {repeat_median_s / median_s - 1:+.0%} "
+            "from the median"
+        )
     return "; ".join(reasons) + ": the machine was not quiet, measure again when it is"
 
 

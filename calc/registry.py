@@ -20,7 +20,7 @@ from calc.fields import MAX_DIM, REQUIRED, Field  # noqa: F401  (MAX_DIM, REQUIR
 
 MAX_BATCH = 2**16
 MAX_LAYERS = 1000
-MAX_ELEMENTS = 10**15    # one activation tensor, batch included
+MAX_ELEMENTS = 10**15  # one activation tensor, batch included
 
 # What a kind's input is called in messages, by the rank of one sample.
 _INPUT_NAMES = {3: "an image [C, H, W]", 2: "tokens [L, D]", 1: "a vector [D]"}
@@ -32,13 +32,13 @@ ModuleBuilder = Callable[[Any, Any, tuple[int, ...]], Any]
 @dataclass(frozen=True)
 class LayerKind:
     name: str
-    group: str          # convolution | linear | attention | normalization | activation | pooling | reshape
+    group: str  # convolution | linear | attention | normalization | activation | pooling | reshape
     summary: str
     fields: tuple[Field, ...]
     input_rank: int | None  # per-sample rank it needs (3 for [C, H, W]), None: any rank >= min_rank
     formula: Callable
     module: ModuleBuilder | None = None  # called by calc.torch_build only: calc itself never imports torch
-    input_name: str | None = None        # its input in messages, where the rank's usual name is wrong
+    input_name: str | None = None  # its input in messages, where the rank's usual name is wrong
 
     @property
     def input_text(self) -> str:
@@ -48,9 +48,16 @@ class LayerKind:
 _KINDS: dict[str, LayerKind] = {}
 
 
-def register(name: str, *, group: str, summary: str, fields: tuple[Field, ...] = (),
-             input_rank: int | None = None, module: ModuleBuilder | None = None,
-             input_name: str | None = None) -> Callable[[Callable], Callable]:
+def register(
+    name: str,
+    *,
+    group: str,
+    summary: str,
+    fields: tuple[Field, ...] = (),
+    input_rank: int | None = None,
+    module: ModuleBuilder | None = None,
+    input_name: str | None = None,
+) -> Callable[[Callable], Callable]:
     """Register ``formula`` for layer kind ``name``; duplicates are refused, and so is a formula
     whose parameters after ``shape`` are not the fields, in order.
 
@@ -64,8 +71,10 @@ def register(name: str, *, group: str, summary: str, fields: tuple[Field, ...] =
             raise ValueError(f"layer kind {name!r} is registered twice")
         parameters = list(inspect.signature(formula).parameters)[1:]
         if parameters != [field.name for field in fields]:
-            raise ValueError(f"the formula of {name!r} takes {parameters}, its fields are "
-                             f"{[field.name for field in fields]}")
+            raise ValueError(
+                f"the formula of {name!r} takes {parameters}, its fields are "
+                f"{[field.name for field in fields]}"
+            )
         _KINDS[name] = LayerKind(name, group, summary, tuple(fields), input_rank, formula, module, input_name)
         return formula
 
@@ -94,6 +103,7 @@ def kinds_markdown() -> str:
     lines = []
     for kind in layer_kinds():
         fields = ", ".join(_field_markdown(field) for field in kind.fields)
-        lines.append(f"- `{kind.name}` ({kind.group}): {kind.summary}"
-                     + (f"; fields: {fields}" if fields else ""))
+        lines.append(
+            f"- `{kind.name}` ({kind.group}): {kind.summary}" + (f"; fields: {fields}" if fields else "")
+        )
     return "\n".join(lines)

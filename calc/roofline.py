@@ -50,8 +50,8 @@ def roofline_seconds(flops: int, memory_bytes: int, roofs: Roofs) -> float:
 @dataclass(frozen=True)
 class LayerTime:
     row: Row
-    compute_seconds: float   # FLOPs / P
-    memory_seconds: float    # bytes / B
+    compute_seconds: float  # FLOPs / P
+    memory_seconds: float  # bytes / B
 
     @property
     def seconds(self) -> float:
@@ -96,8 +96,10 @@ class Estimate:
 
 def estimate(report: Report, roofs: Roofs) -> Estimate:
     """(a) and (b) for ``report`` (its batch and dtype) on ``roofs``."""
-    layers = tuple(LayerTime(row, row.flops / roofs.peak_flops_per_s, row.memory_bytes / roofs.bandwidth_bytes_per_s)
-                   for row in report.rows)
+    layers = tuple(
+        LayerTime(row, row.flops / roofs.peak_flops_per_s, row.memory_bytes / roofs.bandwidth_bytes_per_s)
+        for row in report.rows
+    )
     return Estimate(roofs, report.flops, report.memory_bytes, layers)
 
 
@@ -110,9 +112,10 @@ def efficiency(theoretical_seconds: float, measured_seconds: float) -> float:
 class AgainstMeasurement:
     """A forward timed here, set against theory: (a) and (b) on this machine's probed roofs, and
     (a) on the device's spec-sheet peak when it has one. Efficiency is theory / measured."""
+
     measured_seconds: float
     probed: Estimate
-    spec_peak_seconds: float | None = None   # FLOPs / the spec-sheet peak
+    spec_peak_seconds: float | None = None  # FLOPs / the spec-sheet peak
 
     @property
     def spec_peak_efficiency(self) -> float | None:
@@ -129,8 +132,9 @@ class AgainstMeasurement:
         return efficiency(self.probed.roofline_seconds, self.measured_seconds)
 
 
-def against_measurement(report: Report, probed_roofs: Roofs, measured_seconds: float,
-                        spec_peak_flops_per_s: float | None = None) -> AgainstMeasurement:
+def against_measurement(
+    report: Report, probed_roofs: Roofs, measured_seconds: float, spec_peak_flops_per_s: float | None = None
+) -> AgainstMeasurement:
     """``report`` timed at ``measured_seconds`` here, against the probed roofs and a spec-sheet peak."""
     spec_seconds = None if spec_peak_flops_per_s is None else report.flops / spec_peak_flops_per_s
     return AgainstMeasurement(measured_seconds, estimate(report, probed_roofs), spec_seconds)

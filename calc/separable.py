@@ -27,12 +27,13 @@ from calc.spec import Stack, parse_stack, stack_to_json
 # ---------------------------------------------------------------------------
 # one conv, standard against separable
 
+
 @dataclass(frozen=True)
 class Comparison:
     """A standard k×k conv (no bias) against depthwise k×k + pointwise 1×1 (no bias), batch 1."""
 
-    input_shape: tuple[int, int, int]    # [C_in, H, W]
-    output_shape: tuple[int, int, int]   # [C_out, H', W'], the same for both
+    input_shape: tuple[int, int, int]  # [C_in, H, W]
+    output_shape: tuple[int, int, int]  # [C_out, H', W'], the same for both
     kernel_size: int
     stride: int
     padding: int
@@ -44,11 +45,11 @@ class Comparison:
     depthwise_params: int
     pointwise_params: int
     separable_params: int
-    savings: float              # 1 - separable_macs / standard_macs
-    params_savings: float       # 1 - separable_params / standard_params
+    savings: float  # 1 - separable_macs / standard_macs
+    params_savings: float  # 1 - separable_params / standard_params
     approximate_savings: float  # 1 - (1/C_out + 1/K²), the textbook formula
-    standard: Report            # one conv2d row
-    separable: Report           # one separable_conv2d row, its parts depthwise and pointwise
+    standard: Report  # one conv2d row
+    separable: Report  # one separable_conv2d row, its parts depthwise and pointwise
 
     @property
     def in_channels(self) -> int:
@@ -88,16 +89,26 @@ def _savings(after: int, before: int) -> float:
     return float(1 - Fraction(after, before))
 
 
-def _one_layer(input_shape: tuple[int, ...], layer: dict[str, Any], batch: int = 1, dtype: str = "fp32") -> Report:
+def _one_layer(
+    input_shape: tuple[int, ...], layer: dict[str, Any], batch: int = 1, dtype: str = "fp32"
+) -> Report:
     """Analyse a one-layer stack; errors name the field but no layer index (there is one layer)."""
     try:
-        return analyze(parse_stack({"input": list(input_shape), "batch": batch, "dtype": dtype, "layers": [layer]}))
+        return analyze(
+            parse_stack({"input": list(input_shape), "batch": batch, "dtype": dtype, "layers": [layer]})
+        )
     except SpecError as error:
         raise SpecError(error.reason, field=error.field) from None
 
 
-def compare(in_channels: int, out_channels: int, kernel_size: int, size: int | tuple[int, int], stride: int = 1,
-            padding: int | None = None) -> Comparison:
+def compare(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    size: int | tuple[int, int],
+    stride: int = 1,
+    padding: int | None = None,
+) -> Comparison:
     """Standard k×k conv against its depthwise-separable twin on one C_in×H×W input.
 
     ``size`` is H = W, or (H, W); ``padding`` defaults to kernel_size // 2 ("same" for odd
@@ -110,61 +121,102 @@ def compare(in_channels: int, out_channels: int, kernel_size: int, size: int | t
     stride = _whole(stride, "stride")
     padding = kernel_size // 2 if padding is None else _whole(padding, "padding", minimum=0)
     shape = (in_channels, height, width)
-    conv = {"out_channels": out_channels, "kernel_size": kernel_size, "stride": stride, "padding": padding,
-            "bias": False}
+    conv = {
+        "out_channels": out_channels,
+        "kernel_size": kernel_size,
+        "stride": stride,
+        "padding": padding,
+        "bias": False,
+    }
     standard = _one_layer(shape, {"type": "conv2d", **conv})
     separable = _one_layer(shape, {"type": "separable_conv2d", **conv})
     (_, depthwise), (_, pointwise) = separable.rows[0].cost.parts
     return Comparison(
-        input_shape=shape, output_shape=standard.output_shape, kernel_size=kernel_size, stride=stride,
+        input_shape=shape,
+        output_shape=standard.output_shape,
+        kernel_size=kernel_size,
+        stride=stride,
         padding=padding,
-        standard_macs=standard.macs, depthwise_macs=depthwise.macs, pointwise_macs=pointwise.macs,
+        standard_macs=standard.macs,
+        depthwise_macs=depthwise.macs,
+        pointwise_macs=pointwise.macs,
         separable_macs=separable.macs,
-        standard_params=standard.params, depthwise_params=depthwise.params, pointwise_params=pointwise.params,
+        standard_params=standard.params,
+        depthwise_params=depthwise.params,
+        pointwise_params=pointwise.params,
         separable_params=separable.params,
         savings=_savings(separable.macs, standard.macs),
         params_savings=_savings(separable.params, standard.params),
         approximate_savings=float(1 - (Fraction(1, out_channels) + Fraction(1, kernel_size**2))),
-        standard=standard, separable=separable,
+        standard=standard,
+        separable=separable,
     )
 
 
-def timed_stacks(in_channels: int, out_channels: int, kernel_size: int, size: int, stride: int,
-                 padding: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def timed_stacks(
+    in_channels: int, out_channels: int, kernel_size: int, size: int, stride: int, padding: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The stack JSON of compare()'s two sides, to build and time: one standard conv, and the
     depthwise and pointwise convs as two layers (so that each part gets its own measured share)."""
     shape = [in_channels, size, size]
-    standard = {"input": shape, "layers": [
-        {"type": "conv2d", "out_channels": out_channels, "kernel_size": kernel_size, "stride": stride,
-         "padding": padding, "bias": False}]}
-    separable = {"input": list(shape), "layers": [
-        {"type": "depthwise_conv2d", "kernel_size": kernel_size, "stride": stride, "padding": padding,
-         "bias": False},
-        {"type": "pointwise_conv2d", "out_channels": out_channels, "bias": False}]}
+    standard = {
+        "input": shape,
+        "layers": [
+            {
+                "type": "conv2d",
+                "out_channels": out_channels,
+                "kernel_size": kernel_size,
+                "stride": stride,
+                "padding": padding,
+                "bias": False,
+            }
+        ],
+    }
+    separable = {
+        "input": list(shape),
+        "layers": [
+            {
+                "type": "depthwise_conv2d",
+                "kernel_size": kernel_size,
+                "stride": stride,
+                "padding": padding,
+                "bias": False,
+            },
+            {"type": "pointwise_conv2d", "out_channels": out_channels, "bias": False},
+        ],
+    }
     return standard, separable
 
 
-def savings_grid(in_channels: int, out_channels_values: Iterable[int], kernel_values: Iterable[int],
-                 size: int | tuple[int, int],
-                 stride: int = 1) -> list[tuple[int, int, float]]:
+def savings_grid(
+    in_channels: int,
+    out_channels_values: Iterable[int],
+    kernel_values: Iterable[int],
+    size: int | tuple[int, int],
+    stride: int = 1,
+) -> list[tuple[int, int, float]]:
     """(out_channels, kernel_size, savings) for every pair, out_channels major: a heatmap's cells.
 
     Each kernel gets padding kernel_size // 2, as in compare().
     """
-    return [(out_channels, kernel, compare(in_channels, out_channels, kernel, size, stride).savings)
-            for out_channels in out_channels_values for kernel in kernel_values]
+    return [
+        (out_channels, kernel, compare(in_channels, out_channels, kernel, size, stride).savings)
+        for out_channels in out_channels_values
+        for kernel in kernel_values
+    ]
 
 
 # ---------------------------------------------------------------------------
 # what if every standard conv were separable
 
+
 @dataclass(frozen=True)
 class LayerChange:
     """One layer replaced by its separable twin."""
 
-    name: str            # the row name: a stack index ("4") or a module path ("layer1.0.conv1")
-    kind_before: str     # "conv2d" (stack) or "Conv2d" (torch module)
-    kind_after: str      # "separable_conv2d"
+    name: str  # the row name: a stack index ("4") or a module path ("layer1.0.conv1")
+    kind_before: str  # "conv2d" (stack) or "Conv2d" (torch module)
+    kind_after: str  # "separable_conv2d"
     macs_before: int
     macs_after: int
     params_before: int
@@ -183,7 +235,7 @@ class WhatIf:
     before: Report
     after: Report
     changes: tuple[LayerChange, ...]
-    skipped: tuple[str, ...] = ()   # qualifying convs left alone, each with the reason
+    skipped: tuple[str, ...] = ()  # qualifying convs left alone, each with the reason
 
     @property
     def macs_before(self) -> int:
@@ -243,7 +295,9 @@ def separable_stack(stack: Stack) -> Stack:
 
 
 def _change(before: Row, after: Row) -> LayerChange:
-    return LayerChange(before.name, before.kind, after.kind, before.macs, after.macs, before.params, after.params)
+    return LayerChange(
+        before.name, before.kind, after.kind, before.macs, after.macs, before.params, after.params
+    )
 
 
 def what_if_stack(stack: Stack) -> WhatIf:
@@ -252,8 +306,9 @@ def what_if_stack(stack: Stack) -> WhatIf:
     layers after it cost what they did."""
     before = analyze(stack)
     after = analyze(separable_stack(stack))
-    changes = tuple(_change(old, new) for old, new in zip(before.rows, after.rows, strict=True)
-                    if old.kind != new.kind)
+    changes = tuple(
+        _change(old, new) for old, new in zip(before.rows, after.rows, strict=True) if old.kind != new.kind
+    )
     return WhatIf(before, after, changes)
 
 
@@ -272,8 +327,14 @@ class ConvSettings:
 
     def layer(self, kind: str = "conv2d") -> dict[str, Any]:
         """This conv as a stack JSON layer: "conv2d" as it is, "separable_conv2d" its twin."""
-        fields = {"out_channels": self.out_channels, "kernel_size": self.kernel_size, "stride": self.stride,
-                  "padding": self.padding, "dilation": self.dilation, "bias": self.bias}
+        fields = {
+            "out_channels": self.out_channels,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+            "dilation": self.dilation,
+            "bias": self.bias,
+        }
         if kind == "conv2d":
             return {"type": "conv2d", **{k: _json_value(v) for k, v in fields.items()}, "groups": self.groups}
         return _separable_layer(fields)
@@ -302,17 +363,33 @@ def what_if_convs(report: Report, convs: Mapping[str, ConvSettings]) -> WhatIf:
             continue
         standard = _one_layer(row.input_shape, settings.layer("conv2d"), report.batch, report.dtype)
         if standard.macs != row.macs or standard.params != row.params:
-            skipped.append(f"{row.name}: its counted MACs are not one conv on its input (did it run more than once?)")
+            skipped.append(
+                f"{row.name}: its counted MACs are not one conv on its input (did it run more than once?)"
+            )
             rows.append(row)
             continue
-        separable = _one_layer(row.input_shape, settings.layer("separable_conv2d"), report.batch, report.dtype)
+        separable = _one_layer(
+            row.input_shape, settings.layer("separable_conv2d"), report.batch, report.dtype
+        )
         new = separable.rows[0]
-        new = Row(row.index, row.name, new.kind, new.input_shape, new.output_shape, new.cost, new.bytes_per_element)
+        new = Row(
+            row.index, row.name, new.kind, new.input_shape, new.output_shape, new.cost, new.bytes_per_element
+        )
         rows.append(new)
         changes.append(_change(row, new))
     after = Report(report.input_shape, report.batch, report.dtype, tuple(rows), report.unsupported)
     return WhatIf(report, after, tuple(changes), tuple(skipped))
 
 
-__all__ = ["Comparison", "ConvSettings", "LayerChange", "WhatIf", "compare", "is_replaceable", "savings_grid",
-           "separable_stack", "what_if_convs", "what_if_stack"]
+__all__ = [
+    "Comparison",
+    "ConvSettings",
+    "LayerChange",
+    "WhatIf",
+    "compare",
+    "is_replaceable",
+    "savings_grid",
+    "separable_stack",
+    "what_if_convs",
+    "what_if_stack",
+]

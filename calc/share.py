@@ -20,7 +20,7 @@ from calc.spec import MAX_JSON_CHARS, Stack, load_stack
 # (`streamlit run`, streamlit 1.67 on uvicorn). A link's whole URL is kept under
 # MAX_URL_CHARS, with room left for headers and cookies, and its stack under MAX_LINK_CHARS.
 MAX_URL_CHARS = 100_000
-MAX_LINK_CHARS = MAX_URL_CHARS - 4_000   # the rest of the URL: address, page and the other parameters
+MAX_LINK_CHARS = MAX_URL_CHARS - 4_000  # the rest of the URL: address, page and the other parameters
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
@@ -33,28 +33,37 @@ def encode_stack(stack_json: dict) -> str:
 def decode_stack(token: str) -> Stack:
     """A token from encode_stack -> a validated Stack; SpecError naming what is wrong."""
     if len(token) > MAX_LINK_CHARS:
-        raise SpecError(f"the stack in this link is {len(token):,} characters, beyond the limit of "
-                        f"{MAX_LINK_CHARS:,}", field="stack")
+        raise SpecError(
+            f"the stack in this link is {len(token):,} characters, beyond the limit of {MAX_LINK_CHARS:,}",
+            field="stack",
+        )
     if not token:
         raise SpecError("the stack in this link is empty; copy the whole link again", field="stack")
     # b64decode alone would skip the characters it does not know ("!!!" decodes to nothing).
     if not _BASE64URL.fullmatch(token) or len(token) % 4 == 1:
-        raise SpecError("the stack in this link is not valid base64url (letters, digits, - and _); copy the whole "
-                        "link again", field="stack")
+        raise SpecError(
+            "the stack in this link is not valid base64url (letters, digits, - and _); copy the whole "
+            "link again",
+            field="stack",
+        )
     packed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     inflater = zlib.decompressobj()
     try:
         data = inflater.decompress(packed, 4 * MAX_JSON_CHARS + 1)
     except zlib.error:
-        raise SpecError("the stack in this link is damaged (it does not decompress); copy the whole link again",
-                        field="stack") from None
+        raise SpecError(
+            "the stack in this link is damaged (it does not decompress); copy the whole link again",
+            field="stack",
+        ) from None
     if inflater.unconsumed_tail or len(data) > 4 * MAX_JSON_CHARS:
         raise SpecError("the stack in this link expands beyond the size limit of a stack", field="stack")
     # zlib checks the stream's adler32 checksum only when it reaches the end: a token cut
     # anywhere, even only in its last 4 bytes (the checksum), ends before that.
     if not inflater.eof:
-        raise SpecError("the stack in this link is incomplete (the link was cut); copy the whole link again",
-                        field="stack")
+        raise SpecError(
+            "the stack in this link is incomplete (the link was cut); copy the whole link again",
+            field="stack",
+        )
     if inflater.unused_data:
         raise SpecError("the stack in this link has data after its end; copy the link again", field="stack")
     try:

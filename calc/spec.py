@@ -15,9 +15,10 @@ raise SpecError naming layer and field.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import calc.formulas  # noqa: F401  (registers the layer kinds)
 from calc.errors import SpecError, echo
@@ -47,20 +48,24 @@ class Stack:
 def parse_layer(raw: Any, index: int) -> Layer:
     """Validate one layer's JSON object; SpecError names the index and field."""
     if not isinstance(raw, dict):
-        raise SpecError(f"a layer must be an object like {{\"type\": \"relu\"}}, got {echo(raw)}",
-                        layer=index)
+        raise SpecError(f'a layer must be an object like {{"type": "relu"}}, got {echo(raw)}', layer=index)
     kind_name = raw.get("type")
     kind = layer_kind(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         known = ", ".join(k.name for k in layer_kinds())
-        raise SpecError(f"unknown layer type {echo(kind_name)}; known types: {known}",
-                        layer=index, field="type")
+        raise SpecError(
+            f"unknown layer type {echo(kind_name)}; known types: {known}", layer=index, field="type"
+        )
     names = {field.name for field in kind.fields}
     extra = sorted(set(raw) - names - {"type"})
     if extra:
         allowed = ", ".join(sorted(names)) or "none"
-        raise SpecError(f"unknown field for {kind.name} (its fields: {allowed})", layer=index, field=extra[0],
-                        kind=kind.name)
+        raise SpecError(
+            f"unknown field for {kind.name} (its fields: {allowed})",
+            layer=index,
+            field=extra[0],
+            kind=kind.name,
+        )
     fields = {}
     for field in kind.fields:
         if field.name not in raw:
@@ -82,8 +87,9 @@ def parse_stack(raw: Any) -> Stack:
         raise SpecError("unknown top-level key (allowed: input, batch, dtype, layers)", field=unknown[0])
     shape = raw.get("input")
     if not isinstance(shape, list) or not 1 <= len(shape) <= 3:
-        raise SpecError("must be [C, H, W], [L, D] or [D] (one sample, no batch), "
-                        f"got {echo(shape)}", field="input")
+        raise SpecError(
+            f"must be [C, H, W], [L, D] or [D] (one sample, no batch), got {echo(shape)}", field="input"
+        )
     input_shape = tuple(check_int(size, 1, "each size", None, "input") for size in shape)
     batch = raw.get("batch", 1)
     if not is_int(batch) or not 1 <= batch <= MAX_BATCH:
@@ -117,8 +123,12 @@ def layer_to_json(layer: Layer) -> dict[str, Any]:
 
 
 def stack_to_json(stack: Stack) -> dict[str, Any]:
-    return {"input": list(stack.input_shape), "batch": stack.batch, "dtype": stack.dtype,
-            "layers": [layer_to_json(layer) for layer in stack.layers]}
+    return {
+        "input": list(stack.input_shape),
+        "batch": stack.batch,
+        "dtype": stack.dtype,
+        "layers": [layer_to_json(layer) for layer in stack.layers],
+    }
 
 
 def dump_stack(stack: Stack) -> str:

@@ -21,8 +21,8 @@ class Stopped(SpecError):
 
 @dataclass(frozen=True)
 class TimeBound:
-    seconds: float                       # the whole bound, as promised to the user
-    end: float                           # time.perf_counter() at which it runs out
+    seconds: float  # the whole bound, as promised to the user
+    end: float  # time.perf_counter() at which it runs out
     stop: threading.Event = field(default_factory=threading.Event, compare=False)
 
     @classmethod

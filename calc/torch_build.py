@@ -10,9 +10,9 @@ the oracle for shapes, params and MACs, and later measurement times them.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import chain
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -143,7 +143,9 @@ def parameters_on_meta() -> Iterator[None]:
             _CONSTRUCTED.setdefault(module, {})[name] = value.detach()
             if id(value) not in on_meta:
                 meta = value.detach().to("meta")
-                on_meta[id(value)] = nn.Parameter(meta, value.requires_grad) if name in module._parameters else meta
+                on_meta[id(value)] = (
+                    nn.Parameter(meta, value.requires_grad) if name in module._parameters else meta
+                )
             tensors[name] = on_meta[id(value)]
 
 
@@ -163,10 +165,14 @@ def materialize(model: nn.Module, device: str | torch.device) -> nn.Module:
             elif hasattr(module, "reset_parameters"):
                 module.reset_parameters()
             constructed = constructed_values(module)
-            for name, tensor in chain(module.named_parameters(recurse=False), module.named_buffers(recurse=False)):
+            for name, tensor in chain(
+                module.named_parameters(recurse=False), module.named_buffers(recurse=False)
+            ):
                 if name in constructed:
                     tensor.copy_(constructed[name])
                 elif not _has_fresh_value(module, name):
-                    raise ValueError(f"{path + '.' if path else ''}{name} of {type(module).__name__} has no known "
-                                     "value: build the model under calc.torch_build.parameters_on_meta")
+                    raise ValueError(
+                        f"{path + '.' if path else ''}{name} of {type(module).__name__} has no known "
+                        "value: build the model under calc.torch_build.parameters_on_meta"
+                    )
     return model.eval()

@@ -37,23 +37,110 @@ from calc.work import Work, conv_work
 
 # Ops that only move, view or allocate data: known to cost no arithmetic.
 ZERO_COST = {
-    "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "expand_as", "squeeze",
-    "unsqueeze", "flatten", "unflatten", "select", "slice", "narrow", "split", "split_with_sizes", "chunk",
-    "unbind", "cat", "stack", "clone", "contiguous", "detach", "alias", "as_strided", "copy_", "_to_copy",
-    "to", "empty", "empty_like", "zeros", "zeros_like", "ones", "ones_like", "full", "full_like", "new_empty",
-    "new_zeros", "new_ones", "fill_", "zero_", "arange", "lift_fresh", "index", "index_select", "gather",
-    "roll", "constant_pad_nd", "pad", "repeat", "masked_fill", "masked_fill_", "dropout", "native_dropout",
-    "_local_scalar_dense", "scalar_tensor", "lift_fresh_copy", "pixel_shuffle", "channel_shuffle",
-    "new_full", "_reshape_alias", "diagonal", "tril", "triu", "where", "sym_size", "sym_numel", "sym_stride",
-    "detach_", "resize_", "bernoulli_", "set_", "clamp_min", "clamp_max", "linspace", "meshgrid", "eq", "ne",
-    "lt", "gt", "le", "ge", "logical_not", "any", "all", "argmax", "randperm", "normal_", "uniform_", "as_strided_",
+    "view",
+    "_unsafe_view",
+    "reshape",
+    "permute",
+    "transpose",
+    "t",
+    "expand",
+    "expand_as",
+    "squeeze",
+    "unsqueeze",
+    "flatten",
+    "unflatten",
+    "select",
+    "slice",
+    "narrow",
+    "split",
+    "split_with_sizes",
+    "chunk",
+    "unbind",
+    "cat",
+    "stack",
+    "clone",
+    "contiguous",
+    "detach",
+    "alias",
+    "as_strided",
+    "copy_",
+    "_to_copy",
+    "to",
+    "empty",
+    "empty_like",
+    "zeros",
+    "zeros_like",
+    "ones",
+    "ones_like",
+    "full",
+    "full_like",
+    "new_empty",
+    "new_zeros",
+    "new_ones",
+    "fill_",
+    "zero_",
+    "arange",
+    "lift_fresh",
+    "index",
+    "index_select",
+    "gather",
+    "roll",
+    "constant_pad_nd",
+    "pad",
+    "repeat",
+    "masked_fill",
+    "masked_fill_",
+    "dropout",
+    "native_dropout",
+    "_local_scalar_dense",
+    "scalar_tensor",
+    "lift_fresh_copy",
+    "pixel_shuffle",
+    "channel_shuffle",
+    "new_full",
+    "_reshape_alias",
+    "diagonal",
+    "tril",
+    "triu",
+    "where",
+    "sym_size",
+    "sym_numel",
+    "sym_stride",
+    "detach_",
+    "resize_",
+    "bernoulli_",
+    "set_",
+    "clamp_min",
+    "clamp_max",
+    "linspace",
+    "meshgrid",
+    "eq",
+    "ne",
+    "lt",
+    "gt",
+    "le",
+    "ge",
+    "logical_not",
+    "any",
+    "all",
+    "argmax",
+    "randperm",
+    "normal_",
+    "uniform_",
+    "as_strided_",
 }
 
 # Kernels that run all of softmax(Q·Kᵀ·scale)·V at once. With bmm and baddbmm they are the
 # attention matmuls: ATTENTION_OPS, the one list of them.
-FUSED_ATTENTION = frozenset({
-    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
-    "_scaled_dot_product_flash_attention", "_scaled_dot_product_cudnn_attention", "flex_attention"})
+FUSED_ATTENTION = frozenset(
+    {
+        "_scaled_dot_product_flash_attention_for_cpu",
+        "_scaled_dot_product_efficient_attention",
+        "_scaled_dot_product_flash_attention",
+        "_scaled_dot_product_cudnn_attention",
+        "flex_attention",
+    }
+)
 ATTENTION_OPS = FUSED_ATTENTION | {"bmm", "baddbmm"}
 
 
@@ -110,10 +197,12 @@ def per_input_element(label: str, ops: int = 1) -> Rule:
 
 def window_pooling(ops_per_window: Callable[[int], int]) -> Rule:
     """``ops_per_window(K_h·K_w)`` per output element of a pooling op whose args[1] is its kernel."""
+
     def rule(args: tuple, out: Any) -> OtherOps:
         # [N, C, H', W'] = pool([N, C, H, W]) with a K_h×K_w window
         kernel_h, kernel_w = _pair(args[1])
         return (("pooling", ops_per_window(kernel_h * kernel_w) * _numel(_first_tensor(out))),)
+
     return rule
 
 
@@ -152,9 +241,11 @@ def bias_or_elementwise(args: tuple, out: Any) -> OtherOps:
 def adds_argument(position: int, label: str) -> Rule:
     """A MAC op that also adds the tensor at ``args[position]`` when given one (addmm's,
     a convolution's bias): 1 per output element."""
+
     def rule(args: tuple, out: Any) -> OtherOps:
         given = len(args) > position and isinstance(args[position], torch.Tensor)
         return ((label, _numel(_first_tensor(out))),) if given else ()
+
     return rule
 
 
@@ -181,26 +272,105 @@ def rule_table(*groups: tuple[Iterable[str], Rule]) -> dict[str, Rule]:
 
 
 OTHER_OPS = rule_table(
-    (("_native_batch_norm_legit_no_training", "_native_batch_norm_legit", "native_batch_norm", "batch_norm",
-      "_batch_norm_with_update", "_batch_norm_no_update"), per_input_element("normalization", 2)),
-    (("native_layer_norm", "layer_norm", "native_group_norm", "group_norm"),
-     per_input_element("normalization", 5)),
-    (("relu", "relu_", "gelu", "gelu_", "silu", "silu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "hardswish",
-      "hardswish_", "hardsigmoid", "hardsigmoid_", "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_",
-      "elu", "elu_", "clamp", "clamp_", "mish", "softplus", "threshold"), per_output_element("activation")),
-    (("_softmax", "softmax", "_safe_softmax", "_log_softmax", "log_softmax"),
-     per_output_element("softmax", 3)),
+    (
+        (
+            "_native_batch_norm_legit_no_training",
+            "_native_batch_norm_legit",
+            "native_batch_norm",
+            "batch_norm",
+            "_batch_norm_with_update",
+            "_batch_norm_no_update",
+        ),
+        per_input_element("normalization", 2),
+    ),
+    (
+        ("native_layer_norm", "layer_norm", "native_group_norm", "group_norm"),
+        per_input_element("normalization", 5),
+    ),
+    (
+        (
+            "relu",
+            "relu_",
+            "gelu",
+            "gelu_",
+            "silu",
+            "silu_",
+            "sigmoid",
+            "sigmoid_",
+            "tanh",
+            "tanh_",
+            "hardswish",
+            "hardswish_",
+            "hardsigmoid",
+            "hardsigmoid_",
+            "hardtanh",
+            "hardtanh_",
+            "leaky_relu",
+            "leaky_relu_",
+            "elu",
+            "elu_",
+            "clamp",
+            "clamp_",
+            "mish",
+            "softplus",
+            "threshold",
+        ),
+        per_output_element("activation"),
+    ),
+    (
+        ("_softmax", "softmax", "_safe_softmax", "_log_softmax", "log_softmax"),
+        per_output_element("softmax", 3),
+    ),
     (("max_pool2d_with_indices", "max_pool2d"), window_pooling(lambda window: window - 1)),  # comparisons
     (("avg_pool2d",), window_pooling(lambda window: window)),  # adds and the divide
     (("_adaptive_avg_pool2d", "adaptive_avg_pool2d"), adaptive_average_pooling),
     (("mean",), global_pooling_or_reduction),
     (("mul", "mul_", "div", "div_"), scaling_or_elementwise),
     (("add", "add_"), bias_or_elementwise),
-    (("sub", "sub_", "rsqrt", "sqrt", "pow", "exp", "neg", "abs", "reciprocal", "erf", "sin",
-      "cos", "log", "maximum", "minimum", "addcmul", "square", "floor", "ceil", "round", "rsub", "sign"),
-     per_output_element("elementwise")),
-    (("sum", "amax", "amin", "max", "min", "norm", "linalg_vector_norm", "var", "std", "var_mean", "cumsum",
-      "logsumexp"), per_input_element("reduction")),
+    (
+        (
+            "sub",
+            "sub_",
+            "rsqrt",
+            "sqrt",
+            "pow",
+            "exp",
+            "neg",
+            "abs",
+            "reciprocal",
+            "erf",
+            "sin",
+            "cos",
+            "log",
+            "maximum",
+            "minimum",
+            "addcmul",
+            "square",
+            "floor",
+            "ceil",
+            "round",
+            "rsub",
+            "sign",
+        ),
+        per_output_element("elementwise"),
+    ),
+    (
+        (
+            "sum",
+            "amax",
+            "amin",
+            "max",
+            "min",
+            "norm",
+            "linalg_vector_norm",
+            "var",
+            "std",
+            "var_mean",
+            "cumsum",
+            "logsumexp",
+        ),
+        per_input_element("reduction"),
+    ),
     # what MAC ops do besides their MACs
     (("addmm",), adds_argument(0, "bias add")),
     (("convolution", "_convolution"), adds_argument(2, "bias add")),
@@ -228,7 +398,7 @@ class _Counter(TorchDispatchMode):
         self.stack: list[_ModuleTally] = [tallies[id(root)]]
         self.unsupported: dict[str, int] = {}
         self.order: list[_ModuleTally] = []  # modules in the order they first ran
-        self.ran: set[int] = set()            # their ids
+        self.ran: set[int] = set()  # their ids
         self.parameters = {id(parameter) for parameter in root.parameters()}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -247,8 +417,11 @@ class _Counter(TorchDispatchMode):
             self.unsupported[f"aten.{name}"] = self.unsupported.get(f"aten.{name}", 0) + 1
         if name not in ZERO_COST:
             leaves, _ = tree_flatten((args, kwargs))
-            tally.input_elements += sum(leaf.numel() for leaf in leaves if isinstance(leaf, torch.Tensor)
-                                        and id(leaf) not in self.parameters)
+            tally.input_elements += sum(
+                leaf.numel()
+                for leaf in leaves
+                if isinstance(leaf, torch.Tensor) and id(leaf) not in self.parameters
+            )
             tally.output_elements += sum(_numel(leaf) for leaf in tree_flatten(out)[0])
         return out
 
@@ -314,19 +487,35 @@ def term_work(module: nn.Module, op: str, module_ops: set[str]) -> Work:
 def _row(index: int, tally: _ModuleTally, params: int, bytes_per_element: int) -> Row:
     ops = set(tally.macs)
     cost = Cost(
-        output_shape=tally.output_shape or (0,), params=params,
-        terms=tuple(Term(f"aten.{op}", ((f"\\text{{aten.{op}}}", macs),), term_work(tally.module, op, ops))
-                    for op, macs in tally.macs.items()),
+        output_shape=tally.output_shape or (0,),
+        params=params,
+        terms=tuple(
+            Term(f"aten.{op}", ((f"\\text{{aten.{op}}}", macs),), term_work(tally.module, op, ops))
+            for op, macs in tally.macs.items()
+        ),
         other_ops=tuple(tally.other_ops.items()),
-        input_elements=tally.input_elements, output_elements=tally.output_elements,
+        input_elements=tally.input_elements,
+        output_elements=tally.output_elements,
     )
     sample = lambda shape: tuple(shape[1:])  # noqa: E731
-    return Row(index, tally.path or ROOT_NAME, type(tally.module).__name__, sample(tally.input_shape),
-               sample(tally.output_shape), cost, bytes_per_element)
+    return Row(
+        index,
+        tally.path or ROOT_NAME,
+        type(tally.module).__name__,
+        sample(tally.input_shape),
+        sample(tally.output_shape),
+        cost,
+        bytes_per_element,
+    )
 
 
-def count_module(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1, dtype: str = "fp32",
-                 device: str | torch.device | None = None) -> Report:
+def count_module(
+    module: nn.Module,
+    input_shape: tuple[int, ...],
+    batch: int = 1,
+    dtype: str = "fp32",
+    device: str | torch.device | None = None,
+) -> Report:
     """Count ``module`` on one input of ``(batch, *input_shape)``.
 
     Rows are the modules that did work themselves (their "self" cost: a ResNet block's

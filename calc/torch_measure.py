@@ -44,10 +44,10 @@ from calc.torch_precision import TORCH_DTYPE, check_device, compute_precision
 Progress = Callable[[float, str], None]
 
 MIN_BLOCKS = 5
-BLOCK_SECONDS = 0.01             # a block runs at least this long, like blocked_autorange's
-CALIBRATION_SHARES = (64, 8)     # a large batch is first tried at 1/64, then 1/8 of its size
-REPEAT_BLOCKS = 3                # the quick repeat after the timing
-NOISY_SPREAD = 0.25              # IQR / median beyond which a measurement is flagged as disturbed
+BLOCK_SECONDS = 0.01  # a block runs at least this long, like blocked_autorange's
+CALIBRATION_SHARES = (64, 8)  # a large batch is first tried at 1/64, then 1/8 of its size
+REPEAT_BLOCKS = 3  # the quick repeat after the timing
+NOISY_SPREAD = 0.25  # IQR / median beyond which a measurement is flagged as disturbed
 PROGRESS_INTERVAL_SECONDS = 0.5
 RANGE_PREFIX = "macscope::"
 
@@ -58,12 +58,12 @@ class Measurement:
     dtype: str
     batch: int
     threads: int
-    times_s: tuple[float, ...]   # seconds per forward, one per block of ``number_per_run`` forwards
+    times_s: tuple[float, ...]  # seconds per forward, one per block of ``number_per_run`` forwards
     number_per_run: int
     warmup_runs: int
-    wall_seconds: float          # the whole measurement, warm-up included
-    other_cores: float | None = None       # other programs' average CPU use while timed, in cores
-    repeat_median_s: float | None = None   # a short repeat right after the timing
+    wall_seconds: float  # the whole measurement, warm-up included
+    other_cores: float | None = None  # other programs' average CPU use while timed, in cores
+    repeat_median_s: float | None = None  # a short repeat right after the timing
 
     @property
     def median_s(self) -> float:
@@ -110,12 +110,15 @@ class Measurement:
 
     @property
     def disturbed(self) -> bool:
-        return self.busy_machine or (self.repeat_drift is not None and abs(self.repeat_drift) > machine_load.REPEAT_DRIFT)
+        return self.busy_machine or (
+            self.repeat_drift is not None and abs(self.repeat_drift) > machine_load.REPEAT_DRIFT
+        )
 
 
 @dataclass(frozen=True)
 class PairedMeasurement:
     """Two models timed interleaved, block for block: ``ratios`` are second / first per round."""
+
     first: Measurement
     second: Measurement
     ratios: tuple[float, ...]
@@ -167,25 +170,39 @@ def _forward_of(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     def forward() -> None:
         with torch.inference_mode():
             model(x)
+
     return forward
 
 
 def _too_slow(seconds: float, bound: TimeBound, what: str) -> SpecError:
-    return SpecError(f"{what} took {seconds:.3g} s; timing it within the {bound.seconds:g} s bound is not possible "
-                     "(what is left of it is too short): lower the batch or the resolution", field="batch")
+    return SpecError(
+        f"{what} took {seconds:.3g} s; timing it within the {bound.seconds:g} s bound is not possible "
+        "(what is left of it is too short): lower the batch or the resolution",
+        field="batch",
+    )
 
 
-def _warm_up(model: nn.Module, x: torch.Tensor, device: str, bound: TimeBound, reserve_forwards: int,
-             progress: Progress | None, least_forward_s: float | None = None) -> tuple[float, int]:
+def _warm_up(
+    model: nn.Module,
+    x: torch.Tensor,
+    device: str,
+    bound: TimeBound,
+    reserve_forwards: int,
+    progress: Progress | None,
+    least_forward_s: float | None = None,
+) -> tuple[float, int]:
     """Warm-up forwards of ``model`` on ``x``, each started only when it fits the bound with
     room for a timed block and ``reserve_forwards`` more; returns (seconds of a warm forward, runs).
     ``least_forward_s``, the roofline time on this machine's probed roofs, refuses a model that
     cannot fit before its first forward runs."""
     batch = x.shape[0]
     if least_forward_s is not None and not bound.fits((2 + reserve_forwards) * least_forward_s):
-        raise SpecError(f"one forward pass at batch {batch:,} takes at least {least_forward_s:.3g} s here (its "
-                        f"roofline on this machine's probed roofs); timing it within the {bound.seconds:g} s bound "
-                        "is not possible: lower the batch or the resolution", field="batch")
+        raise SpecError(
+            f"one forward pass at batch {batch:,} takes at least {least_forward_s:.3g} s here (its "
+            f"roofline on this machine's probed roofs); timing it within the {bound.seconds:g} s bound "
+            "is not possible: lower the batch or the resolution",
+            field="batch",
+        )
     if progress:
         progress(0.0, "warming up…")
     # Forwards on slices of the batch predict a full one from above (the cost per sample falls with
@@ -197,16 +214,19 @@ def _warm_up(model: nn.Module, x: torch.Tensor, device: str, bound: TimeBound, r
             break
         if predicted is not None and not bound.fits(predicted * part / batch):
             break
-        if predicted is None:   # the very first forward pays for one-off setup (oneDNN primitives, lazy init)
+        if predicted is None:  # the very first forward pays for one-off setup (oneDNN primitives, lazy init)
             _block_seconds(_forward_of(model, x[:part]), 1, device)
         seconds = _block_seconds(_forward_of(model, x[:part]), 1, device)
         predicted, evidence = seconds * batch / part, f"batch {part:,} took {seconds:.3g} s"
     if predicted is not None and not bound.fits((2 + reserve_forwards) * predicted):
-        raise SpecError(f"one forward pass at batch {batch:,} would take about {predicted:.3g} s ({evidence}); "
-                        f"timing it within the {bound.seconds:g} s bound is not possible (what is left of it is "
-                        "too short): lower the batch or the resolution", field="batch")
+        raise SpecError(
+            f"one forward pass at batch {batch:,} would take about {predicted:.3g} s ({evidence}); "
+            f"timing it within the {bound.seconds:g} s bound is not possible (what is left of it is "
+            "too short): lower the batch or the resolution",
+            field="batch",
+        )
     forward = _forward_of(model, x)
-    first = _block_seconds(forward, 1, device)   # pays for one-off setup
+    first = _block_seconds(forward, 1, device)  # pays for one-off setup
     if not bound.fits((1 + reserve_forwards) * first):
         raise _too_slow(first, bound, "one forward pass")
     runs, warm_started, warm = 1, time.perf_counter(), first
@@ -218,9 +238,16 @@ def _warm_up(model: nn.Module, x: torch.Tensor, device: str, bound: TimeBound, r
     return warm, runs
 
 
-def _rounds(forwards: list[Callable[[], None]], numbers: list[int], estimates: list[float], device: str,
-            min_run_time: float, bound: TimeBound, reserve_seconds: float,
-            progress: Progress | None) -> list[list[float]]:
+def _rounds(
+    forwards: list[Callable[[], None]],
+    numbers: list[int],
+    estimates: list[float],
+    device: str,
+    min_run_time: float,
+    bound: TimeBound,
+    reserve_seconds: float,
+    progress: Progress | None,
+) -> list[list[float]]:
     """Rounds of one block of each forward in turn (A, B, A, B, ...) until ``min_run_time`` of
     timing and MIN_BLOCKS rounds, or until the next round would not fit the bound; at least one."""
     times: list[list[float]] = [[] for _ in forwards]
@@ -249,10 +276,20 @@ def _block_size(warm_seconds: float) -> int:
     return max(1, math.ceil(BLOCK_SECONDS / max(warm_seconds, 1e-9)))
 
 
-def measure(model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: str, device: str = "cpu", *,
-            min_run_time: float = 1.0, max_seconds: float = 30.0, bound: TimeBound | None = None,
-            reserve_forwards: int = 0, least_forward_s: float | None = None,
-            progress: Progress | None = None) -> Measurement:
+def measure(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    batch: int,
+    dtype: str,
+    device: str = "cpu",
+    *,
+    min_run_time: float = 1.0,
+    max_seconds: float = 30.0,
+    bound: TimeBound | None = None,
+    reserve_forwards: int = 0,
+    least_forward_s: float | None = None,
+    progress: Progress | None = None,
+) -> Measurement:
     """Latency of one forward pass of ``model`` (already prepared) on a random input, within
     ``bound`` (default: ``max_seconds`` from now), leaving time for ``reserve_forwards`` more;
     ``least_forward_s`` (the roofline here) refuses a hopeless model before it runs."""
@@ -265,8 +302,9 @@ def measure(model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: s
         warm, warmup_runs = _warm_up(model, x, device, bound, reserve_forwards, progress, least_forward_s)
         number = _block_size(warm)
         before = machine_load.sample()
-        (times,) = _rounds([forward], [number], [warm], device, min_run_time, bound, reserve_forwards * warm,
-                           progress)
+        (times,) = _rounds(
+            [forward], [number], [warm], device, min_run_time, bound, reserve_forwards * warm, progress
+        )
         others = machine_load.other_cores(before, machine_load.sample())
         repeat = None
         block = statistics.median(times) * number
@@ -274,13 +312,33 @@ def measure(model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: s
             repeat = statistics.median(_block_seconds(forward, number, device) for _ in range(REPEAT_BLOCKS))
         if progress:
             progress(1.0, f"timed {len(times)} blocks")
-    return Measurement(device, dtype, batch, torch.get_num_threads(), tuple(times), number, warmup_runs,
-                       time.perf_counter() - started, others, repeat)
+    return Measurement(
+        device,
+        dtype,
+        batch,
+        torch.get_num_threads(),
+        tuple(times),
+        number,
+        warmup_runs,
+        time.perf_counter() - started,
+        others,
+        repeat,
+    )
 
 
-def measure_pair(first: nn.Module, second: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: str,
-                 device: str = "cpu", *, min_run_time: float = 1.0, bound: TimeBound | None = None,
-                 reserve_forwards: int = 0, progress: Progress | None = None) -> PairedMeasurement:
+def measure_pair(
+    first: nn.Module,
+    second: nn.Module,
+    input_shape: tuple[int, ...],
+    batch: int,
+    dtype: str,
+    device: str = "cpu",
+    *,
+    min_run_time: float = 1.0,
+    bound: TimeBound | None = None,
+    reserve_forwards: int = 0,
+    progress: Progress | None = None,
+) -> PairedMeasurement:
     """Two models (prepared) on the same random input, timed interleaved, block for block."""
     check_device(device, (dtype,))
     bound = bound or TimeBound.starting_now(30.0)
@@ -293,16 +351,26 @@ def measure_pair(first: nn.Module, second: nn.Module, input_shape: tuple[int, ..
         warms = [warm_first, warm_second]
         numbers = [_block_size(warm) for warm in warms]
         before = machine_load.sample()
-        times = _rounds(forwards, numbers, list(warms), device, min_run_time, bound,
-                        reserve_forwards * max(warms), progress)
+        times = _rounds(
+            forwards,
+            numbers,
+            list(warms),
+            device,
+            min_run_time,
+            bound,
+            reserve_forwards * max(warms),
+            progress,
+        )
         others = machine_load.other_cores(before, machine_load.sample())
         if progress:
             progress(1.0, f"timed {len(times[0])} rounds of both")
     wall = time.perf_counter() - started
-    measurements = [Measurement(device, dtype, batch, torch.get_num_threads(), tuple(block_times), number, runs, wall,
-                                others)
-                    for block_times, number, runs in zip(times, numbers, (runs_first, runs_second),
-                                                         strict=True)]
+    measurements = [
+        Measurement(
+            device, dtype, batch, torch.get_num_threads(), tuple(block_times), number, runs, wall, others
+        )
+        for block_times, number, runs in zip(times, numbers, (runs_first, runs_second), strict=True)
+    ]
     ratios = tuple(b / a for a, b in zip(*times, strict=True))
     return PairedMeasurement(measurements[0], measurements[1], ratios)
 
@@ -316,8 +384,9 @@ def _module_ranges(model: nn.Module, paths: set[str]) -> Iterator[None]:
         if (path or ROOT_NAME) not in paths:
             continue
 
-        def enter(module: nn.Module, inputs: tuple[Any, ...],
-                  name: str = RANGE_PREFIX + (path or ROOT_NAME)) -> None:
+        def enter(
+            module: nn.Module, inputs: tuple[Any, ...], name: str = RANGE_PREFIX + (path or ROOT_NAME)
+        ) -> None:
             scope = torch.autograd.profiler.record_function(name)
             scope.__enter__()
             open_ranges.append(scope)
@@ -335,7 +404,7 @@ def _module_ranges(model: nn.Module, paths: set[str]) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class LayerProfile:
-    seconds: dict[str, float]    # row name -> seconds per forward, rows below it excluded
+    seconds: dict[str, float]  # row name -> seconds per forward, rows below it excluded
     forwards: int
     method: str
 
@@ -344,14 +413,24 @@ class LayerProfile:
         return sum(self.seconds.values())
 
 
-PROFILE_METHOD = ("torch.profiler over {n} forwards after a warm-up; each row's module runs inside a "
-                  "record_function range opened and closed by forward hooks (no synchronization inside the "
-                  "forward). Time per row: {what}, minus the rows below it, per forward.")
+PROFILE_METHOD = (
+    "torch.profiler over {n} forwards after a warm-up; each row's module runs inside a "
+    "record_function range opened and closed by forward hooks (no synchronization inside the "
+    "forward). Time per row: {what}, minus the rows below it, per forward."
+)
 
 
-def profile_layers(model: nn.Module, report: Report, input_shape: tuple[int, ...], batch: int, dtype: str,
-                   device: str = "cpu", forwards: int = 5, warmup: int = 2,
-                   bound: TimeBound | None = None) -> LayerProfile:
+def profile_layers(
+    model: nn.Module,
+    report: Report,
+    input_shape: tuple[int, ...],
+    batch: int,
+    dtype: str,
+    device: str = "cpu",
+    forwards: int = 5,
+    warmup: int = 2,
+    bound: TimeBound | None = None,
+) -> LayerProfile:
     """Per-row time of ``model`` (prepared), for the rows of ``report`` (named by module path);
     ``bound`` is checked for a stop request between forwards."""
     check_device(device, (dtype,))
@@ -376,15 +455,20 @@ def profile_layers(model: nn.Module, report: Report, input_shape: tuple[int, ...
         # the CPU-side range only: with CUDA the profiler also lists each range as a GPU user
         # annotation spanning its kernels, which would count them a second time
         if event.name.startswith(RANGE_PREFIX) and event.device_type == torch.autograd.DeviceType.CPU:
-            name = event.name[len(RANGE_PREFIX):]
+            name = event.name[len(RANGE_PREFIX) :]
             if name in inclusive_us:
-                inclusive_us[name] += event.device_time_total if device.startswith("cuda") else event.cpu_time_total
+                inclusive_us[name] += (
+                    event.device_time_total if device.startswith("cuda") else event.cpu_time_total
+                )
     seconds = {}
     for name in names:
         below = outermost_rows_below(name, names)
         seconds[name] = max(inclusive_us[name] - sum(inclusive_us[b] for b in below), 0.0) / 1e6 / forwards
-    what = "time of the CUDA kernels launched inside its range" if device.startswith("cuda") else \
-        "CPU wall time inside its range"
+    what = (
+        "time of the CUDA kernels launched inside its range"
+        if device.startswith("cuda")
+        else "CPU wall time inside its range"
+    )
     return LayerProfile(seconds, forwards, PROFILE_METHOD.format(n=forwards, what=what))
 
 
@@ -394,5 +478,8 @@ def outermost_rows_below(name: str, names: list[str]) -> list[str]:
         inside = [other for other in names if other != ROOT_NAME]
     else:
         inside = [other for other in names if other.startswith(name + ".")]
-    return [other for other in inside
-            if not any(other.startswith(parent + ".") for parent in inside if parent != other)]
+    return [
+        other
+        for other in inside
+        if not any(other.startswith(parent + ".") for parent in inside if parent != other)
+    ]

@@ -34,30 +34,34 @@ from calc.torch_precision import TORCH_DTYPE
 from calc.units import si_bytes
 
 MEMORY_BUDGET_BYTES = 4 * 2**30
-WEIGHT_COPIES = 2            # the weights, and oneDNN's reordered copy of them
-ACTIVATION_MARGIN = 1.5      # kernel scratch and allocator slack over the intermediates the dispatcher sees
+WEIGHT_COPIES = 2  # the weights, and oneDNN's reordered copy of them
+ACTIVATION_MARGIN = 1.5  # kernel scratch and allocator slack over the intermediates the dispatcher sees
 
 
 @dataclass(frozen=True)
 class ForwardMemory:
-    weight_bytes: int              # parameters and buffers
+    weight_bytes: int  # parameters and buffers
     input_bytes: int
-    peak_activation_bytes: int     # the most the intermediates hold at once
-    largest_bytes: int             # the largest single intermediate
-    largest_op: str                # the aten op that made it
+    peak_activation_bytes: int  # the most the intermediates hold at once
+    largest_bytes: int  # the largest single intermediate
+    largest_op: str  # the aten op that made it
     largest_shape: tuple[int, ...]
 
     @property
     def peak_bytes(self) -> int:
         """The bound a measurement is checked against: everything at the peak, with margins."""
-        return int(WEIGHT_COPIES * self.weight_bytes + self.input_bytes + ACTIVATION_MARGIN * self.peak_activation_bytes)
+        return int(
+            WEIGHT_COPIES * self.weight_bytes
+            + self.input_bytes
+            + ACTIVATION_MARGIN * self.peak_activation_bytes
+        )
 
 
 class _LiveStorages(TorchDispatchMode):
     def __init__(self, held: set[int]) -> None:
         super().__init__()
-        self.held = held                          # storages alive throughout: weights and the input
-        self.live: dict[int, list[int]] = {}      # storage -> [bytes, tensors using it]
+        self.held = held  # storages alive throughout: weights and the input
+        self.live: dict[int, list[int]] = {}  # storage -> [bytes, tensors using it]
         self.bytes = 0
         self.peak = 0
         self.largest = (0, "", ())
@@ -69,8 +73,13 @@ class _LiveStorages(TorchDispatchMode):
             self.bytes -= entry[0]
             del self.live[key]
 
-    def __torch_dispatch__(self, func: Callable[..., Any], types: tuple[type, ...],
-                           args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
+    def __torch_dispatch__(
+        self,
+        func: Callable[..., Any],
+        types: tuple[type, ...],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         out = func(*args, **(kwargs or {}))
         for tensor in tree_flatten(out)[0]:
             if not isinstance(tensor, torch.Tensor):
@@ -98,8 +107,10 @@ def forward_memory(model: nn.Module, input_shape: tuple[int, ...], batch: int, d
     if any(not tensor.is_meta for tensor in [*model.parameters(), *model.buffers()]):
         raise ValueError("forward_memory needs a model built on the meta device")
     meta = copy.deepcopy(model).to(TORCH_DTYPE[dtype]).eval()
-    weights = {t.untyped_storage()._cdata: t.untyped_storage().nbytes()
-               for t in [*meta.parameters(), *meta.buffers()]}
+    weights = {
+        t.untyped_storage()._cdata: t.untyped_storage().nbytes()
+        for t in [*meta.parameters(), *meta.buffers()]
+    }
     x = torch.empty((batch, *input_shape), device="meta", dtype=TORCH_DTYPE[dtype])
     held = set(weights) | {x.untyped_storage()._cdata}
     tally = _LiveStorages(held)
@@ -109,8 +120,9 @@ def forward_memory(model: nn.Module, input_shape: tuple[int, ...], batch: int, d
     return ForwardMemory(sum(weights.values()), x.untyped_storage().nbytes(), tally.peak, size, op, shape)
 
 
-def check_forward_memory(model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: str,
-                         budget_bytes: int) -> ForwardMemory:
+def check_forward_memory(
+    model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: str, budget_bytes: int
+) -> ForwardMemory:
     """Refuse, before anything is allocated, a forward whose peak is beyond ``budget_bytes``;
     the message names what to lower: the batch, and the resolution or the sequence length."""
     memory = forward_memory(model, input_shape, batch, dtype)
@@ -121,15 +133,20 @@ def check_forward_memory(model: nn.Module, input_shape: tuple[int, ...], batch: 
 
 def refusal(memory: ForwardMemory, input_shape: tuple[int, ...], batch: int, budget_bytes: int) -> str:
     if len(input_shape) == 3:
-        what, lower = f"batch {batch:,} at {input_shape[1]}×{input_shape[2]} px", "the batch or the resolution"
+        what, lower = (
+            f"batch {batch:,} at {input_shape[1]}×{input_shape[2]} px",
+            "the batch or the resolution",
+        )
     elif len(input_shape) == 2:
         what, lower = f"batch {batch:,} of {input_shape[0]:,} tokens", "the sequence length or the batch"
     else:
         what, lower = f"batch {batch:,}", "the batch"
     largest = "×".join(f"{n:,}" for n in memory.largest_shape)
-    return (f"a forward pass of {what} needs about {si_bytes(memory.peak_bytes)} at its peak (its largest "
-            f"intermediate, {largest} from aten.{memory.largest_op}, alone is {si_bytes(memory.largest_bytes)}), "
-            f"beyond the memory budget of {si_bytes(budget_bytes)} for a real forward here; lower {lower}")
+    return (
+        f"a forward pass of {what} needs about {si_bytes(memory.peak_bytes)} at its peak (its largest "
+        f"intermediate, {largest} from aten.{memory.largest_op}, alone is {si_bytes(memory.largest_bytes)}), "
+        f"beyond the memory budget of {si_bytes(budget_bytes)} for a real forward here; lower {lower}"
+    )
 
 
 def memory_budget_bytes(device: str = "cpu") -> int:

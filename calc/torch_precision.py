@@ -36,8 +36,11 @@ def check_device(device: str, dtypes: Iterable[str] = ()) -> None:
     available = supported_dtypes(device)
     for dtype in dtypes:
         if dtype not in available:
-            raise SpecError(f"{dtype} is not measured on {device}; it supports {', '.join(available)}"
-                            + (" (int8 needs a quantized model)" if dtype == "int8" else ""), field="dtype")
+            raise SpecError(
+                f"{dtype} is not measured on {device}; it supports {', '.join(available)}"
+                + (" (int8 needs a quantized model)" if dtype == "int8" else ""),
+                field="dtype",
+            )
 
 
 @contextmanager

@@ -26,7 +26,7 @@ Progress = Callable[[float, str], None]
 
 CPU_SIZES = (256, 512, 1024, 2048)
 CUDA_SIZES = (1024, 2048, 4096, 8192)
-CPU_COPY_BYTES = 256 * 2**20      # beyond the last-level caches of desktop and server CPUs
+CPU_COPY_BYTES = 256 * 2**20  # beyond the last-level caches of desktop and server CPUs
 CUDA_COPY_BYTES = 1024 * 2**20
 
 
@@ -45,8 +45,8 @@ class MachineInfo:
     physical_cores: int
     logical_cores: int
     torch_threads: int
-    cpu_capability: str          # the widest SIMD torch's CPU kernels use here (AVX2, AVX512, ...)
-    cpu_mhz: float | None        # the clock the kernel reports (often the base clock in a VM)
+    cpu_capability: str  # the widest SIMD torch's CPU kernels use here (AVX2, AVX512, ...)
+    cpu_mhz: float | None  # the clock the kernel reports (often the base clock in a VM)
     cpu_flags: frozenset[str]
     torch_version: str
     cuda: tuple[CudaDevice, ...]
@@ -57,8 +57,10 @@ class MachineInfo:
             return None
         lanes = 16 if "avx512f" in self.cpu_flags else 8 if {"avx2", "fma"} <= self.cpu_flags else 4
         peak = self.physical_cores * self.cpu_mhz * 1e6 * lanes * 2 * 2
-        how = (f"derived: {self.physical_cores} cores × {self.cpu_mhz / 1000:.2f} GHz × {lanes} fp32 lanes × "
-               "2 FMA pipes (assumed) × 2 FLOPs")
+        how = (
+            f"derived: {self.physical_cores} cores × {self.cpu_mhz / 1000:.2f} GHz × {lanes} fp32 lanes × "
+            "2 FMA pipes (assumed) × 2 FLOPs"
+        )
         return peak, how
 
     def spec_peak(self, device: str, dtype: str) -> tuple[float, str] | None:
@@ -78,14 +80,17 @@ class MachineInfo:
             return None
         return preset_for_device(self.cuda[index].name)
 
+
 def _cpuinfo() -> list[dict[str, str]]:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             blocks = handle.read().strip().split("\n\n")
     except OSError:
         return []
-    return [dict((part.strip() for part in line.split(":", 1)) for line in block.splitlines() if ":" in line)
-            for block in blocks]
+    return [
+        dict((part.strip() for part in line.split(":", 1)) for line in block.splitlines() if ":" in line)
+        for block in blocks
+    ]
 
 
 def detect() -> MachineInfo:
@@ -99,24 +104,37 @@ def detect() -> MachineInfo:
         mhz = None
     cuda = ()
     if torch.cuda.is_available():
-        cuda = tuple(CudaDevice(i, props.name, (props.major, props.minor), props.total_memory,
-                                props.multi_processor_count)
-                     for i, props in ((i, torch.cuda.get_device_properties(i)) for i in range(torch.cuda.device_count())))
-    return MachineInfo(first.get("model name") or platform.processor() or platform.machine(), len(cores) or logical,
-                       logical, torch.get_num_threads(), torch.backends.cpu.get_cpu_capability(), mhz,
-                       frozenset(first.get("flags", "").split()), torch.__version__, cuda)
+        cuda = tuple(
+            CudaDevice(
+                i, props.name, (props.major, props.minor), props.total_memory, props.multi_processor_count
+            )
+            for i, props in (
+                (i, torch.cuda.get_device_properties(i)) for i in range(torch.cuda.device_count())
+            )
+        )
+    return MachineInfo(
+        first.get("model name") or platform.processor() or platform.machine(),
+        len(cores) or logical,
+        logical,
+        torch.get_num_threads(),
+        torch.backends.cpu.get_cpu_capability(),
+        mhz,
+        frozenset(first.get("flags", "").split()),
+        torch.__version__,
+        cuda,
+    )
 
 
 @dataclass(frozen=True)
 class Probe:
-    device: str                                   # "cpu" or "cuda:0"
-    label: str                                    # the CPU model or GPU name
+    device: str  # "cpu" or "cuda:0"
+    label: str  # the CPU model or GPU name
     threads: int
-    peaks: tuple[tuple[str, float], ...]          # best achieved FLOP/s per dtype
-    gemm: tuple[tuple[str, int, float], ...]      # (dtype, n, FLOP/s) for every n x n matmul timed
+    peaks: tuple[tuple[str, float], ...]  # best achieved FLOP/s per dtype
+    gemm: tuple[tuple[str, int, float], ...]  # (dtype, n, FLOP/s) for every n x n matmul timed
     bandwidth_bytes_per_s: float
-    copy_bytes: int                               # size of the copied buffer
-    seconds: float                                # wall time of the probe
+    copy_bytes: int  # size of the copied buffer
+    seconds: float  # wall time of the probe
 
     @property
     def peak_flops_per_s(self) -> dict[str, float]:
@@ -124,20 +142,26 @@ class Probe:
 
     def as_hardware(self) -> Hardware:
         sizes = sorted({n for _, n, _ in self.gemm})
-        return Hardware(f"This machine: {self.label}", "GPU" if self.device.startswith("cuda") else "CPU",
-                        self.peaks, self.bandwidth_bytes_per_s,
-                        f"measured here ({self.device}, {self.threads} threads): best of n×n matmuls, "
-                        f"n in {', '.join(map(str, sizes))}; bandwidth of a {self.copy_bytes // 2**20} MiB copy "
-                        "(read + write)")
+        return Hardware(
+            f"This machine: {self.label}",
+            "GPU" if self.device.startswith("cuda") else "CPU",
+            self.peaks,
+            self.bandwidth_bytes_per_s,
+            f"measured here ({self.device}, {self.threads} threads): best of n×n matmuls, "
+            f"n in {', '.join(map(str, sizes))}; bandwidth of a {self.copy_bytes // 2**20} MiB copy "
+            "(read + write)",
+        )
 
 
 def _timer(stmt: str, env: dict, device: str) -> benchmark.Timer:
-    return benchmark.Timer(stmt=stmt, globals=env, num_threads=torch.get_num_threads(),
-                           label=device, description=stmt)
+    return benchmark.Timer(
+        stmt=stmt, globals=env, num_threads=torch.get_num_threads(), label=device, description=stmt
+    )
 
 
-def _gemm_sweep(dtype: str, device: str, sizes: tuple[int, ...], budget_seconds: float,
-                bound: TimeBound) -> list[tuple[int, float]]:
+def _gemm_sweep(
+    dtype: str, device: str, sizes: tuple[int, ...], budget_seconds: float, bound: TimeBound
+) -> list[tuple[int, float]]:
     points = []
     started = time.perf_counter()
     with compute_precision(dtype):
@@ -152,8 +176,9 @@ def _gemm_sweep(dtype: str, device: str, sizes: tuple[int, ...], budget_seconds:
                     break
             a = torch.randn(n, n, device=device).to(TORCH_DTYPE[dtype])
             b = torch.randn(n, n, device=device).to(TORCH_DTYPE[dtype])
-            measurement = _timer("torch.mm(a, b)", {"torch": torch, "a": a, "b": b}, device).blocked_autorange(
-                min_run_time=0.2)
+            measurement = _timer(
+                "torch.mm(a, b)", {"torch": torch, "a": a, "b": b}, device
+            ).blocked_autorange(min_run_time=0.2)
             points.append((n, 2 * n**3 / min(measurement.times)))
             del a, b
             if len(points) >= 2 and time.perf_counter() - started > budget_seconds:
@@ -164,13 +189,19 @@ def _gemm_sweep(dtype: str, device: str, sizes: tuple[int, ...], budget_seconds:
 def _copy_bandwidth(device: str, n_bytes: int) -> float:
     source = torch.empty(n_bytes, dtype=torch.uint8, device=device).fill_(1)
     target = torch.empty_like(source)
-    measurement = _timer("target.copy_(source)", {"source": source, "target": target}, device).blocked_autorange(
-        min_run_time=0.3)
+    measurement = _timer(
+        "target.copy_(source)", {"source": source, "target": target}, device
+    ).blocked_autorange(min_run_time=0.3)
     return 2 * n_bytes / min(measurement.times)
 
 
-def probe(device: str = "cpu", dtypes: tuple[str, ...] | None = None, budget_seconds_per_dtype: float = 2.0,
-          progress: Progress | None = None, bound: TimeBound | None = None) -> Probe:
+def probe(
+    device: str = "cpu",
+    dtypes: tuple[str, ...] | None = None,
+    budget_seconds_per_dtype: float = 2.0,
+    progress: Progress | None = None,
+    bound: TimeBound | None = None,
+) -> Probe:
     """Measure this machine's roofs on ``device``: GEMM FLOP/s per dtype, copy bandwidth;
     ``bound`` is checked between matmul sizes (a stop request ends the probe)."""
     started = time.perf_counter()
@@ -197,8 +228,16 @@ def probe(device: str = "cpu", dtypes: tuple[str, ...] | None = None, budget_sec
     bandwidth = _copy_bandwidth(device, copy_bytes)
     if progress:
         progress(1.0, "done")
-    return Probe(device, label, torch.get_num_threads(), peaks_of(**dict(peaks)), tuple(gemm), bandwidth, copy_bytes,
-                 time.perf_counter() - started)
+    return Probe(
+        device,
+        label,
+        torch.get_num_threads(),
+        peaks_of(**dict(peaks)),
+        tuple(gemm),
+        bandwidth,
+        copy_bytes,
+        time.perf_counter() - started,
+    )
 
 
 def merged(known: Probe, fresh: Probe) -> Probe:
@@ -206,6 +245,13 @@ def merged(known: Probe, fresh: Probe) -> Probe:
     dtypes = {dtype for dtype, _ in fresh.peaks}
     peaks = peaks_of(**{**dict(known.peaks), **dict(fresh.peaks)})
     gemm = tuple(point for point in known.gemm if point[0] not in dtypes) + fresh.gemm
-    return Probe(fresh.device, fresh.label, fresh.threads, peaks, gemm, fresh.bandwidth_bytes_per_s,
-                 fresh.copy_bytes, known.seconds + fresh.seconds)
-
+    return Probe(
+        fresh.device,
+        fresh.label,
+        fresh.threads,
+        peaks,
+        gemm,
+        fresh.bandwidth_bytes_per_s,
+        fresh.copy_bytes,
+        known.seconds + fresh.seconds,
+    )

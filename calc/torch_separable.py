@@ -18,14 +18,25 @@ from calc.spec import parse_stack
 def _settings(conv: nn.Conv2d) -> ConvSettings:
     padding = conv.padding  # nn.Conv2d keeps "same" and "valid" as given
     padding = (0, 0) if padding == "valid" else padding if padding == "same" else tuple(padding)
-    return ConvSettings(conv.in_channels, conv.out_channels, tuple(conv.kernel_size), tuple(conv.stride), padding,
-                        tuple(conv.dilation), conv.groups, conv.bias is not None)
+    return ConvSettings(
+        conv.in_channels,
+        conv.out_channels,
+        tuple(conv.kernel_size),
+        tuple(conv.stride),
+        padding,
+        tuple(conv.dilation),
+        conv.groups,
+        conv.bias is not None,
+    )
 
 
 def conv_settings(model: nn.Module) -> dict[str, ConvSettings]:
     """Every nn.Conv2d of ``model`` by module path (the names count_module gives its rows)."""
-    return {path or ROOT_NAME: _settings(module) for path, module in model.named_modules()
-            if isinstance(module, nn.Conv2d)}
+    return {
+        path or ROOT_NAME: _settings(module)
+        for path, module in model.named_modules()
+        if isinstance(module, nn.Conv2d)
+    }
 
 
 def what_if_model(name: str, resolution: int | None = None) -> WhatIf:
@@ -41,8 +52,17 @@ def what_if_model(name: str, resolution: int | None = None) -> WhatIf:
 def _separable_twin(conv: nn.Conv2d) -> nn.Sequential:
     # depthwise k×k without bias, then pointwise 1×1 with the original's bias: separable_conv2d
     return nn.Sequential(
-        nn.Conv2d(conv.in_channels, conv.in_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
-                  groups=conv.in_channels, bias=False, padding_mode=conv.padding_mode),
+        nn.Conv2d(
+            conv.in_channels,
+            conv.in_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            groups=conv.in_channels,
+            bias=False,
+            padding_mode=conv.padding_mode,
+        ),
         nn.Conv2d(conv.in_channels, conv.out_channels, 1, bias=conv.bias is not None),
     )
 
@@ -53,14 +73,19 @@ def rewrite_separable(model: nn.Module) -> nn.Module:
 
     The oracle of the what-if: counting the result must give what_if_convs' numbers.
     """
+
     def replaceable(module: nn.Module) -> bool:
         return isinstance(module, nn.Conv2d) and is_replaceable(tuple(module.kernel_size), module.groups)
 
     with torch.device("meta"):
         if replaceable(model):
             return _separable_twin(model).eval()
-        targets = [(parent, name, child) for parent in model.modules()
-                   for name, child in parent.named_children() if replaceable(child)]
+        targets = [
+            (parent, name, child)
+            for parent in model.modules()
+            for name, child in parent.named_children()
+            if replaceable(child)
+        ]
         for parent, name, child in targets:
             setattr(parent, name, _separable_twin(child).train(child.training))
     return model

@@ -10,7 +10,7 @@ with its prefix only ("MACs: 86.70 M"). Shapes are joined with "×" and changes 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 FLOPS_PER_MAC = 2  # one multiply and one add
 

@@ -16,13 +16,13 @@ class Work(StrEnum):
     GROUPED_CONV = "grouped conv"
     DEPTHWISE_CONV = "depthwise conv"
     POINTWISE_CONV = "pointwise conv"
-    OTHER_CONV = "other conv"            # torch side: 1-D, 3-D and transposed convolutions
-    LINEAR = "linear"                    # attention's Q, K, V and output projections included
+    OTHER_CONV = "other conv"  # torch side: 1-D, 3-D and transposed convolutions
+    LINEAR = "linear"  # attention's Q, K, V and output projections included
     ATTENTION_MATMULS = "attention matmuls"  # Q·Kᵀ and A·V
-    OTHER_MATMULS = "other matmuls"      # torch side: a GEMM outside the above
+    OTHER_MATMULS = "other matmuls"  # torch side: a GEMM outside the above
     # kinds of a whole row only, never of a term (calc.breakdown.row_category)
-    SEPARABLE_CONV = "separable conv"    # a separable_conv2d layer: its depthwise and pointwise terms
-    NO_MACS = "no MACs"                  # norms, activations, pooling, reshapes
+    SEPARABLE_CONV = "separable conv"  # a separable_conv2d layer: its depthwise and pointwise terms
+    NO_MACS = "no MACs"  # norms, activations, pooling, reshapes
 
     @property
     def label(self) -> str:

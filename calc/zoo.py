@@ -40,13 +40,21 @@ NATIVE_SIZE_ONLY = frozenset({"vit", "maxvit"})
 # The smallest square input (pixels) where it is above SMALLEST_RESOLUTION: below it a
 # layer's input shrinks to nothing. Keyed by name, else family. Found by running each
 # model on the meta device; tests/test_zoo_resolutions.py checks every model against torch.
-MIN_RESOLUTION = {"alexnet": 63, "convnext": 32, "densenet": 29, "inception": 75, "squeezenet1_0": 21,
-                  "squeezenet1_1": 17, "vgg": 32}
+MIN_RESOLUTION = {
+    "alexnet": 63,
+    "convnext": 32,
+    "densenet": 29,
+    "inception": 75,
+    "squeezenet1_0": 21,
+    "squeezenet1_1": 17,
+    "vgg": 32,
+}
 
 
 @dataclass(frozen=True)
 class Resolutions:
     """The square inputs a model accepts: ``minimum`` to ``maximum`` pixels (None: no bound)."""
+
     minimum: int
     maximum: int | None = None
 
@@ -73,9 +81,9 @@ def _resolutions(name: str, native: int) -> Resolutions:
 class ZooModel:
     name: str
     family: str
-    source: str                 # "torchvision" | "preset"
+    source: str  # "torchvision" | "preset"
     input_shape: tuple[int, ...]  # native input, one sample: the default weights' crop size
-    acc1: float | None = None   # ImageNet-1K top-1, %
+    acc1: float | None = None  # ImageNet-1K top-1, %
     acc5: float | None = None
     num_params: int | None = None
     gmacs: float | None = None  # torchvision's "_ops" metadata: GMACs, though its docs say GFLOPS
@@ -103,9 +111,12 @@ COUNTING_SOURCES = ("zoo", "torch_count", "formulas", "cost", "analyze", "work")
 
 
 def _cache_key(**arguments: Any) -> dict[str, Any]:
-    return {**arguments, "torch": disk_cache.library_version("torch"),
-            "torchvision": disk_cache.library_version("torchvision"),
-            "code": disk_cache.source_hash(*COUNTING_SOURCES)}
+    return {
+        **arguments,
+        "torch": disk_cache.library_version("torch"),
+        "torchvision": disk_cache.library_version("torchvision"),
+        "code": disk_cache.source_hash(*COUNTING_SOURCES),
+    }
 
 
 @lru_cache(maxsize=1)
@@ -125,14 +136,24 @@ def _torchvision_models() -> dict[str, ZooModel]:
 def _zoo_model_from_data(fields: dict) -> ZooModel:
     """A ZooModel from the disk cache, every field of the type it is written with."""
     resolutions = fields.get("resolutions")
-    model = ZooModel(**dict(fields, input_shape=shape_from_data(fields["input_shape"]),
-                            resolutions=None if resolutions is None else Resolutions(**resolutions)))
-    texts, numbers = (model.name, model.family, model.source), (model.acc1, model.acc5, model.gmacs, model.file_size_mb)
+    model = ZooModel(
+        **dict(
+            fields,
+            input_shape=shape_from_data(fields["input_shape"]),
+            resolutions=None if resolutions is None else Resolutions(**resolutions),
+        )
+    )
+    texts, numbers = (
+        (model.name, model.family, model.source),
+        (model.acc1, model.acc5, model.gmacs, model.file_size_mb),
+    )
     bounds = () if model.resolutions is None else (model.resolutions.minimum, model.resolutions.maximum)
-    if not all(isinstance(text, str) for text in texts) or not all(
-            number is None or type(number) in (int, float) for number in numbers) or not (
-            model.num_params is None or type(model.num_params) is int) or not all(
-            bound is None or type(bound) is int for bound in bounds):
+    if (
+        not all(isinstance(text, str) for text in texts)
+        or not all(number is None or type(number) in (int, float) for number in numbers)
+        or not (model.num_params is None or type(model.num_params) is int)
+        or not all(bound is None or type(bound) is int for bound in bounds)
+    ):
         raise ValueError(f"a zoo entry of the wrong types: {fields!r:.80}")
     return model
 
@@ -146,9 +167,18 @@ def _read_torchvision_models() -> dict[str, ZooModel]:
         weights = get_model_weights(name).DEFAULT
         crop = weights.transforms().crop_size[0]
         metrics = weights.meta["_metrics"]["ImageNet-1K"]
-        models[name] = ZooModel(name, family(name), "torchvision", (3, crop, crop), metrics["acc@1"],
-                                metrics["acc@5"], weights.meta["num_params"], weights.meta["_ops"],
-                                weights.meta["_file_size"], _resolutions(name, crop))
+        models[name] = ZooModel(
+            name,
+            family(name),
+            "torchvision",
+            (3, crop, crop),
+            metrics["acc@1"],
+            metrics["acc@5"],
+            weights.meta["num_params"],
+            weights.meta["_ops"],
+            weights.meta["_file_size"],
+            _resolutions(name, crop),
+        )
     return models
 
 
@@ -157,8 +187,13 @@ def _preset_models() -> dict[str, ZooModel]:
     models = {}
     for entry in PRESETS:
         report = analyze(parse_stack(entry.stack))
-        models[PRESET_PREFIX + entry.name] = ZooModel(PRESET_PREFIX + entry.name, "stack preset", "preset",
-                                                      tuple(entry.stack["input"]), num_params=report.params)
+        models[PRESET_PREFIX + entry.name] = ZooModel(
+            PRESET_PREFIX + entry.name,
+            "stack preset",
+            "preset",
+            tuple(entry.stack["input"]),
+            num_params=report.params,
+        )
     return models
 
 
@@ -199,7 +234,7 @@ def build(name: str):
 def preset_stack(name: str, resolution: int | None = None, batch: int = 1, dtype: str = "fp32") -> dict:
     """The stack JSON of a preset zoo entry, at ``resolution`` if it takes images."""
     info = model_info(name)
-    stack = dict(preset(name[len(PRESET_PREFIX):]).stack, batch=batch, dtype=dtype)
+    stack = dict(preset(name[len(PRESET_PREFIX) :]).stack, batch=batch, dtype=dtype)
     if resolution is not None and len(info.input_shape) == 3:
         stack["input"] = [info.input_shape[0], resolution, resolution]
     return stack
@@ -222,8 +257,9 @@ def module(name: str, resolution: int | None = None):
     return build(name)
 
 
-def count(name: str, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
-          device: str = "meta") -> Report:
+def count(
+    name: str, resolution: int | None = None, batch: int = 1, dtype: str = "fp32", device: str = "meta"
+) -> Report:
     """The Report of a zoo model at ``resolution`` (default: its native one).
 
     On the meta device, a count made once on this machine is read from calc.disk_cache,
@@ -266,8 +302,9 @@ def _count_torchvision(name: str, resolution: int | None, batch: int, dtype: str
     size = resolution or info.input_shape[1]
     if not info.resolutions.accepts(size):
         native = "" if info.resolutions.fixed else f"; its native size is {info.input_shape[1]}"
-        raise SpecError(f"{name} accepts {info.resolutions.describe()}, not {size}×{size}{native}",
-                        field="resolution")
+        raise SpecError(
+            f"{name} accepts {info.resolutions.describe()}, not {size}×{size}{native}", field="resolution"
+        )
     model = build(name)
     if device != "meta":
         model = materialize(model, device)
@@ -275,6 +312,8 @@ def _count_torchvision(name: str, resolution: int | None, batch: int, dtype: str
         return count_module(model, (3, size, size), batch=batch, dtype=dtype, device=device)
     except (AssertionError, RuntimeError, ValueError) as error:  # the model's own check of its input
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpecError(f"{name} does not accept a {size}×{size} input ({reason}); its native size is "
-                        f"{info.input_shape[1]}", field="resolution") from None
-
+        raise SpecError(
+            f"{name} does not accept a {size}×{size} input ({reason}); its native size is "
+            f"{info.input_shape[1]}",
+            field="resolution",
+        ) from None

@@ -19,11 +19,11 @@ _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 @dataclass(frozen=True)
 class ScaleExample:
-    prefix: str     # "K", "M", ...
-    scale: int      # 10**3, 10**6, ...
-    example: str    # what was counted, in words
-    unit: str       # "MACs" | "FLOPs" | "params"
-    count: int      # the exact count, from calc
+    prefix: str  # "K", "M", ...
+    scale: int  # 10**3, 10**6, ...
+    example: str  # what was counted, in words
+    unit: str  # "MACs" | "FLOPs" | "params"
+    count: int  # the exact count, from calc
 
 
 def power_text(scale: int) -> str:
@@ -34,31 +34,55 @@ def power_text(scale: int) -> str:
 
 def units_table(examples: list[ScaleExample]) -> pd.DataFrame:
     """A row per SI prefix: its power of 1000 and one live count at that scale."""
-    return pd.DataFrame.from_records([{
-        "prefix": example.prefix, "means": power_text(example.scale), "example": example.example,
-        "exact count": f"{exact(example.count)} {example.unit}", "in SI": si(example.count, example.unit),
-    } for example in examples])
+    return pd.DataFrame.from_records(
+        [
+            {
+                "prefix": example.prefix,
+                "means": power_text(example.scale),
+                "example": example.example,
+                "exact count": f"{exact(example.count)} {example.unit}",
+                "in SI": si(example.count, example.unit),
+            }
+            for example in examples
+        ]
+    )
 
 
 def worked_table(reports: dict[str, tuple[str, Report]], params_without_bias: dict[str, int]) -> pd.DataFrame:
     """A row per worked example: MACs, FLOPs and parameters (with and without bias), exact (its description
     is shown with its formula)."""
-    return pd.DataFrame.from_records([{
-        "example": name.removeprefix("Worked example: "), "MACs": report.macs,
-        "FLOPs": report.flops, "params": report.params, "params without bias": params_without_bias[name],
-        "MACs (SI)": si(report.macs),
-    } for name, (_, report) in reports.items()])
+    return pd.DataFrame.from_records(
+        [
+            {
+                "example": name.removeprefix("Worked example: "),
+                "MACs": report.macs,
+                "FLOPs": report.flops,
+                "params": report.params,
+                "params without bias": params_without_bias[name],
+                "MACs (SI)": si(report.macs),
+            }
+            for name, (_, report) in reports.items()
+        ]
+    )
 
 
 def gap_table(estimates: dict[str, Estimate]) -> pd.DataFrame:
     """A row per model: its counts, intensity, and the two theoretical times on one device."""
-    return pd.DataFrame.from_records([{
-        "model": name, "FLOPs": si(estimate.flops), "FLOPs per byte": round(estimate.flops / estimate.memory_bytes, 1),
-        "memory-bound layers": f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}",
-        "time in them": f"{estimate.memory_bound_share:.0%}",
-        "(a) FLOPs / peak": duration(estimate.peak_seconds), "(b) roofline": duration(estimate.roofline_seconds),
-        "(b) / (a)": f"{estimate.roofline_seconds / estimate.peak_seconds:.1f}×",
-    } for name, estimate in estimates.items()])
+    return pd.DataFrame.from_records(
+        [
+            {
+                "model": name,
+                "FLOPs": si(estimate.flops),
+                "FLOPs per byte": round(estimate.flops / estimate.memory_bytes, 1),
+                "memory-bound layers": f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}",
+                "time in them": f"{estimate.memory_bound_share:.0%}",
+                "(a) FLOPs / peak": duration(estimate.peak_seconds),
+                "(b) roofline": duration(estimate.roofline_seconds),
+                "(b) / (a)": f"{estimate.roofline_seconds / estimate.peak_seconds:.1f}×",
+            }
+            for name, estimate in estimates.items()
+        ]
+    )
 
 
 def gap_bars(estimates: dict[str, Estimate]) -> go.Figure:
@@ -68,23 +92,41 @@ def gap_bars(estimates: dict[str, Estimate]) -> go.Figure:
     rows = [(f"{name} (a) FLOPs / peak", f"{name} (b) roofline") for name in names]
     labels = [label for pair in rows for label in pair]
     peak = [estimates[name].peak_seconds * 1e3 for name in names]
-    compute = [sum(layer.seconds for layer in estimates[name].layers if not layer.memory_bound) * 1e3
-               for name in names]
+    compute = [
+        sum(layer.seconds for layer in estimates[name].layers if not layer.memory_bound) * 1e3
+        for name in names
+    ]
     memory = [sum(layer.seconds for layer in estimates[name].memory_bound_layers) * 1e3 for name in names]
-    figure.add_bar(y=labels, x=[value for pair in zip(peak, [0] * len(names), strict=True) for value in pair],
-                   orientation="h",
-                   name="all FLOPs at peak", marker_color="#9bb7e0", hovertemplate="%{x:.4f} ms<extra></extra>")
-    figure.add_bar(y=labels, x=[value for pair in zip([0] * len(names), compute, strict=True)
-                                for value in pair],
-                   orientation="h", name="compute-bound layers", marker_color=THEORY_COLOR,
-                   hovertemplate="%{x:.4f} ms<extra></extra>")
-    figure.add_bar(y=labels, x=[value for pair in zip([0] * len(names), memory, strict=True)
-                                for value in pair],
-                   orientation="h", name="memory-bound layers", marker_color=MEASURED_COLOR,
-                   hovertemplate="%{x:.4f} ms<extra></extra>")
+    figure.add_bar(
+        y=labels,
+        x=[value for pair in zip(peak, [0] * len(names), strict=True) for value in pair],
+        orientation="h",
+        name="all FLOPs at peak",
+        marker_color="#9bb7e0",
+        hovertemplate="%{x:.4f} ms<extra></extra>",
+    )
+    figure.add_bar(
+        y=labels,
+        x=[value for pair in zip([0] * len(names), compute, strict=True) for value in pair],
+        orientation="h",
+        name="compute-bound layers",
+        marker_color=THEORY_COLOR,
+        hovertemplate="%{x:.4f} ms<extra></extra>",
+    )
+    figure.add_bar(
+        y=labels,
+        x=[value for pair in zip([0] * len(names), memory, strict=True) for value in pair],
+        orientation="h",
+        name="memory-bound layers",
+        marker_color=MEASURED_COLOR,
+        hovertemplate="%{x:.4f} ms<extra></extra>",
+    )
     figure.update_layout(barmode="stack")
     figure.update_yaxes(autorange="reversed")
     layout(figure, "", "", "milliseconds per image")
-    figure.update_layout(height=250, margin={"l": 10, "r": 10, "t": 20, "b": 10},
-                         legend={**LEGEND_RIGHT, "traceorder": "normal"})
+    figure.update_layout(
+        height=250,
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+        legend={**LEGEND_RIGHT, "traceorder": "normal"},
+    )
     return figure

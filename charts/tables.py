@@ -11,9 +11,28 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape))
 
 
-SCREEN_COLUMNS = ["#", "layer", "output shape", "params", "MACs", "FLOPs", "share of MACs", "other ops",
-                  "bytes moved", "FLOPs per byte"]
-COUNT_COLUMNS = ["params", "MACs", "FLOPs", "other ops", "bytes moved", "weight bytes", "input bytes", "output bytes"]
+SCREEN_COLUMNS = [
+    "#",
+    "layer",
+    "output shape",
+    "params",
+    "MACs",
+    "FLOPs",
+    "share of MACs",
+    "other ops",
+    "bytes moved",
+    "FLOPs per byte",
+]
+COUNT_COLUMNS = [
+    "params",
+    "MACs",
+    "FLOPs",
+    "other ops",
+    "bytes moved",
+    "weight bytes",
+    "input bytes",
+    "output bytes",
+]
 INT64_MAX = 2**63 - 1  # Arrow's widest integer, which st.dataframe converts every column to
 
 
@@ -29,8 +48,11 @@ def exact_text(table: pd.DataFrame) -> pd.DataFrame:
 
 def text_columns(table: pd.DataFrame) -> set[str]:
     """The count columns ``exact_text`` turned into text: a page formats the others as numbers."""
-    return {column for column in COUNT_COLUMNS
-            if column in table and not pd.api.types.is_numeric_dtype(table[column])}
+    return {
+        column
+        for column in COUNT_COLUMNS
+        if column in table and not pd.api.types.is_numeric_dtype(table[column])
+    }
 
 
 def layer_table(report: Report) -> pd.DataFrame:
@@ -40,27 +62,48 @@ def layer_table(report: Report) -> pd.DataFrame:
     total = report.macs or 1
     records = [
         {
-            "#": row.name, "layer": ("  └ " if row.is_part else "") + row.kind,
-            "output shape": _shape(row.output_shape), "params": row.params, "MACs": row.macs,
-            "FLOPs": row.flops, "share of MACs": row.macs / total, "other ops": row.other_ops,
-            "bytes moved": row.memory_bytes, "FLOPs per byte": round(row.intensity, 2),
-            "weight bytes": row.weight_bytes, "input bytes": row.input_bytes, "output bytes": row.output_bytes,
+            "#": row.name,
+            "layer": ("  └ " if row.is_part else "") + row.kind,
+            "output shape": _shape(row.output_shape),
+            "params": row.params,
+            "MACs": row.macs,
+            "FLOPs": row.flops,
+            "share of MACs": row.macs / total,
+            "other ops": row.other_ops,
+            "bytes moved": row.memory_bytes,
+            "FLOPs per byte": round(row.intensity, 2),
+            "weight bytes": row.weight_bytes,
+            "input bytes": row.input_bytes,
+            "output bytes": row.output_bytes,
             "input shape": _shape(row.input_shape),
         }
         for row in report.rows_with_parts()
     ]
-    return exact_text(pd.DataFrame.from_records(records, columns=[
-        *SCREEN_COLUMNS, "weight bytes", "input bytes", "output bytes", "input shape"]))
+    return exact_text(
+        pd.DataFrame.from_records(
+            records, columns=[*SCREEN_COLUMNS, "weight bytes", "input bytes", "output bytes", "input shape"]
+        )
+    )
 
 
 def layer_totals(report: Report) -> dict:
     """The totals row of a layer table: the report's own totals (parts are not added twice)."""
-    return {"#": "total", "layer": f"{len(report.rows)} layer" + ("" if len(report.rows) == 1 else "s"),
-            "output shape": _shape(report.output_shape), "params": report.params, "MACs": report.macs,
-            "FLOPs": report.flops, "share of MACs": 1.0 if report.macs else 0.0, "other ops": report.other_ops,
-            "bytes moved": report.memory_bytes, "FLOPs per byte": round(report.intensity, 2),
-            "weight bytes": report.weight_bytes, "input bytes": sum(row.input_bytes for row in report.rows),
-            "output bytes": sum(row.output_bytes for row in report.rows), "input shape": _shape(report.input_shape)}
+    return {
+        "#": "total",
+        "layer": f"{len(report.rows)} layer" + ("" if len(report.rows) == 1 else "s"),
+        "output shape": _shape(report.output_shape),
+        "params": report.params,
+        "MACs": report.macs,
+        "FLOPs": report.flops,
+        "share of MACs": 1.0 if report.macs else 0.0,
+        "other ops": report.other_ops,
+        "bytes moved": report.memory_bytes,
+        "FLOPs per byte": round(report.intensity, 2),
+        "weight bytes": report.weight_bytes,
+        "input bytes": sum(row.input_bytes for row in report.rows),
+        "output bytes": sum(row.output_bytes for row in report.rows),
+        "input shape": _shape(report.input_shape),
+    }
 
 
 # A torch model's rows are its modules: "#" is a module's path, "layer" its type.
@@ -73,8 +116,10 @@ def module_table(report: Report, query: str = "") -> pd.DataFrame:
     table = layer_table(report).rename(columns=MODULE_COLUMNS)
     if not query:
         return table
-    return table[table["module path"].str.contains(query, case=False, regex=False)
-                 | table["type"].str.contains(query, case=False, regex=False)]
+    return table[
+        table["module path"].str.contains(query, case=False, regex=False)
+        | table["type"].str.contains(query, case=False, regex=False)
+    ]
 
 
 def module_totals(report: Report) -> dict:

@@ -10,8 +10,7 @@ from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.spec import stack_to_json
 from charts import compare as compare_charts
 from charts.tables import csv_bytes
-from ui import figures, links, shell, tables
-from ui import stack_state
+from ui import figures, links, shell, stack_state, tables
 from ui.counts import count, read_zoo, zoo_names
 from ui.text import plain
 
@@ -27,27 +26,47 @@ def baseline_names() -> tuple[str, ...]:
 
 TABS = ["Accuracy vs cost", "MACs and params", "MACs vs resolution"]
 read_zoo()
-LINK = [links.choices("models", "compare_models", zoo_names),
-        links.choice("baseline", "compare_baseline", baseline_names),
-        links.flag("builder", "compare_builder"),
-        links.Param("stack", stack_state.STACK, decode_stack, encode_stack,
-                    apply=lambda stack: stack_state.replace_stack(stack_to_json(stack)), max_chars=MAX_LINK_CHARS),
-        links.choice("tab", "compare_tab", lambda: TABS)]
+LINK = [
+    links.choices("models", "compare_models", zoo_names),
+    links.choice("baseline", "compare_baseline", baseline_names),
+    links.flag("builder", "compare_builder"),
+    links.Param(
+        "stack",
+        stack_state.STACK,
+        decode_stack,
+        encode_stack,
+        apply=lambda stack: stack_state.replace_stack(stack_to_json(stack)),
+        max_chars=MAX_LINK_CHARS,
+    ),
+    links.choice("tab", "compare_tab", lambda: TABS),
+]
 links.restore("compare", LINK)
-st.session_state.setdefault("compare_models", ["mobilenet_v2", "squeezenet1_0", "resnet50", "resnet152", "vgg16"])
+st.session_state.setdefault(
+    "compare_models", ["mobilenet_v2", "squeezenet1_0", "resnet50", "resnet152", "vgg16"]
+)
 # The baseline must be one of the models. It is set on every run, not only when it changes: a
 # selectbox shows the label it was last sent, so after its model is removed the browser would
 # still show it while the table's 1.00× row and the link use another.
-models = [*st.session_state["compare_models"], *([BUILDER] if st.session_state.get("compare_builder") else [])]
+models = [
+    *st.session_state["compare_models"],
+    *([BUILDER] if st.session_state.get("compare_builder") else []),
+]
 if models:
     baseline = st.session_state.get("compare_baseline")
     st.session_state["compare_baseline"] = baseline if baseline in models else models[0]
 with st.sidebar:
     st.subheader("Models")
-    chosen = st.multiselect("Models and stacks", zoo_names(), key="compare_models",
-                            help="Type to search; the stack presets are at the end")
-    if st.toggle("Add my Builder stack", key="compare_builder",
-                 help="The stack as it is now on the Layer Builder page (its input, batch 1)"):
+    chosen = st.multiselect(
+        "Models and stacks",
+        zoo_names(),
+        key="compare_models",
+        help="Type to search; the stack presets are at the end",
+    )
+    if st.toggle(
+        "Add my Builder stack",
+        key="compare_builder",
+        help="The stack as it is now on the Layer Builder page (its input, batch 1)",
+    ):
         stack_state.ensure_stack()
         chosen = [*chosen, BUILDER]
     baseline = st.selectbox("Baseline (1×)", chosen, key="compare_baseline") if chosen else None
@@ -65,8 +84,10 @@ for name in chosen:
         # At batch 1, as every zoo model here is counted; the Builder's batch stays on its page.
         own, error = analyze_json_until_error(dict(builder_stack, batch=1))
         if error is not None:
-            st.warning(plain(f"Your Builder stack is not compared: {error}. Fix it on the Layer Builder page."),
-                       icon=":material/warning:")
+            st.warning(
+                plain(f"Your Builder stack is not compared: {error}. Fix it on the Layer Builder page."),
+                icon=":material/warning:",
+            )
             continue
         entries.append((name, own, None))
     else:
@@ -77,19 +98,37 @@ if not entries:
     st.info("Pick at least one model.")
     st.stop()
 table, baseline = compare_charts.comparison_table(entries, baseline)
-st.caption("GMACs: multiply-accumulates at each model's native input (torchvision's “GFLOPS” are these). "
-           "GFLOPs = 2 × GMACs. Relative cost: MACs over the baseline's.")
+st.caption(
+    "GMACs: multiply-accumulates at each model's native input (torchvision's “GFLOPS” are these). "
+    "GFLOPs = 2 × GMACs. Relative cost: MACs over the baseline's."
+)
 
-tables.show(table.drop(columns=["MACs"]), hide_index=True, width="stretch", column_config={
-    "GMACs": st.column_config.NumberColumn(format="%.3f"), "GFLOPs": st.column_config.NumberColumn(format="%.3f"),
-    "params (M)": st.column_config.NumberColumn(format="%.2f"),
-    "acc@1 (%)": st.column_config.NumberColumn(format="%.2f", help="ImageNet-1K top-1 of torchvision's weights; "
-                                                                  "empty for a stack (it has no trained weights)"),
-    "relative cost": st.column_config.NumberColumn(format="%.2f×", help=f"MACs / MACs of {baseline}")})
-st.download_button("Download comparison (CSV)", csv_bytes(table, "MACscope comparison: MACs at each model's "
-                   "native input, batch 1; GFLOPs = 2 × GMACs; relative cost = MACs / MACs of " + str(baseline)),
-                   file_name="macscope-compare.csv",
-                   mime="text/csv", key="compare_csv")
+tables.show(
+    table.drop(columns=["MACs"]),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "GMACs": st.column_config.NumberColumn(format="%.3f"),
+        "GFLOPs": st.column_config.NumberColumn(format="%.3f"),
+        "params (M)": st.column_config.NumberColumn(format="%.2f"),
+        "acc@1 (%)": st.column_config.NumberColumn(
+            format="%.2f",
+            help="ImageNet-1K top-1 of torchvision's weights; empty for a stack (it has no trained weights)",
+        ),
+        "relative cost": st.column_config.NumberColumn(format="%.2f×", help=f"MACs / MACs of {baseline}"),
+    },
+)
+st.download_button(
+    "Download comparison (CSV)",
+    csv_bytes(
+        table,
+        "MACscope comparison: MACs at each model's "
+        "native input, batch 1; GFLOPs = 2 × GMACs; relative cost = MACs / MACs of " + str(baseline),
+    ),
+    file_name="macscope-compare.csv",
+    mime="text/csv",
+    key="compare_csv",
+)
 
 scatter_tab, bars_tab, resolution_tab = st.tabs(TABS, key="compare_tab", on_change="rerun")
 # Only the open tab is built (the tabs rerun on a change): the resolution sweep counts every
@@ -100,23 +139,41 @@ with scatter_tab:
         if len(unrated) < len(table):
             figures.show(compare_charts.accuracy_against_cost(table), key="compare_scatter")
             if unrated:
-                st.caption("Not on this chart, having no ImageNet accuracy: " + ", ".join(unrated)
-                           + " (see them under MACs and params).")
+                st.caption(
+                    "Not on this chart, having no ImageNet accuracy: "
+                    + ", ".join(unrated)
+                    + " (see them under MACs and params)."
+                )
         else:
-            st.info("None of the chosen models has an ImageNet accuracy (stacks have none): see MACs and params.")
+            st.info(
+                "None of the chosen models has an ImageNet accuracy (stacks have none): see MACs and params."
+            )
 with bars_tab:
     if bars_tab.open:
         left, right = st.columns(2)
-        figures.show(compare_charts.cost_bars(table, "GMACs", "MACs", "GMACs"), key="compare_macs", where=left)
-        figures.show(compare_charts.cost_bars(table, "params (M)", "Parameters", "params (M)"),
-                     key="compare_params", where=right)
+        figures.show(
+            compare_charts.cost_bars(table, "GMACs", "MACs", "GMACs"), key="compare_macs", where=left
+        )
+        figures.show(
+            compare_charts.cost_bars(table, "params (M)", "Parameters", "params (M)"),
+            key="compare_params",
+            where=right,
+        )
 with resolution_tab:
     if resolution_tab.open:
-        images = [name for name in table["model"] if name != BUILDER and zoo.model_info(name).source == "torchvision"]
+        images = [
+            name
+            for name in table["model"]
+            if name != BUILDER and zoo.model_info(name).source == "torchvision"
+        ]
         stacks = [name for name in table["model"] if name not in images]
         if stacks:
-            st.caption("Not swept: " + ", ".join(stacks) + " (a stack has the input it was written for; change it on "
-                       "the Layer Builder page).")
+            st.caption(
+                "Not swept: "
+                + ", ".join(stacks)
+                + " (a stack has the input it was written for; change it on "
+                "the Layer Builder page)."
+            )
         points, refused = [], set()
         progress = st.progress(0.0, text="Counting each model at each resolution…")
         for step, (name, resolution) in enumerate([(n, r) for n in images for r in RESOLUTIONS]):
@@ -127,7 +184,9 @@ with resolution_tab:
             progress.progress((step + 1) / max(len(images) * len(RESOLUTIONS), 1))
         progress.empty()
         if points:
-            figures.show(compare_charts.macs_against_resolution(compare_charts.resolution_table(points)),
-                         key="compare_resolution")
+            figures.show(
+                compare_charts.macs_against_resolution(compare_charts.resolution_table(points)),
+                key="compare_resolution",
+            )
         if refused:
             st.caption("Fixed input size, not swept: " + ", ".join(sorted(refused)))

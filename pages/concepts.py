@@ -21,10 +21,13 @@ shell.require_navigation()
 
 WORKED = "Worked example: "
 SMALL_LINEAR, CONV = "Worked example: matrix-vector", "Worked example: 3x3 conv, RGB in"
-STANDARD, SEPARABLE = "Worked example: standard 3x3 conv 32 -> 64", "Worked example: separable 3x3 conv 32 -> 64"
+STANDARD, SEPARABLE = (
+    "Worked example: standard 3x3 conv 32 -> 64",
+    "Worked example: separable 3x3 conv 32 -> 64",
+)
 GPU, TPU = "NVIDIA RTX 3090", "Google TPU v4"
 TABS = ["MACs and FLOPs", "K, M, G, T, P", "Worked examples", "The reality gap", "Wrong published figures"]
-BIG_BATCH = 1_000_000   # images, for the P row: a count scales linearly with the batch
+BIG_BATCH = 1_000_000  # images, for the P row: a count scales linearly with the batch
 
 
 def counted(name: str) -> calc.Report:
@@ -39,9 +42,15 @@ def analyzed(name: str, bias: bool = True) -> calc.Report:
     """A preset counted as written, or (``bias=False``) with every bias turned off, as the Separable page counts."""
     stack = preset(name).stack
     if not bias:
-        stack = dict(stack, layers=[dict(layer, bias=False) if any(field.name == "bias" for field in
-                                                                   calc.layer_kind(layer["type"]).fields) else layer
-                                    for layer in stack["layers"]])
+        stack = dict(
+            stack,
+            layers=[
+                dict(layer, bias=False)
+                if any(field.name == "bias" for field in calc.layer_kind(layer["type"]).fields)
+                else layer
+                for layer in stack["layers"]
+            ],
+        )
     return calc.analyze(calc.parse_stack(stack))
 
 
@@ -58,16 +67,23 @@ gpu = hw.hardware(GPU)
 gpu_roofs = gpu.roofs("fp32")
 scales = dict(SI_PREFIXES)
 
-LINK = [links.choice("tab", "concepts_tab", lambda: TABS),
-        links.choice("example", "concepts_example",
-                     lambda: [entry.name for entry in PRESETS if entry.name.startswith(WORKED)])]
+LINK = [
+    links.choice("tab", "concepts_tab", lambda: TABS),
+    links.choice(
+        "example",
+        "concepts_example",
+        lambda: [entry.name for entry in PRESETS if entry.name.startswith(WORKED)],
+    ),
+]
 links.restore("concepts", LINK)
 with st.sidebar:
     links.share_box(links.publish(LINK))
 st.title("Concepts")
 links.report_problems("concepts")
-st.caption("MACs, FLOPs and what they cost, for a class. Every number on this page is computed by MACscope "
-           "when the page runs; none is typed in.")
+st.caption(
+    "MACs, FLOPs and what they cost, for a class. Every number on this page is computed by MACscope "
+    "when the page runs; none is typed in."
+)
 resnet, mobilenet, vit_h = counted("resnet50"), counted("mobilenet_v2"), counted("vit_h_14")
 basics_tab, units_tab, worked_tab, gap_tab, wrong_tab = st.tabs(TABS, key="concepts_tab", on_change="rerun")
 
@@ -76,56 +92,108 @@ with basics_tab:
     with left:
         st.markdown("**A MAC** (multiply-accumulate) is one weight times one input, added to a running sum:")
         st.latex(r"a \leftarrow a + w \cdot x")
-        st.markdown(f"Convolutions, linear layers and attention are almost all MACs. A MAC is a multiply and an add, "
-                    f"so **FLOPs = {FLOPS_PER_MAC} × MACs**. Bias adds, normalization and activations are counted "
-                    "apart, as *other ops*.")
+        st.markdown(
+            f"Convolutions, linear layers and attention are almost all MACs. A MAC is a multiply and an add, "
+            f"so **FLOPs = {FLOPS_PER_MAC} × MACs**. Bias adds, normalization and activations are counted "
+            "apart, as *other ops*."
+        )
     with right:
         st.markdown(
             "**FLOPs** is a *count*: how much work one forward pass is. **FLOPS** (FLOP/s) is a *rate*: how fast "
             f"a device works. resnet50 needs **{si(resnet.flops, 'FLOPs')}** per image; the {GPU} peaks at "
             f"**{si(gpu_roofs.peak_flops_per_s, 'FLOP/s')}** in fp32. Count ÷ rate = "
-            f"**{duration(roofline.peak_seconds(resnet.flops, gpu_roofs))}**: the least time that image can take.")
+            f"**{duration(roofline.peak_seconds(resnet.flops, gpu_roofs))}**: the least time that image can take."
+        )
     conv = analyzed(CONV)
-    st.markdown(f"**Live example**, {preset(CONV).description}: **{exact(conv.macs)} MACs** = "
-                f"{si(conv.macs, 'MACs')} → **{exact(flops_from_macs(conv.macs))} FLOPs** = {si(conv.flops, 'FLOPs')}")
+    st.markdown(
+        f"**Live example**, {preset(CONV).description}: **{exact(conv.macs)} MACs** = "
+        f"{si(conv.macs, 'MACs')} → **{exact(flops_from_macs(conv.macs))} FLOPs** = {si(conv.flops, 'FLOPs')}"
+    )
     show_formula(conv)
 
 with units_tab:
     linear, images = analyzed(SMALL_LINEAR), BIG_BATCH * resnet.flops
     examples = [
-        charts.ScaleExample("K", scales["K"], f"a small linear layer ({SMALL_LINEAR.removeprefix(WORKED)})", "MACs",
-                            linear.macs),
-        charts.ScaleExample("M", scales["M"], f"one conv layer ({CONV.removeprefix(WORKED)})", "MACs", conv.macs),
-        charts.ScaleExample("G", scales["G"], f"resnet50, one {'×'.join(map(str, resnet.input_shape[1:]))} image", "MACs", resnet.macs),
-        charts.ScaleExample("T", scales["T"], f"vit_h_14, one image at its native {vit_h.input_shape[-1]} px", "MACs",
-                            vit_h.macs),
+        charts.ScaleExample(
+            "K",
+            scales["K"],
+            f"a small linear layer ({SMALL_LINEAR.removeprefix(WORKED)})",
+            "MACs",
+            linear.macs,
+        ),
+        charts.ScaleExample(
+            "M", scales["M"], f"one conv layer ({CONV.removeprefix(WORKED)})", "MACs", conv.macs
+        ),
+        charts.ScaleExample(
+            "G",
+            scales["G"],
+            f"resnet50, one {'×'.join(map(str, resnet.input_shape[1:]))} image",
+            "MACs",
+            resnet.macs,
+        ),
+        charts.ScaleExample(
+            "T",
+            scales["T"],
+            f"vit_h_14, one image at its native {vit_h.input_shape[-1]} px",
+            "MACs",
+            vit_h.macs,
+        ),
         charts.ScaleExample("P", scales["P"], f"resnet50 over {exact(BIG_BATCH)} images", "FLOPs", images),
     ]
-    st.markdown("**K, M, G, T, P are powers of 1000**, not 1024: each step up the ladder is a thousand times more. "
-                "Each row is a live count from MACscope.")
-    if units_tab.open:  # tables and charts are drawn only in the open tab: the others cost the browser for nothing
-        tables.show(charts.units_table(examples), hide_index=True, width="stretch", column_config={
-            "prefix": st.column_config.TextColumn(width="small")})
-    st.caption(f"The P row is resnet50's {exact(resnet.flops)} FLOPs per image × {exact(BIG_BATCH)} images: a count "
-               "scales linearly with the batch, so it is multiplied rather than counted on a million images. "
-               "Byte counts and memory bandwidths (kB, MB, GB/s) use the same powers of 1000.")
+    st.markdown(
+        "**K, M, G, T, P are powers of 1000**, not 1024: each step up the ladder is a thousand times more. "
+        "Each row is a live count from MACscope."
+    )
+    if (
+        units_tab.open
+    ):  # tables and charts are drawn only in the open tab: the others cost the browser for nothing
+        tables.show(
+            charts.units_table(examples),
+            hide_index=True,
+            width="stretch",
+            column_config={"prefix": st.column_config.TextColumn(width="small")},
+        )
+    st.caption(
+        f"The P row is resnet50's {exact(resnet.flops)} FLOPs per image × {exact(BIG_BATCH)} images: a count "
+        "scales linearly with the batch, so it is multiplied rather than counted on a million images. "
+        "Byte counts and memory bandwidths (kB, MB, GB/s) use the same powers of 1000."
+    )
 
 with worked_tab:
-    worked = {entry.name: (entry.description, analyzed(entry.name)) for entry in PRESETS
-              if entry.name.startswith(WORKED)}
+    worked = {
+        entry.name: (entry.description, analyzed(entry.name))
+        for entry in PRESETS
+        if entry.name.startswith(WORKED)
+    }
     no_bias = {name: analyzed(name, bias=False).params for name in worked}
     if worked_tab.open:
-        tables.show(charts.worked_table(worked, no_bias), hide_index=True, width="stretch", column_config={
-            column: st.column_config.NumberColumn(format="localized") for column in ("MACs", "FLOPs", "params",
-                                                                                     "params without bias")})
-    st.caption("params: weights and bias, torch's default. The Separable page counts its convolutions without "
-               "bias (the usual layout, with batch norm after): that is the “params without bias” column.")
-    chosen = st.radio("Show the formula of", list(worked), key="concepts_example", horizontal=True,
-                      format_func=lambda name: name.removeprefix(WORKED), label_visibility="collapsed")
+        tables.show(
+            charts.worked_table(worked, no_bias),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                column: st.column_config.NumberColumn(format="localized")
+                for column in ("MACs", "FLOPs", "params", "params without bias")
+            },
+        )
+    st.caption(
+        "params: weights and bias, torch's default. The Separable page counts its convolutions without "
+        "bias (the usual layout, with batch norm after): that is the “params without bias” column."
+    )
+    chosen = st.radio(
+        "Show the formula of",
+        list(worked),
+        key="concepts_example",
+        horizontal=True,
+        format_func=lambda name: name.removeprefix(WORKED),
+        label_visibility="collapsed",
+    )
     description, report = worked[chosen]
-    st.markdown(f"**{chosen.removeprefix(WORKED)}**: {description}. Output "
-                f"{'×'.join(map(str, report.output_shape))}, {exact(report.params)} parameters: "
-                f"{exact(no_bias[chosen])} weights + {exact(report.params - no_bias[chosen])} bias.")
+    st.markdown(
+        f"**{chosen.removeprefix(WORKED)}**: {description}. Output "
+        f"{'×'.join(map(str, report.output_shape))}, {exact(report.params)} parameters: "
+        f"{exact(no_bias[chosen])} weights + {exact(report.params - no_bias[chosen])} bias."
+    )
     show_formula(report)
 
 with gap_tab:
@@ -134,9 +202,12 @@ with gap_tab:
         f"its weights and input and write its output, at the memory bandwidth. A layer whose *intensity* (FLOPs "
         f"per byte moved) is below the device's **ridge point** (peak ÷ bandwidth = "
         f"{gpu_roofs.ridge_flops_per_byte:.1f} FLOPs/byte on the {GPU}, fp32) waits on memory: it is "
-        f"*memory-bound*. **(b)** sums each layer's max(FLOPs ÷ peak, bytes ÷ bandwidth).")
-    estimates = {name: roofline.estimate(report, gpu_roofs) for name, report in
-                 (("resnet50", resnet), ("mobilenet_v2", mobilenet))}
+        f"*memory-bound*. **(b)** sums each layer's max(FLOPs ÷ peak, bytes ÷ bandwidth)."
+    )
+    estimates = {
+        name: roofline.estimate(report, gpu_roofs)
+        for name, report in (("resnet50", resnet), ("mobilenet_v2", mobilenet))
+    }
     if gap_tab.open:
         tables.show(charts.gap_table(estimates), hide_index=True, width="stretch")
         figures.show(charts.gap_bars(estimates), key="concepts_gap_bars")
@@ -146,7 +217,8 @@ with gap_tab:
         f"roofline time is in memory-bound layers (resnet50: {share['resnet50']}), so it is not "
         f"{resnet.macs / mobilenet.macs:.0f}× faster: the roofline makes it "
         f"{estimates['resnet50'].roofline_seconds / estimates['mobilenet_v2'].roofline_seconds:.1f}× faster. "
-        "Beyond the roofline, a measurement also pays for:")
+        "Beyond the roofline, a measurement also pays for:"
+    )
     first_input = resnet.rows[0].input_bytes
     st.markdown(
         f"- **Data transfer.** Copying the input from the host to the device ({si_bytes(first_input)} for one "
@@ -158,8 +230,11 @@ with gap_tab:
         "- **Tensor shapes.** Sizes that do not fill the hardware's tiles or SIMD width waste lanes. Latency → "
         "*Hardware* → *Probe this machine* plots achieved FLOP/s of n×n matmuls against n.\n"
         "- **Software overhead.** Python and the framework's dispatch run for every layer. Latency → *Batch sweep*: "
-        "the time per image falls as the batch grows and that fixed cost is shared.")
-    st.page_link("pages/latency.py", label="Latency: measure the gap on this machine", icon=":material/speed:")
+        "the time per image falls as the batch grows and that fixed cost is shared."
+    )
+    st.page_link(
+        "pages/latency.py", label="Latency: measure the gap on this machine", icon=":material/speed:"
+    )
 
 with wrong_tab:
     info, tpu = zoo.model_info("resnet50"), hw.hardware(TPU)
@@ -175,14 +250,16 @@ with wrong_tab:
             f"Published: resnet50, “{info.gmacs:.2f} GFLOPS”.  \n"
             f"Correct: **{si(resnet.macs, 'MACs')}** ({exact(resnet.macs)} MACs) = **{si(resnet.flops, 'FLOPs')}** "
             f"({exact(resnet.flops)} FLOPs). Every model's figure is MACs: vit_h_14's "
-            f"“{zoo.model_info('vit_h_14').gmacs:.2f} GFLOPS” are {si(vit_h.macs, 'MACs')} = {si(vit_h.flops, 'FLOPs')}.")
+            f"“{zoo.model_info('vit_h_14').gmacs:.2f} GFLOPS” are {si(vit_h.macs, 'MACs')} = {si(vit_h.flops, 'FLOPs')}."
+        )
     with right.container(border=True):
         st.markdown(
             f"**2. The {TPU}'s peak is often quoted as FP32.**  \n"
             f"Published, in {tpu.source.split(';')[0]}.  \n"
             f"Repeated in comparisons and articles as “{peaks['bf16'] / scales['T']:g} TFLOPS FP32”.  \n"
             f"Correct: **{si(peaks['bf16'], 'FLOP/s')} bf16** and {si(peaks['int8'], 'OP/s')} int8; FP32 peak: "
-            f"**{fp32_peak}**.")
+            f"**{fp32_peak}**."
+        )
         st.caption(f"Source: {tpu.source}.")
     standard, separable = analyzed(STANDARD), analyzed(SEPARABLE)
     parts = dict(separable.rows[0].cost.parts)
@@ -190,17 +267,21 @@ with wrong_tab:
     layer = preset(STANDARD).stack["layers"][0]
     kernel = f"{layer['kernel_size']}×{layer['kernel_size']}"
     with st.container(border=True):
-        st.markdown(f"**3. The depthwise-separable example is often printed with arithmetic slips.** {channels} → "
-                    f"{layer['out_channels']} channels, {kernel} kernel, {height}×{width} input, stride 1, padding "
-                    f"{layer['padding']}. Correct:")
+        st.markdown(
+            f"**3. The depthwise-separable example is often printed with arithmetic slips.** {channels} → "
+            f"{layer['out_channels']} channels, {kernel} kernel, {height}×{width} input, stride 1, padding "
+            f"{layer['padding']}. Correct:"
+        )
         table, savings = st.columns([3, 2])
         table.markdown(
             "| | MACs |\n|---|---:|\n"
             f"| standard {kernel} conv | {exact(standard.macs)} |\n"
             f"| depthwise {kernel} | {exact(parts['depthwise'].macs)} |\n"
             f"| pointwise 1×1 | {exact(parts['pointwise'].macs)} |\n"
-            f"| **separable** (depthwise + pointwise) | **{exact(separable.macs)}** |")
+            f"| **separable** (depthwise + pointwise) | **{exact(separable.macs)}** |"
+        )
         savings.markdown(
             f"Savings: 1 − {exact(separable.macs)} ÷ {exact(standard.macs)} = "
             f"**{1 - separable.macs / standard.macs:.4f}**: the separable conv needs "
-            f"{standard.macs / separable.macs:.2f}× fewer MACs. Formulas: *Worked examples* tab.")
+            f"{standard.macs / separable.macs:.2f}× fewer MACs. Formulas: *Worked examples* tab."
+        )

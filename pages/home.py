@@ -17,18 +17,36 @@ st.markdown(
     "multiply-accumulates (MACs), FLOPs and memory traffic, layer by layer, with the formula behind "
     "every number."
 )
-st.page_link("pages/concepts.py", label="Concepts: MACs, FLOPs, K to P, and why measured latency exceeds FLOPs / peak",
-             icon=":material/school:")
-st.page_link("pages/builder.py", label="Layer Builder: build a stack of layers and see its cost",
-             icon=":material/stacks:")
-st.page_link("pages/model.py", label="Model: pick any torchvision classifier and see where its MACs go",
-             icon=":material/account_tree:")
-st.page_link("pages/compare.py", label="Compare: models and stacks side by side, cost against accuracy",
-             icon=":material/compare_arrows:")
-st.page_link("pages/separable.py", label="Separable: what depthwise-separable convs save, in MACs and in time",
-             icon=":material/call_split:")
-st.page_link("pages/latency.py", label="Latency: how fast it should run on a device, how fast it runs here, and why",
-             icon=":material/speed:")
+st.page_link(
+    "pages/concepts.py",
+    label="Concepts: MACs, FLOPs, K to P, and why measured latency exceeds FLOPs / peak",
+    icon=":material/school:",
+)
+st.page_link(
+    "pages/builder.py",
+    label="Layer Builder: build a stack of layers and see its cost",
+    icon=":material/stacks:",
+)
+st.page_link(
+    "pages/model.py",
+    label="Model: pick any torchvision classifier and see where its MACs go",
+    icon=":material/account_tree:",
+)
+st.page_link(
+    "pages/compare.py",
+    label="Compare: models and stacks side by side, cost against accuracy",
+    icon=":material/compare_arrows:",
+)
+st.page_link(
+    "pages/separable.py",
+    label="Separable: what depthwise-separable convs save, in MACs and in time",
+    icon=":material/call_split:",
+)
+st.page_link(
+    "pages/latency.py",
+    label="Latency: how fast it should run on a device, how fast it runs here, and why",
+    icon=":material/speed:",
+)
 
 st.subheader("How MACscope counts")
 st.markdown(
@@ -46,4 +64,6 @@ text = explain(row.cost)
 st.markdown(f"**Example**: {example.description}. Output {'×'.join(map(str, row.output_shape))}.")
 st.latex(text.macs_symbolic)
 st.latex(text.macs_substituted)
-st.caption(f"{exact(row.macs)} MACs ≈ {si(row.macs, 'MACs')} = {si(row.flops, 'FLOPs')}, computed live by calc.")
+st.caption(
+    f"{exact(row.macs)} MACs ≈ {si(row.macs, 'MACs')} = {si(row.flops, 'FLOPs')}, computed live by calc."
+)

@@ -15,10 +15,15 @@ from calc.presets import PRESETS, preset
 from calc.units import si, si_bytes
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = [pytest.param("pages/home.py", id="home"), pytest.param("pages/concepts.py", id="concepts"),
-         pytest.param("pages/builder.py", id="builder"),
-         pytest.param("pages/model.py", id="model"), pytest.param("pages/compare.py", id="compare"),
-         pytest.param("pages/latency.py", id="latency"), pytest.param("pages/separable.py", id="separable")]
+PAGES = [
+    pytest.param("pages/home.py", id="home"),
+    pytest.param("pages/concepts.py", id="concepts"),
+    pytest.param("pages/builder.py", id="builder"),
+    pytest.param("pages/model.py", id="model"),
+    pytest.param("pages/compare.py", id="compare"),
+    pytest.param("pages/latency.py", id="latency"),
+    pytest.param("pages/separable.py", id="separable"),
+]
 
 
 def open_page(page: str) -> AppTest:
@@ -39,8 +44,13 @@ def metrics(app: AppTest) -> dict[str, str]:
 
 def expected_metrics(stack_json: dict) -> dict[str, str]:
     report = calc.analyze(calc.parse_stack(stack_json))
-    return {"MACs": si(report.macs), "FLOPs": si(report.flops), "Parameters": si(report.params),
-            "Memory traffic": si_bytes(report.memory_bytes), "Other ops": si(report.other_ops)}
+    return {
+        "MACs": si(report.macs),
+        "FLOPs": si(report.flops),
+        "Parameters": si(report.params),
+        "Memory traffic": si_bytes(report.memory_bytes),
+        "Other ops": si(report.other_ops),
+    }
 
 
 def stack(app: AppTest) -> dict:
@@ -165,8 +175,10 @@ def test_every_preset_loads(builder, entry):
 
 
 def test_import_pasted_json(builder):
-    pasted = {"input": [32, 224, 224], "layers": [{"type": "conv2d", "out_channels": 64, "kernel_size": 3,
-                                                   "padding": 1}]}
+    pasted = {
+        "input": [32, 224, 224],
+        "layers": [{"type": "conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}],
+    }
     builder.text_area(key="import_json").input(json.dumps(pasted)).run()
     builder.button(key="load_json").click().run()
     assert stack(builder)["layers"] == pasted["layers"]
@@ -175,27 +187,37 @@ def test_import_pasted_json(builder):
     assert metrics(builder)["MACs"] == si(report.macs)
 
 
-@pytest.mark.parametrize("text, needle", [
-    pytest.param("{not json", "not valid JSON", id="malformed"),
-    pytest.param('{"input": [3, 8, 8], "layers": [{"type": "conv3d"}]}', "unknown layer type", id="unknown-kind"),
-    pytest.param('{"input": [3, 8, 8], "layers": [{"type": "conv2d", "kernel_size": 3}]}', "out_channels",
-                 id="missing-field"),
-    pytest.param('{"input": [0, 8, 8], "layers": []}', "input", id="bad-input"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        pytest.param("{not json", "not valid JSON", id="malformed"),
+        pytest.param(
+            '{"input": [3, 8, 8], "layers": [{"type": "conv3d"}]}', "unknown layer type", id="unknown-kind"
+        ),
+        pytest.param(
+            '{"input": [3, 8, 8], "layers": [{"type": "conv2d", "kernel_size": 3}]}',
+            "out_channels",
+            id="missing-field",
+        ),
+        pytest.param('{"input": [0, 8, 8], "layers": []}', "input", id="bad-input"),
+    ],
+)
 def test_bad_import_keeps_the_stack(builder, text, needle):
     layers = [dict(layer) for layer in stack(builder)["layers"]]
     builder.text_area(key="import_json").input(text).run()
     builder.button(key="load_json").click().run()
     assert not builder.exception
     assert stack(builder)["layers"] == layers
-    assert any(needle in read_text(error.value) and "unchanged" in error.value for error in builder.error), \
-        [error.value for error in builder.error]
+    assert any(needle in read_text(error.value) and "unchanged" in error.value for error in builder.error), [
+        error.value for error in builder.error
+    ]
 
 
 def test_upload_json(builder):
     uploaded = preset("Transformer encoder block (ViT-B/16)").stack
-    builder.file_uploader(key="upload_json_0").upload("block.json", json.dumps(uploaded).encode(),
-                                                      "application/json").run()
+    builder.file_uploader(key="upload_json_0").upload(
+        "block.json", json.dumps(uploaded).encode(), "application/json"
+    ).run()
     assert not builder.exception
     assert metrics(builder) == expected_metrics(uploaded)
 
@@ -225,6 +247,7 @@ def test_csv_table_has_every_byte_figure():
 
 
 # ---------------------------------------------------------------- Model page
+
 
 @pytest.fixture
 def model_page() -> AppTest:
@@ -263,8 +286,11 @@ def test_model_page_refused_resolution_says_what_to_fix(model_page):
     model_page.number_input(key="model_resolution").set_value(40).run()
     assert not model_page.exception
     assert [error.value for error in model_page.error] == [
-        ("field 'resolution': alexnet accepts inputs from 63×63 pixels up, not 40×40; "
-         "its native size is 224. Set the resolution back to 224 in the sidebar.")]
+        (
+            "field 'resolution': alexnet accepts inputs from 63×63 pixels up, not 40×40; "
+            "its native size is 224. Set the resolution back to 224 in the sidebar."
+        )
+    ]
     assert model_page.title[0].value == "Model: alexnet" and model_page.sidebar.number_input
 
 
@@ -295,6 +321,7 @@ def test_model_page_shows_stack_presets_too(model_page):
 
 # ---------------------------------------------------------------- Compare page
 
+
 @pytest.fixture
 def compare_page() -> AppTest:
     return open_page("pages/compare.py")
@@ -317,11 +344,14 @@ def test_compare_page_relative_cost_to_baseline(compare_page):
 def test_compare_page_mixes_models_and_stacks(compare_page):
     compare_page.session_state["compare_tab"] = "MACs vs resolution"
     compare_page.multiselect(key="compare_models").set_value(
-        ["resnet18", "vit_b_16", "stack: Small CNN (CIFAR-10)"]).run()
+        ["resnet18", "vit_b_16", "stack: Small CNN (CIFAR-10)"]
+    ).run()
     assert not compare_page.exception
     table = compare_page.dataframe[0].value.set_index("model")
-    assert table.loc["stack: Small CNN (CIFAR-10)", "GMACs"] == calc.analyze(
-        calc.parse_stack(preset("Small CNN (CIFAR-10)").stack)).macs / 1e9
+    assert (
+        table.loc["stack: Small CNN (CIFAR-10)", "GMACs"]
+        == calc.analyze(calc.parse_stack(preset("Small CNN (CIFAR-10)").stack)).macs / 1e9
+    )
     assert any("vit_b_16" in caption.value for caption in compare_page.caption)  # fixed 224x224 input
 
 

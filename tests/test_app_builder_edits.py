@@ -47,34 +47,40 @@ def test_undo_reverts_the_last_edit_only(builder):
     builder.number_input(key=field_key(builder, 0, "out_channels")).set_value(16).run()
     builder.button(key="undo").click().run()
     assert stack(builder)["layers"] == original and stack(builder)["input"] == [3, 64, 32]
-    assert builder.number_input(key=field_key(builder, 0, "out_channels")).value == original[0]["out_channels"]
+    assert (
+        builder.number_input(key=field_key(builder, 0, "out_channels")).value == original[0]["out_channels"]
+    )
     builder.button(key="undo").click().run()
     assert stack(builder)["input"] == [3, 32, 32] and builder.number_input(key="in_h").value == 32
     assert metrics(builder) == expected_metrics(stack(builder))
 
 
-@pytest.mark.parametrize("key, typed, reason", [
-    pytest.param("out_channels", 0, "at least 1", id="zero-channels"),
-    pytest.param("out_channels", -3, "at least 1", id="negative-channels"),
-    pytest.param("out_channels", 10**12, f"beyond the limit of {MAX_DIM:,}", id="huge-channels"),
-    pytest.param("kernel_size.h", 0, "at least 1", id="zero-kernel-height"),
-    pytest.param("padding.w", -1, "at least 0", id="negative-padding"),
-    pytest.param("in_h", 0, "at least 1", id="zero-input-height"),
-    pytest.param("in_c", 10**12, f"beyond the limit of {MAX_DIM:,}", id="huge-input-channels"),
-    pytest.param("batch", MAX_BATCH + 1, f"from 1 to {MAX_BATCH:,}", id="batch-over-limit"),
-])
+@pytest.mark.parametrize(
+    "key, typed, reason",
+    [
+        pytest.param("out_channels", 0, "at least 1", id="zero-channels"),
+        pytest.param("out_channels", -3, "at least 1", id="negative-channels"),
+        pytest.param("out_channels", 10**12, f"beyond the limit of {MAX_DIM:,}", id="huge-channels"),
+        pytest.param("kernel_size.h", 0, "at least 1", id="zero-kernel-height"),
+        pytest.param("padding.w", -1, "at least 0", id="negative-padding"),
+        pytest.param("in_h", 0, "at least 1", id="zero-input-height"),
+        pytest.param("in_c", 10**12, f"beyond the limit of {MAX_DIM:,}", id="huge-input-channels"),
+        pytest.param("batch", MAX_BATCH + 1, f"from 1 to {MAX_BATCH:,}", id="batch-over-limit"),
+    ],
+)
 def test_an_entry_out_of_range_is_refused_with_the_reason(builder, key, typed, reason):
     before = dict(stack(builder))
     field = key.split(".")[0]
-    widget = key if key in ("in_h", "in_c", "batch") else field_key(builder, 0, field) + key[len(field):]
+    widget = key if key in ("in_h", "in_c", "batch") else field_key(builder, 0, field) + key[len(field) :]
     kept = builder.number_input(key=widget).value
     builder.number_input(key=widget).set_value(typed).run()
     assert not builder.exception
     assert stack(builder) == before
     assert builder.number_input(key=widget).value == kept
     warnings = [warning.value for warning in builder.warning]
-    assert any(str(typed) in w and "was not applied" in w and reason in w and f"stays {kept}" in w
-               for w in warnings), warnings
+    assert any(
+        str(typed) in w and "was not applied" in w and reason in w and f"stays {kept}" in w for w in warnings
+    ), warnings
     builder.run()
     assert not builder.warning  # said once, beside the field
 
@@ -113,5 +119,9 @@ def test_num_heads_error_names_the_features(builder):
     messages = " ".join(error.value for error in builder.error)
     assert "num_heads 5 does not divide the 768 features" in messages
     assert "does not fit" not in captions(builder) + messages
-    assert metrics(builder)["MACs"] == expected_metrics(dict(preset("Transformer encoder block (ViT-B/16)").stack,
-                                                             layers=stack(builder)["layers"][:1]))["MACs"]
+    assert (
+        metrics(builder)["MACs"]
+        == expected_metrics(
+            dict(preset("Transformer encoder block (ViT-B/16)").stack, layers=stack(builder)["layers"][:1])
+        )["MACs"]
+    )

@@ -32,19 +32,22 @@ def test_every_kind_is_added_with_its_registered_values():
         app.button(key="delete").click().run()
 
 
-@pytest.mark.parametrize("widget, value", [
-    pytest.param("whole number", 7, id="whole-number"),
-    pytest.param("checkbox", False, id="checkbox"),
-    pytest.param("probability", 0.3, id="probability"),
-    pytest.param("pair", 3, id="pair-one-number"),
-    pytest.param("pair", [3, 5], id="pair-two"),
-    pytest.param("pair or kernel_size", None, id="pair-as-kernel"),
-    pytest.param("pair or kernel_size", [2, 1], id="pair-not-as-kernel"),
-    pytest.param("padding", "same", id="padding-same"),
-    pytest.param("padding", [0, 2], id="padding-pair"),
-    pytest.param("padding, one axis", "same", id="padding-one-axis-same"),
-    pytest.param("padding, one axis", 2, id="padding-one-axis-number"),
-])
+@pytest.mark.parametrize(
+    "widget, value",
+    [
+        pytest.param("whole number", 7, id="whole-number"),
+        pytest.param("checkbox", False, id="checkbox"),
+        pytest.param("probability", 0.3, id="probability"),
+        pytest.param("pair", 3, id="pair-one-number"),
+        pytest.param("pair", [3, 5], id="pair-two"),
+        pytest.param("pair or kernel_size", None, id="pair-as-kernel"),
+        pytest.param("pair or kernel_size", [2, 1], id="pair-not-as-kernel"),
+        pytest.param("padding", "same", id="padding-same"),
+        pytest.param("padding", [0, 2], id="padding-pair"),
+        pytest.param("padding, one axis", "same", id="padding-one-axis-same"),
+        pytest.param("padding, one axis", 2, id="padding-one-axis-number"),
+    ],
+)
 def test_a_widget_reads_back_the_value_it_was_seeded_with(widget, value):
     state = WIDGETS[widget].state("f1.field", value)
     assert all(key == "f1.field" or key.startswith("f1.field.") for key in state)

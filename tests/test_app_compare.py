@@ -55,13 +55,19 @@ def test_the_builder_stack_can_be_compared(compare):
 
 
 def test_a_broken_builder_stack_is_left_out_with_a_reason(compare):
-    compare.session_state["stack"] = {"input": [16], "batch": 1, "dtype": "fp32",  # a conv on a vector
-                                      "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 3}]}
+    compare.session_state["stack"] = {
+        "input": [16],
+        "batch": 1,
+        "dtype": "fp32",  # a conv on a vector
+        "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 3}],
+    }
     compare.toggle(key="compare_builder").set_value(True).run()
     assert not compare.exception
     assert "Builder stack" not in set(compare.dataframe[0].value["model"])
-    assert any("Builder stack is not compared" in warning.value and "layer 0" in warning.value
-               for warning in compare.warning)
+    assert any(
+        "Builder stack is not compared" in warning.value and "layer 0" in warning.value
+        for warning in compare.warning
+    )
 
 
 def read_csv(data: bytes) -> tuple[str, pd.DataFrame]:
@@ -93,8 +99,11 @@ def test_what_if_csv_ends_with_the_replaced_convs_together():
     about, table = read_csv(csv_bytes(what_if_table(what_if), "what-if", what_if_totals(what_if)))
     total = table.iloc[-1]
     before = 32 * 3 * 3 * 3 * 32 * 32 + 64 * 32 * 3 * 3 * 16 * 16 + 128 * 64 * 3 * 3 * 8 * 8
-    after = (3 * 3 * 3 * 32 * 32 + 32 * 3 * 32 * 32) + (32 * 3 * 3 * 16 * 16 + 64 * 32 * 16 * 16) + (
-        64 * 3 * 3 * 8 * 8 + 128 * 64 * 8 * 8)
+    after = (
+        (3 * 3 * 3 * 32 * 32 + 32 * 3 * 32 * 32)
+        + (32 * 3 * 3 * 16 * 16 + 64 * 32 * 16 * 16)
+        + (64 * 3 * 3 * 8 * 8 + 128 * 64 * 8 * 8)
+    )
     assert about == "# what-if" and total["layer"] == "3 replaced convs"
     assert (int(total["MACs before"]), int(total["MACs after"])) == (before, after)
     assert float(total["MACs saved"]) == pytest.approx(1 - after / before)

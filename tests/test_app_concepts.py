@@ -19,7 +19,10 @@ from calc.presets import PRESETS, preset
 from calc.units import SI_PREFIXES, duration, exact, si
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "concepts.py"
-STANDARD, SEPARABLE = "Worked example: standard 3x3 conv 32 -> 64", "Worked example: separable 3x3 conv 32 -> 64"
+STANDARD, SEPARABLE = (
+    "Worked example: standard 3x3 conv 32 -> 64",
+    "Worked example: separable 3x3 conv 32 -> 64",
+)
 WORKED = [entry for entry in PRESETS if entry.name.startswith("Worked example")]
 
 
@@ -61,8 +64,13 @@ def frame(app: AppTest, column: str):
 def test_the_page_runs_with_its_five_sections(concepts):
     assert not concepts.exception
     assert concepts.title[0].value == "Concepts"
-    assert [tab.label for tab in concepts.tabs] == ["MACs and FLOPs", "K, M, G, T, P", "Worked examples",
-                                                    "The reality gap", "Wrong published figures"]
+    assert [tab.label for tab in concepts.tabs] == [
+        "MACs and FLOPs",
+        "K, M, G, T, P",
+        "Worked examples",
+        "The reality gap",
+        "Wrong published figures",
+    ]
 
 
 def test_no_count_is_typed_into_the_page():
@@ -78,7 +86,9 @@ def test_mac_and_flops_are_calcs(concepts, resnet50):
     assert r"a \leftarrow a + w \cdot x" in latex(concepts)
     assert explain(conv.rows[0].cost).macs_substituted in latex(concepts)
     assert "FLOPs = 2 × MACs" in text(concepts)
-    assert f"**{exact(conv.macs)} MACs**" in text(concepts) and f"**{exact(conv.flops)} FLOPs**" in text(concepts)
+    assert f"**{exact(conv.macs)} MACs**" in text(concepts) and f"**{exact(conv.flops)} FLOPs**" in text(
+        concepts
+    )
     peak = hw.hardware("NVIDIA RTX 3090").roofs("fp32")
     assert f"**{si(resnet50.flops, 'FLOPs')}** per image" in text(concepts)
     assert duration(roofline.peak_seconds(resnet50.flops, peak)) == duration(2 * 4_089_184_256 / 35.6e12)
@@ -98,18 +108,30 @@ def test_units_table_is_si_of_live_counts(concepts, resnet50):
     assert list(table.index) == [prefix for prefix, _ in reversed(SI_PREFIXES)]
     vit_h = zoo.count("vit_h_14")
     assert vit_h.input_shape == (3, 518, 518)
-    counts = {"K": (analyzed("Worked example: matrix-vector").macs, "MACs"),
-              "M": (analyzed("Worked example: 3x3 conv, RGB in").macs, "MACs"),
-              "G": (resnet50.macs, "MACs"), "T": (vit_h.macs, "MACs"), "P": (1_000_000 * resnet50.flops, "FLOPs")}
+    counts = {
+        "K": (analyzed("Worked example: matrix-vector").macs, "MACs"),
+        "M": (analyzed("Worked example: 3x3 conv, RGB in").macs, "MACs"),
+        "G": (resnet50.macs, "MACs"),
+        "T": (vit_h.macs, "MACs"),
+        "P": (1_000_000 * resnet50.flops, "FLOPs"),
+    }
     for prefix, (count, unit) in counts.items():
         assert table.loc[prefix, "in SI"] == si(count, unit)
         assert table.loc[prefix, "exact count"] == f"{exact(count)} {unit}"
     assert [table.loc[prefix, "in SI"] for prefix in counts] == [
-        "512.0 KMACs", "86.70 MMACs", "4.089 GMACs", "1.017 TMACs", "8.178 PFLOPs"]
+        "512.0 KMACs",
+        "86.70 MMACs",
+        "4.089 GMACs",
+        "1.017 TMACs",
+        "8.178 PFLOPs",
+    ]
     assert table.loc["G", "means"] == "1000³ = 10⁹"
     # the P row multiplies one image's count by the batch: counts are linear in the batch
     stack = preset("Worked example: 3x3 conv, RGB in").stack
-    assert calc.analyze(calc.parse_stack(dict(stack, batch=7))).flops == 7 * calc.analyze(calc.parse_stack(stack)).flops
+    assert (
+        calc.analyze(calc.parse_stack(dict(stack, batch=7))).flops
+        == 7 * calc.analyze(calc.parse_stack(stack)).flops
+    )
 
 
 def test_worked_examples_table_and_formula(concepts):
@@ -137,7 +159,10 @@ def test_reality_gap_is_the_roofline_of_both_models(concepts, resnet50):
         assert table.loc[name, "(a) FLOPs / peak"] == duration(estimate.peak_seconds)
         assert table.loc[name, "(b) roofline"] == duration(estimate.roofline_seconds)
         assert table.loc[name, "time in them"] == f"{estimate.memory_bound_share:.0%}"
-        assert table.loc[name, "memory-bound layers"] == f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}"
+        assert (
+            table.loc[name, "memory-bound layers"]
+            == f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}"
+        )
     assert f"{roofs.ridge_flops_per_byte:.1f} FLOPs/byte" in text(concepts)
     for cause in ("Data transfer", "Kernel launch overhead", "Tensor shapes", "Software overhead"):
         assert f"**{cause}.**" in text(concepts)
@@ -174,8 +199,11 @@ def test_separable_figures_are_calcs(concepts):
     assert parts["pointwise"].macs == 64 * 32 * 224 * 224 == 102_760_448
     assert separable.macs == parts["depthwise"].macs + parts["pointwise"].macs == 117_211_136
     shown = text(concepts)
-    for label, macs in (("standard 3×3 conv", standard.macs), ("depthwise 3×3", parts["depthwise"].macs),
-                        ("pointwise 1×1", parts["pointwise"].macs)):
+    for label, macs in (
+        ("standard 3×3 conv", standard.macs),
+        ("depthwise 3×3", parts["depthwise"].macs),
+        ("pointwise 1×1", parts["pointwise"].macs),
+    ):
         assert f"| {label} | {exact(macs)} |" in shown
     assert f"| **separable** (depthwise + pointwise) | **{exact(separable.macs)}** |" in shown
     savings = 1 - separable.macs / standard.macs

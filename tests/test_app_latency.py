@@ -32,28 +32,39 @@ def latency() -> AppTest:
 
 def theory(report: calc.Report, device: str, dtype: str) -> dict[str, str]:
     estimate = roofline.estimate(report, hw.hardware(device).roofs(dtype))
-    return {"(a) FLOPs / peak": duration(estimate.peak_seconds), "(b) Roofline": duration(estimate.roofline_seconds),
-            "Memory-bound layers": f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}"}
+    return {
+        "(a) FLOPs / peak": duration(estimate.peak_seconds),
+        "(b) Roofline": duration(estimate.roofline_seconds),
+        "Memory-bound layers": f"{len(estimate.memory_bound_layers)} of {len(estimate.layers)}",
+    }
 
 
 def shown(app: AppTest) -> dict[str, str]:
-    return {label: value for label, value in metrics(app).items()
-            if label in ("(a) FLOPs / peak", "(b) Roofline", "Memory-bound layers")}
+    return {
+        label: value
+        for label, value in metrics(app).items()
+        if label in ("(a) FLOPs / peak", "(b) Roofline", "Memory-bound layers")
+    }
 
 
 def test_default_is_resnet50_on_the_rtx_3090(latency):
-    assert metrics(latency)["(a) FLOPs / peak"] == "0.2297 ms"   # the issue's check: 8.178 GFLOPs / 35.6 TFLOP/s
+    assert (
+        metrics(latency)["(a) FLOPs / peak"] == "0.2297 ms"
+    )  # the issue's check: 8.178 GFLOPs / 35.6 TFLOP/s
     assert shown(latency) == theory(zoo.count("resnet50"), "NVIDIA RTX 3090", "fp32")
     assert metrics(latency)["Measured here"] == "not yet"
     assert any(r"\text{GFLOPs}" in latex.value and "0.2297" in latex.value for latex in latency.latex)
 
 
-@pytest.mark.parametrize("device, dtype", [
-    pytest.param("NVIDIA A100 80GB SXM", "bf16", id="a100-bf16"),
-    pytest.param("NVIDIA A100 40GB SXM", "tf32", id="a100-tf32-stored-as-fp32"),
-    pytest.param("Google TPU v4", "int8", id="tpu-int8"),
-    pytest.param("Raspberry Pi 5 CPU", "fp16", id="pi-fp16"),
-])
+@pytest.mark.parametrize(
+    "device, dtype",
+    [
+        pytest.param("NVIDIA A100 80GB SXM", "bf16", id="a100-bf16"),
+        pytest.param("NVIDIA A100 40GB SXM", "tf32", id="a100-tf32-stored-as-fp32"),
+        pytest.param("Google TPU v4", "int8", id="tpu-int8"),
+        pytest.param("Raspberry Pi 5 CPU", "fp16", id="pi-fp16"),
+    ],
+)
 def test_device_and_dtype_change_the_theory(latency, device, dtype):
     latency.selectbox(key="latency_hardware").set_value(device).run()
     latency.selectbox(key="latency_dtype").set_value(dtype).run()
@@ -86,7 +97,10 @@ def test_builder_stack_is_a_source(latency):
 
 def test_a_broken_builder_stack_says_where_to_fix_it(latency):
     stack = dict(preset("Small CNN (CIFAR-10)").stack)
-    stack["layers"] = [{"type": "relu"}, {"type": "conv2d", "out_channels": 8, "kernel_size": 64}]  # 32x32 input
+    stack["layers"] = [
+        {"type": "relu"},
+        {"type": "conv2d", "out_channels": 8, "kernel_size": 64},
+    ]  # 32x32 input
     latency.session_state["stack"] = stack
     latency.session_state["layer_uids"] = [1, 2]
     latency.radio(key="latency_source").set_value("Builder stack").run()
@@ -103,15 +117,22 @@ def test_a_custom_device_is_added_and_used(latency):
     assert latency.selectbox(key="latency_hardware").value == "Lab GPU"
     device = hw.custom_hardware("Lab GPU", {"fp32": 10e12}, 500e9)
     estimate = roofline.estimate(zoo.count("resnet50"), device.roofs("fp32"))
-    assert metrics(latency)["(a) FLOPs / peak"] == duration(estimate.peak_seconds) == duration(2 * 4089184256 / 10e12)
+    assert (
+        metrics(latency)["(a) FLOPs / peak"]
+        == duration(estimate.peak_seconds)
+        == duration(2 * 4089184256 / 10e12)
+    )
     assert metrics(latency)["(b) Roofline"] == duration(estimate.roofline_seconds)
 
 
-@pytest.mark.parametrize("name, fp32, message", [
-    pytest.param("", 10.0, "name of 1 to 60 characters", id="no-name"),
-    pytest.param("NVIDIA T4", 10.0, "a preset's name", id="preset-name"),
-    pytest.param("Lab GPU", 0.0, "at least one dtype", id="no-peak"),
-])
+@pytest.mark.parametrize(
+    "name, fp32, message",
+    [
+        pytest.param("", 10.0, "name of 1 to 60 characters", id="no-name"),
+        pytest.param("NVIDIA T4", 10.0, "a preset's name", id="preset-name"),
+        pytest.param("Lab GPU", 0.0, "at least one dtype", id="no-peak"),
+    ],
+)
 def test_a_bad_custom_device_says_what_is_wrong(latency, name, fp32, message):
     latency.selectbox(key="latency_hardware").set_value("NVIDIA T4").run()
     latency.text_input(key="latency_custom_name").input(name).run()
@@ -149,8 +170,10 @@ def test_measurement_refused_beyond_the_memory_budget(latency, cpu_probe):
     latency.number_input(key="latency_batch").set_value(1024).run()
     latency.button(key="latency_measure").click().run()
     assert not latency.exception
-    assert any("beyond the memory budget" in error.value and "lower the batch" in error.value
-               for error in latency.error)
+    assert any(
+        "beyond the memory budget" in error.value and "lower the batch" in error.value
+        for error in latency.error
+    )
     assert metrics(latency)["Measured here"] == "not yet"
     assert shown(latency) == theory(zoo.count("vgg16", batch=1024), "NVIDIA RTX 3090", "fp32")
 
@@ -183,6 +206,7 @@ def test_probe_button_measures_this_machine(latency):
 
 # --- one measurement at a time, and a disturbed machine said so ---------------------------------------------
 
+
 def recorded_progress(monkeypatch) -> list[str]:
     """Every progress text the page's runs show (the bars are emptied when done)."""
     from ui import latency_runs
@@ -210,7 +234,7 @@ def test_a_second_measurement_waits_its_turn_and_says_so(latency, cpu_probe, mon
     latency.selectbox(key="latency_model").set_value(SMALL).run()
     holding, release = threading.Event(), threading.Event()
 
-    def other_session() -> None:   # another session's measurement on this CPU
+    def other_session() -> None:  # another session's measurement on this CPU
         with QUEUE.turn("cpu"):
             holding.set()
             release.wait(10)
@@ -223,7 +247,7 @@ def test_a_second_measurement_waits_its_turn_and_says_so(latency, cpu_probe, mon
     assert not latency.exception and not latency.error
     assert any("Waiting: 2nd in line for cpu" in message for message in messages), messages
     run = next(iter(latency.session_state["latency_results"].values()))
-    assert run.waited_seconds >= 0.3 and run.wall_seconds <= MAX_SECONDS   # released 1 s after the click
+    assert run.waited_seconds >= 0.3 and run.wall_seconds <= MAX_SECONDS  # released 1 s after the click
     assert time.perf_counter() - started >= run.waited_seconds
     assert any("in line behind another session's measurement" in caption.value for caption in latency.caption)
     assert latency.button(key="latency_measure").help == DURATION_HELP
@@ -232,10 +256,12 @@ def test_a_second_measurement_waits_its_turn_and_says_so(latency, cpu_probe, mon
 def test_a_measurement_on_a_busy_machine_says_so(latency, cpu_probe, monkeypatch):
     from calc import machine_load
 
-    monkeypatch.setattr(machine_load, "other_cores", lambda before, after: 1.5)   # two programs spinning
+    monkeypatch.setattr(machine_load, "other_cores", lambda before, after: 1.5)  # two programs spinning
     latency.session_state["latency_probes"] = {"cpu": cpu_probe}
     latency.selectbox(key="latency_model").set_value(SMALL).run()
     latency.button(key="latency_measure").click().run()
     assert not latency.exception
-    assert any("busy machine" in warning.value and "other programs used 1.5 CPU cores" in warning.value
-               for warning in latency.warning), [warning.value for warning in latency.warning]
+    assert any(
+        "busy machine" in warning.value and "other programs used 1.5 CPU cores" in warning.value
+        for warning in latency.warning
+    ), [warning.value for warning in latency.warning]

@@ -35,5 +35,7 @@ def test_latency_page_refused_resolution_names_the_accepted_sizes(latency):  # n
     latency.selectbox(key="latency_model").set_value("alexnet").run()
     latency.number_input(key="latency_resolution").set_value(48).run()
     assert not latency.exception
-    assert any("alexnet accepts inputs from 63×63 pixels up, not 48×48" in error.value for error in latency.error)
+    assert any(
+        "alexnet accepts inputs from 63×63 pixels up, not 48×48" in error.value for error in latency.error
+    )
     assert latency.sidebar.selectbox(key="latency_model").value == "alexnet"  # the rest stays as it was

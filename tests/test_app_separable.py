@@ -21,9 +21,12 @@ def separable() -> AppTest:
 
 
 def layer_metrics(comparison) -> dict[str, str]:
-    return {"Standard MACs": si(comparison.standard_macs), "Separable MACs": si(comparison.separable_macs),
-            "MACs saved": f"{comparison.savings:.2%}",
-            "Params saved": f"{comparison.params_savings:.2%}"}
+    return {
+        "Standard MACs": si(comparison.standard_macs),
+        "Separable MACs": si(comparison.separable_macs),
+        "MACs saved": f"{comparison.savings:.2%}",
+        "Params saved": f"{comparison.params_savings:.2%}",
+    }
 
 
 def shown(app: AppTest) -> dict[str, str]:
@@ -36,14 +39,29 @@ def test_default_is_the_classic_example(separable):
     assert shown(separable)["Separable MACs"] == si(32 * 3 * 3 * 224 * 224 + 64 * 32 * 224 * 224)
     assert shown(separable)["MACs saved"] == "87.33%"
     assert any("0.8733" in latex.value and r"\frac{1}{64}" in latex.value for latex in separable.latex)
-    assert any("117{,}211{,}136" in latex.value and "924{,}844{,}032" in latex.value for latex in separable.latex)
+    assert any(
+        "117{,}211{,}136" in latex.value and "924{,}844{,}032" in latex.value for latex in separable.latex
+    )
 
 
-@pytest.mark.parametrize("changes, expected", [
-    pytest.param({"sep_in": 24, "sep_out": 40, "sep_kernel": 5, "sep_size": 113, "sep_stride": 2, "sep_padding": 2},
-                 (24, 40, 5, 113, 2, 2), id="stride-2-5x5"),
-    pytest.param({"sep_kernel": 1, "sep_padding": 0}, (32, 64, 1, 224, 1, 0), id="1x1-loses"),
-])
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        pytest.param(
+            {
+                "sep_in": 24,
+                "sep_out": 40,
+                "sep_kernel": 5,
+                "sep_size": 113,
+                "sep_stride": 2,
+                "sep_padding": 2,
+            },
+            (24, 40, 5, 113, 2, 2),
+            id="stride-2-5x5",
+        ),
+        pytest.param({"sep_kernel": 1, "sep_padding": 0}, (32, 64, 1, 224, 1, 0), id="1x1-loses"),
+    ],
+)
 def test_inputs_drive_the_figures(separable, changes, expected):
     for key, value in changes.items():
         separable.number_input(key=key).set_value(value).run()
@@ -54,8 +72,14 @@ def test_inputs_drive_the_figures(separable, changes, expected):
 def test_stride_2_5x5_shows_the_arithmetic(separable):
     # the figures of the stride-2 case above, written out rather than asked of compare():
     # H' = W' = (113 + 2*2 - 5) // 2 + 1 = 57; separable / standard = 1/40 + 1/25 exactly
-    for key, value in {"sep_in": 24, "sep_out": 40, "sep_kernel": 5, "sep_size": 113, "sep_stride": 2,
-                       "sep_padding": 2}.items():
+    for key, value in {
+        "sep_in": 24,
+        "sep_out": 40,
+        "sep_kernel": 5,
+        "sep_size": 113,
+        "sep_stride": 2,
+        "sep_padding": 2,
+    }.items():
         separable.number_input(key=key).set_value(value).run()
     assert shown(separable)["Standard MACs"] == si(40 * 24 * 5 * 5 * 57 * 57)
     assert shown(separable)["Separable MACs"] == si(24 * 5 * 5 * 57 * 57 + 40 * 24 * 57 * 57)
@@ -81,7 +105,8 @@ def test_what_if_on_a_zoo_model_and_on_the_builder_stack(separable):
     assert metrics(separable)["MACs saved"] == f"{expected.savings:.1%}"
     table = next(frame.value for frame in separable.dataframe if "MACs after" in frame.value)
     assert len(table) == len(expected.changes) and table["MACs after"].sum() == sum(
-        change.macs_after for change in expected.changes)
+        change.macs_after for change in expected.changes
+    )
     separable.radio(key="sep_source").set_value("Builder stack").run()
     assert not separable.exception
     stack_what_if = what_if_stack(calc.parse_stack(preset("Small CNN (CIFAR-10)").stack))
@@ -99,13 +124,17 @@ def test_measuring_both_shows_the_depthwise_part_memory_bound(separable):
     assert table.set_index("layer").loc["depthwise part", "bound here (roofline)"] == "memory"
     ratio = metrics(separable)["Measured time, separable / standard"]
     assert ratio == "not resolved on this machine" or ratio.endswith("%")
-    timed = any("FLOPs saved is not time saved" in chart.proto.spec for chart in separable.get("plotly_chart"))
-    assert timed is ratio.endswith("%")   # the chart only shows a resolved ratio
+    timed = any(
+        "FLOPs saved is not time saved" in chart.proto.spec for chart in separable.get("plotly_chart")
+    )
+    assert timed is ratio.endswith("%")  # the chart only shows a resolved ratio
 
 
 def test_a_link_reproduces_the_layer():
-    app = open_with("pages/separable.py", **{"in": "24", "out": "40", "k": "5", "size": "113", "stride": "2",
-                                             "padding": "2"})
+    app = open_with(
+        "pages/separable.py",
+        **{"in": "24", "out": "40", "k": "5", "size": "113", "stride": "2", "padding": "2"},
+    )
     assert shown(app) == layer_metrics(compare(24, 40, 5, 113, 2, 2))
 
 
@@ -125,12 +154,16 @@ def test_a_ratio_that_flips_is_said_not_resolved(separable, monkeypatch):
     assert not separable.exception and not separable.error
     assert metrics(separable)["Measured time, separable / standard"] == "not resolved on this machine"
     assert any("Not resolved on this machine" in info.value for info in separable.info)
-    assert not any("FLOPs saved is not time saved" in chart.proto.spec for chart in separable.get("plotly_chart"))
+    assert not any(
+        "FLOPs saved is not time saved" in chart.proto.spec for chart in separable.get("plotly_chart")
+    )
 
 
 def test_only_the_open_tab_draws_its_chart(separable):
     def charts() -> str:
-        return " ".join(chart.proto.id for chart in separable.get("plotly_chart"))  # each id holds the chart's key
+        return " ".join(
+            chart.proto.id for chart in separable.get("plotly_chart")
+        )  # each id holds the chart's key
 
     assert "sep_parts" in charts() and "sep_heatmap" not in charts()
     separable.session_state["sep_tab"] = "Savings heatmap"

@@ -60,14 +60,25 @@ def test_latency_benchmark_quick(capsys, monkeypatch):
 
     threads = bench_latency.torch.get_num_threads()
     timed = bench_latency.bench_estimate  # its target made one that any run meets: the verdict is known
-    monkeypatch.setattr(bench_latency, "bench_estimate",
-                        lambda n_layers, roofs, repetitions: timed(n_layers, roofs, repetitions, math.inf))
+    monkeypatch.setattr(
+        bench_latency,
+        "bench_estimate",
+        lambda n_layers, roofs, repetitions: timed(n_layers, roofs, repetitions, math.inf),
+    )
     assert bench_latency.main(["--quick", "--threads", "1"]) == 0
-    assert bench_latency.torch.get_num_threads() == threads   # --threads is undone
+    assert bench_latency.torch.get_num_threads() == threads  # --threads is undone
     printed = capsys.readouterr().out
     assert verdicts(printed) == ["PASS"]
-    for needle in ("probe:", "fp32  peak", "bandwidth", "1 threads", "stack: Small CNN (CIFAR-10)", "(b)/meas",
-                   "sum of rows ms", "roofline estimate, 1,000 layers"):
+    for needle in (
+        "probe:",
+        "fp32  peak",
+        "bandwidth",
+        "1 threads",
+        "stack: Small CNN (CIFAR-10)",
+        "(b)/meas",
+        "sum of rows ms",
+        "roofline estimate, 1,000 layers",
+    ):
         assert needle in printed, needle
 
 
@@ -90,9 +101,11 @@ def test_browser_benchmark_table():
     from benchmarks import bench_browser as bench
 
     fast, slow = bench.Timing(0.5, 0.7), bench.Timing(4.0, 5.0)
-    figures = [bench.PageFigures("home", "click", slow, fast, fast, fast),
-               bench.PageFigures("model", "click", fast, slow, fast, fast),
-               bench.PageFigures("compare", "click", fast, fast, fast, None, problem="interaction: TimeoutError")]
+    figures = [
+        bench.PageFigures("home", "click", slow, fast, fast, fast),
+        bench.PageFigures("model", "click", fast, slow, fast, fast),
+        bench.PageFigures("compare", "click", fast, fast, fast, None, problem="interaction: TimeoutError"),
+    ]
     assert [figure.passed for figure in figures] == [True, False, False]
     lines = bench.format_table(figures).splitlines()
     assert "PASS" in lines[2] and "FAIL" in lines[3] and "failed" in lines[4] and "TimeoutError" in lines[5]
@@ -107,6 +120,15 @@ def test_browser_benchmark_quick(capsys):
     # the timings depend on the machine; the exit status must agree with the verdicts printed
     assert len(verdicts(printed)) == len(bench_browser.QUICK)
     assert status == (1 if "FAIL" in verdicts(printed) else 0)
-    for needle in ("2 pages", "home ", "builder ", "empty cache", "cold", "reload", "interaction", "add a layer"):
+    for needle in (
+        "2 pages",
+        "home ",
+        "builder ",
+        "empty cache",
+        "cold",
+        "reload",
+        "interaction",
+        "add a layer",
+    ):
         assert needle in printed, needle
     assert "failed" not in printed, printed

@@ -17,8 +17,11 @@ from charts.tables import COUNT_COLUMNS, INT64_MAX, layer_table, text_columns
 
 # [N, L, D] = [2**16, 2**20, 2**13]: 2·N·L²·D = 2**70 score MACs, while every output stays
 # within the element limit (N·L·D = 2**49)
-LONG_ATTENTION = {"input": [2**20, 2**13], "batch": 2**16,
-                  "layers": [{"type": "attention", "num_heads": 8}, {"type": "relu"}]}
+LONG_ATTENTION = {
+    "input": [2**20, 2**13],
+    "batch": 2**16,
+    "layers": [{"type": "attention", "num_heads": 8}, {"type": "relu"}],
+}
 
 
 def test_the_stack_is_valid_and_beyond_int64():

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CALC = ROOT / "calc"
-MODULES = sorted(CALC.rglob("*.py"))   # subpackages too: calc/cli/
+MODULES = sorted(CALC.rglob("*.py"))  # subpackages too: calc/cli/
 
 
 def module_name(path: Path) -> str:
@@ -26,8 +26,9 @@ TORCH_FREE = [module_name(path) for path in MODULES if not path.stem.startswith(
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_calc_works_with_torch_absent():
@@ -51,9 +52,20 @@ def test_calc_works_with_torch_absent():
 
 
 def test_torch_free_modules_include_the_core():
-    assert {"calc", "calc.spec", "calc.analyze", "calc.presets", "calc.__main__", "calc.formulas",
-            "calc.units", "calc.cli", "calc.cli.count", "calc.cli.latency", "calc.cli.separable",
-            "calc.cli.files"} <= set(TORCH_FREE)
+    assert {
+        "calc",
+        "calc.spec",
+        "calc.analyze",
+        "calc.presets",
+        "calc.__main__",
+        "calc.formulas",
+        "calc.units",
+        "calc.cli",
+        "calc.cli.count",
+        "calc.cli.latency",
+        "calc.cli.separable",
+        "calc.cli.files",
+    } <= set(TORCH_FREE)
 
 
 def test_importing_calc_loads_no_torch_streamlit_or_plotly():
@@ -84,13 +96,17 @@ def _top_level_imports(tree: ast.Module) -> set[str]:
         node = pending.pop()
         roots |= _imported_roots(node)
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            pending.extend(child for child in ast.iter_child_nodes(node)
-                           if isinstance(child, (ast.stmt, ast.excepthandler)))
+            pending.extend(
+                child
+                for child in ast.iter_child_nodes(node)
+                if isinstance(child, (ast.stmt, ast.excepthandler))
+            )
     return roots
 
 
 def test_import_scan_sees_what_it_should():
-    tree = ast.parse(textwrap.dedent("""
+    tree = ast.parse(
+        textwrap.dedent("""
         import torch.nn as nn
         try:
             from plotly import graph_objects
@@ -100,7 +116,8 @@ def test_import_scan_sees_what_it_should():
             import numpy
         class Eager:
             import pandas
-    """))
+    """)
+    )
     assert _top_level_imports(tree) == {"torch", "plotly", "streamlit", "pandas"}
 
 

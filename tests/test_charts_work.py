@@ -21,11 +21,14 @@ def preset_report(name: str):
     return calc.analyze(calc.parse_stack(preset(name).stack))
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param("Transformer encoder block (ViT-B/16)", id="vit-block"),
-    pytest.param("MobileNetV2 block", id="mbv2-block"),
-    pytest.param("Worked example: separable 3x3 conv 32 -> 64", id="separable"),
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("Transformer encoder block (ViT-B/16)", id="vit-block"),
+        pytest.param("MobileNetV2 block", id="mbv2-block"),
+        pytest.param("Worked example: separable 3x3 conv 32 -> 64", id="separable"),
+    ],
+)
 def test_kinds_of_work_are_coloured_from_one_table(name):
     report = preset_report(name)
     bars = macs_by_kind_of_work(report).data[0]
@@ -51,11 +54,14 @@ def test_the_measured_bar_is_the_one_passed_as_measured_whatever_its_label():
 
 
 def test_a_sweep_line_is_solid_when_measured_whatever_its_name():
-    sweep = pd.DataFrame.from_records([
-        {"batch": 1, "series": "measured-looking theory", "measured": False, "seconds": 0.001},
-        {"batch": 2, "series": "measured-looking theory", "measured": False, "seconds": 0.002},
-        {"batch": 1, "series": "here", "measured": True, "seconds": 0.0015},
-        {"batch": 2, "series": "here", "measured": True, "seconds": 0.0025}])
+    sweep = pd.DataFrame.from_records(
+        [
+            {"batch": 1, "series": "measured-looking theory", "measured": False, "seconds": 0.001},
+            {"batch": 2, "series": "measured-looking theory", "measured": False, "seconds": 0.002},
+            {"batch": 1, "series": "here", "measured": True, "seconds": 0.0015},
+            {"batch": 2, "series": "here", "measured": True, "seconds": 0.0025},
+        ]
+    )
     lines = {trace.name: (trace.line.color, trace.line.dash) for trace in batch_sweep(sweep).data}
     color, dash = lines["measured-looking theory"]
     assert dash == "dash" and color != MEASURED_COLOR

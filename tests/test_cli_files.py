@@ -36,13 +36,20 @@ def sources(tmp_path: Path) -> dict[str, tuple[str, str]]:
     sparse = tmp_path / "huge.json"
     with open(sparse, "wb") as handle:
         handle.truncate(OVERSIZED_BYTES)  # sparse: no disk used
-    return {"dev-zero": ("/dev/zero", "a character device"), "dev-urandom": ("/dev/urandom", "a character device"),
-            "fifo": (str(fifo), "a named pipe"), "directory": (str(tmp_path), "a directory"),
-            "oversized": (str(sparse), f"{OVERSIZED_BYTES:,} bytes, beyond the limit of {MAX_JSON_BYTES:,}")}
+    return {
+        "dev-zero": ("/dev/zero", "a character device"),
+        "dev-urandom": ("/dev/urandom", "a character device"),
+        "fifo": (str(fifo), "a named pipe"),
+        "directory": (str(tmp_path), "a directory"),
+        "oversized": (str(sparse), f"{OVERSIZED_BYTES:,} bytes, beyond the limit of {MAX_JSON_BYTES:,}"),
+    }
 
 
-COMMANDS = [pytest.param(["stack"], id="stack"), pytest.param(["whatif"], id="whatif"),
-            pytest.param(["latency", "--hardware", "NVIDIA RTX 3090"], id="latency")]
+COMMANDS = [
+    pytest.param(["stack"], id="stack"),
+    pytest.param(["whatif"], id="whatif"),
+    pytest.param(["latency", "--hardware", "NVIDIA RTX 3090"], id="latency"),
+]
 SOURCES = ["dev-zero", "dev-urandom", "fifo", "directory", "oversized"]
 
 
@@ -51,8 +58,14 @@ SOURCES = ["dev-zero", "dev-urandom", "fifo", "directory", "oversized"]
 def test_commands_refuse_what_is_not_a_small_regular_file(command, source, sources):
     path, reason = sources[source]
     arguments = [command[0], path, *command[1:]]
-    result = subprocess.run([sys.executable, "-m", "calc", *arguments], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60, preexec_fn=_cap_memory)
+    result = subprocess.run(
+        [sys.executable, "-m", "calc", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_cap_memory,
+    )
     assert result.returncode == 2, result.stderr[-500:]
     assert reason in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -62,8 +75,13 @@ def test_commands_refuse_what_is_not_a_small_regular_file(command, source, sourc
 def test_commands_still_read_a_stack_file(command, tmp_path: Path):
     path = tmp_path / "stack.json"
     path.write_text(SMALL, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "calc", command[0], str(path), *command[1:]], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "calc", command[0], str(path), *command[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -79,10 +97,13 @@ def test_an_oversized_file_is_refused_without_reading_it(sources):
     assert peak_bytes < MAX_JSON_BYTES  # not even the limit was read
 
 
-@pytest.mark.parametrize("size, accepted", [
-    pytest.param(MAX_JSON_BYTES, True, id="at-the-limit"),
-    pytest.param(MAX_JSON_BYTES + 1, False, id="one-byte-over"),
-])
+@pytest.mark.parametrize(
+    "size, accepted",
+    [
+        pytest.param(MAX_JSON_BYTES, True, id="at-the-limit"),
+        pytest.param(MAX_JSON_BYTES + 1, False, id="one-byte-over"),
+    ],
+)
 def test_the_limit_is_in_bytes(tmp_path: Path, size: int, accepted: bool):
     path = tmp_path / "padded.json"
     path.write_bytes(SMALL.encode() + b" " * (size - len(SMALL)))

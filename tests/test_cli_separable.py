@@ -17,14 +17,22 @@ from calc.separable import what_if_stack
 ROOT = Path(__file__).resolve().parents[1]
 
 CHECK = ("separable", "--in-channels", "32", "--out-channels", "64", "--kernel-size", "3", "--size", "224")
-KEYS = {"standard_macs", "depthwise_macs", "pointwise_macs", "separable_macs", "standard_params", "separable_params",
-        "savings"}
+KEYS = {
+    "standard_macs",
+    "depthwise_macs",
+    "pointwise_macs",
+    "separable_macs",
+    "standard_params",
+    "separable_params",
+    "savings",
+}
 SMALL_CNN = preset("Small CNN (CIFAR-10)").stack
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "calc", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "calc", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def run_json(capsys, *argv: str):
@@ -70,8 +78,23 @@ def test_separable_human_output_has_exact_counts_and_the_formula(capsys):
 
 def test_separable_odd_case_stride_2(capsys):
     # H' = (113 + 2*2 - 5) // 2 + 1 = 57
-    out = run_json(capsys, "separable", "--in-channels", "24", "--out-channels", "40", "--kernel-size", "5",
-                   "--size", "113", "--stride", "2", "--padding", "2", "--json")
+    out = run_json(
+        capsys,
+        "separable",
+        "--in-channels",
+        "24",
+        "--out-channels",
+        "40",
+        "--kernel-size",
+        "5",
+        "--size",
+        "113",
+        "--stride",
+        "2",
+        "--padding",
+        "2",
+        "--json",
+    )
     assert out["output_shape"] == [40, 57, 57]
     assert out["standard_macs"] == 40 * 24 * 5 * 5 * 57 * 57
     assert out["separable_macs"] == 24 * 5 * 5 * 57 * 57 + 40 * 24 * 57 * 57
@@ -80,26 +103,80 @@ def test_separable_odd_case_stride_2(capsys):
 
 def test_separable_rectangular_size(capsys):
     # H' = (20 + 2 - 3) // 1 + 1 = 20, W' = 30
-    out = run_json(capsys, "separable", "--in-channels", "8", "--out-channels", "16", "--kernel-size", "3",
-                   "--size", "20x30", "--json")
+    out = run_json(
+        capsys,
+        "separable",
+        "--in-channels",
+        "8",
+        "--out-channels",
+        "16",
+        "--kernel-size",
+        "3",
+        "--size",
+        "20x30",
+        "--json",
+    )
     assert out["input"] == [8, 20, 30] and out["standard_macs"] == 16 * 8 * 3 * 3 * 20 * 30
 
 
 SEPARABLE_ERRORS = [
-    pytest.param(("--in-channels", "0", "--out-channels", "64", "--kernel-size", "3", "--size", "224"),
-                 "in_channels", id="in-channels-zero"),
-    pytest.param(("--in-channels", "32", "--out-channels", "64", "--kernel-size", "0", "--size", "224"),
-                 "kernel_size", id="kernel-zero"),
-    pytest.param(("--in-channels", "32", "--out-channels", "64", "--kernel-size", "9", "--size", "4",
-                  "--padding", "0"), "kernel_size", id="kernel-larger-than-input"),
-    pytest.param(("--in-channels", "32", "--out-channels", "64", "--kernel-size", "3", "--size", "big"),
-                 "--size", id="size-not-a-number"),
-    pytest.param(("--in-channels", "32", "--out-channels", "64", "--kernel-size", "3", "--size", "0"),
-                 "size", id="size-zero"),
-    pytest.param(("--in-channels", "32", "--out-channels", "64", "--kernel-size", "3", "--size", "224",
-                  "--stride", "0"), "stride", id="stride-zero"),
-    pytest.param(("--in-channels", "32", "--out-channels", "2000000", "--kernel-size", "3", "--size", "224"),
-                 "out_channels", id="out-channels-beyond-limit"),
+    pytest.param(
+        ("--in-channels", "0", "--out-channels", "64", "--kernel-size", "3", "--size", "224"),
+        "in_channels",
+        id="in-channels-zero",
+    ),
+    pytest.param(
+        ("--in-channels", "32", "--out-channels", "64", "--kernel-size", "0", "--size", "224"),
+        "kernel_size",
+        id="kernel-zero",
+    ),
+    pytest.param(
+        (
+            "--in-channels",
+            "32",
+            "--out-channels",
+            "64",
+            "--kernel-size",
+            "9",
+            "--size",
+            "4",
+            "--padding",
+            "0",
+        ),
+        "kernel_size",
+        id="kernel-larger-than-input",
+    ),
+    pytest.param(
+        ("--in-channels", "32", "--out-channels", "64", "--kernel-size", "3", "--size", "big"),
+        "--size",
+        id="size-not-a-number",
+    ),
+    pytest.param(
+        ("--in-channels", "32", "--out-channels", "64", "--kernel-size", "3", "--size", "0"),
+        "size",
+        id="size-zero",
+    ),
+    pytest.param(
+        (
+            "--in-channels",
+            "32",
+            "--out-channels",
+            "64",
+            "--kernel-size",
+            "3",
+            "--size",
+            "224",
+            "--stride",
+            "0",
+        ),
+        "stride",
+        id="stride-zero",
+    ),
+    pytest.param(
+        ("--in-channels", "32", "--out-channels", "2000000", "--kernel-size", "3", "--size", "224"),
+        "out_channels",
+        id="out-channels-beyond-limit",
+    ),
 ]
 
 
@@ -118,11 +195,16 @@ def test_whatif_on_a_stack_file(tmp_path: Path, capsys):
     assert (out["macs_before"], out["macs_after"]) == (expected.macs_before, expected.macs_after)
     assert (out["params_before"], out["params_after"]) == (expected.params_before, expected.params_after)
     assert [c["name"] for c in out["changes"]] == ["0", "4", "8"]
-    assert out["changes"][0] == {"name": "0", "kind_before": "conv2d", "kind_after": "separable_conv2d",
-                                 "macs_before": 32 * 3 * 3 * 3 * 32 * 32,
-                                 "macs_after": 3 * 3 * 3 * 32 * 32 + 32 * 3 * 32 * 32,
-                                 "params_before": 32 * 3 * 3 * 3, "params_after": 3 * 3 * 3 + 32 * 3,
-                                 "savings": 1 - (1 / 32 + 1 / 9)}
+    assert out["changes"][0] == {
+        "name": "0",
+        "kind_before": "conv2d",
+        "kind_after": "separable_conv2d",
+        "macs_before": 32 * 3 * 3 * 3 * 32 * 32,
+        "macs_after": 3 * 3 * 3 * 32 * 32 + 32 * 3 * 32 * 32,
+        "params_before": 32 * 3 * 3 * 3,
+        "params_after": 3 * 3 * 3 + 32 * 3,
+        "savings": 1 - (1 / 32 + 1 / 9),
+    }
     at_64 = run_json(capsys, "whatif", write_stack(tmp_path, SMALL_CNN), "--resolution", "64", "--json")
     assert at_64["input_shape"] == [3, 64, 64]
     assert [c["macs_after"] for c in at_64["changes"]] == [4 * c["macs_after"] for c in out["changes"]]
@@ -147,7 +229,11 @@ def test_whatif_on_a_zoo_model(capsys):
 
     out = run_json(capsys, "whatif", "resnet18", "--json")
     expected = what_if_model("resnet18")
-    assert (out["model"], out["macs_before"], out["macs_after"]) == ("resnet18", 1_814_073_344, expected.macs_after)
+    assert (out["model"], out["macs_before"], out["macs_after"]) == (
+        "resnet18",
+        1_814_073_344,
+        expected.macs_after,
+    )
     assert out["params_after"] == expected.params_after and len(out["changes"]) == 17
     assert out["changes"][0]["name"] == "conv1" and out["changes"][0]["kind_before"] == "Conv2d"
 

@@ -36,15 +36,20 @@ def test_requests_run_alone_in_the_order_they_came():
     threads = []
     for name in ("first", "second", "third"):
         threads.append(hold(queue, "cpu", HOLD_SECONDS, log, name, places))
-        time.sleep(0.05)   # they arrive in this order
+        time.sleep(0.05)  # they arrive in this order
     for thread in threads:
         thread.join(timeout=10)
     assert [(event, name) for event, name, _ in log] == [
-        ("start", "first"), ("end", "first"), ("start", "second"), ("end", "second"),
-        ("start", "third"), ("end", "third")]
-    assert "first" not in places                       # never waited
-    assert places["second"][0] == 1 and places["third"][0] == 2   # 2nd and 3rd in line
-    assert places["third"][-1] == 1                     # moved up when the first was done
+        ("start", "first"),
+        ("end", "first"),
+        ("start", "second"),
+        ("end", "second"),
+        ("start", "third"),
+        ("end", "third"),
+    ]
+    assert "first" not in places  # never waited
+    assert places["second"][0] == 1 and places["third"][0] == 2  # 2nd and 3rd in line
+    assert places["third"][-1] == 1  # moved up when the first was done
     assert queue.waiting("cpu") == 0
 
 
@@ -71,7 +76,7 @@ def test_a_request_stopped_while_waiting_gives_its_place_up():
 
     with pytest.raises(Rerun), queue.turn("cpu", on_wait):
         pass
-    assert queue.waiting("cpu") == 1   # only the holder
+    assert queue.waiting("cpu") == 1  # only the holder
     holder.join(timeout=10)
     assert queue.waiting("cpu") == 0
 
@@ -90,7 +95,7 @@ def test_shutting_down_stops_the_waiting_and_waits_for_the_running():
 
     def running() -> None:
         with queue.turn("cpu"):
-            while not queue.stop.is_set():   # a measurement checks the stop request between forwards
+            while not queue.stop.is_set():  # a measurement checks the stop request between forwards
                 time.sleep(0.01)
             log.append("running one stopped")
 
@@ -111,7 +116,20 @@ def test_shutting_down_stops_the_waiting_and_waits_for_the_running():
     assert log == ["running one stopped"] and stopped == [True]
 
 
-@pytest.mark.parametrize("n, text", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"),
-                                     (13, "13th"), (21, "21st"), (22, "22nd"), (111, "111th")])
+@pytest.mark.parametrize(
+    "n, text",
+    [
+        (1, "1st"),
+        (2, "2nd"),
+        (3, "3rd"),
+        (4, "4th"),
+        (11, "11th"),
+        (12, "12th"),
+        (13, "13th"),
+        (21, "21st"),
+        (22, "22nd"),
+        (111, "111th"),
+    ],
+)
 def test_ordinal(n, text):
     assert ordinal(n) == text

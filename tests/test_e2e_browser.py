@@ -39,16 +39,16 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 VIEWPORT = {"width": 1280, "height": 720}
 STARTUP_SECONDS = 60
-READY_SECONDS = 30      # one page load or rerun, from request to a quiet, fully drawn page
-QUIET_MS = 500          # no DOM change and no HTTP request for this long: the frontend is done drawing
+READY_SECONDS = 30  # one page load or rerun, from request to a quiet, fully drawn page
+QUIET_MS = 500  # no DOM change and no HTTP request for this long: the frontend is done drawing
 
 
 @dataclass(frozen=True)
 class AppPage:
-    name: str        # the screenshot's file name
-    url_path: str    # st.Page's url_path: "" for the default page
-    script: str      # the st.Page source, as app.py names it
-    heading: str     # the page's st.title: seeing it means the main area is drawn
+    name: str  # the screenshot's file name
+    url_path: str  # st.Page's url_path: "" for the default page
+    script: str  # the st.Page source, as app.py names it
+    heading: str  # the page's st.title: seeing it means the main area is drawn
 
 
 # The pages of app.py's st.navigation, one row each. test_table_lists_every_page fails
@@ -62,7 +62,7 @@ PAGES = (
     AppPage("latency", "latency", "pages/latency.py", "Latency: theory and measurement"),
     AppPage("separable", "separable", "pages/separable.py", "Depthwise-separable convolutions"),
 )
-MEASURE_SECONDS = 120   # probe this CPU, time a small model, profile its layers
+MEASURE_SECONDS = 120  # probe this CPU, time a small model, profile its layers
 
 # Installed before any page script: counts finished script runs (the app element's
 # data-test-script-state leaving "running") and stamps the last DOM change.
@@ -97,6 +97,7 @@ APP_STATE_JS = """() => {
 
 # ---------------------------------------------------------------- the server
 
+
 class StreamlitServer:
     """`streamlit run serve.py` (app.py behind our route for nested paths, as `make app` serves it)
     on a free loopback port, its output in a temporary file."""
@@ -106,13 +107,33 @@ class StreamlitServer:
         self.url = f"http://127.0.0.1:{self.port}"
         # open for the server's whole life, closed and removed in stop()
         self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            prefix="macscope-e2e-", suffix=".log", delete=False)
-        command = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(self.port),
-                   "--server.address", "127.0.0.1", "--server.headless", "true",
-                   "--browser.gatherUsageStats", "false",
-                   "--server.fileWatcherType", "none"]  # nothing edits the sources during the test
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            prefix="macscope-e2e-", suffix=".log", delete=False
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "serve.py",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]  # nothing edits the sources during the test
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
     def log(self, since: int = 0) -> str:
         return Path(self.log_file.name).read_bytes()[since:].decode("utf-8", "replace")
@@ -122,8 +143,10 @@ class StreamlitServer:
 
     def assert_alive(self) -> None:
         if self.process.poll() is not None:
-            pytest.fail(f"streamlit exited with status {self.process.returncode}; its output:\n{self.log()}",
-                        pytrace=False)
+            pytest.fail(
+                f"streamlit exited with status {self.process.returncode}; its output:\n{self.log()}",
+                pytrace=False,
+            )
 
     def wait_healthy(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -137,8 +160,11 @@ class StreamlitServer:
             except (urllib.error.URLError, OSError) as error:
                 last_error = str(error)
             time.sleep(0.25)
-        pytest.fail(f"streamlit did not answer {self.url}/_stcore/health within {seconds} s ({last_error}); "
-                    f"its output:\n{self.log()}", pytrace=False)
+        pytest.fail(
+            f"streamlit did not answer {self.url}/_stcore/health within {seconds} s ({last_error}); "
+            f"its output:\n{self.log()}",
+            pytrace=False,
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -171,15 +197,21 @@ def server():
 
 # ---------------------------------------------------------------- the browser
 
+
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the end-to-end test needs Debian's chromium. Install it with "
-                    "`sudo apt-get install chromium` (or run `make browser`).", pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing: the end-to-end test needs Debian's chromium. Install it with "
+            "`sudo apt-get install chromium` (or run `make browser`).",
+            pytrace=False,
+        )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield chromium
         chromium.close()
 
@@ -222,31 +254,42 @@ class Tab:
             state = self.state()
             if state["exceptions"] and state["script"] == "notRunning":
                 break  # a script that raised never draws what we wait for: say so now
-            done = (state["script"] == "notRunning" and state["connection"] == "CONNECTED"
-                    and not state["status_widget"] and not state["stale_elements"] and not state["skeletons"]
-                    and state["runs_finished"] >= runs_finished and state["quiet_ms"] >= QUIET_MS
-                    and not self.requests_in_flight
-                    and self.heading(heading).is_visible())
+            done = (
+                state["script"] == "notRunning"
+                and state["connection"] == "CONNECTED"
+                and not state["status_widget"]
+                and not state["stale_elements"]
+                and not state["skeletons"]
+                and state["runs_finished"] >= runs_finished
+                and state["quiet_ms"] >= QUIET_MS
+                and not self.requests_in_flight
+                and self.heading(heading).is_visible()
+            )
             if done:
                 return
             self.page.wait_for_timeout(100)
         self.fail_on_exception()
         pending = sorted(request.url for request in self.requests_in_flight)
-        pytest.fail(f"the app was not done within {READY_SECONDS} s at {self.page.url} (waiting for heading "
-                    f"{heading!r}): {state}, requests in flight {pending}; server output:\n{self.server.log()}",
-                    pytrace=False)
+        pytest.fail(
+            f"the app was not done within {READY_SECONDS} s at {self.page.url} (waiting for heading "
+            f"{heading!r}): {state}, requests in flight {pending}; server output:\n{self.server.log()}",
+            pytrace=False,
+        )
 
     def fail_on_exception(self) -> None:
         exceptions = self.page.get_by_test_id("stException")
         if exceptions.count():
-            pytest.fail(f"{self.page.url} shows an exception:\n{exceptions.first.inner_text()}", pytrace=False)
+            pytest.fail(
+                f"{self.page.url} shows an exception:\n{exceptions.first.inner_text()}", pytrace=False
+            )
 
     def heading(self, text: str) -> Locator:
         return self.page.locator('[data-testid="stMain"] h1').filter(has_text=text)
 
     def metric_value(self, label: str) -> Locator:
         metric = self.page.get_by_test_id("stMetric").filter(
-            has=self.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+            has=self.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+        )
         return metric.get_by_test_id("stMetricValue")
 
     def assert_no_error(self, log_offset: int) -> None:
@@ -255,8 +298,9 @@ class Tab:
         assert "Traceback" not in text, f"{self.page.url} shows a traceback:\n{text}"
         assert not self.script_errors, f"{self.page.url} raised in the browser: {self.script_errors}"
         log = self.server.log(since=log_offset)
-        assert "Traceback" not in log and "Uncaught app execution" not in log, \
+        assert "Traceback" not in log and "Uncaught app execution" not in log, (
             f"the server logged an error for {self.page.url}:\n{log}"
+        )
 
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -278,8 +322,12 @@ def tab(browser: Browser, server: StreamlitServer):
 # ---------------------------------------------------------------- the tests
 
 # conv 3 -> 16 (3x3, padding 1) and relu on a 3x32x32 image: 16*3*3*3*32*32 = 442,368 MACs
-IMAGE_STACK = {"input": [3, 32, 32], "batch": 1, "dtype": "fp32", "layers": [
-    {"type": "conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"}]}
+IMAGE_STACK = {
+    "input": [3, 32, 32],
+    "batch": 1,
+    "dtype": "fp32",
+    "layers": [{"type": "conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"}],
+}
 
 
 def macs_of(stack: dict) -> int:
@@ -289,15 +337,22 @@ def macs_of(stack: dict) -> int:
 def navigation_scripts() -> set[str]:
     """The page sources app.py hands to st.Page, read from its syntax tree."""
     tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
-    return {node.args[0].value for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"
-            and node.args and isinstance(node.args[0], ast.Constant)}
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "attr", None) == "Page"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
 
 
 def test_table_lists_every_page():
     in_app, in_table = navigation_scripts(), {app_page.script for app_page in PAGES}
-    assert in_app == in_table, (f"PAGES in this file must list exactly the pages of app.py's st.navigation: "
-                                f"add {sorted(in_app - in_table)}, remove {sorted(in_table - in_app)}")
+    assert in_app == in_table, (
+        f"PAGES in this file must list exactly the pages of app.py's st.navigation: "
+        f"add {sorted(in_app - in_table)}, remove {sorted(in_table - in_app)}"
+    )
 
 
 @pytest.mark.parametrize("app_page", PAGES, ids=lambda app_page: app_page.name)
@@ -321,7 +376,9 @@ def test_add_layer_changes_the_macs(tab: Tab):
     pasted = sidebar.locator(".st-key-import_json textarea")
     pasted.fill(json.dumps(IMAGE_STACK))
     tab.rerun(lambda: pasted.press("Control+Enter"), builder.heading)  # commits the text area
-    tab.rerun(sidebar.locator(".st-key-load_json").get_by_role("button", name="Load JSON").click, builder.heading)
+    tab.rerun(
+        sidebar.locator(".st-key-load_json").get_by_role("button", name="Load JSON").click, builder.heading
+    )
     macs = tab.metric_value("MACs")
     expect(macs).to_have_text(si(macs_of(IMAGE_STACK)))
     before = macs.inner_text()
@@ -354,7 +411,8 @@ def test_latency_theory_then_a_measurement_here(tab: Tab):
     tab.rerun(lambda: tab.page.keyboard.press("Enter"), latency.heading)
     small = zoo.count("stack: Small CNN (CIFAR-10)")
     expect(tab.metric_value("(b) Roofline")).to_have_text(
-        duration(roofline.estimate(small, hardware("NVIDIA RTX 3090").roofs("fp32")).roofline_seconds))
+        duration(roofline.estimate(small, hardware("NVIDIA RTX 3090").roofs("fp32")).roofline_seconds)
+    )
 
     tab.page.get_by_role("button", name="Measure on this machine").click()
     measured = tab.metric_value("Measured here")
@@ -373,7 +431,9 @@ def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(browser: Browser, 
     tab.open(builder)
     sidebar = tab.page.get_by_test_id("stSidebar")
     tab.rerun(sidebar.get_by_role("button", name="Add layer", exact=True).click, builder.heading)
-    shown = {label: tab.metric_value(label).inner_text() for label in ("MACs", "Parameters", "Memory traffic")}
+    shown = {
+        label: tab.metric_value(label).inner_text() for label in ("MACs", "Parameters", "Memory traffic")
+    }
     share = sidebar.get_by_test_id("stExpander").filter(has_text="Share this view")
     share.locator("summary").click()
     link = share.get_by_test_id("stCode").inner_text().strip()

@@ -71,7 +71,9 @@ def test_latency_batch_list_after_a_refused_resolution(tab: Tab):
     settle(tab, tab.page.get_by_test_id("stMain"), latency.heading)
     open_tab(tab, "Batch sweep", latency.heading)
     resolution = sidebar.locator(".st-key-latency_resolution")
-    refusal = tab.page.get_by_test_id("stMain").locator('[data-testid^="stAlertContent"]').filter(has_text="48×48")
+    refusal = (
+        tab.page.get_by_test_id("stMain").locator('[data-testid^="stAlertContent"]').filter(has_text="48×48")
+    )
     resolution.locator("input").fill("48")  # refused
     resolution.locator("input").press("Enter")
     settle(tab, refusal, latency.heading)
@@ -89,8 +91,13 @@ def test_latency_batch_list_after_a_refused_resolution(tab: Tab):
     tab.assert_no_error(log_offset)
 
 
-@pytest.mark.parametrize("typed, reason", [pytest.param("0", "at least 1", id="zero"),
-                                           pytest.param("1000000000000", "beyond the limit", id="huge")])
+@pytest.mark.parametrize(
+    "typed, reason",
+    [
+        pytest.param("0", "at least 1", id="zero"),
+        pytest.param("1000000000000", "beyond the limit", id="huge"),
+    ],
+)
 def test_an_entry_out_of_range_says_why_beside_the_field(tab: Tab, typed: str, reason: str):
     log_offset = tab.server.log_size()
     tab.open(BUILDER)

@@ -70,8 +70,11 @@ def hostile_links(listener: Listener) -> list[tuple[str, str, str]]:
     return [
         (f"model?{urlencode({'tab': image, 'filter': html})}", "Model: resnet50", image),
         (f"compare?{urlencode({'models': image, 'baseline': html})}", "Compare models", image),
-        (f"latency?{urlencode({'device': json.dumps(device), 'hw': image})}", "Latency: theory and measurement",
-         image),
+        (
+            f"latency?{urlencode({'device': json.dumps(device), 'hw': image})}",
+            "Latency: theory and measurement",
+            image,
+        ),
         (f"builder?{urlencode({'stack': encode_stack(stack)})}", "Layer Builder", "unknown layer type"),
         (f"?{urlencode({'present': image})}", "MACscope", image),
     ]
@@ -91,7 +94,9 @@ def test_links_carrying_images_and_links_fetch_nothing(tab: Tab, listener: Liste
         assert main.locator("img").count() == 0, f"{path}: an image is drawn in the page"
         drawn = tab.page.locator(f'a[href*="127.0.0.1:{listener.port}"]')
         assert drawn.count() == 0, f"{path}: a link to the listener is drawn: " + " | ".join(
-            drawn.nth(i).evaluate("a => a.parentElement.outerHTML.slice(0, 600)") for i in range(drawn.count()))
+            drawn.nth(i).evaluate("a => a.parentElement.outerHTML.slice(0, 600)")
+            for i in range(drawn.count())
+        )
     assert listener.paths == [], f"the browser fetched {listener.paths}"
 
 
@@ -104,11 +109,14 @@ def test_a_path_that_names_no_page_says_so_with_the_navigation(tab: Tab):
     expect(tab.page.get_by_test_id("stSidebarNav")).to_contain_text("Layer Builder")
 
 
-@pytest.mark.parametrize("path, named", [
-    pytest.param("/a/b", "/a/b", id="two-segments"),
-    pytest.param("/builder/extra?present=1", "/builder/extra", id="under-a-real-page"),
-    pytest.param("/a/b/c/d", "/a/b/c/d", id="four-segments"),
-])
+@pytest.mark.parametrize(
+    "path, named",
+    [
+        pytest.param("/a/b", "/a/b", id="two-segments"),
+        pytest.param("/builder/extra?present=1", "/builder/extra", id="under-a-real-page"),
+        pytest.param("/a/b/c/d", "/a/b/c/d", id="four-segments"),
+    ],
+)
 def test_a_path_of_several_segments_says_so_with_the_navigation(tab: Tab, path: str, named: str):
     # Streamlit answers /a/b with its index page, whose relative scripts would load from
     # /a/static/ and get that page again (a blank page): serve.py sends it to /a%2Fb.

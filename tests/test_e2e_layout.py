@@ -36,7 +36,7 @@ pytestmark = pytest.mark.e2e
 
 LAYOUT_SCREENSHOTS = SCREENSHOTS / "layout"
 SIZES = ({"width": 1280, "height": 720}, {"width": 1024, "height": 768})
-SLACK_PX = 1   # sub-pixel rounding
+SLACK_PX = 1  # sub-pixel rounding
 # MACSCOPE_ELEMENT_SCREENSHOTS=1 also saves each chart and table on its own (slower).
 ELEMENT_SCREENSHOTS = os.environ.get("MACSCOPE_ELEMENT_SCREENSHOTS") == "1"
 
@@ -55,7 +55,9 @@ class View:
         return f"{server_url}/{app_page.url_path}" + ("?present=1" if self.presentation else "")
 
 
-VIEWS = tuple(View(size["width"], size["height"], presentation) for size in SIZES for presentation in (False, True))
+VIEWS = tuple(
+    View(size["width"], size["height"], presentation) for size in SIZES for presentation in (False, True)
+)
 
 # Everything the page shows, measured in the browser. Returns a list of problems, each a
 # sentence naming the element and by how many pixels it does not fit.
@@ -168,7 +170,9 @@ class Walker:
 
     def __init__(self, tab: Tab, view: View) -> None:
         self.tab, self.view = tab, view
-        self.found: dict[str, str] = {}  # problem -> the first view that shows it (a metric above the tabs repeats)
+        self.found: dict[
+            str, str
+        ] = {}  # problem -> the first view that shows it (a metric above the tabs repeats)
 
     @property
     def problems(self) -> list[str]:
@@ -181,10 +185,14 @@ class Walker:
         LAYOUT_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.tab.page.screenshot(path=str(LAYOUT_SCREENSHOTS / f"{where}-{self.view.name}.png"))
         if ELEMENT_SCREENSHOTS:  # every chart and table, below the fold too, to look at
-            shown = self.tab.page.locator('[data-testid="stMain"] .js-plotly-plot:visible, '
-                                          '[data-testid="stMain"] [data-testid="stDataFrame"]:visible')
+            shown = self.tab.page.locator(
+                '[data-testid="stMain"] .js-plotly-plot:visible, '
+                '[data-testid="stMain"] [data-testid="stDataFrame"]:visible'
+            )
             for index in range(shown.count()):
-                shown.nth(index).screenshot(path=str(LAYOUT_SCREENSHOTS / f"{where}-{self.view.name}-{index}.png"))
+                shown.nth(index).screenshot(
+                    path=str(LAYOUT_SCREENSHOTS / f"{where}-{self.view.name}-{index}.png")
+                )
 
     def tabs(self):
         return self.tab.page.locator('[data-testid="stMain"] [role="tab"]')
@@ -212,8 +220,10 @@ class Walker:
         except pytest.fail.Exception as missed:
             page = self.tab.page
             page.screenshot(path=str(LAYOUT_SCREENSHOTS / f"missed-{where}-{self.view.name}.png"))
-            print(f"{where} ({self.view.name}): the tab's rerun was not drawn; headings "
-                  f"{page.locator('h1').all_inner_texts()}; loading {page.url} again. {str(missed)[:300]}")
+            print(
+                f"{where} ({self.view.name}): the tab's rerun was not drawn; headings "
+                f"{page.locator('h1').all_inner_texts()}; loading {page.url} again. {str(missed)[:300]}"
+            )
             page.reload()
             self.tab.wait_until_done(app_page.heading)
 
@@ -275,8 +285,14 @@ def test_every_builder_preset_fits_the_window(browser: Browser, server):  # noqa
         sidebar = page.get_by_test_id("stSidebar")
         for entry in PRESETS:
             select = sidebar.locator(".st-key-preset")
-            walker.tab.rerun(lambda select=select, name=entry.name: (
-                select.click(), page.keyboard.type(name), page.keyboard.press("Enter")), builder.heading)
+            walker.tab.rerun(
+                lambda select=select, name=entry.name: (
+                    select.click(),
+                    page.keyboard.type(name),
+                    page.keyboard.press("Enter"),
+                ),
+                builder.heading,
+            )
             walker.tab.rerun(sidebar.get_by_role("button", name="Load preset").click, builder.heading)
             walker.walk_tabs(builder, f"builder-preset-{slug(entry.name)}")
         walker.tab.assert_no_error(log_offset)

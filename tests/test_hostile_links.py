@@ -26,8 +26,10 @@ from ui.text import ZERO_WIDTH_SPACE, plain
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "pages").glob("*.py"))
 PARAM_MAKERS = {"integer", "choice", "choices", "text", "flag", "Param"}
-FREE_TEXT = {("pages/model.py", "filter")}   # a search box: any short text is a valid value, shown in its input
-MAX_ELEMENT_CHARS = 5_000                     # the longest warning: every parameter refused, each quoted cut
+FREE_TEXT = {
+    ("pages/model.py", "filter")
+}  # a search box: any short text is a valid value, shown in its input
+MAX_ELEMENT_CHARS = 5_000  # the longest warning: every parameter refused, each quoted cut
 
 IMAGE = "![](http://127.0.0.1:8699/x.png)"
 HOSTILE = [
@@ -46,7 +48,7 @@ HOSTILE = [
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_plain_text_is_inert_and_short(hostile):
     text = plain(hostile, limit=100)
-    unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", text)   # what is left once every escape is taken out
+    unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", text)  # what is left once every escape is taken out
     assert not re.search(r"[!-/:-@\[-`{-~]", unescaped), f"an unescaped punctuation character in {text!r}"
     assert "\n" not in text and "://" not in text.replace("\\", "")
     assert len(hostile) <= 100 or text.endswith("…")
@@ -58,10 +60,17 @@ def link_params(page: str) -> list[str]:
     tree = ast.parse((ROOT / page).read_text(encoding="utf-8"))
     names = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "LINK" for target in node.targets):
-            names.extend(call.args[0].value for call in ast.walk(node.value)
-                         if isinstance(call, ast.Call) and getattr(call.func, "attr", None) in PARAM_MAKERS
-                         and call.args and isinstance(call.args[0], ast.Constant))
+        if isinstance(node, ast.Assign) and any(
+            getattr(target, "id", None) == "LINK" for target in node.targets
+        ):
+            names.extend(
+                call.args[0].value
+                for call in ast.walk(node.value)
+                if isinstance(call, ast.Call)
+                and getattr(call.func, "attr", None) in PARAM_MAKERS
+                and call.args
+                and isinstance(call.args[0], ast.Constant)
+            )
     return names
 
 
@@ -74,8 +83,13 @@ def rendered_bodies(app: AppTest) -> list[str]:
 def test_every_page_with_a_link_is_covered():
     covered = {page: link_params(page) for page in PAGES}
     assert {page for page, names in covered.items() if names} == {
-        "pages/builder.py", "pages/compare.py", "pages/concepts.py", "pages/latency.py", "pages/model.py",
-        "pages/separable.py"}
+        "pages/builder.py",
+        "pages/compare.py",
+        "pages/concepts.py",
+        "pages/latency.py",
+        "pages/model.py",
+        "pages/separable.py",
+    }
     assert "stack" in covered["pages/builder.py"] and "device" in covered["pages/latency.py"]
 
 
@@ -105,13 +119,18 @@ def stack_token(stack: dict) -> str:
 
 
 @pytest.mark.parametrize("page", ["pages/builder.py", "pages/latency.py"])
-@pytest.mark.parametrize("stack, field", [
-    pytest.param({"input": [3, 8, 8], "layers": [{"type": IMAGE}]}, "type", id="layer-type"),
-    pytest.param({"input": [3, 8, 8], "dtype": IMAGE, "layers": []}, "dtype", id="dtype"),
-    pytest.param({"input": [3, 8, 8], "layers": [{"type": "relu", IMAGE: 1}]}, IMAGE, id="field-name"),
-    pytest.param({"input": [3, 8, 8], "layers": [{"type": "x" * 1_990_000}]}, "type", id="two-million-char-type"),
-    pytest.param({"input": [3, 8, 8], "layers": [{"type": "😀" * 100_000}]}, "type", id="emoji-type"),
-])
+@pytest.mark.parametrize(
+    "stack, field",
+    [
+        pytest.param({"input": [3, 8, 8], "layers": [{"type": IMAGE}]}, "type", id="layer-type"),
+        pytest.param({"input": [3, 8, 8], "dtype": IMAGE, "layers": []}, "dtype", id="dtype"),
+        pytest.param({"input": [3, 8, 8], "layers": [{"type": "relu", IMAGE: 1}]}, IMAGE, id="field-name"),
+        pytest.param(
+            {"input": [3, 8, 8], "layers": [{"type": "x" * 1_990_000}]}, "type", id="two-million-char-type"
+        ),
+        pytest.param({"input": [3, 8, 8], "layers": [{"type": "😀" * 100_000}]}, "type", id="emoji-type"),
+    ],
+)
 def test_a_hostile_stack_in_a_link_is_quoted_short_and_escaped(page, stack, field):
     link = stack_token(stack)
     assert len(link) < 10_000  # deflate: a small link can carry a huge type
@@ -134,7 +153,7 @@ def test_a_custom_device_named_by_a_link_is_refused_as_text():
 def test_a_long_stack_link_is_refused_before_decoding_and_the_share_box_says_why(monkeypatch):
     app = open_with("pages/builder.py", stack=encode_stack({"input": [3], "layers": []}) + "A" * 100_000)
     assert any("“stack”" in warning.value and "longer than" in warning.value for warning in app.warning)
-    monkeypatch.setattr(links, "MAX_URL_CHARS", 50)   # the default stack's link is longer than this
+    monkeypatch.setattr(links, "MAX_URL_CHARS", 50)  # the default stack's link is longer than this
     app = open_with("pages/builder.py")
     assert any("too long to share" in warning.value for warning in app.warning)
     assert not app.code

@@ -33,8 +33,12 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device 
 @pytest.fixture(scope="module")
 def cpu_probe():
     progress = []
-    result = probe("cpu", dtypes=("fp32",), budget_seconds_per_dtype=1.0,
-                   progress=lambda fraction, text: progress.append(fraction))
+    result = probe(
+        "cpu",
+        dtypes=("fp32",),
+        budget_seconds_per_dtype=1.0,
+        progress=lambda fraction, text: progress.append(fraction),
+    )
     return result, progress
 
 
@@ -69,27 +73,37 @@ def assert_sane(measurement: Measurement, device: str, dtype: str, batch: int) -
 
 # --- the Measurement record ---------------------------------------------------------------------------------
 
+
 # Quartiles interpolate linearly between the sorted times at position (n - 1) x p, as
 # torch.quantile does by default; a single block has no spread.
-@pytest.mark.parametrize("times, median, iqr", [
-    pytest.param((2.0,), 2.0, 0.0, id="one-block"),
-    pytest.param((1.0, 3.0), 2.0, (1.0 + 0.75 * (3.0 - 1.0)) - (1.0 + 0.25 * (3.0 - 1.0)), id="two-blocks"),
-    pytest.param((1.0, 2.0, 3.0, 4.0, 5.0), 3.0, 4.0 - 2.0, id="five-blocks"),          # positions 1 and 3
-    pytest.param((5.0, 1.0, 4.0, 2.0, 3.0), 3.0, 4.0 - 2.0, id="unsorted"),
-    pytest.param((1.0, 1.0, 1.0, 9.0), 1.0, (1.0 + 0.25 * (9.0 - 1.0)) - 1.0, id="one-outlier"),  # 0.75 and 2.25
-])
+@pytest.mark.parametrize(
+    "times, median, iqr",
+    [
+        pytest.param((2.0,), 2.0, 0.0, id="one-block"),
+        pytest.param(
+            (1.0, 3.0), 2.0, (1.0 + 0.75 * (3.0 - 1.0)) - (1.0 + 0.25 * (3.0 - 1.0)), id="two-blocks"
+        ),
+        pytest.param((1.0, 2.0, 3.0, 4.0, 5.0), 3.0, 4.0 - 2.0, id="five-blocks"),  # positions 1 and 3
+        pytest.param((5.0, 1.0, 4.0, 2.0, 3.0), 3.0, 4.0 - 2.0, id="unsorted"),
+        pytest.param(
+            (1.0, 1.0, 1.0, 9.0), 1.0, (1.0 + 0.25 * (9.0 - 1.0)) - 1.0, id="one-outlier"
+        ),  # 0.75 and 2.25
+    ],
+)
 def test_measurement_median_and_iqr(times, median, iqr):
     measurement = Measurement("cpu", "fp32", 4, 2, times, 10, 3, 1.0)
     assert measurement.median_s == median and measurement.iqr_s == iqr
     if len(times) > 1:
-        quartiles = torch.quantile(torch.tensor(times, dtype=torch.float64), torch.tensor([0.25, 0.75],
-                                                                                           dtype=torch.float64))
+        quartiles = torch.quantile(
+            torch.tensor(times, dtype=torch.float64), torch.tensor([0.25, 0.75], dtype=torch.float64)
+        )
         assert measurement.iqr_s == pytest.approx(float(quartiles[1] - quartiles[0]), rel=1e-12)
     assert measurement.min_s == min(times) and measurement.max_s == max(times)
     assert measurement.samples_per_s == 4 / median
 
 
 # --- whole-model measurement on the CPU ---------------------------------------------------------------------
+
 
 def test_measure_small_cnn(small_cnn):
     _, _, measurement = small_cnn
@@ -103,11 +117,24 @@ def test_measure_a_linear_layer(batch):
 
 
 def test_measure_a_built_stack_and_report_progress():
-    stack = calc.parse_stack({"input": [16, 8, 8], "layers": [
-        {"type": "conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"}]})
+    stack = calc.parse_stack(
+        {
+            "input": [16, 8, 8],
+            "layers": [
+                {"type": "conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1},
+                {"type": "relu"},
+            ],
+        }
+    )
     fractions = []
-    measurement = measure(prepare(build_stack(stack), "cpu", "fp32"), stack.input_shape, 2, "fp32",
-                          min_run_time=RUN_SECONDS / 2, progress=lambda fraction, text: fractions.append(fraction))
+    measurement = measure(
+        prepare(build_stack(stack), "cpu", "fp32"),
+        stack.input_shape,
+        2,
+        "fp32",
+        min_run_time=RUN_SECONDS / 2,
+        progress=lambda fraction, text: fractions.append(fraction),
+    )
     assert_sane(measurement, "cpu", "fp32", 2)
     assert fractions[0] == 0.0 and all(0.0 <= f <= 1.0 for f in fractions) and len(fractions) >= 2
 
@@ -126,15 +153,20 @@ def test_bf16_on_the_cpu():
     assert_sane(measure(model, report.input_shape, 1, "bf16", min_run_time=RUN_SECONDS), "cpu", "bf16", 1)
 
 
-@pytest.mark.parametrize("device, dtype, field, needle", [
-    pytest.param("cpu", "tf32", "dtype", "tf32 is not measured on cpu", id="tf32-on-cpu"),
-    pytest.param("cpu", "int8", "dtype", "int8 needs a quantized model", id="int8-on-cpu"),
-    pytest.param("tpu", "fp32", "device", "must be cpu or cuda", id="unknown-device"),
-])
+@pytest.mark.parametrize(
+    "device, dtype, field, needle",
+    [
+        pytest.param("cpu", "tf32", "dtype", "tf32 is not measured on cpu", id="tf32-on-cpu"),
+        pytest.param("cpu", "int8", "dtype", "int8 needs a quantized model", id="int8-on-cpu"),
+        pytest.param("tpu", "fp32", "device", "must be cpu or cuda", id="unknown-device"),
+    ],
+)
 def test_measure_refuses_what_it_cannot_time(device, dtype, field, needle):
     model = nn.Linear(4, 4)
-    for call in (lambda: measure(model, (4,), 1, dtype, device, min_run_time=0.01),
-                 lambda: profile_layers(model, calc.Report((4,), 1, "fp32", ()), (4,), 1, dtype, device)):
+    for call in (
+        lambda: measure(model, (4,), 1, dtype, device, min_run_time=0.01),
+        lambda: profile_layers(model, calc.Report((4,), 1, "fp32", ()), (4,), 1, dtype, device),
+    ):
         with pytest.raises(SpecError) as raised:
             call()
         assert raised.value.field == field and needle in str(raised.value)
@@ -156,6 +188,7 @@ def test_a_forward_slower_than_the_time_bound_is_refused(small_cnn):
 
 
 # --- per-layer profile --------------------------------------------------------------------------------------
+
 
 def test_profile_layers_of_a_stack(small_cnn, one_thread):
     report, model, _ = small_cnn
@@ -188,7 +221,7 @@ def test_profile_layers_of_a_model_that_computes_in_its_root():
             self.linear = nn.Linear(32, 32)
 
         def forward(self, x):
-            return x + self.linear(x)   # the add is the root's own work
+            return x + self.linear(x)  # the add is the root's own work
 
     model = prepare(Residual(), "cpu", "fp32")
     report = count_module(model, (32,), batch=2)
@@ -198,24 +231,50 @@ def test_profile_layers_of_a_model_that_computes_in_its_root():
     assert profile.seconds["linear"] > 0 and profile.seconds[ROOT_NAME] >= 0
 
 
-@pytest.mark.parametrize("name, names, below", [
-    pytest.param(ROOT_NAME, [ROOT_NAME, "conv", "block", "block.conv", "fc"], ["conv", "block", "fc"], id="root"),
-    pytest.param(ROOT_NAME, [ROOT_NAME], [], id="root-alone"),
-    pytest.param("layer1.0", ["layer1.0", "layer1.0.conv1", "layer1.0.downsample", "layer1.0.downsample.0",
-                              "layer1.1", "layer1.1.conv1"],
-                 ["layer1.0.conv1", "layer1.0.downsample"], id="nested-block"),
-    pytest.param("layer1", ["layer1", "layer1.0.conv1", "layer1.1.conv1", "layer10.conv"],
-                 ["layer1.0.conv1", "layer1.1.conv1"], id="intermediate-modules-not-rows"),
-    pytest.param("layer1", ["layer1", "layer1.0", "layer1.0.conv1", "layer1.0.bn1"], ["layer1.0"], id="two-deep"),
-    pytest.param("3", ["0", "1", "2", "3", "30", "31"], [], id="stack-row"),
-    pytest.param("features.1", ["features.1", "features.1.0", "features.10", "features.10.0"],
-                 ["features.1.0"], id="prefix-is-not-a-parent"),
-])
+@pytest.mark.parametrize(
+    "name, names, below",
+    [
+        pytest.param(
+            ROOT_NAME, [ROOT_NAME, "conv", "block", "block.conv", "fc"], ["conv", "block", "fc"], id="root"
+        ),
+        pytest.param(ROOT_NAME, [ROOT_NAME], [], id="root-alone"),
+        pytest.param(
+            "layer1.0",
+            [
+                "layer1.0",
+                "layer1.0.conv1",
+                "layer1.0.downsample",
+                "layer1.0.downsample.0",
+                "layer1.1",
+                "layer1.1.conv1",
+            ],
+            ["layer1.0.conv1", "layer1.0.downsample"],
+            id="nested-block",
+        ),
+        pytest.param(
+            "layer1",
+            ["layer1", "layer1.0.conv1", "layer1.1.conv1", "layer10.conv"],
+            ["layer1.0.conv1", "layer1.1.conv1"],
+            id="intermediate-modules-not-rows",
+        ),
+        pytest.param(
+            "layer1", ["layer1", "layer1.0", "layer1.0.conv1", "layer1.0.bn1"], ["layer1.0"], id="two-deep"
+        ),
+        pytest.param("3", ["0", "1", "2", "3", "30", "31"], [], id="stack-row"),
+        pytest.param(
+            "features.1",
+            ["features.1", "features.1.0", "features.10", "features.10.0"],
+            ["features.1.0"],
+            id="prefix-is-not-a-parent",
+        ),
+    ],
+)
 def testoutermost_rows_below(name, names, below):
     assert outermost_rows_below(name, names) == below
 
 
 # --- the probe ----------------------------------------------------------------------------------------------
+
 
 def test_detect_this_machine():
     info = detect()
@@ -239,32 +298,44 @@ def test_probe_on_the_cpu(cpu_probe):
     assert entry.kind == "CPU" and entry.name.startswith("This machine") and "measured here" in entry.source
     assert entry.roofs("fp32").peak_flops_per_s == result.peaks[0][1]
     with pytest.raises(SpecError):
-        entry.roofs("bf16")   # not probed
+        entry.roofs("bf16")  # not probed
 
 
-@pytest.mark.parametrize("device, dtypes, field", [
-    pytest.param("tpu", None, "device", id="unknown-device"),
-    pytest.param("cpu", ("int8",), "dtype", id="int8-on-cpu"),
-    pytest.param("cpu", ("tf32",), "dtype", id="tf32-on-cpu"),
-])
+@pytest.mark.parametrize(
+    "device, dtypes, field",
+    [
+        pytest.param("tpu", None, "device", id="unknown-device"),
+        pytest.param("cpu", ("int8",), "dtype", id="int8-on-cpu"),
+        pytest.param("cpu", ("tf32",), "dtype", id="tf32-on-cpu"),
+    ],
+)
 def test_probe_refuses_before_timing(device, dtypes, field):
     with pytest.raises(SpecError) as raised:
         probe(device, dtypes)
     assert raised.value.field == field
 
 
-def machine(cores: int = 2, mhz: float | None = 2100.0, flags: tuple[str, ...] = ("avx512f",),
-            gpus: tuple[str, ...] = ()) -> MachineInfo:
+def machine(
+    cores: int = 2,
+    mhz: float | None = 2100.0,
+    flags: tuple[str, ...] = ("avx512f",),
+    gpus: tuple[str, ...] = (),
+) -> MachineInfo:
     cuda = tuple(CudaDevice(i, name, (9, 0), 80 * 2**30, 132) for i, name in enumerate(gpus))
     return MachineInfo("Test CPU", cores, 2 * cores, cores, "AVX512", mhz, frozenset(flags), "2.x", cuda)
 
 
-@pytest.mark.parametrize("info, flops_per_s", [
-    pytest.param(machine(2, 2100.0, ("avx512f", "avx2", "fma")), 2 * 2100e6 * 16 * 2 * 2, id="avx512-16-lanes"),
-    pytest.param(machine(8, 3000.0, ("avx2", "fma")), 8 * 3000e6 * 8 * 2 * 2, id="avx2-fma-8-lanes"),
-    pytest.param(machine(4, 2400.0, ("avx2",)), 4 * 2400e6 * 4 * 2 * 2, id="avx2-without-fma-4-lanes"),
-    pytest.param(machine(4, 2400.0, ("neon",)), 4 * 2400e6 * 4 * 2 * 2, id="no-x86-simd-4-lanes"),
-])
+@pytest.mark.parametrize(
+    "info, flops_per_s",
+    [
+        pytest.param(
+            machine(2, 2100.0, ("avx512f", "avx2", "fma")), 2 * 2100e6 * 16 * 2 * 2, id="avx512-16-lanes"
+        ),
+        pytest.param(machine(8, 3000.0, ("avx2", "fma")), 8 * 3000e6 * 8 * 2 * 2, id="avx2-fma-8-lanes"),
+        pytest.param(machine(4, 2400.0, ("avx2",)), 4 * 2400e6 * 4 * 2 * 2, id="avx2-without-fma-4-lanes"),
+        pytest.param(machine(4, 2400.0, ("neon",)), 4 * 2400e6 * 4 * 2 * 2, id="no-x86-simd-4-lanes"),
+    ],
+)
 def test_nominal_cpu_fp32_peak(info, flops_per_s):
     peak, how = info.nominal_cpu_fp32_flops_per_s()
     assert peak == flops_per_s
@@ -275,21 +346,24 @@ def test_nominal_cpu_peak_needs_a_clock():
     assert machine(mhz=None).nominal_cpu_fp32_flops_per_s() is None
 
 
-@pytest.mark.parametrize("gpu, preset", [
-    pytest.param("NVIDIA H200", "NVIDIA H200 SXM", id="h200"),
-    pytest.param("Tesla T4", "NVIDIA T4", id="t4"),
-    pytest.param("NVIDIA H100 80GB HBM3", "NVIDIA H100 SXM", id="h100"),
-    pytest.param("NVIDIA A100-SXM4-40GB", "NVIDIA A100 40GB SXM", id="a100-40gb"),
-    pytest.param("NVIDIA A100-SXM4-80GB", "NVIDIA A100 80GB SXM", id="a100-80gb"),
-    pytest.param("NVIDIA GeForce RTX 3090", "NVIDIA RTX 3090", id="rtx3090"),
-    pytest.param("NVIDIA GeForce RTX 4090", "NVIDIA RTX 4090", id="rtx4090-is-not-a-3090"),
-    pytest.param("Tesla V100-SXM2-16GB", "NVIDIA V100 SXM2", id="v100"),
-    pytest.param("NVIDIA L4", None, id="unknown-l4"),
-    pytest.param("NVIDIA GeForce RTX 2080 Ti", None, id="unknown-rtx"),
-    pytest.param("AMD Instinct MI300X", None, id="unknown-amd"),
-    pytest.param("NVIDIA H100 PCIe", None, id="h100-pcie-is-not-the-sxm"),
-    pytest.param("NVIDIA GeForce RTX 3090 Ti", None, id="rtx3090-ti-is-not-the-3090"),
-])
+@pytest.mark.parametrize(
+    "gpu, preset",
+    [
+        pytest.param("NVIDIA H200", "NVIDIA H200 SXM", id="h200"),
+        pytest.param("Tesla T4", "NVIDIA T4", id="t4"),
+        pytest.param("NVIDIA H100 80GB HBM3", "NVIDIA H100 SXM", id="h100"),
+        pytest.param("NVIDIA A100-SXM4-40GB", "NVIDIA A100 40GB SXM", id="a100-40gb"),
+        pytest.param("NVIDIA A100-SXM4-80GB", "NVIDIA A100 80GB SXM", id="a100-80gb"),
+        pytest.param("NVIDIA GeForce RTX 3090", "NVIDIA RTX 3090", id="rtx3090"),
+        pytest.param("NVIDIA GeForce RTX 4090", "NVIDIA RTX 4090", id="rtx4090-is-not-a-3090"),
+        pytest.param("Tesla V100-SXM2-16GB", "NVIDIA V100 SXM2", id="v100"),
+        pytest.param("NVIDIA L4", None, id="unknown-l4"),
+        pytest.param("NVIDIA GeForce RTX 2080 Ti", None, id="unknown-rtx"),
+        pytest.param("AMD Instinct MI300X", None, id="unknown-amd"),
+        pytest.param("NVIDIA H100 PCIe", None, id="h100-pcie-is-not-the-sxm"),
+        pytest.param("NVIDIA GeForce RTX 3090 Ti", None, id="rtx3090-ti-is-not-the-3090"),
+    ],
+)
 def test_nominal_cuda_hardware(gpu, preset):
     entry = machine(gpus=(gpu,)).nominal_cuda_hardware()
     assert entry is (hardware(preset) if preset else None)
@@ -300,20 +374,24 @@ def test_nominal_cuda_hardware_without_that_device():
     assert machine(gpus=("NVIDIA H200",)).nominal_cuda_hardware(1) is None
 
 
-@pytest.mark.parametrize("info, device, dtype, flops_per_s", [
-    pytest.param(machine(2, 2100.0), "cpu", "fp32", 2 * 2100e6 * 16 * 2 * 2, id="cpu-fp32-derived"),
-    pytest.param(machine(2, 2100.0), "cpu", "bf16", None, id="cpu-bf16-none"),
-    pytest.param(machine(gpus=("NVIDIA H200",)), "cuda:0", "bf16", 989.4e12, id="h200-bf16-preset"),
-    pytest.param(machine(gpus=("NVIDIA H200",)), "cuda", "fp32", 67e12, id="h200-fp32-default-index"),
-    pytest.param(machine(gpus=("Tesla T4",)), "cuda:0", "bf16", None, id="t4-has-no-bf16"),
-    pytest.param(machine(gpus=("NVIDIA L4",)), "cuda:0", "fp32", None, id="unknown-gpu"),
-])
+@pytest.mark.parametrize(
+    "info, device, dtype, flops_per_s",
+    [
+        pytest.param(machine(2, 2100.0), "cpu", "fp32", 2 * 2100e6 * 16 * 2 * 2, id="cpu-fp32-derived"),
+        pytest.param(machine(2, 2100.0), "cpu", "bf16", None, id="cpu-bf16-none"),
+        pytest.param(machine(gpus=("NVIDIA H200",)), "cuda:0", "bf16", 989.4e12, id="h200-bf16-preset"),
+        pytest.param(machine(gpus=("NVIDIA H200",)), "cuda", "fp32", 67e12, id="h200-fp32-default-index"),
+        pytest.param(machine(gpus=("Tesla T4",)), "cuda:0", "bf16", None, id="t4-has-no-bf16"),
+        pytest.param(machine(gpus=("NVIDIA L4",)), "cuda:0", "fp32", None, id="unknown-gpu"),
+    ],
+)
 def test_spec_peak(info, device, dtype, flops_per_s):
     spec = info.spec_peak(device, dtype)
     assert (spec[0] if spec else None) == flops_per_s
 
 
 # --- CUDA (skipped without a GPU) ---------------------------------------------------------------------------
+
 
 def cuda_dtypes() -> list[str]:
     from calc.torch_precision import supported_dtypes
@@ -329,7 +407,9 @@ def test_measure_on_cuda(dtype):
     report = zoo.count(SMALL_CNN)
     model = prepare(zoo.module(SMALL_CNN), "cuda", dtype)
     assert all(parameter.is_cuda for parameter in model.parameters())
-    assert_sane(measure(model, report.input_shape, 1, dtype, "cuda", min_run_time=RUN_SECONDS), "cuda", dtype, 1)
+    assert_sane(
+        measure(model, report.input_shape, 1, dtype, "cuda", min_run_time=RUN_SECONDS), "cuda", dtype, 1
+    )
 
 
 @CUDA
@@ -340,7 +420,7 @@ def test_probe_on_cuda():
     peaks = dict(result.peaks)
     assert tuple(peaks) == dtypes and all(peak > 0 for peak in peaks.values())
     assert result.bandwidth_bytes_per_s > 0 and result.copy_bytes == 1024 * 2**20
-    if "tf32" in peaks:   # tensor-core math must actually be switched on, and off for fp32
+    if "tf32" in peaks:  # tensor-core math must actually be switched on, and off for fp32
         assert peaks["tf32"] > peaks["fp32"]
     assert result.as_hardware().kind == "GPU"
 
@@ -378,8 +458,15 @@ def kernel_seconds_per_forward(model: nn.Module, shape: tuple[int, ...], dtype: 
             for _ in range(forwards):
                 model(x)
             torch.cuda.synchronize()
-    return sum(event.time_range.elapsed_us() for event in profiler.events()
-               if event.device_type == torch.autograd.DeviceType.CUDA and not event.is_user_annotation) / 1e6 / forwards
+    return (
+        sum(
+            event.time_range.elapsed_us()
+            for event in profiler.events()
+            if event.device_type == torch.autograd.DeviceType.CUDA and not event.is_user_annotation
+        )
+        / 1e6
+        / forwards
+    )
 
 
 @CUDA

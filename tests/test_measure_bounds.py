@@ -25,7 +25,7 @@ from calc.machine_load import CpuSample, disturbance_text, other_cores
 from calc.time_bound import Stopped, TimeBound
 from calc.torch_measure import Measurement, PairedMeasurement, measure, measure_pair, prepare
 
-SLACK_SECONDS = 0.3   # the work between the last check and the return
+SLACK_SECONDS = 0.3  # the work between the last check and the return
 
 
 def slow_linear(width: int = 2048) -> nn.Module:
@@ -34,6 +34,7 @@ def slow_linear(width: int = 2048) -> nn.Module:
 
 class Sleepy(nn.Module):
     """A forward that takes SECONDS_PER_SAMPLE per sample, whatever the load of this machine."""
+
     SECONDS_PER_SAMPLE = 0.002
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -41,13 +42,16 @@ class Sleepy(nn.Module):
         return x
 
 
-@pytest.mark.parametrize("batch, bound_seconds", [
-    pytest.param(64, 1.5, id="0.13s-forwards-in-1.5s"),
-    pytest.param(512, 3.0, id="1s-forwards-in-3s"),
-])
+@pytest.mark.parametrize(
+    "batch, bound_seconds",
+    [
+        pytest.param(64, 1.5, id="0.13s-forwards-in-1.5s"),
+        pytest.param(512, 3.0, id="1s-forwards-in-3s"),
+    ],
+)
 def test_the_bound_holds_over_calibration_warm_up_and_timing(batch, bound_seconds):
     bound = TimeBound.starting_now(bound_seconds)
-    measurement = measure(Sleepy(), (1,), batch, "fp32", min_run_time=30.0, bound=bound)   # asks for far more
+    measurement = measure(Sleepy(), (1,), batch, "fp32", min_run_time=30.0, bound=bound)  # asks for far more
     assert bound.left() > -SLACK_SECONDS, f"{-bound.left():.2f} s past the bound"
     assert measurement.wall_seconds <= bound_seconds + SLACK_SECONDS and len(measurement.times_s) >= 1
     assert measurement.median_s == pytest.approx(Sleepy.SECONDS_PER_SAMPLE * batch, rel=0.5)
@@ -78,7 +82,7 @@ def test_a_stop_request_ends_the_measurement_between_forwards():
     threading.Timer(0.5, bound.stop.set).start()
     started = time.perf_counter()
     with pytest.raises(Stopped):
-        measure(Sleepy(), (1,), 50, "fp32", min_run_time=30.0, bound=bound)   # 0.1 s forwards
+        measure(Sleepy(), (1,), 50, "fp32", min_run_time=30.0, bound=bound)  # 0.1 s forwards
     assert time.perf_counter() - started < 0.5 + SLACK_SECONDS
 
 
@@ -90,35 +94,56 @@ def test_the_latency_command_bounds_probe_and_measurement_together(monkeypatch, 
 
     seen = {}
     probe, measure_here = torch_probe.probe, torch_measure.measure
-    monkeypatch.setattr(torch_probe, "probe", lambda *a, bound, **k: seen.setdefault("probe", bound) and
-                        probe(*a, bound=bound, budget_seconds_per_dtype=0.2, **k))
-    monkeypatch.setattr(torch_measure, "measure", lambda *a, bound, **k: seen.setdefault("measure", bound) and
-                        measure_here(*a, bound=bound, **k))
+    monkeypatch.setattr(
+        torch_probe,
+        "probe",
+        lambda *a, bound, **k: (
+            seen.setdefault("probe", bound) and probe(*a, bound=bound, budget_seconds_per_dtype=0.2, **k)
+        ),
+    )
+    monkeypatch.setattr(
+        torch_measure,
+        "measure",
+        lambda *a, bound, **k: seen.setdefault("measure", bound) and measure_here(*a, bound=bound, **k),
+    )
     started = time.perf_counter()
-    assert main(["latency", "stack: Small CNN (CIFAR-10)", "--device", "cpu", "--json"]) == 0, capsys.readouterr().err
+    assert main(["latency", "stack: Small CNN (CIFAR-10)", "--device", "cpu", "--json"]) == 0, (
+        capsys.readouterr().err
+    )
     assert seen["probe"] is seen["measure"]
     assert started <= seen["probe"].end - cli_latency.MEASURE_SECONDS <= seen["probe"].end - 60.0 + 1.0
 
 
 # --- a disturbed machine ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("before, after, cores", [
-    pytest.param(CpuSample(0.0, 100.0, 10.0), CpuSample(2.0, 104.0, 14.0), 0.0, id="only-us"),
-    pytest.param(CpuSample(0.0, 100.0, 10.0), CpuSample(2.0, 107.0, 14.0), (7.0 - 4.0) / 2.0, id="others-1.5-cores"),
-    pytest.param(CpuSample(0.0, 100.0, 10.0), CpuSample(2.0, 103.9, 14.0), 0.0, id="tick-rounding-not-negative"),
-    pytest.param(CpuSample(0.0, None, 10.0), CpuSample(2.0, None, 14.0), None, id="no-proc-stat"),
-])
+
+@pytest.mark.parametrize(
+    "before, after, cores",
+    [
+        pytest.param(CpuSample(0.0, 100.0, 10.0), CpuSample(2.0, 104.0, 14.0), 0.0, id="only-us"),
+        pytest.param(
+            CpuSample(0.0, 100.0, 10.0), CpuSample(2.0, 107.0, 14.0), (7.0 - 4.0) / 2.0, id="others-1.5-cores"
+        ),
+        pytest.param(
+            CpuSample(0.0, 100.0, 10.0), CpuSample(2.0, 103.9, 14.0), 0.0, id="tick-rounding-not-negative"
+        ),
+        pytest.param(CpuSample(0.0, None, 10.0), CpuSample(2.0, None, 14.0), None, id="no-proc-stat"),
+    ],
+)
 def test_other_programs_cores(before, after, cores):
     assert other_cores(before, after) == cores
 
 
-@pytest.mark.parametrize("other, repeat, disturbed", [
-    pytest.param(None, None, False, id="nothing-known"),
-    pytest.param(0.1, 1.0 * 1.1, False, id="quiet"),
-    pytest.param(1.5, 1.0, True, id="busy-machine"),
-    pytest.param(0.0, 1.0 * 1.5, True, id="repeat-50%-slower"),
-    pytest.param(0.0, 1.0 * 0.7, True, id="repeat-30%-faster"),
-])
+@pytest.mark.parametrize(
+    "other, repeat, disturbed",
+    [
+        pytest.param(None, None, False, id="nothing-known"),
+        pytest.param(0.1, 1.0 * 1.1, False, id="quiet"),
+        pytest.param(1.5, 1.0, True, id="busy-machine"),
+        pytest.param(0.0, 1.0 * 1.5, True, id="repeat-50%-slower"),
+        pytest.param(0.0, 1.0 * 0.7, True, id="repeat-30%-faster"),
+    ],
+)
 def test_disturbed(other, repeat, disturbed):
     measurement = Measurement("cpu", "fp32", 1, 2, (1.0, 1.0, 1.0), 1, 3, 3.0, other, repeat)
     assert measurement.disturbed is disturbed
@@ -145,13 +170,17 @@ def test_busy_processes_are_seen():
 
 # --- two models interleaved ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("ratios, median, resolved", [
-    pytest.param((0.4, 0.5, 0.6), 0.5, True, id="clearly-faster"),
-    pytest.param((1.3, 1.4, 1.5, 1.6), 1.45, True, id="clearly-slower"),
-    pytest.param((0.42, 1.25, 0.37, 0.52, 0.41), 0.42, True, id="outliers-outside-the-iqr"),
-    pytest.param((0.8, 0.9, 1.1, 1.2), 1.0, False, id="straddles-1"),
-    pytest.param((0.42, 1.25, 1.37, 0.52, 1.41), 1.25, False, id="the-issue-flipping"),
-])
+
+@pytest.mark.parametrize(
+    "ratios, median, resolved",
+    [
+        pytest.param((0.4, 0.5, 0.6), 0.5, True, id="clearly-faster"),
+        pytest.param((1.3, 1.4, 1.5, 1.6), 1.45, True, id="clearly-slower"),
+        pytest.param((0.42, 1.25, 0.37, 0.52, 0.41), 0.42, True, id="outliers-outside-the-iqr"),
+        pytest.param((0.8, 0.9, 1.1, 1.2), 1.0, False, id="straddles-1"),
+        pytest.param((0.42, 1.25, 1.37, 0.52, 1.41), 1.25, False, id="the-issue-flipping"),
+    ],
+)
 def test_a_ratio_is_resolved_when_its_iqr_excludes_1(ratios, median, resolved):
     one = Measurement("cpu", "fp32", 1, 2, (1.0,), 1, 3, 1.0)
     pair = PairedMeasurement(one, one, ratios)
@@ -159,8 +188,15 @@ def test_a_ratio_is_resolved_when_its_iqr_excludes_1(ratios, median, resolved):
 
 
 def test_measure_pair_times_both_in_turn():
-    pair = measure_pair(slow_linear(1024), prepare(nn.Sequential(nn.Linear(1024, 32)), "cpu", "fp32"), (1024,), 32, "fp32",
-                        min_run_time=0.5, bound=TimeBound.starting_now(10.0))
+    pair = measure_pair(
+        slow_linear(1024),
+        prepare(nn.Sequential(nn.Linear(1024, 32)), "cpu", "fp32"),
+        (1024,),
+        32,
+        "fp32",
+        min_run_time=0.5,
+        bound=TimeBound.starting_now(10.0),
+    )
     assert len(pair.ratios) == len(pair.first.times_s) == len(pair.second.times_s) >= 1
     assert pair.ratios == tuple(b / a for a, b in zip(pair.first.times_s, pair.second.times_s, strict=True))
     # two 1024×1024 matmuls against one 1024×32: far apart, whatever the load
@@ -169,7 +205,9 @@ def test_measure_pair_times_both_in_turn():
 
 def test_measure_pair_of_the_same_model_is_near_1():
     model = slow_linear(256)
-    pair = measure_pair(model, model, (256,), 16, "fp32", min_run_time=0.5, bound=TimeBound.starting_now(10.0))
+    pair = measure_pair(
+        model, model, (256,), 16, "fp32", min_run_time=0.5, bound=TimeBound.starting_now(10.0)
+    )
     assert 0.5 < pair.ratio_median < 2.0
     assert pair.first.threads == torch.get_num_threads()
 

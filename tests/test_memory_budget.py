@@ -33,8 +33,9 @@ GIB = 2**30
 
 
 def attention_stack(tokens: int, width: int = 16, heads: int = 4, batch: int = 1) -> calc.Stack:
-    return calc.parse_stack({"input": [tokens, width], "batch": batch,
-                             "layers": [{"type": "attention", "num_heads": heads}]})
+    return calc.parse_stack(
+        {"input": [tokens, width], "batch": batch, "layers": [{"type": "attention", "num_heads": heads}]}
+    )
 
 
 def test_a_linear_layer_holds_its_output():
@@ -43,16 +44,26 @@ def test_a_linear_layer_holds_its_output():
     assert memory.weight_bytes == 4 * (1000 * 512 + 1000)
     assert memory.input_bytes == 4 * 8 * 512
     assert memory.peak_activation_bytes == memory.largest_bytes == 4 * 8 * 1000
-    assert memory.peak_bytes == int(WEIGHT_COPIES * 4 * (1000 * 512 + 1000) + 4 * 8 * 512 + ACTIVATION_MARGIN * 4 * 8 * 1000)
+    assert memory.peak_bytes == int(
+        WEIGHT_COPIES * 4 * (1000 * 512 + 1000) + 4 * 8 * 512 + ACTIVATION_MARGIN * 4 * 8 * 1000
+    )
 
 
-@pytest.mark.parametrize("dtype, element_bytes", [pytest.param("fp32", 4, id="fp32"),
-                                                  pytest.param("tf32", 4, id="tf32-stored-as-fp32"),
-                                                  pytest.param("bf16", 2, id="bf16")])
+@pytest.mark.parametrize(
+    "dtype, element_bytes",
+    [
+        pytest.param("fp32", 4, id="fp32"),
+        pytest.param("tf32", 4, id="tf32-stored-as-fp32"),
+        pytest.param("bf16", 2, id="bf16"),
+    ],
+)
 def test_the_dtype_sets_the_bytes(dtype, element_bytes):
     memory = forward_memory(nn.Linear(512, 1000, device="meta"), (512,), 8, dtype)
     assert (memory.weight_bytes, memory.input_bytes, memory.peak_activation_bytes) == (
-        element_bytes * (1000 * 512 + 1000), element_bytes * 8 * 512, element_bytes * 8 * 1000)
+        element_bytes * (1000 * 512 + 1000),
+        element_bytes * 8 * 512,
+        element_bytes * 8 * 1000,
+    )
 
 
 def test_attention_scores_count_and_the_softmax_beside_them():
@@ -60,7 +71,11 @@ def test_attention_scores_count_and_the_softmax_beside_them():
     tokens, heads = 300, 4
     memory = forward_memory(build_stack(attention_stack(tokens, heads=heads)), (tokens, 16), 1, "fp32")
     scores = 4 * heads * tokens * tokens
-    assert (memory.largest_bytes, memory.largest_op, memory.largest_shape) == (scores, "bmm", (heads, tokens, tokens))
+    assert (memory.largest_bytes, memory.largest_op, memory.largest_shape) == (
+        scores,
+        "bmm",
+        (heads, tokens, tokens),
+    )
     assert memory.peak_activation_bytes >= 2 * scores
 
 
@@ -77,13 +92,19 @@ def test_a_real_model_is_not_copied():
 
 # The issue's cases: one attention layer over 20,000 × 16 tokens reached 5.4 GB resident; over
 # 30,000 × 16 it tried to allocate 14.4 GB (4 × 30,000 × 30,000 fp32 scores) and died.
-@pytest.mark.parametrize("tokens", [pytest.param(20_000, id="20k-tokens"), pytest.param(30_000, id="30k-tokens")])
+@pytest.mark.parametrize(
+    "tokens", [pytest.param(20_000, id="20k-tokens"), pytest.param(30_000, id="30k-tokens")]
+)
 def test_long_attention_is_refused_naming_the_sequence_length(tokens):
     with pytest.raises(SpecError) as raised:
-        check_forward_memory(build_stack(attention_stack(tokens)), (tokens, 16), 1, "fp32", memory_budget_bytes("cpu"))
+        check_forward_memory(
+            build_stack(attention_stack(tokens)), (tokens, 16), 1, "fp32", memory_budget_bytes("cpu")
+        )
     message = str(raised.value)
     assert f"batch 1 of {tokens:,} tokens" in message and "lower the sequence length" in message
-    assert f"4×{tokens:,}×{tokens:,} from aten.bmm" in message and si_bytes(4 * 4 * tokens * tokens) in message
+    assert (
+        f"4×{tokens:,}×{tokens:,} from aten.bmm" in message and si_bytes(4 * 4 * tokens * tokens) in message
+    )
     assert si_bytes(memory_budget_bytes("cpu")) in message
 
 
@@ -92,7 +113,9 @@ def test_a_huge_batch_is_refused_naming_batch_and_resolution():
         check_forward_memory(zoo.module("resnet50"), (3, 224, 224), 4096, "fp32", memory_budget_bytes("cpu"))
     # conv1's output alone: 4096 x 64 x 112 x 112 fp32 elements
     assert si_bytes(4 * 4096 * 64 * 112 * 112) in str(raised.value)
-    assert "batch 4,096 at 224×224 px" in str(raised.value) and "lower the batch or the resolution" in str(raised.value)
+    assert "batch 4,096 at 224×224 px" in str(raised.value) and "lower the batch or the resolution" in str(
+        raised.value
+    )
     assert raised.value.field == "batch"
 
 
@@ -130,14 +153,22 @@ print(json.dumps({"bound": bound, "grown": peak - before}))
 """
 
 
-@pytest.mark.parametrize("kind, name, batch", [
-    pytest.param("zoo", "mobilenet_v3_small", 64, id="mobilenet_v3_small-batch64"),
-    pytest.param("attention", "3000", 1, id="attention-3000-tokens"),
-])
+@pytest.mark.parametrize(
+    "kind, name, batch",
+    [
+        pytest.param("zoo", "mobilenet_v3_small", 64, id="mobilenet_v3_small-batch64"),
+        pytest.param("attention", "3000", 1, id="attention-3000-tokens"),
+    ],
+)
 def test_the_bound_covers_a_real_forward(kind, name, batch):
     # what the process grew by from before the model and its input existed to its peak
-    done = subprocess.run([sys.executable, "-c", RESIDENT, kind, name, str(batch)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", RESIDENT, kind, name, str(batch)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert figures["grown"] <= figures["bound"], figures
@@ -145,10 +176,14 @@ def test_the_bound_covers_a_real_forward(kind, name, batch):
 
 # --- the command line ---------------------------------------------------------------------------------------
 
+
 def test_count_on_the_cpu_refuses_beyond_the_budget_before_allocating(capsys):
     # mobilenet_v3_small at batch 65,536 and 4096 px: a 13 TB allocation, once reported as the
     # model not accepting a 4096×4096 input
-    assert main(["count", "mobilenet_v3_small", "--device", "cpu", "--batch", "65536", "--resolution", "4096"]) == 2
+    assert (
+        main(["count", "mobilenet_v3_small", "--device", "cpu", "--batch", "65536", "--resolution", "4096"])
+        == 2
+    )
     error = capsys.readouterr().err
     assert "mobilenet_v3_small: a forward pass of batch 65,536 at 4096×4096 px needs about" in error
     assert "lower the batch or the resolution" in error and "--device meta" in error

@@ -23,7 +23,7 @@ def sources() -> list[Path]:
 def private_uses(source: str) -> list[str]:
     """``from calc.x import _y`` and ``x._y`` where x is one of our modules, with their lines."""
     tree = ast.parse(source)
-    modules: set[str] = set()   # local names bound to our modules (or to names imported from them)
+    modules: set[str] = set()  # local names bound to our modules (or to names imported from them)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in OURS:
@@ -32,11 +32,19 @@ def private_uses(source: str) -> list[str]:
                     found.append(f"line {node.lineno}: from {node.module} import {alias.name}")
                 modules.add(alias.asname or alias.name)
         elif isinstance(node, ast.Import):
-            modules.update((alias.asname or alias.name).split(".")[0] for alias in node.names
-                           if alias.name.split(".")[0] in OURS)
+            modules.update(
+                (alias.asname or alias.name).split(".")[0]
+                for alias in node.names
+                if alias.name.split(".")[0] in OURS
+            )
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules \
-                and node.attr.startswith("_") and not node.attr.startswith("__"):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
             found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
     return found
 
@@ -46,14 +54,21 @@ def test_no_module_uses_another_modules_private_names(path):
     assert private_uses(path.read_text(encoding="utf-8")) == []
 
 
-@pytest.mark.parametrize("source, found", [
-    pytest.param("from calc.formulas import _conv\n", ["line 1: from calc.formulas import _conv"],
-                 id="import"),
-    pytest.param("from calc import hardware\nhardware._peaks\n", ["line 2: hardware._peaks"], id="attribute"),
-    pytest.param("import calc.zoo\ncalc._x\n", ["line 2: calc._x"], id="package-attribute"),
-    pytest.param("from torch.utils._pytree import tree_flatten\nimport torch\ntorch._C\n", [],
-                 id="not-ours"),
-    pytest.param("from calc import zoo\nzoo.__name__\n", [], id="dunder"),
-])
+@pytest.mark.parametrize(
+    "source, found",
+    [
+        pytest.param(
+            "from calc.formulas import _conv\n", ["line 1: from calc.formulas import _conv"], id="import"
+        ),
+        pytest.param(
+            "from calc import hardware\nhardware._peaks\n", ["line 2: hardware._peaks"], id="attribute"
+        ),
+        pytest.param("import calc.zoo\ncalc._x\n", ["line 2: calc._x"], id="package-attribute"),
+        pytest.param(
+            "from torch.utils._pytree import tree_flatten\nimport torch\ntorch._C\n", [], id="not-ours"
+        ),
+        pytest.param("from calc import zoo\nzoo.__name__\n", [], id="dunder"),
+    ],
+)
 def test_the_check_finds_them(source, found):
     assert private_uses(source) == found

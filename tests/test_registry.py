@@ -48,8 +48,14 @@ def test_registration_is_complete(kind: LayerKind):
 
 
 def test_an_incomplete_registration_is_noticed():
-    bare = LayerKind("bare", "reshape", "a kind with nothing but a formula",
-                     (PairField("window"), BoolField("bias", True)), None, lambda shape, window, bias: None)
+    bare = LayerKind(
+        "bare",
+        "reshape",
+        "a kind with nothing but a formula",
+        (PairField("window"), BoolField("bias", True)),
+        None,
+        lambda shape, window, bias: None,
+    )
     assert missing(bare) == ["torch module", "suggested window", "fuzz window"]
 
 
@@ -71,52 +77,76 @@ def test_the_formula_is_typed_as_its_fields(kind: LayerKind):
 
 def test_a_formula_must_take_its_fields_in_order():
     with pytest.raises(ValueError, match=r"takes \['b', 'a'\], its fields are \['a', 'b'\]"):
-        register("swapped", group="reshape", summary="fields out of order",
-                 fields=(IntField("a"), IntField("b")))(lambda shape, b, a: None)
+        register(
+            "swapped", group="reshape", summary="fields out of order", fields=(IntField("a"), IntField("b"))
+        )(lambda shape, b, a: None)
     assert calc.layer_kind("swapped") is None
 
 
-@pytest.mark.parametrize("incoming, heads", [
-    pytest.param(None, 1, id="after-an-error"),
-    pytest.param((4, 64), 8, id="64-features-8"),
-    pytest.param((4, 12), 4, id="12-features-4"),
-    pytest.param((4, 6), 2, id="6-features-2"),
-    pytest.param((4, 5), 1, id="5-features-1"),
-])
+@pytest.mark.parametrize(
+    "incoming, heads",
+    [
+        pytest.param(None, 1, id="after-an-error"),
+        pytest.param((4, 64), 8, id="64-features-8"),
+        pytest.param((4, 12), 4, id="12-features-4"),
+        pytest.param((4, 6), 2, id="6-features-2"),
+        pytest.param((4, 5), 1, id="5-features-1"),
+    ],
+)
 def test_num_heads_suggests_a_divisor_of_the_features(incoming, heads):
     num_heads = next(field for field in calc.layer_kind("attention").fields if field.name == "num_heads")
     assert num_heads.suggested(incoming) == heads
 
 
-@pytest.mark.parametrize("field, raw, parsed, dumped", [
-    pytest.param(IntField("n"), 7, 7, 7, id="int"),
-    pytest.param(PairField("k"), 3, (3, 3), 3, id="pair-one-number"),
-    pytest.param(PairField("k"), [3, 5], (3, 5), [3, 5], id="pair-two"),
-    pytest.param(PairField("k"), [4, 4], (4, 4), 4, id="pair-equal-written-once"),
-    pytest.param(PairField("s", None), None, None, None, id="pair-none-as-kernel"),
-    pytest.param(PaddingField("p", 0), "same", "same", "same", id="padding-same"),
-    pytest.param(PaddingField("p", 0), [0, 2], (0, 2), [0, 2], id="padding-pair"),
-    pytest.param(PaddingField("p", 0, axes=1), 2, 2, 2, id="padding-one-axis"),
-    pytest.param(BoolField("b", True), False, False, False, id="bool"),
-    pytest.param(ProbabilityField("p", 0.5), 0, 0.0, 0.0, id="probability-zero"),
-])
+@pytest.mark.parametrize(
+    "field, raw, parsed, dumped",
+    [
+        pytest.param(IntField("n"), 7, 7, 7, id="int"),
+        pytest.param(PairField("k"), 3, (3, 3), 3, id="pair-one-number"),
+        pytest.param(PairField("k"), [3, 5], (3, 5), [3, 5], id="pair-two"),
+        pytest.param(PairField("k"), [4, 4], (4, 4), 4, id="pair-equal-written-once"),
+        pytest.param(PairField("s", None), None, None, None, id="pair-none-as-kernel"),
+        pytest.param(PaddingField("p", 0), "same", "same", "same", id="padding-same"),
+        pytest.param(PaddingField("p", 0), [0, 2], (0, 2), [0, 2], id="padding-pair"),
+        pytest.param(PaddingField("p", 0, axes=1), 2, 2, 2, id="padding-one-axis"),
+        pytest.param(BoolField("b", True), False, False, False, id="bool"),
+        pytest.param(ProbabilityField("p", 0.5), 0, 0.0, 0.0, id="probability-zero"),
+    ],
+)
 def test_a_field_parses_and_dumps_its_value(field, raw, parsed, dumped):
     assert field.parse(raw, 3, "kind") == parsed
     assert field.dump(field.parse(raw, 3, "kind")) == dumped
 
 
-@pytest.mark.parametrize("field, raw, message", [
-    pytest.param(PairField("k"), None, "layer 3, field 'k': the value must be a whole number, got null",
-                 id="pair-none-only-when-default"),
-    pytest.param(PaddingField("p", 0, axes=1), [1, 1],
-                 "layer 3, field 'p': the value must be a whole number, got [1, 1]",
-                 id="padding-one-axis-no-pair"),
-    pytest.param(PaddingField("p", 0, axes=1), "valid",
-                 'layer 3 (kind), field \'p\': must be a number or "same", got "valid"',
-                 id="padding-one-axis-word"),
-    pytest.param(IntField("n", minimum=2), 1, "layer 3, field 'n': the value must be at least 2, got 1",
-                 id="int-minimum"),
-])
+@pytest.mark.parametrize(
+    "field, raw, message",
+    [
+        pytest.param(
+            PairField("k"),
+            None,
+            "layer 3, field 'k': the value must be a whole number, got null",
+            id="pair-none-only-when-default",
+        ),
+        pytest.param(
+            PaddingField("p", 0, axes=1),
+            [1, 1],
+            "layer 3, field 'p': the value must be a whole number, got [1, 1]",
+            id="padding-one-axis-no-pair",
+        ),
+        pytest.param(
+            PaddingField("p", 0, axes=1),
+            "valid",
+            'layer 3 (kind), field \'p\': must be a number or "same", got "valid"',
+            id="padding-one-axis-word",
+        ),
+        pytest.param(
+            IntField("n", minimum=2),
+            1,
+            "layer 3, field 'n': the value must be at least 2, got 1",
+            id="int-minimum",
+        ),
+    ],
+)
 def test_a_field_refuses_what_is_not_its_value(field, raw, message):
     with pytest.raises(SpecError) as raised:
         field.parse(raw, 3, "kind")
@@ -124,13 +154,15 @@ def test_a_field_refuses_what_is_not_its_value(field, raw, message):
 
 
 def test_readme_lists_the_registered_kinds():
-    listed = re.search(r"<!-- layer kinds:[^\n]*-->\n(.*?)<!-- end of layer kinds -->", README.read_text(),
-                       re.DOTALL)
+    listed = re.search(
+        r"<!-- layer kinds:[^\n]*-->\n(.*?)<!-- end of layer kinds -->", README.read_text(), re.DOTALL
+    )
     assert listed is not None, "README.md has lost its layer kinds markers"
     assert listed.group(1).strip() == kinds_markdown(), (
         "README.md's layer kinds are not the registry's: put the output of "
         "`.venv/bin/python -c 'import calc.formulas, calc.registry as r; print(r.kinds_markdown())'` "
-        "between its markers")
+        "between its markers"
+    )
 
 
 def test_every_kind_is_in_the_markdown_once():

@@ -29,6 +29,7 @@ SMALL_CNN = preset("Small CNN (CIFAR-10)").stack
 # ---------------------------------------------------------------------------
 # compare: one conv
 
+
 def test_the_check_figures_32_to_64_3x3_at_224():
     c = compare(32, 64, 3, 224)
     assert c.standard_macs == 64 * 32 * 3 * 3 * 224 * 224 == 924_844_032
@@ -36,7 +37,11 @@ def test_the_check_figures_32_to_64_3x3_at_224():
     assert c.pointwise_macs == 64 * 32 * 224 * 224 == 102_760_448
     assert c.separable_macs == 32 * 3 * 3 * 224 * 224 + 64 * 32 * 224 * 224 == 117_211_136
     assert (c.standard_params, c.depthwise_params, c.pointwise_params, c.separable_params) == (
-        64 * 32 * 3 * 3, 32 * 3 * 3, 64 * 32, 32 * 3 * 3 + 64 * 32)
+        64 * 32 * 3 * 3,
+        32 * 3 * 3,
+        64 * 32,
+        32 * 3 * 3 + 64 * 32,
+    )
     assert c.input_shape == (32, 224, 224) and c.output_shape == (64, 224, 224) and c.padding == 1
     assert c.savings == 1 - 117_211_136 / 924_844_032
     assert round(c.savings, 4) == 0.8733
@@ -57,17 +62,40 @@ def test_the_comparison_is_the_registered_formulas():
 
 # H' = (113 + 2*2 - 5) // 2 + 1 = 57; W' = (90 + 2*2 - 5) // 2 + 1 = 45
 ODD = [
-    pytest.param(dict(in_channels=24, out_channels=40, kernel_size=5, size=113, stride=2, padding=2), (40, 57, 57),
-                 40 * 24 * 5 * 5 * 57 * 57, 24 * 5 * 5 * 57 * 57, 40 * 24 * 57 * 57, id="24-40-5x5-stride2-113"),
-    pytest.param(dict(in_channels=24, out_channels=40, kernel_size=5, size=(113, 90), stride=2, padding=2),
-                 (40, 57, 45), 40 * 24 * 5 * 5 * 57 * 45, 24 * 5 * 5 * 57 * 45, 40 * 24 * 57 * 45,
-                 id="rectangular-input"),
+    pytest.param(
+        dict(in_channels=24, out_channels=40, kernel_size=5, size=113, stride=2, padding=2),
+        (40, 57, 57),
+        40 * 24 * 5 * 5 * 57 * 57,
+        24 * 5 * 5 * 57 * 57,
+        40 * 24 * 57 * 57,
+        id="24-40-5x5-stride2-113",
+    ),
+    pytest.param(
+        dict(in_channels=24, out_channels=40, kernel_size=5, size=(113, 90), stride=2, padding=2),
+        (40, 57, 45),
+        40 * 24 * 5 * 5 * 57 * 45,
+        24 * 5 * 5 * 57 * 45,
+        40 * 24 * 57 * 45,
+        id="rectangular-input",
+    ),
     # H' = (15 - 4) // 3 + 1 = 4: no padding, an even kernel, stride 3
-    pytest.param(dict(in_channels=7, out_channels=5, kernel_size=4, size=15, stride=3, padding=0), (5, 4, 4),
-                 5 * 7 * 4 * 4 * 4 * 4, 7 * 4 * 4 * 4 * 4, 5 * 7 * 4 * 4, id="even-kernel-no-padding-stride3"),
+    pytest.param(
+        dict(in_channels=7, out_channels=5, kernel_size=4, size=15, stride=3, padding=0),
+        (5, 4, 4),
+        5 * 7 * 4 * 4 * 4 * 4,
+        7 * 4 * 4 * 4 * 4,
+        5 * 7 * 4 * 4,
+        id="even-kernel-no-padding-stride3",
+    ),
     # padding default 1 // 2 = 0: a 1x1 "standard" conv, whose twin costs more
-    pytest.param(dict(in_channels=16, out_channels=8, kernel_size=1, size=10), (8, 10, 10),
-                 8 * 16 * 10 * 10, 16 * 10 * 10, 8 * 16 * 10 * 10, id="1x1-costs-more"),
+    pytest.param(
+        dict(in_channels=16, out_channels=8, kernel_size=1, size=10),
+        (8, 10, 10),
+        8 * 16 * 10 * 10,
+        16 * 10 * 10,
+        8 * 16 * 10 * 10,
+        id="1x1-costs-more",
+    ),
 ]
 
 
@@ -79,7 +107,11 @@ def test_odd_cases_as_arithmetic_and_against_torch(arguments, output_shape, stan
 
     c = compare(**arguments)
     assert (c.output_shape, c.standard_macs, c.depthwise_macs, c.pointwise_macs) == (
-        output_shape, standard, depthwise, pointwise)
+        output_shape,
+        standard,
+        depthwise,
+        pointwise,
+    )
     assert c.separable_macs == depthwise + pointwise
 
     c_in, c_out, k, stride, padding = (c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding)
@@ -89,8 +121,10 @@ def test_odd_cases_as_arithmetic_and_against_torch(arguments, output_shape, stan
         pointwise_conv = nn.Conv2d(c_in, c_out, 1, bias=False)
     x = torch.empty((1, *c.input_shape), device="meta")
     outputs = []
-    for module, macs, params in ((conv, c.standard_macs, c.standard_params),
-                                 (depthwise_conv, c.depthwise_macs, c.depthwise_params)):
+    for module, macs, params in (
+        (conv, c.standard_macs, c.standard_params),
+        (depthwise_conv, c.depthwise_macs, c.depthwise_params),
+    ):
         with FlopCounterMode(display=False) as counter:
             outputs.append(module(x))
         assert counter.get_total_flops() // 2 == macs
@@ -126,7 +160,9 @@ def test_savings_grid_shape_and_monotonicity():
     out_channels_values, kernel_values = (8, 16, 32, 64, 128, 256), (1, 3, 5, 7)
     grid = savings_grid(32, out_channels_values, kernel_values, 56)
     assert len(grid) == len(out_channels_values) * len(kernel_values)
-    assert [(c_out, k) for c_out, k, _ in grid] == [(c_out, k) for c_out in out_channels_values for k in kernel_values]
+    assert [(c_out, k) for c_out, k, _ in grid] == [
+        (c_out, k) for c_out in out_channels_values for k in kernel_values
+    ]
     savings = {(c_out, k): value for c_out, k, value in grid}
     for k in kernel_values:  # more output channels: the depthwise share shrinks
         column = [savings[c_out, k] for c_out in out_channels_values]
@@ -181,6 +217,7 @@ def test_savings_grid_fits_any_kernel_and_refuses_a_bad_one():
 # ---------------------------------------------------------------------------
 # what-if on a stack
 
+
 def _separable_by_hand(stack_json: dict) -> dict:
     """The rewritten stack JSON, written independently of calc.separable."""
     layers = []
@@ -188,8 +225,12 @@ def _separable_by_hand(stack_json: dict) -> dict:
         kernel = layer.get("kernel_size")
         kernel = kernel if isinstance(kernel, list) else [kernel, kernel]
         if layer["type"] == "conv2d" and layer.get("groups", 1) == 1 and max(kernel) > 1:
-            layers.append({"type": "separable_conv2d", **{key: value for key, value in layer.items()
-                                                          if key not in ("type", "groups")}})
+            layers.append(
+                {
+                    "type": "separable_conv2d",
+                    **{key: value for key, value in layer.items() if key not in ("type", "groups")},
+                }
+            )
         else:
             layers.append(layer)
     return dict(stack_json, layers=layers)
@@ -199,19 +240,28 @@ def test_what_if_small_cnn_by_arithmetic():
     what_if = what_if_stack(calc.parse_stack(SMALL_CNN))
     # conv 3 -> 32 at 32x32, conv 32 -> 64 at 16x16, conv 64 -> 128 at 8x8; all 3x3, padding 1, no bias
     assert [(c.name, c.kind_before, c.kind_after) for c in what_if.changes] == [
-        ("0", "conv2d", "separable_conv2d"), ("4", "conv2d", "separable_conv2d"), ("8", "conv2d", "separable_conv2d")]
+        ("0", "conv2d", "separable_conv2d"),
+        ("4", "conv2d", "separable_conv2d"),
+        ("8", "conv2d", "separable_conv2d"),
+    ]
     assert [(c.macs_before, c.macs_after) for c in what_if.changes] == [
         (32 * 3 * 3 * 3 * 32 * 32, 3 * 3 * 3 * 32 * 32 + 32 * 3 * 32 * 32),
         (64 * 32 * 3 * 3 * 16 * 16, 32 * 3 * 3 * 16 * 16 + 64 * 32 * 16 * 16),
-        (128 * 64 * 3 * 3 * 8 * 8, 64 * 3 * 3 * 8 * 8 + 128 * 64 * 8 * 8)]
+        (128 * 64 * 3 * 3 * 8 * 8, 64 * 3 * 3 * 8 * 8 + 128 * 64 * 8 * 8),
+    ]
     assert [(c.params_before, c.params_after) for c in what_if.changes] == [
-        (32 * 3 * 3 * 3, 3 * 3 * 3 + 32 * 3), (64 * 32 * 3 * 3, 32 * 3 * 3 + 64 * 32),
-        (128 * 64 * 3 * 3, 64 * 3 * 3 + 128 * 64)]
+        (32 * 3 * 3 * 3, 3 * 3 * 3 + 32 * 3),
+        (64 * 32 * 3 * 3, 32 * 3 * 3 + 64 * 32),
+        (128 * 64 * 3 * 3, 64 * 3 * 3 + 128 * 64),
+    ]
     saved = sum(c.macs_before - c.macs_after for c in what_if.changes)
     assert what_if.macs_after == what_if.macs_before - saved
     assert what_if.savings == 1 - what_if.macs_after / what_if.macs_before
-    unchanged = [(old, new) for old, new in zip(what_if.before.rows, what_if.after.rows, strict=True)
-                 if old.kind == new.kind]
+    unchanged = [
+        (old, new)
+        for old, new in zip(what_if.before.rows, what_if.after.rows, strict=True)
+        if old.kind == new.kind
+    ]
     assert len(unchanged) == len(SMALL_CNN["layers"]) - 3
     assert all(old == new for old, new in unchanged)  # shapes kept: every other layer costs what it did
 
@@ -237,17 +287,46 @@ def test_what_if_small_cnn_equals_the_rewritten_stack_and_torch():
 
 WHAT_IF_STACKS = [
     # 3x3 with stride, dilation and bias; 1x3 (a kernel over 1 on one side); "same"
-    pytest.param({"input": [4, 19, 17], "batch": 2, "layers": [
-        {"type": "conv2d", "out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 2, "dilation": 2},
-        {"type": "conv2d", "out_channels": 6, "kernel_size": [1, 3], "padding": [0, 1], "bias": False},
-        {"type": "conv2d", "out_channels": 8, "kernel_size": 4, "padding": "same"}]},
-        ["0", "1", "2"], id="strided-dilated-rect-same"),
+    pytest.param(
+        {
+            "input": [4, 19, 17],
+            "batch": 2,
+            "layers": [
+                {
+                    "type": "conv2d",
+                    "out_channels": 6,
+                    "kernel_size": 3,
+                    "stride": 2,
+                    "padding": 2,
+                    "dilation": 2,
+                },
+                {
+                    "type": "conv2d",
+                    "out_channels": 6,
+                    "kernel_size": [1, 3],
+                    "padding": [0, 1],
+                    "bias": False,
+                },
+                {"type": "conv2d", "out_channels": 8, "kernel_size": 4, "padding": "same"},
+            ],
+        },
+        ["0", "1", "2"],
+        id="strided-dilated-rect-same",
+    ),
     # grouped, depthwise-as-conv2d and 1x1 convs are left alone
-    pytest.param({"input": [8, 12, 12], "layers": [
-        {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1, "groups": 4},
-        {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1, "groups": 8},
-        {"type": "conv2d", "out_channels": 16, "kernel_size": 1},
-        {"type": "conv2d", "out_channels": 16, "kernel_size": 5}]}, ["3"], id="grouped-depthwise-1x1-left-alone"),
+    pytest.param(
+        {
+            "input": [8, 12, 12],
+            "layers": [
+                {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1, "groups": 4},
+                {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1, "groups": 8},
+                {"type": "conv2d", "out_channels": 16, "kernel_size": 1},
+                {"type": "conv2d", "out_channels": 16, "kernel_size": 5},
+            ],
+        },
+        ["3"],
+        id="grouped-depthwise-1x1-left-alone",
+    ),
 ]
 
 
@@ -273,6 +352,7 @@ def test_what_if_stack_refuses_a_stack_that_does_not_fit():
 
 # ---------------------------------------------------------------------------
 # what-if on torch models: the rewritten module is the oracle
+
 
 def _assert_what_if_matches_rewritten(what_if, rewritten_report):
     oracle = {row.name: row for row in rewritten_report.rows}
@@ -300,13 +380,13 @@ def test_what_if_convs_on_a_small_module():
     def model():
         with torch.device("meta"):
             return nn.Sequential(
-                nn.Conv2d(3, 8, 3, stride=2, padding=1),            # replaced, with bias
+                nn.Conv2d(3, 8, 3, stride=2, padding=1),  # replaced, with bias
                 nn.ReLU(),
                 nn.Conv2d(8, 8, (1, 3), padding=(0, 1), bias=False),  # replaced: 1x3
-                nn.Conv2d(8, 16, 3, padding="same", dilation=2),     # replaced: "same", dilated
-                nn.Conv2d(16, 16, 3, padding=1, groups=4),           # grouped: left alone
-                nn.Conv2d(16, 16, 3, padding=1, groups=16),          # depthwise: left alone
-                nn.Conv2d(16, 12, 1),                                # 1x1: left alone
+                nn.Conv2d(8, 16, 3, padding="same", dilation=2),  # replaced: "same", dilated
+                nn.Conv2d(16, 16, 3, padding=1, groups=4),  # grouped: left alone
+                nn.Conv2d(16, 16, 3, padding=1, groups=16),  # depthwise: left alone
+                nn.Conv2d(16, 12, 1),  # 1x1: left alone
             ).eval()
 
     report = count_module(model(), (3, 15, 14), batch=2)
@@ -315,11 +395,21 @@ def test_what_if_convs_on_a_small_module():
     # conv 0: H' = (15 + 2 - 3) // 2 + 1 = 8, W' = (14 + 2 - 3) // 2 + 1 = 7, batch 2
     first = what_if.changes[0]
     assert (first.kind_before, first.kind_after) == ("Conv2d", "separable_conv2d")
-    assert (first.macs_before, first.macs_after) == (2 * 8 * 3 * 3 * 3 * 8 * 7, 2 * (3 * 3 * 3 * 8 * 7 + 8 * 3 * 8 * 7))
+    assert (first.macs_before, first.macs_after) == (
+        2 * 8 * 3 * 3 * 3 * 8 * 7,
+        2 * (3 * 3 * 3 * 8 * 7 + 8 * 3 * 8 * 7),
+    )
     assert (first.params_before, first.params_after) == (8 * 3 * 3 * 3 + 8, 3 * 3 * 3 + 8 * 3 + 8)
     rewritten = rewrite_separable(model())
-    assert [type(m).__name__ for m in rewritten] == ["Sequential", "ReLU", "Sequential", "Sequential", "Conv2d",
-                                                     "Conv2d", "Conv2d"]
+    assert [type(m).__name__ for m in rewritten] == [
+        "Sequential",
+        "ReLU",
+        "Sequential",
+        "Sequential",
+        "Conv2d",
+        "Conv2d",
+        "Conv2d",
+    ]
     _assert_what_if_matches_rewritten(what_if, count_module(rewritten, (3, 15, 14), batch=2))
 
 
@@ -355,14 +445,19 @@ def test_resnet18_what_if_equals_counting_the_rewritten_model():
 
     what_if = what_if_model("resnet18")
     assert what_if.before == zoo.count("resnet18")
-    assert what_if.macs_before == 1_814_073_344 and what_if.params_before == 11_689_512  # torchvision's metadata
+    assert (
+        what_if.macs_before == 1_814_073_344 and what_if.params_before == 11_689_512
+    )  # torchvision's metadata
     # the stem 7x7 and sixteen 3x3 convs; the 1x1 downsample convs stay
     assert len(what_if.changes) == 1 + 16 and what_if.skipped == ()
     assert not any("downsample" in c.name for c in what_if.changes)
     stem = what_if.changes[0]
     # conv1: 3 -> 64, 7x7, stride 2, padding 3: H' = (224 + 6 - 7) // 2 + 1 = 112
     assert (stem.name, stem.macs_before, stem.macs_after) == (
-        "conv1", 64 * 3 * 7 * 7 * 112 * 112, 3 * 7 * 7 * 112 * 112 + 64 * 3 * 112 * 112)
+        "conv1",
+        64 * 3 * 7 * 7 * 112 * 112,
+        3 * 7 * 7 * 112 * 112 + 64 * 3 * 112 * 112,
+    )
     rewritten = count_module(rewrite_separable(zoo.build("resnet18")), (3, 224, 224))
     _assert_what_if_matches_rewritten(what_if, rewritten)
     assert what_if.macs_after == 223_042_560 and what_if.params_after == 1_946_107
@@ -386,8 +481,11 @@ def test_grouped_convs_are_left_alone_in_regnet():
         if row.name in grouped:
             assert row is before[row.name]
     rewritten_model = rewrite_separable(zoo.build("regnet_x_400mf"))
-    still = {path for path, module in rewritten_model.named_modules()
-             if isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups != module.in_channels}
+    still = {
+        path
+        for path, module in rewritten_model.named_modules()
+        if isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups != module.in_channels
+    }
     assert still == grouped
     _assert_what_if_matches_rewritten(what_if, count_module(rewritten_model, (3, 224, 224)))
 
@@ -404,6 +502,7 @@ def test_what_if_model_on_a_preset_is_the_stack_what_if():
 # ---------------------------------------------------------------------------
 # boundary
 
+
 def test_separable_works_with_torch_absent():
     code = textwrap.dedent("""
         import sys
@@ -419,6 +518,8 @@ def test_separable_works_with_torch_absent():
                      "--size", "224", "--json"]) == 0
         assert not [name for name in sys.modules if name.split(".")[0] == "torch" and sys.modules[name]]
     """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert '"separable_macs": 117211136' in result.stdout

@@ -18,7 +18,7 @@ from test_e2e_browser import PAGES, STARTUP_SECONDS, StreamlitServer, Tab, brows
 
 pytestmark = pytest.mark.e2e
 
-EXIT_SECONDS = 30     # a measurement stops at its next check between forward passes
+EXIT_SECONDS = 30  # a measurement stops at its next check between forward passes
 
 
 @pytest.fixture
@@ -38,7 +38,8 @@ def test_sigterm_during_a_measurement_exits_cleanly(tab: Tab, server: StreamlitS
     tab.page.get_by_role("button", name="Measure on this machine").click()
     running = tab.page.get_by_test_id("stProgress").filter(has_text="timing")
     expect(running.or_(tab.page.get_by_test_id("stProgress").filter(has_text="warming up"))).to_be_visible(
-        timeout=60_000)
+        timeout=60_000
+    )
     server.process.send_signal(signal.SIGTERM)
     try:
         status = server.process.wait(timeout=EXIT_SECONDS)

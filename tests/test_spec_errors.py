@@ -29,10 +29,13 @@ BAD = [
     pytest.param(_image(RELU, {"type": "conv3d"}), 1, "type", "unknown layer type", id="unknown-kind"),
     pytest.param(_image({"kind": "relu"}), 0, "type", "unknown layer type", id="no-type"),
     pytest.param(_image({"type": 3}), 0, "type", "unknown layer type", id="type-not-a-string"),
-    pytest.param(_image(RELU, {"type": "conv2d", "kernel_size": 3}), 1, "out_channels", "required",
-                 id="missing-field"),
+    pytest.param(
+        _image(RELU, {"type": "conv2d", "kernel_size": 3}), 1, "out_channels", "required", id="missing-field"
+    ),
     pytest.param(_image(_conv(kernel_size="3")), 0, "kernel_size", "whole number", id="wrong-typed-field"),
-    pytest.param(_image(_conv(kernel_size=[3, 3, 3])), 0, "kernel_size", "[height, width]", id="pair-of-three"),
+    pytest.param(
+        _image(_conv(kernel_size=[3, 3, 3])), 0, "kernel_size", "[height, width]", id="pair-of-three"
+    ),
     pytest.param(_image(_conv(kernel_size=3.0)), 0, "kernel_size", "whole number", id="float-for-int"),
     pytest.param(_image(_conv(bias=1)), 0, "bias", "true or false", id="int-given-as-bool"),
     pytest.param(_image(_conv(out_channels=True)), 0, "out_channels", "whole number", id="bool-given-as-int"),
@@ -43,47 +46,142 @@ BAD = [
     pytest.param(_image(_conv(padding="valid")), 0, "padding", '"same"', id="padding-other-string"),
     pytest.param(_image(_conv(padding=None)), 0, "padding", "whole number", id="padding-null"),
     pytest.param({"input": [3, 0, 32], "layers": []}, None, "input", "at least 1", id="zero-input-size"),
-    pytest.param({"input": [6, 8, 8], "layers": [RELU, RELU, _conv(8, groups=4)]}, 2, "groups",
-                 "does not divide the 6 input channels", id="groups-not-dividing-in-channels"),
-    pytest.param({"input": [8, 8, 8], "layers": [_conv(6, groups=4)]}, 0, "groups",
-                 "does not divide out_channels 6", id="groups-not-dividing-out-channels"),
+    pytest.param(
+        {"input": [6, 8, 8], "layers": [RELU, RELU, _conv(8, groups=4)]},
+        2,
+        "groups",
+        "does not divide the 6 input channels",
+        id="groups-not-dividing-in-channels",
+    ),
+    pytest.param(
+        {"input": [8, 8, 8], "layers": [_conv(6, groups=4)]},
+        0,
+        "groups",
+        "does not divide out_channels 6",
+        id="groups-not-dividing-out-channels",
+    ),
     # 4 + 2*1 = 6 < 7
-    pytest.param({"input": [3, 4, 4], "layers": [_conv(8, 7, padding=1)]}, 0, "kernel_size", "larger than the padded",
-                 id="kernel-larger-than-padded-input"),
+    pytest.param(
+        {"input": [3, 4, 4], "layers": [_conv(8, 7, padding=1)]},
+        0,
+        "kernel_size",
+        "larger than the padded",
+        id="kernel-larger-than-padded-input",
+    ),
     # span 3*(3-1)+1 = 7 > 5
-    pytest.param({"input": [3, 5, 9], "layers": [_conv(8, 3, dilation=3)]}, 0, "kernel_size", "spanning 7",
-                 id="dilated-kernel-larger-than-input"),
-    pytest.param({"input": [3, 8, 8], "layers": [_conv(8, 3, stride=2), _conv(8, 3, stride=2), _conv(8, 3)]}, 2,
-                 "kernel_size", "larger than the padded", id="shrunk-below-kernel-downstream"),
-    pytest.param({"input": [1, 3, 3], "layers": [{"type": "maxpool2d", "kernel_size": [2, 5]}]}, 0, "kernel_size",
-                 "kernel 5 (spanning 5 with dilation 1) is larger than the padded input W 3",
-                 id="pool-kernel-larger-than-input"),
-    pytest.param({"input": [3, 8, 8], "layers": [{"type": "separable_conv2d", "out_channels": 4,
-                                                  "kernel_size": 9}]}, 0, "kernel_size", "larger",
-                 id="separable-kernel"),
-    pytest.param({"input": [10, 64], "layers": [{"type": "attention", "num_heads": 5}]}, 0, "num_heads",
-                 "does not divide the 64 features", id="heads-not-dividing-features"),
-    pytest.param({"input": [10, 4], "layers": [{"type": "attention", "num_heads": 8}]}, 0, "num_heads",
-                 "does not divide", id="more-heads-than-features"),
-    pytest.param(_image(_conv(padding="same", stride=2)), 0, "padding", "stride 1", id="same-padding-stride2"),
-    pytest.param(_image({"type": "separable_conv2d", "out_channels": 4, "kernel_size": 3, "padding": "same",
-                         "stride": [1, 2]}), 0, "padding", "stride 1", id="same-padding-separable-stride"),
-    pytest.param(_image({"type": "maxpool2d", "kernel_size": 3, "padding": 2}), 0, "padding", "half the kernel",
-                 id="pool-padding-over-half-kernel"),
-    pytest.param(_image({"type": "avgpool2d", "kernel_size": [4, 2], "padding": [2, 2]}), 0, "padding",
-                 "half the kernel width", id="avgpool-padding-over-half-kernel-width"),
-    pytest.param(dict(_image(RELU), batchsize=2), None, "batchsize", "unknown top-level key",
-                 id="unknown-top-level-key"),
-    pytest.param(_image(RELU, {"type": "relu", "inplace": True}), 1, "inplace", "unknown field",
-                 id="unknown-layer-field"),
-    pytest.param(_image({"type": "linear", "out_features": 4, "out_channels": 4}), 0, "out_channels", "unknown field",
-                 id="field-of-another-kind"),
+    pytest.param(
+        {"input": [3, 5, 9], "layers": [_conv(8, 3, dilation=3)]},
+        0,
+        "kernel_size",
+        "spanning 7",
+        id="dilated-kernel-larger-than-input",
+    ),
+    pytest.param(
+        {"input": [3, 8, 8], "layers": [_conv(8, 3, stride=2), _conv(8, 3, stride=2), _conv(8, 3)]},
+        2,
+        "kernel_size",
+        "larger than the padded",
+        id="shrunk-below-kernel-downstream",
+    ),
+    pytest.param(
+        {"input": [1, 3, 3], "layers": [{"type": "maxpool2d", "kernel_size": [2, 5]}]},
+        0,
+        "kernel_size",
+        "kernel 5 (spanning 5 with dilation 1) is larger than the padded input W 3",
+        id="pool-kernel-larger-than-input",
+    ),
+    pytest.param(
+        {"input": [3, 8, 8], "layers": [{"type": "separable_conv2d", "out_channels": 4, "kernel_size": 9}]},
+        0,
+        "kernel_size",
+        "larger",
+        id="separable-kernel",
+    ),
+    pytest.param(
+        {"input": [10, 64], "layers": [{"type": "attention", "num_heads": 5}]},
+        0,
+        "num_heads",
+        "does not divide the 64 features",
+        id="heads-not-dividing-features",
+    ),
+    pytest.param(
+        {"input": [10, 4], "layers": [{"type": "attention", "num_heads": 8}]},
+        0,
+        "num_heads",
+        "does not divide",
+        id="more-heads-than-features",
+    ),
+    pytest.param(
+        _image(_conv(padding="same", stride=2)), 0, "padding", "stride 1", id="same-padding-stride2"
+    ),
+    pytest.param(
+        _image(
+            {
+                "type": "separable_conv2d",
+                "out_channels": 4,
+                "kernel_size": 3,
+                "padding": "same",
+                "stride": [1, 2],
+            }
+        ),
+        0,
+        "padding",
+        "stride 1",
+        id="same-padding-separable-stride",
+    ),
+    pytest.param(
+        _image({"type": "maxpool2d", "kernel_size": 3, "padding": 2}),
+        0,
+        "padding",
+        "half the kernel",
+        id="pool-padding-over-half-kernel",
+    ),
+    pytest.param(
+        _image({"type": "avgpool2d", "kernel_size": [4, 2], "padding": [2, 2]}),
+        0,
+        "padding",
+        "half the kernel width",
+        id="avgpool-padding-over-half-kernel-width",
+    ),
+    pytest.param(
+        dict(_image(RELU), batchsize=2),
+        None,
+        "batchsize",
+        "unknown top-level key",
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        _image(RELU, {"type": "relu", "inplace": True}),
+        1,
+        "inplace",
+        "unknown field",
+        id="unknown-layer-field",
+    ),
+    pytest.param(
+        _image({"type": "linear", "out_features": 4, "out_channels": 4}),
+        0,
+        "out_channels",
+        "unknown field",
+        id="field-of-another-kind",
+    ),
     pytest.param({"input": [10, 64], "layers": [_conv()]}, 0, "type", "needs an image", id="conv-on-tokens"),
-    pytest.param({"input": [64], "layers": [{"type": "batchnorm2d"}]}, 0, "type", "needs an image",
-                 id="batchnorm-on-vector"),
-    pytest.param(_image({"type": "attention", "num_heads": 1}), 0, "type", "needs tokens", id="attention-on-image"),
-    pytest.param(_image(RELU, RELU, {"type": "flatten"}, {"type": "maxpool2d", "kernel_size": 2}), 3, "type",
-                 "needs an image", id="pool-after-flatten"),
+    pytest.param(
+        {"input": [64], "layers": [{"type": "batchnorm2d"}]},
+        0,
+        "type",
+        "needs an image",
+        id="batchnorm-on-vector",
+    ),
+    pytest.param(
+        _image({"type": "attention", "num_heads": 1}), 0, "type", "needs tokens", id="attention-on-image"
+    ),
+    pytest.param(
+        _image(RELU, RELU, {"type": "flatten"}, {"type": "maxpool2d", "kernel_size": 2}),
+        3,
+        "type",
+        "needs an image",
+        id="pool-after-flatten",
+    ),
     pytest.param(_image(dtype="fp64"), None, "dtype", "fp32", id="bad-dtype"),
     pytest.param(_image(dtype=["fp32"]), None, "dtype", "fp32", id="dtype-a-list"),
     pytest.param(_image(dtype={"bits": 32}), None, "dtype", "fp32", id="dtype-an-object"),
@@ -91,46 +189,111 @@ BAD = [
     pytest.param(_image(batch=1.5), None, "batch", "whole number", id="batch-float"),
     pytest.param(_image(batch=True), None, "batch", "whole number", id="batch-bool"),
     pytest.param(_image(batch=MAX_BATCH + 1), None, "batch", "from 1", id="batch-beyond-limit"),
-    pytest.param({"input": [MAX_DIM + 1], "layers": []}, None, "input", "beyond the limit", id="input-beyond-limit"),
-    pytest.param(_image(_conv(out_channels=2**20 + 1)), 0, "out_channels", "beyond the limit",
-                 id="channels-beyond-limit"),
+    pytest.param(
+        {"input": [MAX_DIM + 1], "layers": []}, None, "input", "beyond the limit", id="input-beyond-limit"
+    ),
+    pytest.param(
+        _image(_conv(out_channels=2**20 + 1)),
+        0,
+        "out_channels",
+        "beyond the limit",
+        id="channels-beyond-limit",
+    ),
     # 1,000 * 2^20 * 2^20 = 1.1e15 > 10^15 elements
-    pytest.param({"input": [2**20, 2**20], "batch": 1000, "layers": [{"type": "layernorm"}]}, 0, None,
-                 "beyond the limit", id="output-too-many-elements"),
+    pytest.param(
+        {"input": [2**20, 2**20], "batch": 1000, "layers": [{"type": "layernorm"}]},
+        0,
+        None,
+        "beyond the limit",
+        id="output-too-many-elements",
+    ),
     pytest.param({"input": [1, 2, 3, 4], "layers": []}, None, "input", "[C, H, W]", id="input-rank-4"),
     pytest.param({"input": [], "layers": []}, None, "input", "[C, H, W]", id="input-empty"),
     pytest.param({"input": "3x32x32", "layers": []}, None, "input", "[C, H, W]", id="input-a-string"),
     pytest.param({"layers": []}, None, "input", "[C, H, W]", id="input-missing"),
     pytest.param({"input": [3, 32, 32]}, None, "layers", "list of layers", id="layers-missing"),
-    pytest.param({"input": [3, 32, 32], "layers": {"0": RELU}}, None, "layers", "list of layers",
-                 id="layers-an-object"),
-    pytest.param({"input": [8], "layers": [RELU] * (MAX_LAYERS + 1)}, None, "layers", "1,001 layers",
-                 id="too-many-layers"),
+    pytest.param(
+        {"input": [3, 32, 32], "layers": {"0": RELU}}, None, "layers", "list of layers", id="layers-an-object"
+    ),
+    pytest.param(
+        {"input": [8], "layers": [RELU] * (MAX_LAYERS + 1)},
+        None,
+        "layers",
+        "1,001 layers",
+        id="too-many-layers",
+    ),
     pytest.param(_image(RELU, "relu"), 1, None, "must be an object", id="layer-not-an-object"),
-    pytest.param(_image({"type": "dropout", "p": 1.0}), 0, "p", "up to (not including) 1", id="dropout-p-one"),
+    pytest.param(
+        _image({"type": "dropout", "p": 1.0}), 0, "p", "up to (not including) 1", id="dropout-p-one"
+    ),
     pytest.param(_image({"type": "dropout", "p": "0.5"}), 0, "p", "number", id="dropout-p-string"),
-    pytest.param(_image({"type": "adaptive_avgpool2d", "output_size": [0, 1]}), 0, "output_size", "at least 1",
-                 id="adaptive-output-zero"),
+    pytest.param(
+        _image({"type": "adaptive_avgpool2d", "output_size": [0, 1]}),
+        0,
+        "output_size",
+        "at least 1",
+        id="adaptive-output-zero",
+    ),
     pytest.param([], None, None, "JSON object", id="stack-a-list"),
     pytest.param(None, None, None, "JSON object", id="stack-null"),
     # text, through calc.load_stack
-    pytest.param('{"input": [3, 32, 32], "layers": [', None, None, "not valid JSON (line 1", id="json-truncated"),
+    pytest.param(
+        '{"input": [3, 32, 32], "layers": [', None, None, "not valid JSON (line 1", id="json-truncated"
+    ),
     pytest.param("{'input': [3]}", None, None, "not valid JSON", id="json-single-quotes"),
     pytest.param("", None, None, "not valid JSON", id="json-empty"),
-    pytest.param("[" * 100_000 + "]" * 100_000, None, None, "nested more than 32 levels deep", id="json-nested-too-deeply"),
-    pytest.param('{"input": [' + "1" * 5000 + '], "layers": []}', None, None, "too many digits", id="json-huge-number"),
-    pytest.param('{"input": [3], "layers": [], "dtype": "fp64"}', None, "dtype", "fp64", id="json-text-bad-dtype"),
-    pytest.param('{"input": [3], "layers": [], "input": [4]}', None, "input", "given twice", id="json-duplicate-key"),
-    pytest.param('{"input": [3], "layers": [{"type": "relu", "type": "gelu"}]}', None, "type", "given twice",
-                 id="json-duplicate-key-in-a-layer"),
-    pytest.param('{"input": [3], "layers": [], "batch": ' + "[" * 40 + "]" * 40 + "}", None, None,
-                 "nested more than 32 levels deep", id="json-nested-past-the-limit"),
-    pytest.param('{"input": [3], "layers": [{"type": "' + "x" * 2_000_000 + '"}]}', None, None, "2,000,0",
-                 id="json-too-long"),
-    pytest.param('{"input": [3], "layers": [{"type": "' + "x" * 100_000 + '"}]}', 0, "type", "unknown layer type",
-                 id="json-huge-unknown-type"),
-    pytest.param('{"input": [3, 8, 8], "layers": [{"type": "relu"}, {"type": "conv2d", "out_channels": 4, '
-                 '"kernel_size": 3, "groups": 2}]}', 1, "groups", "does not divide", id="json-text-groups"),
+    pytest.param(
+        "[" * 100_000 + "]" * 100_000,
+        None,
+        None,
+        "nested more than 32 levels deep",
+        id="json-nested-too-deeply",
+    ),
+    pytest.param(
+        '{"input": [' + "1" * 5000 + '], "layers": []}', None, None, "too many digits", id="json-huge-number"
+    ),
+    pytest.param(
+        '{"input": [3], "layers": [], "dtype": "fp64"}', None, "dtype", "fp64", id="json-text-bad-dtype"
+    ),
+    pytest.param(
+        '{"input": [3], "layers": [], "input": [4]}', None, "input", "given twice", id="json-duplicate-key"
+    ),
+    pytest.param(
+        '{"input": [3], "layers": [{"type": "relu", "type": "gelu"}]}',
+        None,
+        "type",
+        "given twice",
+        id="json-duplicate-key-in-a-layer",
+    ),
+    pytest.param(
+        '{"input": [3], "layers": [], "batch": ' + "[" * 40 + "]" * 40 + "}",
+        None,
+        None,
+        "nested more than 32 levels deep",
+        id="json-nested-past-the-limit",
+    ),
+    pytest.param(
+        '{"input": [3], "layers": [{"type": "' + "x" * 2_000_000 + '"}]}',
+        None,
+        None,
+        "2,000,0",
+        id="json-too-long",
+    ),
+    pytest.param(
+        '{"input": [3], "layers": [{"type": "' + "x" * 100_000 + '"}]}',
+        0,
+        "type",
+        "unknown layer type",
+        id="json-huge-unknown-type",
+    ),
+    pytest.param(
+        '{"input": [3, 8, 8], "layers": [{"type": "relu"}, {"type": "conv2d", "out_channels": 4, '
+        '"kernel_size": 3, "groups": 2}]}',
+        1,
+        "groups",
+        "does not divide",
+        id="json-text-groups",
+    ),
 ]
 
 
@@ -156,7 +319,9 @@ def test_bad_stack_raises_spec_error_naming_layer_and_field(stack, layer, field,
 def test_message_names_layer_kind_and_field():
     with pytest.raises(calc.SpecError) as caught:
         analyse({"input": [6, 8, 8], "layers": [RELU, RELU, _conv(8, groups=4)]})
-    assert str(caught.value) == "layer 2 (conv2d), field 'groups': groups 4 does not divide the 6 input channels"
+    assert (
+        str(caught.value) == "layer 2 (conv2d), field 'groups': groups 4 does not divide the 6 input channels"
+    )
 
 
 def test_spec_error_is_a_value_error():
@@ -172,9 +337,20 @@ def test_too_long_json_text_is_refused_before_parsing():
 # ---------------------------------------------------------------------------
 # stopping at the first bad layer
 
+
 def test_analyze_until_error_keeps_the_good_prefix():
-    stack = calc.parse_stack({"input": [6, 8, 8], "layers": [
-        _conv(4, 3, padding=1), RELU, {"type": "maxpool2d", "kernel_size": 2}, _conv(8, 3, groups=3), RELU]})
+    stack = calc.parse_stack(
+        {
+            "input": [6, 8, 8],
+            "layers": [
+                _conv(4, 3, padding=1),
+                RELU,
+                {"type": "maxpool2d", "kernel_size": 2},
+                _conv(8, 3, groups=3),
+                RELU,
+            ],
+        }
+    )
     report, error = calc.analyze_until_error(stack)
     assert [row.output_shape for row in report.rows] == [(4, 8, 8), (4, 8, 8), (4, 4, 4)]
     assert report.macs == 4 * 6 * 3 * 3 * 8 * 8
@@ -203,20 +379,42 @@ def test_analyze_json_until_error_has_no_report_for_a_stack_error():
 # ---------------------------------------------------------------------------
 # random bad input: SpecError or success, never another exception
 
-JSON_SCALARS = (st.none() | st.booleans() | st.integers() | st.integers(-3, 40)
-                | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
-                | st.sampled_from(["same", "fp16", "relu", "conv2d", "attention", "layers", "type", "input"]))
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda children: st.lists(children, max_size=4)
-                           | st.dictionaries(st.text(max_size=8) | st.sampled_from(["type", "input", "layers"]),
-                                             children, max_size=4), max_leaves=12)
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(-3, 40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["same", "fp16", "relu", "conv2d", "attention", "layers", "type", "input"])
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=8) | st.sampled_from(["type", "input", "layers"]), children, max_size=4
+        )
+    ),
+    max_leaves=12,
+)
 
 VALID = [entry.stack for entry in PRESETS] + [
-    {"input": [4, 9, 9], "batch": 2, "dtype": "fp16", "layers": [
-        _conv(4, [2, 3], padding="same", groups=2), {"type": "depthwise_conv2d", "kernel_size": 3, "multiplier": 2},
-        {"type": "avgpool2d", "kernel_size": 2, "stride": 1, "padding": 1}, {"type": "adaptive_avgpool2d",
-                                                                              "output_size": [3, 2]},
-        {"type": "flatten"}, {"type": "layernorm"}, {"type": "dropout", "p": 0.1}, {"type": "linear",
-                                                                                    "out_features": 3}]},
+    {
+        "input": [4, 9, 9],
+        "batch": 2,
+        "dtype": "fp16",
+        "layers": [
+            _conv(4, [2, 3], padding="same", groups=2),
+            {"type": "depthwise_conv2d", "kernel_size": 3, "multiplier": 2},
+            {"type": "avgpool2d", "kernel_size": 2, "stride": 1, "padding": 1},
+            {"type": "adaptive_avgpool2d", "output_size": [3, 2]},
+            {"type": "flatten"},
+            {"type": "layernorm"},
+            {"type": "dropout", "p": 0.1},
+            {"type": "linear", "out_features": 3},
+        ],
+    },
     {"input": [6, 12], "layers": [{"type": "attention", "num_heads": 3, "bias": False}, {"type": "silu"}]},
 ]
 

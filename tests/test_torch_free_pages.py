@@ -24,12 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [
     pytest.param("pages/home.py", (), id="home"),
     pytest.param("pages/builder.py", (), id="builder"),
-    pytest.param("pages/concepts.py", (("resnet50", None, 1), ("mobilenet_v2", None, 1), ("vit_h_14", None, 1)),
-                 id="concepts"),
+    pytest.param(
+        "pages/concepts.py",
+        (("resnet50", None, 1), ("mobilenet_v2", None, 1), ("vit_h_14", None, 1)),
+        id="concepts",
+    ),
     pytest.param("pages/model.py", (("resnet50", 224, 1),), id="model"),
-    pytest.param("pages/compare.py", tuple((name, None, 1) for name in
-                                           ("mobilenet_v2", "squeezenet1_0", "resnet50", "resnet152", "vgg16")),
-                 id="compare"),
+    pytest.param(
+        "pages/compare.py",
+        tuple(
+            (name, None, 1) for name in ("mobilenet_v2", "squeezenet1_0", "resnet50", "resnet152", "vgg16")
+        ),
+        id="compare",
+    ),
     pytest.param("pages/separable.py", (), id="separable"),
 ]
 
@@ -49,7 +56,13 @@ def test_a_page_with_its_counts_on_disk_imports_no_torch(page, counts):
     zoo.list_models()
     for name, resolution, batch in counts:
         zoo.count(name, resolution, batch)
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(OPEN_PAGE.format(page=page))], cwd=ROOT,
-                            capture_output=True, text=True, timeout=240, env=dict(os.environ))
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(OPEN_PAGE.format(page=page))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=dict(os.environ),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -24,6 +24,7 @@ from calc.torch_build import build_stack  # noqa: E402
 # torch notes that "same" with an even kernel pads asymmetrically; those cases are deliberate
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 
+
 def assert_matches_torch(stack_json: dict) -> None:
     """Every layer: calc's output shape, params and MACs == torch's on the meta device."""
     stack = calc.parse_stack(stack_json)
@@ -53,39 +54,109 @@ def _conv(out_channels: int, kernel_size, **fields) -> dict:
 
 
 STACKS = [
-    pytest.param({"input": [3, 17, 17], "batch": 2, "layers": [
-        _conv(8, 3, stride=2, padding=1), {"type": "batchnorm2d"}, {"type": "relu"},
-        _conv(8, 3, dilation=2, groups=4, bias=False), _conv(6, [3, 5], stride=[1, 2], padding=[0, 2]),
-        {"type": "maxpool2d", "kernel_size": 3, "stride": 2, "padding": 1}, {"type": "flatten"},
-        {"type": "linear", "out_features": 7}]}, id="strided-dilated-grouped-rect"),
-    pytest.param({"input": [4, 9, 10], "layers": [
-        _conv(6, 4, padding="same"), _conv(6, [2, 4], padding="same", dilation=[2, 1], groups=2),
-        {"type": "depthwise_conv2d", "kernel_size": 3, "padding": "same", "multiplier": 2},
-        {"type": "hardswish"}]}, id="padding-same-even-kernels"),
-    pytest.param({"input": [8, 15, 13], "batch": 3, "layers": [
-        {"type": "depthwise_conv2d", "kernel_size": [3, 5], "stride": 2, "multiplier": 2, "bias": False},
-        {"type": "pointwise_conv2d", "out_channels": 12}, {"type": "relu6"},
-        {"type": "separable_conv2d", "out_channels": 5, "kernel_size": 3, "stride": 2, "padding": 1},
-        {"type": "avgpool2d", "kernel_size": [2, 3], "padding": [1, 1]}, {"type": "silu"}]},
-                 id="depthwise-pointwise-separable-pools"),
-    pytest.param({"input": [5, 7, 7], "layers": [
-        {"type": "adaptive_avgpool2d", "output_size": 3}, {"type": "adaptive_avgpool2d", "output_size": [5, 2]},
-        {"type": "adaptive_avgpool2d", "output_size": [1, 1]}, {"type": "flatten"}, {"type": "dropout", "p": 0.3},
-        {"type": "linear", "out_features": 4, "bias": False}, {"type": "sigmoid"}]}, id="adaptive-pools"),
-    pytest.param({"input": [16, 64], "batch": 2, "layers": [
-        {"type": "layernorm"}, {"type": "attention", "num_heads": 4}, {"type": "attention", "num_heads": 8,
-                                                                         "bias": False},
-        {"type": "linear", "out_features": 48}, {"type": "gelu"}, {"type": "attention", "num_heads": 3},
-        {"type": "tanh"}, {"type": "flatten"}, {"type": "linear", "out_features": 2}]}, id="tokens-attention"),
-    pytest.param({"input": [1, 5], "layers": [{"type": "attention", "num_heads": 5}]}, id="attention-one-token"),
-    pytest.param({"input": [512], "layers": [{"type": "linear", "out_features": 1000}, {"type": "layernorm"}]},
-                 id="vector"),
-    pytest.param({"input": [3, 6, 8], "layers": [{"type": "linear", "out_features": 5}, {"type": "layernorm"},
-                                                 _conv(2, [6, 5])]}, id="linear-on-image-then-conv"),
+    pytest.param(
+        {
+            "input": [3, 17, 17],
+            "batch": 2,
+            "layers": [
+                _conv(8, 3, stride=2, padding=1),
+                {"type": "batchnorm2d"},
+                {"type": "relu"},
+                _conv(8, 3, dilation=2, groups=4, bias=False),
+                _conv(6, [3, 5], stride=[1, 2], padding=[0, 2]),
+                {"type": "maxpool2d", "kernel_size": 3, "stride": 2, "padding": 1},
+                {"type": "flatten"},
+                {"type": "linear", "out_features": 7},
+            ],
+        },
+        id="strided-dilated-grouped-rect",
+    ),
+    pytest.param(
+        {
+            "input": [4, 9, 10],
+            "layers": [
+                _conv(6, 4, padding="same"),
+                _conv(6, [2, 4], padding="same", dilation=[2, 1], groups=2),
+                {"type": "depthwise_conv2d", "kernel_size": 3, "padding": "same", "multiplier": 2},
+                {"type": "hardswish"},
+            ],
+        },
+        id="padding-same-even-kernels",
+    ),
+    pytest.param(
+        {
+            "input": [8, 15, 13],
+            "batch": 3,
+            "layers": [
+                {
+                    "type": "depthwise_conv2d",
+                    "kernel_size": [3, 5],
+                    "stride": 2,
+                    "multiplier": 2,
+                    "bias": False,
+                },
+                {"type": "pointwise_conv2d", "out_channels": 12},
+                {"type": "relu6"},
+                {"type": "separable_conv2d", "out_channels": 5, "kernel_size": 3, "stride": 2, "padding": 1},
+                {"type": "avgpool2d", "kernel_size": [2, 3], "padding": [1, 1]},
+                {"type": "silu"},
+            ],
+        },
+        id="depthwise-pointwise-separable-pools",
+    ),
+    pytest.param(
+        {
+            "input": [5, 7, 7],
+            "layers": [
+                {"type": "adaptive_avgpool2d", "output_size": 3},
+                {"type": "adaptive_avgpool2d", "output_size": [5, 2]},
+                {"type": "adaptive_avgpool2d", "output_size": [1, 1]},
+                {"type": "flatten"},
+                {"type": "dropout", "p": 0.3},
+                {"type": "linear", "out_features": 4, "bias": False},
+                {"type": "sigmoid"},
+            ],
+        },
+        id="adaptive-pools",
+    ),
+    pytest.param(
+        {
+            "input": [16, 64],
+            "batch": 2,
+            "layers": [
+                {"type": "layernorm"},
+                {"type": "attention", "num_heads": 4},
+                {"type": "attention", "num_heads": 8, "bias": False},
+                {"type": "linear", "out_features": 48},
+                {"type": "gelu"},
+                {"type": "attention", "num_heads": 3},
+                {"type": "tanh"},
+                {"type": "flatten"},
+                {"type": "linear", "out_features": 2},
+            ],
+        },
+        id="tokens-attention",
+    ),
+    pytest.param(
+        {"input": [1, 5], "layers": [{"type": "attention", "num_heads": 5}]}, id="attention-one-token"
+    ),
+    pytest.param(
+        {"input": [512], "layers": [{"type": "linear", "out_features": 1000}, {"type": "layernorm"}]},
+        id="vector",
+    ),
+    pytest.param(
+        {
+            "input": [3, 6, 8],
+            "layers": [{"type": "linear", "out_features": 5}, {"type": "layernorm"}, _conv(2, [6, 5])],
+        },
+        id="linear-on-image-then-conv",
+    ),
     # batchnorm on one value per channel: torch refuses it in training mode, so the oracle
     # builds in eval mode (found by the property test below)
-    pytest.param({"input": [2, 1, 1], "layers": [{"type": "batchnorm2d"}, {"type": "relu"}]},
-                 id="batchnorm-one-value-per-channel"),
+    pytest.param(
+        {"input": [2, 1, 1], "layers": [{"type": "batchnorm2d"}, {"type": "relu"}]},
+        id="batchnorm-one-value-per-channel",
+    ),
 ] + [pytest.param(entry.stack, id=f"preset-{_slug(entry.name)}") for entry in PRESETS]
 
 
@@ -97,11 +168,16 @@ def test_stack_matches_torch(stack_json: dict):
 # ---------------------------------------------------------------------------
 # random valid stacks, every registered kind drawn through its registration's field strategies
 
+
 def _fitting_kinds(shape: tuple[int, ...]) -> list:
     """The kinds that accept one sample of ``shape``; a kind with more fields to get wrong
     (the convolutions) is listed once per field, so it is drawn more often."""
-    return [kind for kind in calc.layer_kinds() if kind.input_rank in (None, len(shape))
-            for _ in range(1 + len(kind.fields))]
+    return [
+        kind
+        for kind in calc.layer_kinds()
+        if kind.input_rank in (None, len(shape))
+        for _ in range(1 + len(kind.fields))
+    ]
 
 
 def _layer(draw, shape: tuple[int, ...]) -> dict:
@@ -117,7 +193,10 @@ def valid_stacks(draw) -> dict:
     if draw(st.integers(0, 2)):  # two image stacks for one token stack
         input_shape = [draw(st.integers(1, 32)), draw(st.integers(1, 32)), draw(st.integers(1, 32))]
     else:
-        input_shape = [draw(st.integers(1, 16)), draw(st.sampled_from((1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)))]
+        input_shape = [
+            draw(st.integers(1, 16)),
+            draw(st.sampled_from((1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64))),
+        ]
     stack = {"input": input_shape, "batch": draw(st.integers(1, 3)), "layers": []}
     shape = tuple(input_shape)
     for _ in range(draw(st.integers(1, 6))):
@@ -139,14 +218,37 @@ def test_random_valid_stacks_match_torch(stack_json: dict):
 # a real module on the CPU
 
 CPU_STACKS = [
-    pytest.param({"input": [3, 17, 17], "batch": 2, "layers": [
-        _conv(8, 3, stride=2, padding=1), {"type": "batchnorm2d"}, {"type": "relu"},
-        {"type": "separable_conv2d", "out_channels": 6, "kernel_size": [2, 4], "padding": "same"},
-        {"type": "avgpool2d", "kernel_size": 3, "padding": 1}, {"type": "adaptive_avgpool2d", "output_size": 2},
-        {"type": "flatten"}, {"type": "dropout"}, {"type": "linear", "out_features": 5}]}, id="image"),
-    pytest.param({"input": [6, 16], "batch": 3, "layers": [
-        {"type": "layernorm"}, {"type": "attention", "num_heads": 4}, {"type": "linear", "out_features": 8},
-        {"type": "gelu"}]}, id="tokens"),
+    pytest.param(
+        {
+            "input": [3, 17, 17],
+            "batch": 2,
+            "layers": [
+                _conv(8, 3, stride=2, padding=1),
+                {"type": "batchnorm2d"},
+                {"type": "relu"},
+                {"type": "separable_conv2d", "out_channels": 6, "kernel_size": [2, 4], "padding": "same"},
+                {"type": "avgpool2d", "kernel_size": 3, "padding": 1},
+                {"type": "adaptive_avgpool2d", "output_size": 2},
+                {"type": "flatten"},
+                {"type": "dropout"},
+                {"type": "linear", "out_features": 5},
+            ],
+        },
+        id="image",
+    ),
+    pytest.param(
+        {
+            "input": [6, 16],
+            "batch": 3,
+            "layers": [
+                {"type": "layernorm"},
+                {"type": "attention", "num_heads": 4},
+                {"type": "linear", "out_features": 8},
+                {"type": "gelu"},
+            ],
+        },
+        id="tokens",
+    ),
 ] + [pytest.param(entry.stack, id=f"preset-{_slug(entry.name)}") for entry in PRESETS]
 
 

@@ -22,7 +22,9 @@ BLOCK = preset("Transformer encoder block (ViT-B/16)").stack
 def test_the_server_caps_uploads_at_the_stack_limit():
     server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]
     assert server["maxUploadSize"] == MAX_UPLOAD_MB
-    assert (MAX_UPLOAD_MB - 1) * 2**20 < MAX_JSON_BYTES <= MAX_UPLOAD_MB * 2**20  # the smallest MiB cap that fits
+    assert (
+        (MAX_UPLOAD_MB - 1) * 2**20 < MAX_JSON_BYTES <= MAX_UPLOAD_MB * 2**20
+    )  # the smallest MiB cap that fits
 
 
 @pytest.fixture
@@ -40,14 +42,18 @@ def test_a_file_over_the_limit_is_refused_and_dropped(builder):
     builder.file_uploader(key="upload_json_0").upload("big.json", oversized, "application/json").run()
     assert not builder.exception
     assert builder.session_state["stack"]["layers"] == layers
-    assert any(f"It is {len(oversized):,} bytes, beyond the limit of {MAX_JSON_BYTES:,}" in read_text(error.value)
-               and "unchanged" in read_text(error.value) for error in builder.error)
+    assert any(
+        f"It is {len(oversized):,} bytes, beyond the limit of {MAX_JSON_BYTES:,}" in read_text(error.value)
+        and "unchanged" in read_text(error.value)
+        for error in builder.error
+    )
     assert builder.file_uploader(key="upload_json_1").value is None  # a fresh, empty uploader
 
 
 def test_an_accepted_upload_is_let_go_too(builder):
-    builder.file_uploader(key="upload_json_0").upload("block.json", json.dumps(BLOCK).encode(),
-                                                      "application/json").run()
+    builder.file_uploader(key="upload_json_0").upload(
+        "block.json", json.dumps(BLOCK).encode(), "application/json"
+    ).run()
     assert not builder.exception
     assert builder.session_state["stack"]["layers"] == BLOCK["layers"]
     assert builder.file_uploader(key="upload_json_1").value is None

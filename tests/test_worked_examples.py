@@ -20,12 +20,27 @@ WORKED = [
     # name, output shape, params, MACs
     pytest.param("Worked example: matrix-vector", (1000,), 1000 * 512 + 1000, 1000 * 512, id="matrix-vector"),
     pytest.param("Worked example: GEMM", (1000, 256), 256 * 512 + 256, 1000 * 256 * 512, id="gemm"),
-    pytest.param("Worked example: 3x3 conv, RGB in", (64, 224, 224), 64 * 3 * 3 * 3 + 64,
-                 64 * 3 * 3 * 3 * 224 * 224, id="conv-3x3-rgb"),
-    pytest.param("Worked example: standard 3x3 conv 32 -> 64", (64, 224, 224), 64 * 32 * 3 * 3 + 64,
-                 64 * 32 * 3 * 3 * 224 * 224, id="standard-conv-32-64"),
-    pytest.param("Worked example: separable 3x3 conv 32 -> 64", (64, 224, 224), 32 * 3 * 3 + 64 * 32 + 64,
-                 32 * 3 * 3 * 224 * 224 + 64 * 32 * 224 * 224, id="separable-conv-32-64"),
+    pytest.param(
+        "Worked example: 3x3 conv, RGB in",
+        (64, 224, 224),
+        64 * 3 * 3 * 3 + 64,
+        64 * 3 * 3 * 3 * 224 * 224,
+        id="conv-3x3-rgb",
+    ),
+    pytest.param(
+        "Worked example: standard 3x3 conv 32 -> 64",
+        (64, 224, 224),
+        64 * 32 * 3 * 3 + 64,
+        64 * 32 * 3 * 3 * 224 * 224,
+        id="standard-conv-32-64",
+    ),
+    pytest.param(
+        "Worked example: separable 3x3 conv 32 -> 64",
+        (64, 224, 224),
+        32 * 3 * 3 + 64 * 32 + 64,
+        32 * 3 * 3 * 224 * 224 + 64 * 32 * 224 * 224,
+        id="separable-conv-32-64",
+    ),
 ]
 
 
@@ -62,7 +77,11 @@ def test_rgb_conv_is_not_the_published_slip():
 def test_separable_rows_show_both_parts():
     report = analyse_preset("Worked example: separable 3x3 conv 32 -> 64")
     rows = report.rows_with_parts()
-    assert [(row.name, row.is_part) for row in rows] == [("0", False), ("0.depthwise", True), ("0.pointwise", True)]
+    assert [(row.name, row.is_part) for row in rows] == [
+        ("0", False),
+        ("0.depthwise", True),
+        ("0.pointwise", True),
+    ]
     whole, depthwise, pointwise = rows
     assert depthwise.macs == 32 * 3 * 3 * 224 * 224 == 14_450_688
     assert pointwise.macs == 64 * 32 * 224 * 224 == 102_760_448
@@ -91,17 +110,24 @@ def test_conv_formula_text_substitutes_the_worked_numbers():
 
 # whole presets pinned (as flop_counter pins a ResNet-18): name, params, MACs
 PINNED = [
-    pytest.param("Small CNN (CIFAR-10)",
-                 32 * 3 * 3 * 3 + 2 * 32 + 64 * 32 * 3 * 3 + 2 * 64 + 128 * 64 * 3 * 3 + 2 * 128 + 10 * 128 + 10,
-                 32 * 3 * 3 * 3 * 32 * 32 + 64 * 32 * 3 * 3 * 16 * 16 + 128 * 64 * 3 * 3 * 8 * 8 + 10 * 128,
-                 id="small-cnn"),
-    pytest.param("MobileNetV2 block",
-                 192 * 32 + 2 * 192 + 192 * 3 * 3 + 2 * 192 + 32 * 192 + 2 * 32,
-                 192 * 32 * 56 * 56 + 192 * 3 * 3 * 56 * 56 + 32 * 192 * 56 * 56, id="mobilenetv2-block"),
-    pytest.param("Transformer encoder block (ViT-B/16)",
-                 2 * 768 + (4 * 768 * 768 + 4 * 768) + 2 * 768 + (3072 * 768 + 3072) + (768 * 3072 + 768),
-                 197 * 768 * 3 * 768 + 2 * (12 * 197 * 197 * 64) + 197 * 768 * 768 + 2 * 197 * 768 * 3072,
-                 id="vit-b16-block"),
+    pytest.param(
+        "Small CNN (CIFAR-10)",
+        32 * 3 * 3 * 3 + 2 * 32 + 64 * 32 * 3 * 3 + 2 * 64 + 128 * 64 * 3 * 3 + 2 * 128 + 10 * 128 + 10,
+        32 * 3 * 3 * 3 * 32 * 32 + 64 * 32 * 3 * 3 * 16 * 16 + 128 * 64 * 3 * 3 * 8 * 8 + 10 * 128,
+        id="small-cnn",
+    ),
+    pytest.param(
+        "MobileNetV2 block",
+        192 * 32 + 2 * 192 + 192 * 3 * 3 + 2 * 192 + 32 * 192 + 2 * 32,
+        192 * 32 * 56 * 56 + 192 * 3 * 3 * 56 * 56 + 32 * 192 * 56 * 56,
+        id="mobilenetv2-block",
+    ),
+    pytest.param(
+        "Transformer encoder block (ViT-B/16)",
+        2 * 768 + (4 * 768 * 768 + 4 * 768) + 2 * 768 + (3072 * 768 + 3072) + (768 * 3072 + 768),
+        197 * 768 * 3 * 768 + 2 * (12 * 197 * 197 * 64) + 197 * 768 * 768 + 2 * 197 * 768 * 3072,
+        id="vit-b16-block",
+    ),
 ]
 
 

@@ -38,20 +38,30 @@ def test_counts_match_torchvision_metadata(name):
     assert not report.unsupported, report.unsupported
 
 
-@pytest.mark.parametrize("name, size", [
-    pytest.param("resnet50", 224, id="resnet50"), pytest.param("inception_v3", 299, id="inception_v3"),
-    pytest.param("efficientnet_b7", 600, id="efficientnet_b7"), pytest.param("vit_h_14", 518, id="vit_h_14"),
-    pytest.param("regnet_y_128gf", 384, id="regnet_y_128gf"),
-])
+@pytest.mark.parametrize(
+    "name, size",
+    [
+        pytest.param("resnet50", 224, id="resnet50"),
+        pytest.param("inception_v3", 299, id="inception_v3"),
+        pytest.param("efficientnet_b7", 600, id="efficientnet_b7"),
+        pytest.param("vit_h_14", 518, id="vit_h_14"),
+        pytest.param("regnet_y_128gf", 384, id="regnet_y_128gf"),
+    ],
+)
 def test_native_input_is_the_default_weights_crop(name, size):
     assert zoo.model_info(name).input_shape == (3, size, size)
 
 
-@pytest.mark.parametrize("name, gmacs", [
-    pytest.param("mobilenet_v2", 0.30, id="mobilenet_v2"), pytest.param("squeezenet1_0", 0.82, id="squeezenet"),
-    pytest.param("resnet50", 4.09, id="resnet50"), pytest.param("resnet152", 11.51, id="resnet152"),
-    pytest.param("vgg16", 15.47, id="vgg16"),
-])
+@pytest.mark.parametrize(
+    "name, gmacs",
+    [
+        pytest.param("mobilenet_v2", 0.30, id="mobilenet_v2"),
+        pytest.param("squeezenet1_0", 0.82, id="squeezenet"),
+        pytest.param("resnet50", 4.09, id="resnet50"),
+        pytest.param("resnet152", 11.51, id="resnet152"),
+        pytest.param("vgg16", 15.47, id="vgg16"),
+    ],
+)
 def test_the_classic_cost_table_is_in_gmacs(name, gmacs):
     assert round(zoo.count(name).macs / 10**9, 2) == gmacs
 
@@ -71,8 +81,9 @@ def test_fused_attention_fast_path_is_counted_as_its_math():
     # nn.MultiheadAttention in eval mode on real CPU tensors takes a fused kernel that hides
     # its matmuls; MACscope counts 4*N*L*D*D + 2*N*L*L*D all the same.
     n, length, d, heads = 2, 10, 32, 4
-    attention = calc.parse_stack({"input": [length, d], "batch": n,
-                                  "layers": [{"type": "attention", "num_heads": heads}]})
+    attention = calc.parse_stack(
+        {"input": [length, d], "batch": n, "layers": [{"type": "attention", "num_heads": heads}]}
+    )
     model = build_stack(attention, "cpu")
     expected = 4 * n * length * d * d + 2 * n * length * length * d
     assert count_module(model, (length, d), batch=n).macs == expected
@@ -110,8 +121,13 @@ def test_ops_without_a_formula_are_listed_not_zero():
 
 
 def test_cli_count_json():
-    result = subprocess.run([sys.executable, "-m", "calc", "count", "resnet18", "stack: MobileNetV2 block",
-                             "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "calc", "count", "resnet18", "stack: MobileNetV2 block", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     resnet, block = json.loads(result.stdout)
     assert resnet["model"] == "resnet18" and resnet["input_shape"] == [3, 224, 224] and resnet["batch"] == 1
@@ -122,27 +138,37 @@ def test_cli_count_json():
 
 
 def test_cli_count_resolution_and_batch_scale():
-    result = subprocess.run([sys.executable, "-m", "calc", "count", "vgg11", "--resolution", "112", "--batch",
-                             "2", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "calc", "count", "vgg11", "--resolution", "112", "--batch", "2", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     (vgg,) = json.loads(result.stdout)
     assert vgg["input_shape"] == [3, 112, 112] and vgg["batch"] == 2
     assert vgg["macs"] == 2 * zoo.count("vgg11", resolution=112).macs
 
 
-@pytest.mark.parametrize("arguments, needle", [
-    pytest.param(["count", "resnet5"], "no zoo model named 'resnet5'", id="unknown-model"),
-    pytest.param(["count", "resnet18", "--resolution", "8"], "--resolution", id="tiny-resolution"),
-    pytest.param(["count", "resnet18", "--batch", "0"], "--batch", id="zero-batch"),
-])
+@pytest.mark.parametrize(
+    "arguments, needle",
+    [
+        pytest.param(["count", "resnet5"], "no zoo model named 'resnet5'", id="unknown-model"),
+        pytest.param(["count", "resnet18", "--resolution", "8"], "--resolution", id="tiny-resolution"),
+        pytest.param(["count", "resnet18", "--batch", "0"], "--batch", id="zero-batch"),
+    ],
+)
 def test_cli_count_bad_input(arguments, needle):
-    result = subprocess.run([sys.executable, "-m", "calc", *arguments], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "calc", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2 and needle in result.stderr and "Traceback" not in result.stderr
 
 
 def test_cli_zoo_lists_metadata():
-    result = subprocess.run([sys.executable, "-m", "calc", "zoo", "--json"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "calc", "zoo", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     models = {entry["model"]: entry for entry in json.loads(result.stdout)}
     assert len(models) == len(zoo.list_models())
     assert models["resnet50"]["gmacs"] == 4.089 and models["resnet50"]["num_params"] == 25_557_032

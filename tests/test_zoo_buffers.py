@@ -26,18 +26,24 @@ from calc.torch_measure import measure, prepare
 ROOT = Path(__file__).resolve().parents[1]
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 RUN_SECONDS = 0.05
-CPU_BUDGET_MACS = 20 * 10**9       # a forward this big takes tens of seconds on a busy 2-core machine
-CPU_BUDGET_PARAMS = 100 * 10**6    # two CPU constructions of a model this big fit in memory
+CPU_BUDGET_MACS = 20 * 10**9  # a forward this big takes tens of seconds on a busy 2-core machine
+CPU_BUDGET_PARAMS = 100 * 10**6  # two CPU constructions of a model this big fit in memory
 
 
 def constructed_names(model: nn.Module, buffers_only: bool = False) -> list[str]:
     names = []
     for path, module in model.named_modules():
         has_initializer = hasattr(module, "reset_parameters") or isinstance(module, nn.MultiheadAttention)
-        parameters = [] if has_initializer or buffers_only else \
-            [name for name, _ in module.named_parameters(recurse=False)]
-        buffers = [] if isinstance(module, nn.modules.batchnorm._NormBase) else \
-            [name for name, _ in module.named_buffers(recurse=False)]
+        parameters = (
+            []
+            if has_initializer or buffers_only
+            else [name for name, _ in module.named_parameters(recurse=False)]
+        )
+        buffers = (
+            []
+            if isinstance(module, nn.modules.batchnorm._NormBase)
+            else [name for name, _ in module.named_buffers(recurse=False)]
+        )
         names += [f"{path}.{name}" if path else name for name in chain(parameters, buffers)]
     return names
 
@@ -46,10 +52,12 @@ MODELS = [name for name in zoo.list_models() if constructed_names(zoo.module(nam
 # Counted and measured on the CPU: every model with computed buffers (indices that crash
 # a forward when stale), and the smallest model of each other family with constructed values.
 COMPUTED_BUFFERS = [name for name in MODELS if constructed_names(zoo.module(name), buffers_only=True)]
-ON_CPU = COMPUTED_BUFFERS + [min((name for name in MODELS if zoo.family(name) == family),
-                                 key=lambda name: zoo.model_info(name).gmacs)
-                            for family in sorted({zoo.family(name) for name in MODELS}
-                                                 - {zoo.family(name) for name in COMPUTED_BUFFERS})]
+ON_CPU = COMPUTED_BUFFERS + [
+    min((name for name in MODELS if zoo.family(name) == family), key=lambda name: zoo.model_info(name).gmacs)
+    for family in sorted(
+        {zoo.family(name) for name in MODELS} - {zoo.family(name) for name in COMPUTED_BUFFERS}
+    )
+]
 
 
 def small_resolution(name: str) -> int | None:
@@ -62,7 +70,9 @@ def on_cpu(name: str):
     """``name`` where a CPU forward fits the test's budget, else a skip."""
     macs = zoo.count(name, small_resolution(name)).macs
     if macs > CPU_BUDGET_MACS:
-        pytest.skip(f"{name}: {macs / 1e9:.0f} GMACs at its smallest size, beyond a CPU test (the CUDA twin runs it)")
+        pytest.skip(
+            f"{name}: {macs / 1e9:.0f} GMACs at its smallest size, beyond a CPU test (the CUDA twin runs it)"
+        )
     return name
 
 
@@ -78,7 +88,15 @@ def test_the_models_with_constructed_values_are_found():
     # torchvision 0.29: the issue's seven with computed buffers, then ConvNeXt and ViT parameters
     assert {"swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b", "maxvit_t"} <= set(MODELS)
     assert {"convnext_tiny", "vit_b_16"} <= set(MODELS)
-    assert set(COMPUTED_BUFFERS) == {"swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b", "maxvit_t"}
+    assert set(COMPUTED_BUFFERS) == {
+        "swin_t",
+        "swin_s",
+        "swin_b",
+        "swin_v2_t",
+        "swin_v2_s",
+        "swin_v2_b",
+        "maxvit_t",
+    }
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -117,8 +135,13 @@ def test_measured_on_the_cpu(name):
 
 
 def test_cli_counts_swin_t_on_the_cpu():
-    result = subprocess.run([sys.executable, "-m", "calc", "count", "swin_t", "--device", "cpu", "--resolution", "64",
-                             "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "calc", "count", "swin_t", "--device", "cpu", "--resolution", "64", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-800:]
 
 

@@ -41,13 +41,24 @@ def test_the_rule_is_what_torch_accepts(name):
             assert not torch_accepts(model, rule.minimum - 1)
 
 
-@pytest.mark.parametrize("name, size, message", [
-    pytest.param("maxvit_t", 240, "maxvit_t accepts only 224×224 inputs (it is built for that size), not 240×240",
-                 id="maxvit-fixed"),
-    pytest.param("vit_h_14", 224, "vit_h_14 accepts only 518×518 inputs", id="vit-fixed"),
-    pytest.param("alexnet", 40, "alexnet accepts inputs from 63×63 pixels up, not 40×40; its native size is 224",
-                 id="alexnet-minimum"),
-])
+@pytest.mark.parametrize(
+    "name, size, message",
+    [
+        pytest.param(
+            "maxvit_t",
+            240,
+            "maxvit_t accepts only 224×224 inputs (it is built for that size), not 240×240",
+            id="maxvit-fixed",
+        ),
+        pytest.param("vit_h_14", 224, "vit_h_14 accepts only 518×518 inputs", id="vit-fixed"),
+        pytest.param(
+            "alexnet",
+            40,
+            "alexnet accepts inputs from 63×63 pixels up, not 40×40; its native size is 224",
+            id="alexnet-minimum",
+        ),
+    ],
+)
 def test_a_refused_resolution_says_which_sizes_the_model_accepts(name, size, message):
     with pytest.raises(SpecError, match=re.escape(message)) as refusal:
         zoo.count(name, size)
@@ -62,7 +73,12 @@ def test_swin_pads_any_size_to_its_windows():
 
 
 def test_cli_refusal_names_the_accepted_sizes():
-    result = subprocess.run([sys.executable, "-m", "calc", "count", "maxvit_t", "--resolution", "240"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "calc", "count", "maxvit_t", "--resolution", "240"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "accepts only 224×224 inputs" in result.stderr and "invalid for input" not in result.stderr

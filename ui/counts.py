@@ -15,7 +15,7 @@ from calc.analyze import Report
 from ui import shell
 
 # A Report of the largest zoo model is about 100 kB, most are a few kB: hundreds fit in memory.
-MAX_COUNTS = 512   # the Compare page sweeps each chosen model at seven resolutions
+MAX_COUNTS = 512  # the Compare page sweeps each chosen model at seven resolutions
 
 
 @st.cache_data(show_spinner=False, max_entries=MAX_COUNTS)

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 
 from calc.time_bound import Stopped
 
-WAIT_POLL_SECONDS = 0.25      # how often a waiting session redraws its place in line
+WAIT_POLL_SECONDS = 0.25  # how often a waiting session redraws its place in line
 SHUTDOWN_WAIT_SECONDS = 30.0  # at exit, how long the running measurement may take to stop
 
 
@@ -34,7 +34,7 @@ class DeviceQueue:
         self._condition = threading.Condition()
         self._lines: dict[str, list[int]] = {}
         self._tickets = itertools.count(1)
-        self.stop = threading.Event()   # set at shutdown: measurements end at their next check
+        self.stop = threading.Event()  # set at shutdown: measurements end at their next check
 
     def waiting(self, device: str) -> int:
         """How many measurements are running or waiting on ``device``."""
@@ -59,7 +59,7 @@ class DeviceQueue:
                     if ahead == 0:
                         break
                 if on_wait:
-                    on_wait(ahead)   # outside the lock: in a stopped script it raises
+                    on_wait(ahead)  # outside the lock: in a stopped script it raises
                 with self._condition:
                     if line.index(ticket) == ahead:
                         self._condition.wait(WAIT_POLL_SECONDS)

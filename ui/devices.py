@@ -13,7 +13,7 @@ from calc.jsontext import read_json
 from ui import latency_runs as runs
 from ui.links import MAX_VALUE_CHARS
 
-CUSTOM = "latency_custom_devices"    # name -> Hardware, added in this session
+CUSTOM = "latency_custom_devices"  # name -> Hardware, added in this session
 # The form's units, T(FL)OP/s and GB/s, and its limits: calc.hardware's, which a link's device meets too.
 PEAK_UNIT, BANDWIDTH_UNIT = 1e12, 1e9
 MAX_PEAK = hw.MAX_PEAK_FLOPS_PER_S / PEAK_UNIT
@@ -25,8 +25,9 @@ def add_custom_device() -> None:
     peaks = {dtype: values[f"latency_custom_{dtype}"] * PEAK_UNIT for dtype in hw.COMPUTE_DTYPES}
     bandwidth_bytes_per_s = values["latency_custom_bandwidth"] * BANDWIDTH_UNIT
     try:
-        device = hw.custom_hardware(values["latency_custom_name"], peaks, bandwidth_bytes_per_s,
-                                    values["latency_custom_kind"])
+        device = hw.custom_hardware(
+            values["latency_custom_name"], peaks, bandwidth_bytes_per_s, values["latency_custom_kind"]
+        )
     except SpecError as error:
         values["latency_custom_message"] = ("error", str(error))
         return
@@ -63,5 +64,12 @@ def read_device(text: str) -> hw.Hardware:
 
 
 def write_device(entry: hw.Hardware) -> str:
-    return json.dumps({"name": entry.name, "kind": entry.kind, "peaks": entry.peak_flops_per_s,
-                       "bandwidth": entry.bandwidth_bytes_per_s}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "name": entry.name,
+            "kind": entry.kind,
+            "peaks": entry.peak_flops_per_s,
+            "bandwidth": entry.bandwidth_bytes_per_s,
+        },
+        separators=(",", ":"),
+    )

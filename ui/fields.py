@@ -46,6 +46,7 @@ def _pack(height: int, width: int) -> int | list[int]:
 # ---------------------------------------------------------------------------
 # one entry per widget kind (Field.widget): its state for a value, its value from the state, drawing it
 
+
 def _pair_state(key: str, value: Any) -> dict[str, Any]:
     height, width = _pair_value(value)
     return {f"{key}.h": height, f"{key}.w": width}
@@ -89,13 +90,30 @@ def _draw_pair(field: Field, key: str, on_change, args, disabled: bool = False) 
     left, right = st.columns(2)
     for column, axis in ((left, "h"), (right, "w")):
         with column:
-            st.number_input(f"{field.name} {axis}", step=1, key=f"{key}.{axis}", help=_with_range(field),
-                            disabled=disabled, on_change=on_change, args=args)
+            st.number_input(
+                f"{field.name} {axis}",
+                step=1,
+                key=f"{key}.{axis}",
+                help=_with_range(field),
+                disabled=disabled,
+                on_change=on_change,
+                args=args,
+            )
 
 
 def _padding_mode(field: Field, key: str, on_change, args) -> bool:
-    return st.radio(field.name, ("explicit", "same"), key=f"{key}.mode", horizontal=True, help=field.help,
-                    on_change=on_change, args=args) == "same"
+    return (
+        st.radio(
+            field.name,
+            ("explicit", "same"),
+            key=f"{key}.mode",
+            horizontal=True,
+            help=field.help,
+            on_change=on_change,
+            args=args,
+        )
+        == "same"
+    )
 
 
 def _draw_padding(field: Field, key: str, on_change, args) -> None:
@@ -104,14 +122,22 @@ def _draw_padding(field: Field, key: str, on_change, args) -> None:
 
 def _draw_padding_one_axis(field: Field, key: str, on_change, args) -> None:
     same = _padding_mode(field, key, on_change, args)
-    st.number_input(field.name, step=1, key=f"{key}.n", help=_with_range(field), disabled=same,
-                    on_change=on_change, args=args)
+    st.number_input(
+        field.name,
+        step=1,
+        key=f"{key}.n",
+        help=_with_range(field),
+        disabled=same,
+        on_change=on_change,
+        args=args,
+    )
 
 
 def _draw_auto_pair(field: Field, key: str, on_change, args) -> None:
     # pooling's stride: None means "as kernel_size"
-    automatic = st.checkbox(f"{field.name} = kernel_size", key=f"{key}.auto", help=field.help,
-                            on_change=on_change, args=args)
+    automatic = st.checkbox(
+        f"{field.name} = kernel_size", key=f"{key}.auto", help=field.help, on_change=on_change, args=args
+    )
     _draw_pair(field, key, on_change, args, disabled=automatic)
 
 
@@ -124,21 +150,28 @@ def _draw_checkbox(field: Field, key: str, on_change, args) -> None:
 
 
 def _draw_probability(field: Field, key: str, on_change, args) -> None:
-    st.number_input(field.name, step=0.05, key=key, help=f"{field.help}; from 0 up to (not including) 1",
-                    on_change=on_change, args=args)
+    st.number_input(
+        field.name,
+        step=0.05,
+        key=key,
+        help=f"{field.help}; from 0 up to (not including) 1",
+        on_change=on_change,
+        args=args,
+    )
 
 
 class _Widget(NamedTuple):
     state: Callable[[str, Any], dict[str, Any]]  # (key, JSON value) -> widget state under that key
-    read: Callable[[Any, str], Any]              # (session state, key) -> JSON value
-    draw: Callable                               # (field, key, on_change, args) -> None
+    read: Callable[[Any, str], Any]  # (session state, key) -> JSON value
+    draw: Callable  # (field, key, on_change, args) -> None
 
 
 WIDGETS = {
     "whole number": _Widget(lambda key, value: {key: value}, lambda state, key: state[key], _draw_number),
     "checkbox": _Widget(lambda key, value: {key: value}, lambda state, key: state[key], _draw_checkbox),
-    "probability": _Widget(lambda key, value: {key: float(value)}, lambda state, key: float(state[key]),
-                           _draw_probability),
+    "probability": _Widget(
+        lambda key, value: {key: float(value)}, lambda state, key: float(state[key]), _draw_probability
+    ),
     "pair": _Widget(_pair_state, _pair_read, _draw_pair),
     "pair or kernel_size": _Widget(_auto_pair_state, _auto_pair_read, _draw_auto_pair),
     "padding": _Widget(_padding_state, _padding_read, _draw_padding),
@@ -156,8 +189,9 @@ def _seed_field(field: Field, key: str, value: Any, force: bool = False) -> None
 
 def refuse(key: str, name: str, typed: Any, reason: str, kept: Any) -> None:
     """Say under the widget ``key`` why ``typed`` was not applied to ``name`` (shown once, on the next run)."""
-    st.session_state.setdefault(REFUSED, {})[key] = (f"{name} {json.dumps(typed)} was not applied: {reason}. "
-                                                     f"It stays {json.dumps(kept)}.")
+    st.session_state.setdefault(REFUSED, {})[key] = (
+        f"{name} {json.dumps(typed)} was not applied: {reason}. It stays {json.dumps(kept)}."
+    )
 
 
 def show_refused(key: str) -> None:
@@ -195,8 +229,9 @@ def field_widget(field: Field, key: str, value: Any, on_change, args) -> None:
     WIDGETS[field.widget].draw(field, key, on_change, args)
 
 
-def edit_layer(kind: LayerKind, layer: dict[str, Any], uid: int,
-               error_field: str | None, error_message: str | None) -> None:
+def edit_layer(
+    kind: LayerKind, layer: dict[str, Any], uid: int, error_field: str | None, error_message: str | None
+) -> None:
     """Draw every field of ``layer``; each edit is stored by a callback before the rerun."""
     for field in kind.fields:
         key = f"f{uid}.{field.name}"

@@ -22,34 +22,40 @@ from calc.analyze import Report
 from calc.errors import SpecError
 from ui.device_queue import QUEUE, ordinal
 
-PROBES = "latency_probes"              # device -> Probe
-RESULTS = "latency_results"            # subject key -> MeasuredRun
-SWEEPS = "latency_sweeps"              # subject key without batch -> {batch: Measurement}
-PAIRS = "latency_pairs"                # (first key, second key) -> MeasuredPair
+PROBES = "latency_probes"  # device -> Probe
+RESULTS = "latency_results"  # subject key -> MeasuredRun
+SWEEPS = "latency_sweeps"  # subject key without batch -> {batch: Measurement}
+PAIRS = "latency_pairs"  # (first key, second key) -> MeasuredPair
 
-MIN_RUN_SECONDS = 1.0                  # the least timing per measurement, when the bound allows
-MAX_SECONDS = 30.0                     # the whole of one press of a button: probe, build, warm-up, timing, profile
+MIN_RUN_SECONDS = 1.0  # the least timing per measurement, when the bound allows
+MAX_SECONDS = 30.0  # the whole of one press of a button: probe, build, warm-up, timing, profile
 SWEEP_MIN_RUN_SECONDS = 0.3
 PROBE_SECONDS_PER_DTYPE = 1.5
-PROFILE_SECONDS = 2.0                  # the per-layer profile's forwards, at most 10 and at least 2
+PROFILE_SECONDS = 2.0  # the per-layer profile's forwards, at most 10 and at least 2
 PROFILE_MIN_FORWARDS = 2
-DURATION_HELP = (f"Probes this machine's roofs the first time, then times the model and profiles its layers: at "
-                 f"most {MAX_SECONDS:.0f} s in all, whatever the model (a slow one is timed less, or refused), plus "
-                 "any wait behind another session's measurement: one runs at a time on this machine.")
+DURATION_HELP = (
+    f"Probes this machine's roofs the first time, then times the model and profiles its layers: at "
+    f"most {MAX_SECONDS:.0f} s in all, whatever the model (a slow one is timed less, or refused), plus "
+    "any wait behind another session's measurement: one runs at a time on this machine."
+)
 
 
 @dataclass(frozen=True)
 class Subject:
     """What is timed: a zoo model or the Builder's stack, at a resolution, batch and dtype."""
+
     label: str
-    name: str | None                   # zoo name, or None for the Builder stack
-    stack: dict | None                 # the Builder's stack JSON (storage dtype and batch applied)
+    name: str | None  # zoo name, or None for the Builder stack
+    stack: dict | None  # the Builder's stack JSON (storage dtype and batch applied)
     resolution: int | None
     input_shape: tuple[int, ...]
 
     def key(self, batch: int | None, dtype: str, device: str) -> str:
-        identity = self.name or "builder:" + hashlib.sha1(json.dumps(self.stack, sort_keys=True,
-                                                                     default=str).encode()).hexdigest()[:12]
+        identity = (
+            self.name
+            or "builder:"
+            + hashlib.sha1(json.dumps(self.stack, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        )
         return f"{identity}|{self.resolution}|{batch}|{dtype}|{device}"
 
     def report(self, batch: int, storage_dtype: str) -> Report:
@@ -67,17 +73,17 @@ class Subject:
 
 @dataclass(frozen=True)
 class MeasuredRun:
-    measurement: Any                   # calc.torch_measure.Measurement
-    profile: Any                       # calc.torch_measure.LayerProfile
+    measurement: Any  # calc.torch_measure.Measurement
+    profile: Any  # calc.torch_measure.LayerProfile
     memory_estimate_bytes: int
-    waited_seconds: float = 0.0        # in line behind other sessions' measurements
-    wall_seconds: float = 0.0          # from the start of its turn to the end, probe included
+    waited_seconds: float = 0.0  # in line behind other sessions' measurements
+    wall_seconds: float = 0.0  # from the start of its turn to the end, probe included
 
 
 @dataclass(frozen=True)
 class MeasuredPair:
-    pair: Any                          # calc.torch_measure.PairedMeasurement
-    profile: Any                       # the second's LayerProfile
+    pair: Any  # calc.torch_measure.PairedMeasurement
+    profile: Any  # the second's LayerProfile
     waited_seconds: float
     wall_seconds: float
 
@@ -95,8 +101,11 @@ def _turn(device: str, progress: Callable[[float, str], None]) -> Iterator[tuple
     from calc.time_bound import TimeBound
 
     def on_wait(ahead: int) -> None:
-        progress(0.0, f"Waiting: {ordinal(ahead + 1)} in line for {device} (another session is measuring; one "
-                      "measurement at a time keeps them from disturbing each other)…")
+        progress(
+            0.0,
+            f"Waiting: {ordinal(ahead + 1)} in line for {device} (another session is measuring; one "
+            "measurement at a time keeps them from disturbing each other)…",
+        )
 
     with QUEUE.turn(device, on_wait) as waited:
         yield waited, TimeBound.starting_now(MAX_SECONDS, QUEUE.stop)
@@ -110,9 +119,13 @@ def _probe_in_turn(device: str, dtype: str | None, bound, progress, rerun: bool 
     known = probes.get(device)
     if rerun or known is None or (dtype is not None and dtype not in known.peak_flops_per_s):
         dtypes = None if dtype is None else (dtype,)
-        fresh = torch_probe.probe(device, dtypes, budget_seconds_per_dtype=PROBE_SECONDS_PER_DTYPE,
-                                  progress=lambda fraction, text: progress(fraction, f"Probing {device}: {text}"),
-                                  bound=bound)
+        fresh = torch_probe.probe(
+            device,
+            dtypes,
+            budget_seconds_per_dtype=PROBE_SECONDS_PER_DTYPE,
+            progress=lambda fraction, text: progress(fraction, f"Probing {device}: {text}"),
+            bound=bound,
+        )
         probes[device] = fresh if rerun or known is None else torch_probe.merged(known, fresh)
     return probes[device]
 
@@ -133,17 +146,21 @@ def _checked_memory(module, subject: Subject, batch: int, dtype: str, device: st
     from calc.torch_precision import check_device
 
     check_device(device, (dtype,))
-    return torch_memory.check_forward_memory(module, subject.input_shape, batch, dtype,
-                                             torch_memory.memory_budget_bytes(device)).peak_bytes
+    return torch_memory.check_forward_memory(
+        module, subject.input_shape, batch, dtype, torch_memory.memory_budget_bytes(device)
+    ).peak_bytes
 
 
-def _profile(model, report: Report, subject: Subject, batch: int, dtype: str, device: str, median_s: float, bound):
+def _profile(
+    model, report: Report, subject: Subject, batch: int, dtype: str, device: str, median_s: float, bound
+):
     from calc import torch_measure
 
-    fits = int(bound.left() / median_s) - 1   # one warm-up forward
+    fits = int(bound.left() / median_s) - 1  # one warm-up forward
     forwards = int(min(max(PROFILE_SECONDS / median_s, PROFILE_MIN_FORWARDS), 10, max(fits, 1)))
-    return torch_measure.profile_layers(model, report, subject.input_shape, batch, dtype, device, forwards,
-                                        warmup=1, bound=bound)
+    return torch_measure.profile_layers(
+        model, report, subject.input_shape, batch, dtype, device, forwards, warmup=1, bound=bound
+    )
 
 
 def measure(subject: Subject, report: Report, batch: int, dtype: str, device: str) -> MeasuredRun:
@@ -152,18 +169,25 @@ def measure(subject: Subject, report: Report, batch: int, dtype: str, device: st
     from calc import torch_measure
 
     module = subject.module()
-    needed = _checked_memory(module, subject, batch, dtype, device)   # before waiting or allocating
+    needed = _checked_memory(module, subject, batch, dtype, device)  # before waiting or allocating
     bar, progress = progress_bar("Measuring…")
     with _turn(device, progress) as (waited, bound):
         started = time.perf_counter()
         roofs = _probe_in_turn(device, dtype, bound, progress).as_hardware().roofs(dtype)
         progress(0.0, "Building the model…")
         model = torch_measure.prepare(module, device, dtype)
-        measurement = torch_measure.measure(model, subject.input_shape, batch, dtype, device,
-                                            min_run_time=MIN_RUN_SECONDS, bound=bound,
-                                            reserve_forwards=PROFILE_MIN_FORWARDS + 1,
-                                            least_forward_s=roofline.estimate(report, roofs).roofline_seconds,
-                                            progress=progress)
+        measurement = torch_measure.measure(
+            model,
+            subject.input_shape,
+            batch,
+            dtype,
+            device,
+            min_run_time=MIN_RUN_SECONDS,
+            bound=bound,
+            reserve_forwards=PROFILE_MIN_FORWARDS + 1,
+            least_forward_s=roofline.estimate(report, roofs).roofline_seconds,
+            progress=progress,
+        )
         progress(1.0, "Profiling each layer…")
         profile = _profile(model, report, subject, batch, dtype, device, measurement.median_s, bound)
         run = MeasuredRun(measurement, profile, needed, waited, time.perf_counter() - started)
@@ -172,8 +196,9 @@ def measure(subject: Subject, report: Report, batch: int, dtype: str, device: st
     return run
 
 
-def measure_pair(first: Subject, second: Subject, second_report: Report, batch: int, dtype: str,
-                 device: str) -> MeasuredPair:
+def measure_pair(
+    first: Subject, second: Subject, second_report: Report, batch: int, dtype: str, device: str
+) -> MeasuredPair:
     """``first`` and ``second`` timed interleaved (their ratio with its spread) and ``second``'s
     layers profiled, in one turn within MAX_SECONDS; SpecError when refused."""
     from calc import torch_measure
@@ -187,20 +212,33 @@ def measure_pair(first: Subject, second: Subject, second_report: Report, batch: 
         _probe_in_turn(device, dtype, bound, progress)
         progress(0.0, "Building both…")
         models = [torch_measure.prepare(module, device, dtype) for module in modules]
-        pair = torch_measure.measure_pair(*models, first.input_shape, batch, dtype, device,
-                                          min_run_time=2 * MIN_RUN_SECONDS, bound=bound,
-                                          reserve_forwards=PROFILE_MIN_FORWARDS + 1, progress=progress)
+        pair = torch_measure.measure_pair(
+            *models,
+            first.input_shape,
+            batch,
+            dtype,
+            device,
+            min_run_time=2 * MIN_RUN_SECONDS,
+            bound=bound,
+            reserve_forwards=PROFILE_MIN_FORWARDS + 1,
+            progress=progress,
+        )
         progress(1.0, "Profiling the parts…")
-        profile = _profile(models[1], second_report, second, batch, dtype, device, pair.second.median_s, bound)
+        profile = _profile(
+            models[1], second_report, second, batch, dtype, device, pair.second.median_s, bound
+        )
         measured = MeasuredPair(pair, profile, waited, time.perf_counter() - started)
     bar.empty()
-    st.session_state.setdefault(PAIRS, {})[(first.key(batch, dtype, device), second.key(batch, dtype, device))] = \
-        measured
+    st.session_state.setdefault(PAIRS, {})[
+        (first.key(batch, dtype, device), second.key(batch, dtype, device))
+    ] = measured
     return measured
 
 
 def paired(first: Subject, second: Subject, batch: int, dtype: str, device: str) -> MeasuredPair | None:
-    return st.session_state.get(PAIRS, {}).get((first.key(batch, dtype, device), second.key(batch, dtype, device)))
+    return st.session_state.get(PAIRS, {}).get(
+        (first.key(batch, dtype, device), second.key(batch, dtype, device))
+    )
 
 
 def sweep(subject: Subject, batches: list[int], dtype: str, device: str) -> list[str]:
@@ -226,8 +264,15 @@ def sweep(subject: Subject, batches: list[int], dtype: str, device: str) -> list
         for step, batch in enumerate(fitting):
             progress(step / len(fitting), f"batch {batch} ({step + 1} of {len(fitting)})…")
             try:
-                results[batch] = torch_measure.measure(model, subject.input_shape, batch, dtype, device,
-                                                       min_run_time=SWEEP_MIN_RUN_SECONDS, bound=bound)
+                results[batch] = torch_measure.measure(
+                    model,
+                    subject.input_shape,
+                    batch,
+                    dtype,
+                    device,
+                    min_run_time=SWEEP_MIN_RUN_SECONDS,
+                    bound=bound,
+                )
             except Stopped:
                 raise
             except SpecError as error:

@@ -21,26 +21,27 @@ from calc.errors import SpecError, cut
 from calc.share import MAX_URL_CHARS
 from ui.text import plain
 
-RESTORED = "links_restored"       # pages whose link was read in this session
-PROBLEMS = "links_problems"       # page -> what could not be read
-MAX_VALUE_CHARS = 2_000          # any parameter but a stack; read before anything else looks at it
-MAX_SHOWN_VALUE_CHARS = 40       # a bad value quoted in the warning
+RESTORED = "links_restored"  # pages whose link was read in this session
+PROBLEMS = "links_problems"  # page -> what could not be read
+MAX_VALUE_CHARS = 2_000  # any parameter but a stack; read before anything else looks at it
+MAX_SHOWN_VALUE_CHARS = 40  # a bad value quoted in the warning
 
 
 @dataclass(frozen=True)
 class Param:
-    name: str                                   # in the URL
-    key: str                                    # in st.session_state (a widget key, usually)
-    read: Callable[[str], Any]                  # URL text -> value; raises ValueError or SpecError saying why
-    write: Callable[[Any], str] = str           # value -> URL text
+    name: str  # in the URL
+    key: str  # in st.session_state (a widget key, usually)
+    read: Callable[[str], Any]  # URL text -> value; raises ValueError or SpecError saying why
+    write: Callable[[Any], str] = str  # value -> URL text
     apply: Callable[[Any], None] | None = None  # instead of setting session_state[key] (e.g. a whole stack)
-    max_chars: int = MAX_VALUE_CHARS            # longer is refused unread (a stack has its own, larger limit)
+    max_chars: int = MAX_VALUE_CHARS  # longer is refused unread (a stack has its own, larger limit)
 
 
 @dataclass(frozen=True)
 class Whole:
     """A whole-number setting's range, declared once: its number_input takes ``widget()``
     and its link parameter (``integer``) refuses what the widget would refuse."""
+
     low: int
     high: int
     step: int = 1
@@ -62,6 +63,7 @@ def integer(name: str, key: str, bounds: Whole) -> Param:
         if not text.isdigit() or not bounds.low <= int(text) <= bounds.high:
             raise ValueError(f"must be a whole number from {bounds.low} to {bounds.high:,}")
         return int(text)
+
     return Param(name, key, read)
 
 
@@ -70,11 +72,15 @@ def choice(name: str, key: str, options: Callable[[], Sequence[str]]) -> Param:
         if text not in options():
             raise ValueError("is not one of the choices here")
         return text
+
     return Param(name, key, read)
 
 
-def choices(name: str, key: str, options: Callable[[], Sequence[Any]], cast: Callable[[str], Any] = str) -> Param:
+def choices(
+    name: str, key: str, options: Callable[[], Sequence[Any]], cast: Callable[[str], Any] = str
+) -> Param:
     """A list, comma separated (names here contain no commas)."""
+
     def read(text: str) -> list:
         known = set(options())
         try:
@@ -85,6 +91,7 @@ def choices(name: str, key: str, options: Callable[[], Sequence[Any]], cast: Cal
         if unknown:
             raise ValueError(f"names {', '.join(unknown[:3])}, not among the choices here")
         return list(dict.fromkeys(values))
+
     return Param(name, key, read, lambda values: ",".join(map(str, values)))
 
 
@@ -93,6 +100,7 @@ def text(name: str, key: str, max_chars: int = 200) -> Param:
         if len(value) > max_chars:
             raise ValueError(f"is longer than {max_chars} characters")
         return value
+
     return Param(name, key, read)
 
 
@@ -101,6 +109,7 @@ def flag(name: str, key: str) -> Param:
         if text not in ("0", "1"):
             raise ValueError("must be 0 or 1")
         return text == "1"
+
     return Param(name, key, read, lambda value: "1" if value else "0")
 
 
@@ -124,7 +133,9 @@ def restore(page: str, params: Sequence[Param]) -> None:
                 raise ValueError(f"is {len(raw):,} characters, longer than the {param.max_chars:,} allowed")
             value = param.read(raw)
         except ValueError as error:  # SpecError too: its message names the layer and field within the value
-            whole = not isinstance(error, SpecError) or (error.layer is None and error.field in (None, param.name))
+            whole = not isinstance(error, SpecError) or (
+                error.layer is None and error.field in (None, param.name)
+            )
             reason = error.reason if isinstance(error, SpecError) and whole else str(error)
             problems.append(f"“{param.name}” ({cut(raw, MAX_SHOWN_VALUE_CHARS)}) {cut(reason, 200)}")
             continue
@@ -143,8 +154,13 @@ def report_problems(page: str) -> None:
     if problems:
         # Each problem quotes the link: shown as plain text, whatever the link carries.
         message = "; ".join(problems)
-        st.warning(plain("This link could not be read in full; the default is shown instead of: " + message + ".",
-                         limit=2_000), icon=":material/link_off:")
+        st.warning(
+            plain(
+                "This link could not be read in full; the default is shown instead of: " + message + ".",
+                limit=2_000,
+            ),
+            icon=":material/link_off:",
+        )
 
 
 def current(params: Sequence[Param], values: dict[str, Any] | None = None) -> dict[str, str]:
@@ -189,9 +205,12 @@ def share_box(query: dict[str, str]) -> None:
     link = f"{base}?{urlencode(query)}" if query else base
     with st.expander("Share this view", icon=":material/link:"):
         if len(link) > MAX_URL_CHARS:
-            st.warning(f"This link is {len(link):,} characters, too long to share: the server refuses links of "
-                       f"about 128,000 characters (HTTP 400), and MACscope keeps them under {MAX_URL_CHARS:,}. "
-                       "Download the stack JSON instead and share the file.", icon=":material/link_off:")
+            st.warning(
+                f"This link is {len(link):,} characters, too long to share: the server refuses links of "
+                f"about 128,000 characters (HTTP 400), and MACscope keeps them under {MAX_URL_CHARS:,}. "
+                "Download the stack JSON instead and share the file.",
+                icon=":material/link_off:",
+            )
             return
         st.code(link or "(this page)", language=None, wrap_lines=True)
         st.caption("Copy the link (button at its right): it opens this page with the same settings.")

@@ -37,5 +37,7 @@ def say_if_no_such_page(pages: list) -> None:
     """
     path = unquote(urlparse(st.context.url or "").path).strip("/")
     if path and path not in {page.url_path for page in pages}:
-        st.warning(plain(f"No page at /{path}. Here is the home page; every page is in the sidebar."),
-                   icon=":material/link_off:")
+        st.warning(
+            plain(f"No page at /{path}. Here is the home page; every page is in the sidebar."),
+            icon=":material/link_off:",
+        )

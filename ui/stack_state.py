@@ -23,12 +23,12 @@ from ui.fields import refuse
 
 STACK = "stack"
 UIDS = "layer_uids"
-UNDO = "stack_undo"            # earlier stacks, the latest last
-SEEN = "stack_seen"            # the stack as the last run left it
+UNDO = "stack_undo"  # earlier stacks, the latest last
+SEEN = "stack_seen"  # the stack as the last run left it
 MAX_UNDO = 30
 NEXT_UID = "next_layer_uid"
 IMPORT_MESSAGE = "import_message"
-UPLOADS = "uploads"                    # uploads so far: names the uploader's key
+UPLOADS = "uploads"  # uploads so far: names the uploader's key
 # The uploader's cap in whole MiB, as Streamlit takes it (per uploader in the browser;
 # server.maxUploadSize in .streamlit/config.toml on the server): the smallest over the limit.
 MAX_UPLOAD_MB = math.ceil(MAX_JSON_BYTES / 2**20)
@@ -36,8 +36,13 @@ DEFAULT_PRESET = "Small CNN (CIFAR-10)"
 
 INPUT_KINDS = {3: "image C×H×W", 2: "tokens L×D", 1: "vector D"}
 _INPUT_KEYS = {3: ("in_c", "in_h", "in_w"), 2: ("in_l", "in_d"), 1: ("in_d",)}
-INPUT_FIELDS = {"in_c": ("C", "channels"), "in_h": ("H", "height in pixels"), "in_w": ("W", "width in pixels"),
-                "in_l": ("L", "tokens (sequence length)"), "in_d": ("D", "features per token")}
+INPUT_FIELDS = {
+    "in_c": ("C", "channels"),
+    "in_h": ("H", "height in pixels"),
+    "in_w": ("W", "width in pixels"),
+    "in_l": ("L", "tokens (sequence length)"),
+    "in_d": ("D", "features per token"),
+}
 _INPUT_DEFAULTS = {"in_c": 3, "in_h": 224, "in_w": 224, "in_l": 197, "in_d": 768}
 
 
@@ -142,6 +147,7 @@ def can_undo() -> bool:
 # ---------------------------------------------------------------------------
 # callbacks
 
+
 def check_input(key: str) -> None:
     """Callback of an input widget (C, H, W, L, D, batch): a size the stack format refuses is not
     applied; the widget goes back to the stack's value and says why under it."""
@@ -153,8 +159,11 @@ def check_input(key: str) -> None:
         rank = next(r for r, label in INPUT_KINDS.items() if label == st.session_state["input_kind"])
         sizes = [st.session_state.get(name, _INPUT_DEFAULTS[name]) for name in _INPUT_KEYS[rank]]
         candidate = {"input": sizes}
-        kept = stack["input"][_INPUT_KEYS[rank].index(key)] if rank == len(stack["input"]) else \
-            _INPUT_DEFAULTS[key]
+        kept = (
+            stack["input"][_INPUT_KEYS[rank].index(key)]
+            if rank == len(stack["input"])
+            else _INPUT_DEFAULTS[key]
+        )
     try:
         parse_stack({**candidate, "layers": []})
     except SpecError as error:
@@ -171,7 +180,9 @@ def clear_stack() -> None:
 def undo() -> None:
     """Back to the stack before the last change (layers, input, batch and dtype)."""
     stack = st.session_state[UNDO].pop()
-    selection = {key: st.session_state[key] for key in ("edit_index", "explain_layer") if key in st.session_state}
+    selection = {
+        key: st.session_state[key] for key in ("edit_index", "explain_layer") if key in st.session_state
+    }
     replace_stack(stack)
     st.session_state.update(selection)  # the page's keep_index brings them into range
     st.session_state[SEEN] = copy.deepcopy(stack)
@@ -214,7 +225,10 @@ def import_json_text(text: str, source: str) -> None:
     try:
         stack = load_stack(text)
     except SpecError as error:
-        st.session_state[IMPORT_MESSAGE] = ("error", f"{source} was not loaded, your stack is unchanged. {error}")
+        st.session_state[IMPORT_MESSAGE] = (
+            "error",
+            f"{source} was not loaded, your stack is unchanged. {error}",
+        )
         return
     replace_stack(stack_to_json(stack))
     st.session_state[IMPORT_MESSAGE] = ("success", f"Loaded {len(stack.layers)} layers from {source}.")
@@ -246,14 +260,21 @@ def import_uploaded(key: str) -> None:
         return
     try:
         if upload.size > MAX_JSON_BYTES:  # the server's cap is in whole MiB, a little above the limit
-            st.session_state[IMPORT_MESSAGE] = ("error", (
-                f"{upload.name} was not loaded, your stack is unchanged. "
-                f"It is {upload.size:,} bytes, beyond the limit of {MAX_JSON_BYTES:,}."))
+            st.session_state[IMPORT_MESSAGE] = (
+                "error",
+                (
+                    f"{upload.name} was not loaded, your stack is unchanged. "
+                    f"It is {upload.size:,} bytes, beyond the limit of {MAX_JSON_BYTES:,}."
+                ),
+            )
             return
         try:
             text = upload.getvalue().decode("utf-8")
         except UnicodeDecodeError:
-            st.session_state[IMPORT_MESSAGE] = ("error", f"{upload.name} is not UTF-8 text; your stack is unchanged.")
+            st.session_state[IMPORT_MESSAGE] = (
+                "error",
+                f"{upload.name} is not UTF-8 text; your stack is unchanged.",
+            )
             return
         import_json_text(text, upload.name)
     finally:

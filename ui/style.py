@@ -30,7 +30,7 @@ _CSS = """
 # for the unzoomed width and cut at the right). The main area takes the room of the
 # collapsed sidebar (app.py); charts get their larger fonts from ui.figures. No chart
 # toolbars or download buttons on a shared screen; the share link stays in the sidebar.
-BASE_ROOT_PX = 16           # theme.baseFontSize in .streamlit/config.toml
+BASE_ROOT_PX = 16  # theme.baseFontSize in .streamlit/config.toml
 PRESENTATION_ROOT_PX = 19
 _PRESENTATION_CSS = f"""
 <style>

@@ -19,8 +19,8 @@ from ui import style
 # The grid's text is 14 px Source Sans: 6.4 px per digit on screen ("524,391,936" spans
 # 70 px), 7.2 with a margin; wide letters (m, w) are offset by narrow ones (i, l, comma).
 CHAR_PX = 7.2
-PADDING_PX = 20          # the cell's padding, both sides
-MAX_TEXT_PX = 360        # long text (a source, a description) is cut with an ellipsis instead
+PADDING_PX = 20  # the cell's padding, both sides
+MAX_TEXT_PX = 360  # long text (a source, a description) is cut with an ellipsis instead
 
 
 def formatted(value, number_format: str | None) -> str:
@@ -47,7 +47,9 @@ def column_width_px(label: str, values: pd.Series, number_format: str | None) ->
     return math.ceil(PADDING_PX + max(header, widest if numeric else min(widest, MAX_TEXT_PX)))
 
 
-def sized(frame: pd.DataFrame, column_config: dict | None = None, column_order=None, scale: float = 1.0) -> dict:
+def sized(
+    frame: pd.DataFrame, column_config: dict | None = None, column_order=None, scale: float = 1.0
+) -> dict:
     """``column_config`` with a width for every shown column of ``frame`` (times ``scale``)
     and its leading columns pinned."""
     config = dict(column_config or {})
@@ -57,13 +59,14 @@ def sized(frame: pd.DataFrame, column_config: dict | None = None, column_order=N
             continue  # hidden on purpose
         entry = {"label": entry} if isinstance(entry, str) else dict(entry or {})
         number_format = (entry.get("type_config") or {}).get("format")
-        entry["width"] = math.ceil(scale * column_width_px(entry.get("label") or str(column), frame[column],
-                                                           number_format))
+        entry["width"] = math.ceil(
+            scale * column_width_px(entry.get("label") or str(column), frame[column], number_format)
+        )
         config[column] = entry
     # A table wider than the window scrolls sideways; its leading columns stay in view so that
     # every row still says what it is: the first column, and the next when that is a "#".
     shown = shown_columns(config, column_order or frame.columns)
-    for column in shown[:2 if shown[:1] == ["#"] else 1]:
+    for column in shown[: 2 if shown[:1] == ["#"] else 1]:
         if config[column].get("pinned") is None:
             config[column]["pinned"] = True
     return config
@@ -103,8 +106,9 @@ def group_label(group: list[str], config: dict) -> str:
     return names[0] if len(names) == 1 else f"{names[0]} … {names[-1]}"
 
 
-def show(frame: pd.DataFrame, column_config: dict | None = None, where=st, key: str | None = None,
-         **kwargs) -> None:
+def show(
+    frame: pd.DataFrame, column_config: dict | None = None, where=st, key: str | None = None, **kwargs
+) -> None:
     """st.dataframe (in ``where``: st, a column, a container) with sized columns; the grid's
     text grows with the root font in presentation mode, and so do the columns.
 
@@ -126,8 +130,12 @@ def show(frame: pd.DataFrame, column_config: dict | None = None, where=st, key: 
             st.session_state[choice_key] = labels[0]  # the columns changed (another preset, another mode)
         beside = ", ".join(config[column].get("label") or str(column) for column in pinned)
         choice = where.segmented_control(
-            "Columns", labels, key=choice_key, label_visibility="collapsed",
+            "Columns",
+            labels,
+            key=choice_key,
+            label_visibility="collapsed",
             help=f"The whole table is wider than the window: pick the columns shown beside {beside}. "
-                 "The download has every column.")
+            "The download has every column.",
+        )
         shown = pinned + groups[labels.index(choice) if choice in labels else 0]
     where.dataframe(frame, column_config=config, column_order=shown, key=key, **kwargs)

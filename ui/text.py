@@ -18,8 +18,8 @@ import unicodedata
 
 from calc.errors import cut
 
-MAX_SHOWN_CHARS = 300                 # a whole message; a quoted value is cut shorter where it is quoted
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")   # every ASCII punctuation character
+MAX_SHOWN_CHARS = 300  # a whole message; a quoted value is cut shorter where it is quoted
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
 # What remark-gfm's autolink literal matches in text: "http://", "www." and the "@" of an email.
 _AUTOLINK = re.compile(r":(?=//)|(?i:www)(?=\.)|@")
 ZERO_WIDTH_SPACE = "\u200b"

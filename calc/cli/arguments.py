@@ -15,15 +15,19 @@ def read_model(model: str, resolution: int | None = None) -> tuple[str, Stack | 
     if os.path.exists(model) or model.endswith(".json"):
         stack = read_stack(model)
         if resolution is not None and len(stack.input_shape) == 3:
-            stack = parse_stack(dict(stack_to_json(stack), input=[stack.input_shape[0], resolution, resolution]))
+            stack = parse_stack(
+                dict(stack_to_json(stack), input=[stack.input_shape[0], resolution, resolution])
+            )
         return model, stack
     from calc import zoo
 
     try:
         return zoo.model_info(model).name, None
     except KeyError:
-        raise SpecError(f"no zoo model or stack JSON file named {model!r}; `python -m calc zoo` lists the zoo",
-                        field="MODEL") from None
+        raise SpecError(
+            f"no zoo model or stack JSON file named {model!r}; `python -m calc zoo` lists the zoo",
+            field="MODEL",
+        ) from None
 
 
 def check_batch_and_resolution(batch: int | None, resolution: int | None) -> None:

@@ -11,8 +11,13 @@ from calc.spec import MAX_JSON_BYTES, Stack, load_stack
 
 # What a path is when it is not a regular file, for the refusal: reading /dev/zero or
 # /dev/urandom never ends, and opening a named pipe waits for a writer.
-_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-                (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def read_limited(path: str, limit: int) -> bytes:
@@ -29,7 +34,9 @@ def read_limited(path: str, limit: int) -> bytes:
     try:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
-            kind = next((name for is_kind, name in _NOT_REGULAR if is_kind(status.st_mode)), "not a regular file")
+            kind = next(
+                (name for is_kind, name in _NOT_REGULAR if is_kind(status.st_mode)), "not a regular file"
+            )
             raise SpecError(f"cannot read {path}: it is {kind}; give a stack JSON file")
         if status.st_size > limit:
             raise SpecError(f"{path} is {status.st_size:,} bytes, beyond the limit of {limit:,}")

@@ -9,8 +9,8 @@ import logging
 from calc.analyze import analyze
 from calc.cli.arguments import check_batch_and_resolution, read_model
 from calc.errors import SpecError
-from calc.machine_load import disturbance_text
 from calc.hardware import COMPUTE_DTYPES, PRESETS, STORAGE_DTYPE, Hardware, hardware
+from calc.machine_load import disturbance_text
 from calc.roofline import efficiency, estimate
 from calc.spec import parse_stack, stack_to_json
 from calc.time_bound import TimeBound
@@ -19,27 +19,57 @@ from calc.units import duration, si, si_bytes
 
 def _hardware(args: argparse.Namespace) -> int:
     if args.json:
-        print(json.dumps([{"name": entry.name, "kind": entry.kind, "peak_flops": entry.peak_flops_per_s,
-                           "bandwidth_bytes_per_s": entry.bandwidth_bytes_per_s, "source": entry.source,
-                           "derived": list(entry.derived), "estimate": entry.estimate, "note": entry.note}
-                          for entry in PRESETS], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": entry.name,
+                        "kind": entry.kind,
+                        "peak_flops": entry.peak_flops_per_s,
+                        "bandwidth_bytes_per_s": entry.bandwidth_bytes_per_s,
+                        "source": entry.source,
+                        "derived": list(entry.derived),
+                        "estimate": entry.estimate,
+                        "note": entry.note,
+                    }
+                    for entry in PRESETS
+                ],
+                indent=2,
+            )
+        )
         return 0
-    header = ("name", "kind", *(f"{dtype} {'OP/s' if dtype == 'int8' else 'FLOP/s'}" for dtype in COMPUTE_DTYPES),
-              "bandwidth")
+    header = (
+        "name",
+        "kind",
+        *(f"{dtype} {'OP/s' if dtype == 'int8' else 'FLOP/s'}" for dtype in COMPUTE_DTYPES),
+        "bandwidth",
+    )
     lines = [header]
     for entry in PRESETS:
         peaks = entry.peak_flops_per_s
-        cells = [("≈" if dtype in entry.derived else "") + si(peaks[dtype]) if dtype in peaks else "-"
-                 for dtype in COMPUTE_DTYPES]
-        bandwidth = ("≈" if "bandwidth" in entry.derived else "") + si_bytes(entry.bandwidth_bytes_per_s) + "/s"
+        cells = [
+            ("≈" if dtype in entry.derived else "") + si(peaks[dtype]) if dtype in peaks else "-"
+            for dtype in COMPUTE_DTYPES
+        ]
+        bandwidth = (
+            ("≈" if "bandwidth" in entry.derived else "") + si_bytes(entry.bandwidth_bytes_per_s) + "/s"
+        )
         lines.append((entry.name + (" *" if entry.estimate else ""), entry.kind, *cells, bandwidth))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
-        print("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))))
-    print("Peaks are dense (no structured sparsity); int8 peaks are integer OP/s, the others FLOP/s; "
-          "G, T, P = 1e9, 1e12, 1e15.")
-    print("≈ derived by us (cores × clock × lanes, a sparsity figure halved, memory rate × bus width), not quoted; "
-          "* a rough estimate, not a specification. Sources: --json.")
+        print(
+            "  ".join(
+                cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))
+            )
+        )
+    print(
+        "Peaks are dense (no structured sparsity); int8 peaks are integer OP/s, the others FLOP/s; "
+        "G, T, P = 1e9, 1e12, 1e15."
+    )
+    print(
+        "≈ derived by us (cores × clock × lanes, a sparsity figure halved, memory rate × bus width), not quoted; "
+        "* a rough estimate, not a specification. Sources: --json."
+    )
     return 0
 
 
@@ -54,22 +84,33 @@ def _peak(args: argparse.Namespace) -> int:
     from calc.torch_probe import probe
 
     measured = probe(args.device, dtypes=(args.dtype,))
-    out = {"device": measured.device, "label": measured.label, "threads": measured.threads, "dtype": args.dtype,
-           "flops_per_s": measured.peak_flops_per_s[args.dtype], "bandwidth_bytes_per_s": measured.bandwidth_bytes_per_s,
-           "gemm": [[n, rate] for dtype, n, rate in measured.gemm if dtype == args.dtype],
-           "copy_bytes": measured.copy_bytes, "seconds": measured.seconds}
+    out = {
+        "device": measured.device,
+        "label": measured.label,
+        "threads": measured.threads,
+        "dtype": args.dtype,
+        "flops_per_s": measured.peak_flops_per_s[args.dtype],
+        "bandwidth_bytes_per_s": measured.bandwidth_bytes_per_s,
+        "gemm": [[n, rate] for dtype, n, rate in measured.gemm if dtype == args.dtype],
+        "copy_bytes": measured.copy_bytes,
+        "seconds": measured.seconds,
+    }
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
     print(f"device     {out['device']}: {out['label']}, {out['threads']} threads")
-    print(f"{args.dtype:<10} {si(out['flops_per_s'], 'FLOP/s')}, the best of n×n matmuls: "
-          + ", ".join(f"n={n} {si(rate, 'FLOP/s')}" for n, rate in out["gemm"]))
-    print(f"bandwidth  {si_bytes(out['bandwidth_bytes_per_s'])}/s, a {out['copy_bytes'] // 2**20} MiB copy "
-          "(bytes read + written)")
+    print(
+        f"{args.dtype:<10} {si(out['flops_per_s'], 'FLOP/s')}, the best of n×n matmuls: "
+        + ", ".join(f"n={n} {si(rate, 'FLOP/s')}" for n, rate in out["gemm"])
+    )
+    print(
+        f"bandwidth  {si_bytes(out['bandwidth_bytes_per_s'])}/s, a {out['copy_bytes'] // 2**20} MiB copy "
+        "(bytes read + written)"
+    )
     return 0
 
 
-MEASURE_SECONDS = 60   # the whole of `latency --device`: probe, build, warm-up and timing
+MEASURE_SECONDS = 60  # the whole of `latency --device`: probe, build, warm-up and timing
 
 
 def _latency(args: argparse.Namespace) -> int:
@@ -79,8 +120,10 @@ def _latency(args: argparse.Namespace) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            raise SpecError("no CUDA device is available on this machine; use --device cpu or --hardware NAME",
-                            field="--device")
+            raise SpecError(
+                "no CUDA device is available on this machine; use --device cpu or --hardware NAME",
+                field="--device",
+            )
     name, stack = read_model(args.model, args.resolution)
     batch = args.batch or (stack.batch if stack else 1)  # a stack file's own batch and dtype unless given
     dtype = args.dtype or (stack.dtype if stack else "fp32")
@@ -105,37 +148,67 @@ def _latency(args: argparse.Namespace) -> int:
         from calc.torch_precision import check_device
         from calc.torch_probe import probe
 
-        check_device(args.device, (dtype,))   # int8 or tf32 on the CPU: refused before anything runs
+        check_device(args.device, (dtype,))  # int8 or tf32 on the CPU: refused before anything runs
         if stack is not None:
             from calc.torch_build import build_stack
 
             module = build_stack(stack)
         else:
             module = zoo.module(name, args.resolution)
-        torch_memory.check_forward_memory(module, input_shape, batch, dtype,
-                                          torch_memory.memory_budget_bytes(args.device))
+        torch_memory.check_forward_memory(
+            module, input_shape, batch, dtype, torch_memory.memory_budget_bytes(args.device)
+        )
         measured_here = probe(args.device, dtypes=(dtype,), bound=bound)
         device_hardware = measured_here.as_hardware()
         model = torch_measure.prepare(module, measured_here.device, dtype)
         least = estimate(report, device_hardware.roofs(dtype)).roofline_seconds
-        measurement = torch_measure.measure(model, input_shape, batch, dtype, measured_here.device,
-                                            min_run_time=1.0, bound=bound, least_forward_s=least)
+        measurement = torch_measure.measure(
+            model,
+            input_shape,
+            batch,
+            dtype,
+            measured_here.device,
+            min_run_time=1.0,
+            bound=bound,
+            least_forward_s=least,
+        )
     roofs = device_hardware.roofs(dtype)
     times = estimate(report, roofs)
-    out = {"model": name, "input_shape": list(input_shape), "batch": batch, "dtype": dtype, "storage_dtype": storage,
-           "macs": report.macs, "flops": report.flops, "memory_bytes": report.memory_bytes,
-           "hardware": device_hardware.name,
-           "roofs": {"peak_flops_per_s": roofs.peak_flops_per_s, "bandwidth_bytes_per_s": roofs.bandwidth_bytes_per_s},
-           "theoretical_s": times.peak_seconds, "roofline_s": times.roofline_seconds,
-           "memory_bound_layers": len(times.memory_bound_layers), "layer_count": len(times.layers)}
+    out = {
+        "model": name,
+        "input_shape": list(input_shape),
+        "batch": batch,
+        "dtype": dtype,
+        "storage_dtype": storage,
+        "macs": report.macs,
+        "flops": report.flops,
+        "memory_bytes": report.memory_bytes,
+        "hardware": device_hardware.name,
+        "roofs": {
+            "peak_flops_per_s": roofs.peak_flops_per_s,
+            "bandwidth_bytes_per_s": roofs.bandwidth_bytes_per_s,
+        },
+        "theoretical_s": times.peak_seconds,
+        "roofline_s": times.roofline_seconds,
+        "memory_bound_layers": len(times.memory_bound_layers),
+        "layer_count": len(times.layers),
+    }
     if measurement is not None:
-        out.update(device=measurement.device, threads=measurement.threads, measured_median_s=measurement.median_s,
-                   measured_iqr_s=measurement.iqr_s, measured_min_s=measurement.min_s,
-                   measured_max_s=measurement.max_s, efficiency=efficiency(times.peak_seconds, measurement.median_s),
-                   roofline_efficiency=efficiency(times.roofline_seconds, measurement.median_s),
-                   measured_wall_s=measurement.wall_seconds, measured_blocks=len(measurement.times_s),
-                   other_programs_cores=measurement.other_cores, repeat_median_s=measurement.repeat_median_s,
-                   disturbed=measurement.disturbed)
+        out.update(
+            device=measurement.device,
+            threads=measurement.threads,
+            measured_median_s=measurement.median_s,
+            measured_iqr_s=measurement.iqr_s,
+            measured_min_s=measurement.min_s,
+            measured_max_s=measurement.max_s,
+            efficiency=efficiency(times.peak_seconds, measurement.median_s),
+            roofline_efficiency=efficiency(times.roofline_seconds, measurement.median_s),
+            measured_wall_s=measurement.wall_seconds,
+            measured_blocks=len(measurement.times_s),
+            other_programs_cores=measurement.other_cores,
+            repeat_median_s=measurement.repeat_median_s,
+            disturbed=measurement.disturbed,
+        )
     print(json.dumps(out, indent=2) if args.json else _format_latency(out))
     return 0
 
@@ -145,51 +218,90 @@ def _format_latency(out: dict) -> str:
     roofs = out["roofs"]
     source = "measured here" if "measured_median_s" in out else "preset"
     lines = [
-        ("model", f"{out['model']}: input {'x'.join(map(str, out['input_shape']))}, batch {out['batch']}, "
-                  f"{out['dtype']}{stored}"),
-        ("work", f"{si(out['macs'])} MACs, {si(out['flops'])} FLOPs (FLOPs = 2 × MACs), "
-                 f"{si_bytes(out['memory_bytes'])} moved"),
-        ("roofs", f"{out['hardware']} ({source}): peak {si(roofs['peak_flops_per_s'], 'FLOP/s')}, "
-                  f"bandwidth {si_bytes(roofs['bandwidth_bytes_per_s'])}/s"),
+        (
+            "model",
+            f"{out['model']}: input {'x'.join(map(str, out['input_shape']))}, batch {out['batch']}, "
+            f"{out['dtype']}{stored}",
+        ),
+        (
+            "work",
+            f"{si(out['macs'])} MACs, {si(out['flops'])} FLOPs (FLOPs = 2 × MACs), "
+            f"{si_bytes(out['memory_bytes'])} moved",
+        ),
+        (
+            "roofs",
+            f"{out['hardware']} ({source}): peak {si(roofs['peak_flops_per_s'], 'FLOP/s')}, "
+            f"bandwidth {si_bytes(roofs['bandwidth_bytes_per_s'])}/s",
+        ),
         ("peak time", f"{duration(out['theoretical_s'])} = FLOPs / peak"),
-        ("roofline", f"{duration(out['roofline_s'])} = sum over layers of max(FLOPs / peak, bytes / bandwidth); "
-                     f"{out['memory_bound_layers']} of {out['layer_count']} layers memory-bound"),
+        (
+            "roofline",
+            f"{duration(out['roofline_s'])} = sum over layers of max(FLOPs / peak, bytes / bandwidth); "
+            f"{out['memory_bound_layers']} of {out['layer_count']} layers memory-bound",
+        ),
     ]
     if "measured_median_s" in out:
         lines += [
-            ("measured", f"{duration(out['measured_median_s'])} median, IQR {duration(out['measured_iqr_s'])}, "
-                         f"min {duration(out['measured_min_s'])}, max {duration(out['measured_max_s'])} "
-                         f"({out['device']}, {out['threads']} threads)"),
-            ("efficiency", f"{out['efficiency']:.1%} of peak time, {out['roofline_efficiency']:.1%} of roofline "
-                           "(theoretical / measured median)"),
+            (
+                "measured",
+                f"{duration(out['measured_median_s'])} median, IQR {duration(out['measured_iqr_s'])}, "
+                f"min {duration(out['measured_min_s'])}, max {duration(out['measured_max_s'])} "
+                f"({out['device']}, {out['threads']} threads)",
+            ),
+            (
+                "efficiency",
+                f"{out['efficiency']:.1%} of peak time, {out['roofline_efficiency']:.1%} of roofline "
+                "(theoretical / measured median)",
+            ),
         ]
         if out["disturbed"]:
-            lines.append(("disturbed", disturbance_text(out["other_programs_cores"], out["repeat_median_s"],
-                                                        out["measured_median_s"])))
+            lines.append(
+                (
+                    "disturbed",
+                    disturbance_text(
+                        out["other_programs_cores"], out["repeat_median_s"], out["measured_median_s"]
+                    ),
+                )
+            )
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label.ljust(width)}  {text}" for label, text in lines)
 
 
 def add_commands(commands) -> None:
-    hardware_parser = commands.add_parser("hardware", help="list the hardware presets: dense peaks and bandwidth")
-    hardware_parser.add_argument("--json", action="store_true", help="print JSON (with sources) instead of a table")
+    hardware_parser = commands.add_parser(
+        "hardware", help="list the hardware presets: dense peaks and bandwidth"
+    )
+    hardware_parser.add_argument(
+        "--json", action="store_true", help="print JSON (with sources) instead of a table"
+    )
     hardware_parser.set_defaults(run=_hardware)
-    peak = commands.add_parser("peak", help="measure this machine's roofs: best matmul FLOP/s and copy bandwidth")
+    peak = commands.add_parser(
+        "peak", help="measure this machine's roofs: best matmul FLOP/s and copy bandwidth"
+    )
     peak.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     peak.add_argument("--dtype", choices=COMPUTE_DTYPES, default="fp32")
     peak.add_argument("--json", action="store_true", help="print JSON instead of lines")
     peak.set_defaults(run=_peak)
     latency = commands.add_parser(
-        "latency", help="theoretical latency of a model on a hardware preset, or measured here against this "
+        "latency",
+        help="theoretical latency of a model on a hardware preset, or measured here against this "
         "machine's roofs; give exactly one of --hardware and --device",
         description="Peak time (FLOPs / peak) and roofline time of MODEL on a hardware preset (--hardware) or on "
-        "this machine, probed and then measured (--device). Exactly one of --hardware and --device is required.")
-    latency.add_argument("model", metavar="MODEL", help="a zoo name (see `python -m calc zoo`) or a stack JSON file")
+        "this machine, probed and then measured (--device). Exactly one of --hardware and --device is required.",
+    )
+    latency.add_argument(
+        "model", metavar="MODEL", help="a zoo name (see `python -m calc zoo`) or a stack JSON file"
+    )
     where = latency.add_mutually_exclusive_group(required=True)
     where.add_argument("--hardware", metavar="NAME", help="a preset, see `python -m calc hardware`")
-    where.add_argument("--device", choices=("cpu", "cuda"), help="probe this machine's roofs and measure the model")
-    latency.add_argument("--dtype", choices=COMPUTE_DTYPES,
-                         help="compute dtype (default: the stack file's, else fp32); tf32 is stored as fp32")
+    where.add_argument(
+        "--device", choices=("cpu", "cuda"), help="probe this machine's roofs and measure the model"
+    )
+    latency.add_argument(
+        "--dtype",
+        choices=COMPUTE_DTYPES,
+        help="compute dtype (default: the stack file's, else fp32); tf32 is stored as fp32",
+    )
     latency.add_argument("--batch", type=int, help="default: the stack file's, else 1")
     latency.add_argument("--resolution", type=int, help="input height and width (default: the model's)")
     latency.add_argument("--json", action="store_true", help="print JSON instead of lines")

@@ -15,21 +15,33 @@ from calc.units import exact
 def _term_text(cost: Cost) -> str:
     """A layer's MAC formula from its terms: symbols = numbers."""
     terms = cost.terms
-    symbols = " + ".join("·".join(symbol.replace("{", "").replace("}", "") for symbol, _ in term.factors)
-                         for term in terms)
+    symbols = " + ".join(
+        "·".join(symbol.replace("{", "").replace("}", "") for symbol, _ in term.factors) for term in terms
+    )
     numbers = " + ".join("·".join(str(value) for _, value in term.factors) for term in terms)
     return f"{symbols} = {numbers}"
 
 
 def _separable(args: argparse.Namespace) -> int:
     size = _size_argument(args.size)
-    comparison = compare(args.in_channels, args.out_channels, args.kernel_size, size, args.stride, args.padding)
-    out = {"input": list(comparison.input_shape), "output_shape": list(comparison.output_shape),
-           "kernel_size": comparison.kernel_size, "stride": comparison.stride, "padding": comparison.padding,
-           **{f"{part}_{count}": getattr(comparison, f"{part}_{count}")
-              for count in ("macs", "params") for part in ("standard", "depthwise", "pointwise", "separable")},
-           "savings": comparison.savings, "params_savings": comparison.params_savings,
-           "approximate_savings": comparison.approximate_savings}
+    comparison = compare(
+        args.in_channels, args.out_channels, args.kernel_size, size, args.stride, args.padding
+    )
+    out = {
+        "input": list(comparison.input_shape),
+        "output_shape": list(comparison.output_shape),
+        "kernel_size": comparison.kernel_size,
+        "stride": comparison.stride,
+        "padding": comparison.padding,
+        **{
+            f"{part}_{count}": getattr(comparison, f"{part}_{count}")
+            for count in ("macs", "params")
+            for part in ("standard", "depthwise", "pointwise", "separable")
+        },
+        "savings": comparison.savings,
+        "params_savings": comparison.params_savings,
+        "approximate_savings": comparison.approximate_savings,
+    }
     print(json.dumps(out, indent=2) if args.json else _format_separable(comparison))
     return 0
 
@@ -48,8 +60,11 @@ def _format_separable(c: Comparison) -> str:
     k = c.kernel_size
     depthwise, pointwise = (part for _, part in c.separable.rows[0].cost.parts)
     lines = [
-        ("input", f"{shape(c.input_shape)}, kernel {k}x{k}, stride {c.stride}, padding {c.padding}, no bias "
-                  f"-> output {shape(c.output_shape)}"),
+        (
+            "input",
+            f"{shape(c.input_shape)}, kernel {k}x{k}, stride {c.stride}, padding {c.padding}, no bias "
+            f"-> output {shape(c.output_shape)}",
+        ),
         ("standard", exact(c.standard_macs), exact(c.standard_params), _term_text(c.standard.rows[0].cost)),
         ("depthwise", exact(c.depthwise_macs), exact(c.depthwise_params), _term_text(depthwise)),
         ("pointwise", exact(c.pointwise_macs), exact(c.pointwise_params), _term_text(pointwise)),
@@ -57,14 +72,22 @@ def _format_separable(c: Comparison) -> str:
     ]
     macs_width = max(len(line[1]) for line in lines[1:])
     params_width = max(len(line[2]) for line in lines[1:])
-    text = [(label, f"{macs.rjust(macs_width)} MACs  {params.rjust(params_width)} params  {formula}")
-            for label, macs, params, formula in lines[1:]]
+    text = [
+        (label, f"{macs.rjust(macs_width)} MACs  {params.rjust(params_width)} params  {formula}")
+        for label, macs, params, formula in lines[1:]
+    ]
     text.insert(0, lines[0])
     text += [
-        ("savings", f"{c.savings:.4f} ({c.savings:.2%}) = 1 - {exact(c.separable_macs)} / {exact(c.standard_macs)} "
-                    f"(params: {c.params_savings:.4f})"),
-        ("approximate", f"{c.approximate_savings:.4f} = 1 - (1/C_out + 1/K²) = 1 - (1/{c.out_channels} + 1/{k * k}), "
-                        "exact whenever both convs have the same output extent"),
+        (
+            "savings",
+            f"{c.savings:.4f} ({c.savings:.2%}) = 1 - {exact(c.separable_macs)} / {exact(c.standard_macs)} "
+            f"(params: {c.params_savings:.4f})",
+        ),
+        (
+            "approximate",
+            f"{c.approximate_savings:.4f} = 1 - (1/C_out + 1/K²) = 1 - (1/{c.out_channels} + 1/{k * k}), "
+            "exact whenever both convs have the same output extent",
+        ),
     ]
     width = max(len(label) for label, _ in text)
     return "\n".join(f"{label.ljust(width)}  {line}" for label, line in text)
@@ -79,44 +102,89 @@ def _whatif(args: argparse.Namespace) -> int:
         from calc.torch_separable import what_if_model
 
         what_if = what_if_model(name, args.resolution)
-    out = {"model": name, "input_shape": list(what_if.before.input_shape), "batch": what_if.before.batch,
-           "macs_before": what_if.macs_before, "macs_after": what_if.macs_after,
-           "params_before": what_if.params_before, "params_after": what_if.params_after,
-           "savings": what_if.savings, "params_savings": what_if.params_savings,
-           "changes": [{"name": c.name, "kind_before": c.kind_before, "kind_after": c.kind_after,
-                        "macs_before": c.macs_before, "macs_after": c.macs_after,
-                        "params_before": c.params_before, "params_after": c.params_after, "savings": c.savings}
-                       for c in what_if.changes],
-           "skipped": list(what_if.skipped)}
+    out = {
+        "model": name,
+        "input_shape": list(what_if.before.input_shape),
+        "batch": what_if.before.batch,
+        "macs_before": what_if.macs_before,
+        "macs_after": what_if.macs_after,
+        "params_before": what_if.params_before,
+        "params_after": what_if.params_after,
+        "savings": what_if.savings,
+        "params_savings": what_if.params_savings,
+        "changes": [
+            {
+                "name": c.name,
+                "kind_before": c.kind_before,
+                "kind_after": c.kind_after,
+                "macs_before": c.macs_before,
+                "macs_after": c.macs_after,
+                "params_before": c.params_before,
+                "params_after": c.params_after,
+                "savings": c.savings,
+            }
+            for c in what_if.changes
+        ],
+        "skipped": list(what_if.skipped),
+    }
     print(json.dumps(out, indent=2) if args.json else _format_whatif(out, what_if))
     return 0
 
 
 def _format_whatif(out: dict, what_if: WhatIf) -> str:
-    lines = [f"{out['model']}: input {'x'.join(map(str, out['input_shape']))}, batch {out['batch']}",
-             f"MACs    {exact(out['macs_before'])} -> {exact(out['macs_after'])}, savings {out['savings']:.4f}",
-             f"params  {exact(out['params_before'])} -> {exact(out['params_after'])}, "
-             f"savings {out['params_savings']:.4f}"]
+    lines = [
+        f"{out['model']}: input {'x'.join(map(str, out['input_shape']))}, batch {out['batch']}",
+        f"MACs    {exact(out['macs_before'])} -> {exact(out['macs_after'])}, savings {out['savings']:.4f}",
+        f"params  {exact(out['params_before'])} -> {exact(out['params_after'])}, "
+        f"savings {out['params_savings']:.4f}",
+    ]
     if not what_if.changes:
         lines.append("no standard conv (groups 1, kernel over 1x1) to replace: nothing changes")
     else:
         count = len(what_if.changes)
-        lines.append(f"{count} standard conv{'s' if count > 1 else ''} (groups 1, kernel over 1x1) made depthwise "
-                     "kxk + pointwise 1x1, keeping out_channels, stride, padding, dilation and bias:")
-        header = ("layer", "before", "after", "MACs before", "MACs after", "params before", "params after", "savings")
-        table = [header] + [(c.name, c.kind_before, c.kind_after, exact(c.macs_before), exact(c.macs_after),
-                             exact(c.params_before), exact(c.params_after), f"{c.savings:.4f}")
-                            for c in what_if.changes]
+        lines.append(
+            f"{count} standard conv{'s' if count > 1 else ''} (groups 1, kernel over 1x1) made depthwise "
+            "kxk + pointwise 1x1, keeping out_channels, stride, padding, dilation and bias:"
+        )
+        header = (
+            "layer",
+            "before",
+            "after",
+            "MACs before",
+            "MACs after",
+            "params before",
+            "params after",
+            "savings",
+        )
+        table = [header] + [
+            (
+                c.name,
+                c.kind_before,
+                c.kind_after,
+                exact(c.macs_before),
+                exact(c.macs_after),
+                exact(c.params_before),
+                exact(c.params_after),
+                f"{c.savings:.4f}",
+            )
+            for c in what_if.changes
+        ]
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-        lines += ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-                  for row in table]
+        lines += [
+            "  ".join(
+                cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))
+            )
+            for row in table
+        ]
     lines += [f"left alone: {reason}" for reason in what_if.skipped]
     return "\n".join(lines)
 
 
 def add_commands(commands) -> None:
     separable = commands.add_parser(
-        "separable", help="a standard kxk conv against depthwise kxk + pointwise 1x1 (no bias): MACs, params, savings")
+        "separable",
+        help="a standard kxk conv against depthwise kxk + pointwise 1x1 (no bias): MACs, params, savings",
+    )
     separable.add_argument("--in-channels", type=int, required=True)
     separable.add_argument("--out-channels", type=int, required=True)
     separable.add_argument("--kernel-size", type=int, required=True)
@@ -126,8 +194,12 @@ def add_commands(commands) -> None:
     separable.add_argument("--json", action="store_true", help="print JSON instead of lines")
     separable.set_defaults(run=_separable)
     whatif = commands.add_parser(
-        "whatif", help="a model with every standard kxk conv (groups 1) made depthwise-separable: before and after")
-    whatif.add_argument("model", metavar="MODEL", help="a zoo name (see `python -m calc zoo`) or a stack JSON file")
+        "whatif",
+        help="a model with every standard kxk conv (groups 1) made depthwise-separable: before and after",
+    )
+    whatif.add_argument(
+        "model", metavar="MODEL", help="a zoo name (see `python -m calc zoo`) or a stack JSON file"
+    )
     whatif.add_argument("--resolution", type=int, help="input height and width (default: the model's)")
     whatif.add_argument("--json", action="store_true", help="print JSON instead of lines")
     whatif.set_defaults(run=_whatif)
