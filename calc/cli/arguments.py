@@ -1,33 +1,18 @@
-"""Arguments several commands share: MODEL (a stack JSON file or a zoo name), --batch and --resolution."""
+"""Arguments several commands share: SOURCE (a zoo name, timm:NAME, hf:NAME, a stack or config.json
+file), --batch, --resolution and --seq-len."""
 
 from __future__ import annotations
 
-import os
-
-from calc.cli.files import read_stack
 from calc.errors import SpecError
-from calc.spec import Stack, parse_stack, stack_to_json
+from calc.sources import Source, resolve
+
+MAX_SEQ_LEN = 1024**2  # tokens: past every context length a model is built for today
 
 
-def read_model(model: str, resolution: int | None = None) -> tuple[str, Stack | None]:
-    """MODEL on the command line: a stack JSON file (its input at ``resolution`` when it takes
-    images) or a zoo name; returns the name and the stack (None for a zoo model)."""
-    if os.path.exists(model) or model.endswith(".json"):
-        stack = read_stack(model)
-        if resolution is not None and len(stack.input_shape) == 3:
-            stack = parse_stack(
-                dict(stack_to_json(stack), input=[stack.input_shape[0], resolution, resolution])
-            )
-        return model, stack
-    from calc import zoo
-
-    try:
-        return zoo.model_info(model).name, None
-    except KeyError:
-        raise SpecError(
-            f"no zoo model or stack JSON file named {model!r}; `python -m calc zoo` lists the zoo",
-            field="MODEL",
-        ) from None
+def read_source(text: str, field: str = "SOURCE") -> Source:
+    """SOURCE on the command line, as calc.sources resolves it; an unknown name is refused on ``field``
+    with the closest names."""
+    return resolve(text, field)
 
 
 def check_batch_and_resolution(batch: int | None, resolution: int | None) -> None:
@@ -35,3 +20,8 @@ def check_batch_and_resolution(batch: int | None, resolution: int | None) -> Non
         raise SpecError(f"must be from 16 to 4096 pixels, got {resolution}", field="--resolution")
     if batch is not None and not 1 <= batch <= 65536:
         raise SpecError(f"must be from 1 to 65,536, got {batch}", field="--batch")
+
+
+def check_seq_len(seq_len: int | None) -> None:
+    if seq_len is not None and not 1 <= seq_len <= MAX_SEQ_LEN:
+        raise SpecError(f"must be from 1 to {MAX_SEQ_LEN:,} tokens, got {seq_len}", field="--seq-len")

@@ -6,10 +6,11 @@ import argparse
 import json
 
 from calc.analyze import analyze, report_to_json
-from calc.cli.arguments import check_batch_and_resolution
+from calc.cli.arguments import check_batch_and_resolution, check_seq_len, read_source
 from calc.cli.files import read_stack
 from calc.cli.tables import format_table
 from calc.errors import SpecError
+from calc.sources import DEFAULT_SEQ_LEN, KINDS, Source, Takes, resolve
 from calc.units import op_counts
 
 
@@ -20,8 +21,8 @@ def _stack(args: argparse.Namespace) -> int:
 
 
 def _count(args: argparse.Namespace) -> int:
-    from calc import zoo
-
+    check_batch_and_resolution(args.batch, args.resolution)
+    check_seq_len(args.seq_len)
     if args.device == "cuda":
         import torch
 
@@ -30,37 +31,28 @@ def _count(args: argparse.Namespace) -> int:
                 "no CUDA device is available on this machine; use --device meta or cpu", field="--device"
             )
     results = []
-    for name in args.models:
-        try:
-            info = zoo.model_info(name)
-        except KeyError as error:
-            raise SpecError(error.args[0], field="MODEL") from None
-        check_batch_and_resolution(args.batch, args.resolution)
-        if args.device != "meta":  # a real forward allocates what it computes: the measurement's budget
-            from calc import torch_memory
-
-            try:
-                torch_memory.check_forward_memory(
-                    zoo.module(info.name, args.resolution),
-                    zoo.input_shape(info.name, args.resolution),
-                    args.batch,
-                    "fp32",
-                    torch_memory.memory_budget_bytes(args.device),
-                )
-            except SpecError as error:
-                raise SpecError(
-                    f"{info.name}: {error.reason}, or count on --device meta (nothing is allocated)",
-                    field=error.field,
-                ) from None
-        report = zoo.count(name, args.resolution, args.batch, device=args.device)
-        results.append((info, report))
+    for text in args.sources:
+        source = read_source(text)
+        if args.device != "meta" and source.takes is not Takes.TOKENS:
+            _check_forward_memory(source, args)  # a text model's own counter bounds its forward
+        report = source.count(args.resolution, args.seq_len, args.batch, device=args.device)
+        results.append((source, report))
     if args.json:
         print(
-            json.dumps([{"model": info.name, **report_to_json(report)} for info, report in results], indent=2)
+            json.dumps(
+                [
+                    {"model": source.name, "source": source.kind, **report_to_json(report)}
+                    for source, report in results
+                ],
+                indent=2,
+            )
         )
         return 0
-    for info, report in results:
-        print(f"{info.name}: input {'x'.join(map(str, report.input_shape))}, batch {report.batch}")
+    for source, report in results:
+        print(
+            f"{source.name} ({source.kind}): input {'x'.join(map(str, report.input_shape))}, "
+            f"batch {report.batch}"
+        )
         print(format_table(report))
         if report.unsupported:
             print("ops without a formula (not counted): " + op_counts(report.unsupported))
@@ -68,42 +60,72 @@ def _count(args: argparse.Namespace) -> int:
     return 0
 
 
-def _zoo(args: argparse.Namespace) -> int:
-    from calc import zoo
+def _check_forward_memory(source: Source, args: argparse.Namespace) -> None:
+    """A real forward allocates what it computes: refused past the measurement's budget."""
+    from calc import torch_memory
 
-    models = [zoo.model_info(name) for name in zoo.list_models()]
+    try:
+        torch_memory.check_forward_memory(
+            source.module(args.resolution),
+            source.input_shape(args.resolution, args.seq_len),
+            args.batch or 1,
+            "fp32",
+            torch_memory.memory_budget_bytes(args.device),
+        )
+    except SpecError as error:
+        raise SpecError(
+            f"{source.name}: {error.reason}, or count on --device meta (nothing is allocated)",
+            field=error.field,
+        ) from None
+
+
+ZOO_COLUMNS = ("model", "input", "family", "acc@1", "params", "GMACs")
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    kinds = [args.source] if args.source else ["torchvision", "stack"]  # today's listing by default
+    names = [name for kind in kinds for name in KINDS[kind].names()]
+    if not names:
+        raise SpecError(f"no {args.source} models are available here", field="--source")
+    models = [resolve(name) for name in names]
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "model": m.name,
-                        "family": m.family,
-                        "source": m.source,
-                        "input_shape": list(m.input_shape),
-                        "acc1": m.acc1,
-                        "acc5": m.acc5,
-                        "num_params": m.num_params,
-                        "gmacs": m.gmacs,
-                        "file_size_mb": m.file_size_mb,
-                    }
-                    for m in models
-                ],
-                indent=2,
-            )
-        )
+        print(json.dumps([_zoo_entry(source) for source in models], indent=2))
         return 0
-    width = max(len(m.name) for m in models)
-    print(f"{'model'.ljust(width)}  {'input':>11}  {'acc@1':>6}  {'params':>13}  {'GMACs':>8}")
-    for m in models:
-        acc = f"{m.acc1:.2f}" if m.acc1 is not None else "-"
-        gmacs = f"{m.gmacs:.3f}" if m.gmacs is not None else "-"
-        print(
-            f"{m.name.ljust(width)}  {'x'.join(map(str, m.input_shape)):>11}  {acc:>6}  {m.num_params:>13,}  "
-            f"{gmacs:>8}"
-        )
-    print("GMACs: torchvision's _ops metadata (labelled GFLOPS in its docs, but multiply-accumulates)")
+    rows = [ZOO_COLUMNS] + [_zoo_row(source) for source in models]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(ZOO_COLUMNS))]
+    for row in rows:
+        cells = zip(row, widths, strict=True)
+        print("  ".join(cell.ljust(w) if i in (0, 2) else cell.rjust(w) for i, (cell, w) in enumerate(cells)))
+    if "torchvision" in kinds:
+        print("GMACs: torchvision's _ops metadata (labelled GFLOPS in its docs, but multiply-accumulates)")
+    if "timm" in kinds:
+        print("timm: inputs from each model's default pretrained config; `calc count timm:NAME` counts one")
     return 0
+
+
+def _zoo_entry(source: Source) -> dict:
+    metadata = source.metadata
+    return {
+        "model": source.name,
+        "family": metadata.get("family"),
+        "source": "preset" if source.kind == "stack" else source.kind,
+        "input_shape": list(source.default_input),
+        **{key: metadata.get(key) for key in ("acc1", "acc5", "num_params", "gmacs", "file_size_mb")},
+        **({"num_classes": metadata["num_classes"]} if "num_classes" in metadata else {}),
+    }
+
+
+def _zoo_row(source: Source) -> tuple[str, ...]:
+    entry = _zoo_entry(source)
+    acc1, num_params, gmacs = entry["acc1"], entry["num_params"], entry["gmacs"]
+    return (
+        entry["model"],
+        "x".join(map(str, entry["input_shape"])) + (" tokens" if source.takes is Takes.TOKENS else ""),
+        entry["family"] or "-",
+        "-" if acc1 is None else f"{acc1:.2f}",
+        "-" if num_params is None else f"{num_params:,}",
+        "-" if gmacs is None else f"{gmacs:.3f}",
+    )
 
 
 def add_commands(commands) -> None:
@@ -111,10 +133,22 @@ def add_commands(commands) -> None:
     stack.add_argument("file", help="stack JSON file")
     stack.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stack.set_defaults(run=_stack)
-    count = commands.add_parser("count", help="count zoo models (torchvision classifiers, stack presets)")
-    count.add_argument("models", nargs="+", metavar="MODEL", help="zoo names, see `python -m calc zoo`")
+    count = commands.add_parser(
+        "count",
+        help="count models: torchvision or timm classifiers, Hugging Face models, stack or config.json files",
+    )
+    count.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a zoo name (resnet50), timm:NAME, hf:NAME, or a stack or config.json file; "
+        "`python -m calc zoo --source KIND` lists names",
+    )
     count.add_argument("--resolution", type=int, help="input height and width (default: the model's native)")
-    count.add_argument("--batch", type=int, default=1)
+    count.add_argument(
+        "--seq-len", type=int, help=f"tokens of a text model's input (default {DEFAULT_SEQ_LEN})"
+    )
+    count.add_argument("--batch", type=int, help="default: a stack file's own, else 1")
     count.add_argument(
         "--device",
         choices=("meta", "cpu", "cuda"),
@@ -123,6 +157,10 @@ def add_commands(commands) -> None:
     )
     count.add_argument("--json", action="store_true", help="print JSON instead of tables")
     count.set_defaults(run=_count)
-    zoo_parser = commands.add_parser("zoo", help="list the zoo with torchvision's metadata")
+    zoo_parser = commands.add_parser(
+        "zoo",
+        help="list one kind of source's models (default: torchvision's with its metadata, and the presets)",
+    )
+    zoo_parser.add_argument("--source", choices=tuple(KINDS), help="which kind of source to list")
     zoo_parser.add_argument("--json", action="store_true")
     zoo_parser.set_defaults(run=_zoo)

@@ -6,13 +6,11 @@ import argparse
 import json
 import logging
 
-from calc.analyze import analyze
-from calc.cli.arguments import check_batch_and_resolution, read_model
+from calc.cli.arguments import check_batch_and_resolution, check_seq_len, read_source
 from calc.errors import SpecError
 from calc.hardware import COMPUTE_DTYPES, PRESETS, STORAGE_DTYPE, Hardware, hardware
 from calc.machine_load import disturbance_text
 from calc.roofline import efficiency, estimate
-from calc.spec import parse_stack, stack_to_json
 from calc.time_bound import TimeBound
 from calc.units import duration, si, si_bytes
 
@@ -124,7 +122,9 @@ def _latency(args: argparse.Namespace) -> int:
                 "no CUDA device is available on this machine; use --device cpu or --hardware NAME",
                 field="--device",
             )
-    name, stack = read_model(args.model, args.resolution)
+    check_seq_len(args.seq_len)
+    source = read_source(args.model, "MODEL")
+    stack = source.stack
     batch = args.batch or (stack.batch if stack else 1)  # a stack file's own batch and dtype unless given
     dtype = args.dtype or (stack.dtype if stack else "fp32")
     device_hardware: Hardware | None = None
@@ -132,15 +132,8 @@ def _latency(args: argparse.Namespace) -> int:
         device_hardware = hardware(args.hardware)
         device_hardware.roofs(dtype)  # refuse a dtype the preset has no peak for before counting
     storage = STORAGE_DTYPE[dtype]  # tf32 is fp32 tensors with tensor-core math
-    if stack is not None:
-        stack = parse_stack(dict(stack_to_json(stack), batch=batch, dtype=storage))
-        report = analyze(stack)
-        input_shape = stack.input_shape
-    else:
-        from calc import zoo
-
-        report = zoo.count(name, args.resolution, batch, dtype=storage)
-        input_shape = zoo.input_shape(name, args.resolution)
+    report = source.count(args.resolution, args.seq_len, batch, dtype=storage)
+    input_shape = source.input_shape(args.resolution, args.seq_len)
     measurement = None
     if args.device:
         _quiet_torch_benchmark()
@@ -149,12 +142,7 @@ def _latency(args: argparse.Namespace) -> int:
         from calc.torch_probe import probe
 
         check_device(args.device, (dtype,))  # int8 or tf32 on the CPU: refused before anything runs
-        if stack is not None:
-            from calc.torch_build import build_stack
-
-            module = build_stack(stack)
-        else:
-            module = zoo.module(name, args.resolution)
+        module = source.module(args.resolution)
         torch_memory.check_forward_memory(
             module, input_shape, batch, dtype, torch_memory.memory_budget_bytes(args.device)
         )
@@ -175,7 +163,8 @@ def _latency(args: argparse.Namespace) -> int:
     roofs = device_hardware.roofs(dtype)
     times = estimate(report, roofs)
     out = {
-        "model": name,
+        "model": source.name,
+        "source": source.kind,
         "input_shape": list(input_shape),
         "batch": batch,
         "dtype": dtype,
@@ -290,7 +279,9 @@ def add_commands(commands) -> None:
         "this machine, probed and then measured (--device). Exactly one of --hardware and --device is required.",
     )
     latency.add_argument(
-        "model", metavar="MODEL", help="a zoo name (see `python -m calc zoo`) or a stack JSON file"
+        "model",
+        metavar="MODEL",
+        help="a SOURCE: a zoo name (see `python -m calc zoo`), timm:NAME, hf:NAME, or a stack JSON file",
     )
     where = latency.add_mutually_exclusive_group(required=True)
     where.add_argument("--hardware", metavar="NAME", help="a preset, see `python -m calc hardware`")
@@ -304,5 +295,6 @@ def add_commands(commands) -> None:
     )
     latency.add_argument("--batch", type=int, help="default: the stack file's, else 1")
     latency.add_argument("--resolution", type=int, help="input height and width (default: the model's)")
+    latency.add_argument("--seq-len", type=int, help="tokens of a text model's input (default 128)")
     latency.add_argument("--json", action="store_true", help="print JSON instead of lines")
     latency.set_defaults(run=_latency)

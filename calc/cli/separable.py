@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from calc.cli.arguments import check_batch_and_resolution, read_model
+from calc.cli.arguments import check_batch_and_resolution, read_source
 from calc.cost import Cost
 from calc.errors import SpecError
-from calc.separable import Comparison, WhatIf, compare, what_if_stack
+from calc.separable import Comparison, WhatIf, compare, what_if_convs, what_if_stack
+from calc.sources import stack_at
 from calc.units import exact
 
 
@@ -95,15 +96,19 @@ def _format_separable(c: Comparison) -> str:
 
 def _whatif(args: argparse.Namespace) -> int:
     check_batch_and_resolution(None, args.resolution)
-    name, stack = read_model(args.model, args.resolution)
-    if stack is not None:
-        what_if = what_if_stack(stack)
-    else:
+    source = read_source(args.model, "MODEL")
+    if source.stack is not None:
+        what_if = what_if_stack(stack_at(source.stack, args.resolution, None, None))
+    elif source.kind == "stack":  # a preset: its stack, at the resolution
         from calc.torch_separable import what_if_model
 
-        what_if = what_if_model(name, args.resolution)
+        what_if = what_if_model(source.target, args.resolution)
+    else:  # any torch model: its count, and its convs' settings
+        from calc.torch_separable import conv_settings
+
+        what_if = what_if_convs(source.count(args.resolution), conv_settings(source.module(args.resolution)))
     out = {
-        "model": name,
+        "model": source.name,
         "input_shape": list(what_if.before.input_shape),
         "batch": what_if.before.batch,
         "macs_before": what_if.macs_before,
@@ -198,7 +203,9 @@ def add_commands(commands) -> None:
         help="a model with every standard kxk conv (groups 1) made depthwise-separable: before and after",
     )
     whatif.add_argument(
-        "model", metavar="MODEL", help="a zoo name (see `python -m calc zoo`) or a stack JSON file"
+        "model",
+        metavar="MODEL",
+        help="a SOURCE: a zoo name (see `python -m calc zoo`), timm:NAME, or a stack JSON file",
     )
     whatif.add_argument("--resolution", type=int, help="input height and width (default: the model's)")
     whatif.add_argument("--json", action="store_true", help="print JSON instead of lines")
