@@ -149,17 +149,25 @@ def parameters_on_meta() -> Iterator[None]:
             tensors[name] = on_meta[id(value)]
 
 
+def _remade(name: str, tensor: torch.Tensor, emptied: dict[str, torch.Tensor]) -> bool:
+    """Whether the module's initializer registered buffer ``name`` anew, replacing the emptied one."""
+    return name in emptied and tensor is not emptied[name]
+
+
 def materialize(model: nn.Module, device: str | torch.device) -> nn.Module:
     """Move a model built on meta to ``device`` with freshly initialized parameters (in
     eval mode): for counting on a real device, or timing there.
 
     Modules with an initializer run it; every other parameter and buffer gets the value
-    its constructor computed (kept by ``parameters_on_meta``). A tensor with neither is
-    refused: ``to_empty`` leaves whatever bytes were in memory, NaNs and all.
+    its constructor computed (kept by ``parameters_on_meta``). A buffer that the initializer
+    registers anew is fresh too (timm's Swin blocks compute their attention mask in
+    reset_parameters, on their weights' device). A tensor with none of these is refused:
+    ``to_empty`` leaves whatever bytes were in memory, NaNs and all.
     """
     model = model.to_empty(device=device)
     with torch.no_grad():
         for path, module in model.named_modules():
+            emptied = dict(module.named_buffers(recurse=False))
             if isinstance(module, nn.MultiheadAttention):
                 module._reset_parameters()  # its initializer has a private name
             elif hasattr(module, "reset_parameters"):
@@ -170,7 +178,7 @@ def materialize(model: nn.Module, device: str | torch.device) -> nn.Module:
             ):
                 if name in constructed:
                     tensor.copy_(constructed[name])
-                elif not _has_fresh_value(module, name):
+                elif not _has_fresh_value(module, name) and not _remade(name, tensor, emptied):
                     raise ValueError(
                         f"{path + '.' if path else ''}{name} of {type(module).__name__} has no known "
                         "value: build the model under calc.torch_build.parameters_on_meta"

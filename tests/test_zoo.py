@@ -153,7 +153,7 @@ def test_cli_count_resolution_and_batch_scale():
 @pytest.mark.parametrize(
     "arguments, needle",
     [
-        pytest.param(["count", "resnet5"], "no zoo model named 'resnet5'", id="unknown-model"),
+        pytest.param(["count", "resnet5"], "no model or file named 'resnet5'", id="unknown-model"),
         pytest.param(["count", "resnet18", "--resolution", "8"], "--resolution", id="tiny-resolution"),
         pytest.param(["count", "resnet18", "--batch", "0"], "--batch", id="zero-batch"),
     ],
