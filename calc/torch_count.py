@@ -458,17 +458,11 @@ def _module_hooks(counter: _Counter) -> Iterator[None]:
 @contextmanager
 def _no_fused_fast_paths() -> Iterator[None]:
     """nn.MultiheadAttention and TransformerEncoderLayer take a fused kernel in eval mode on
-    real tensors, invisible as matmuls: count the math they stand for instead. And
-    F.scaled_dot_product_attention picks a kernel by device (its math decomposition on meta, a
-    fused kernel on CPU and CUDA, whose scale and softmax are counted differently): pinned to
-    the math decomposition, it is the same ops on every device (timm's and transformers' attention)."""
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
+    real tensors, invisible as matmuls: count the math they stand for instead."""
     enabled = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
-        with sdpa_kernel(SDPBackend.MATH):
-            yield
+        yield
     finally:
         torch.backends.mha.set_fastpath_enabled(enabled)
 

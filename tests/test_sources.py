@@ -1,0 +1,205 @@
+"""Sources: a SOURCE string resolves to the right kind, name and default input; an unknown name is
+refused with the closest names across kinds; the Hugging Face slot is called as documented;
+calc.sources is torch-free; the command line counts any source and lists each kind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pytest
+
+from calc import sources
+from calc.errors import SpecError
+from calc.presets import preset
+from calc.sources import DEFAULT_SEQ_LEN, Takes, resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+RGB_CONV = preset("Worked example: 3x3 conv, RGB in").stack
+TINY_CONFIG = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "calc", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    stack, config = tmp_path / "block.json", tmp_path / "config.json"
+    stack.write_text(json.dumps(RGB_CONV), encoding="utf-8")
+    config.write_text(json.dumps(TINY_CONFIG), encoding="utf-8")
+    return {"STACK": str(stack), "CONFIG": str(config)}
+
+
+PARSING = [
+    pytest.param("resnet50", "torchvision", "resnet50", Takes.IMAGE, (3, 224, 224), id="bare-torchvision"),
+    pytest.param(
+        "torchvision:inception_v3", "torchvision", "inception_v3", Takes.IMAGE, (3, 299, 299), id="prefixed"
+    ),
+    pytest.param("timm:resnet18", "timm", "timm:resnet18", Takes.IMAGE, (3, 224, 224), id="timm"),
+    pytest.param(
+        "timm:vit_base_patch16_384",
+        "timm",
+        "timm:vit_base_patch16_384",
+        Takes.IMAGE,
+        (3, 384, 384),
+        id="timm-384",
+    ),
+    pytest.param(
+        "stack: Worked example: 3x3 conv, RGB in",
+        "stack",
+        "stack: Worked example: 3x3 conv, RGB in",
+        Takes.STACK,
+        (3, 224, 224),
+        id="preset",
+    ),
+    pytest.param("STACK", "stack", "STACK", Takes.STACK, (3, 224, 224), id="stack-file"),
+    pytest.param("CONFIG", "hf", "CONFIG", Takes.TOKENS, (DEFAULT_SEQ_LEN,), id="config-json"),
+]
+
+
+@pytest.mark.parametrize("text, kind, name, takes, default_input", PARSING)
+def test_a_source_resolves_to_its_kind(files, text, kind, name, takes, default_input):
+    source = resolve(files.get(text, text))
+    assert (source.kind, source.name, source.takes, source.default_input) == (
+        kind,
+        files.get(name, name),
+        takes,
+        default_input,
+    )
+
+
+def test_hf_names_resolve_through_the_hf_kind():
+    source = resolve("hf:llama")
+    assert (source.kind, source.name, source.target, source.input_shape(seq_len=256)) == (
+        "hf",
+        "hf:llama",
+        "llama",
+        (256,),
+    )
+
+
+UNKNOWN = [
+    pytest.param("resnt50", "resnet50", id="typo-torchvision"),
+    pytest.param("vit_base_patch16_224", "timm:vit_base_patch16_224", id="timm-name-without-prefix"),
+    pytest.param("timm:resnet5", "timm:resnet50", id="typo-timm"),
+    pytest.param("timm:efficientnet_b", "timm:efficientnet_b0", id="timm-prefix"),
+]
+
+
+@pytest.mark.parametrize("text, suggestion", UNKNOWN)
+def test_an_unknown_name_is_refused_with_the_closest_names(text: str, suggestion: str):
+    with pytest.raises(SpecError, match="did you mean") as refusal:
+        resolve(text)
+    assert refusal.value.field == "SOURCE"
+    assert suggestion in refusal.value.reason.split("did you mean ")[1].split("?")[0].split(", ")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        pytest.param(("count", "resnt50"), id="count"),
+        pytest.param(("count", "resnet18", "timm:no_such_model"), id="count-second-source"),
+        pytest.param(("latency", "timm:resnt18", "--hardware", "NVIDIA T4"), id="latency"),
+        pytest.param(("whatif", "timm:resnt18"), id="whatif"),
+    ],
+)
+def test_cli_unknown_name_exits_2_with_suggestions(arguments):
+    result = run_cli(*arguments)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "did you mean" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_hf_without_its_counter_says_it_is_not_available(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(sources, "HF_COUNT", ("calc.no_such_module", "count_hf"))
+    with pytest.raises(SpecError, match="not available"):
+        resolve("hf:llama").count()
+
+
+def test_hf_sources_are_counted_by_count_hf(monkeypatch: pytest.MonkeyPatch, files):
+    """The slot the Hugging Face side fills: count_hf(name or config, seq_len, batch, dtype, device)."""
+    calls = []
+    fake = types.ModuleType("fake_torch_hf")
+    fake.count_hf = lambda *arguments: calls.append(arguments) or "report"
+    monkeypatch.setitem(sys.modules, "fake_torch_hf", fake)
+    monkeypatch.setattr(sources, "HF_COUNT", ("fake_torch_hf", "count_hf"))
+    assert resolve("hf:llama").count(seq_len=256, batch=2) == "report"
+    assert resolve(files["CONFIG"]).count(dtype="bf16", device="cpu") == "report"
+    assert calls == [("llama", 256, 2, "fp32", "meta"), (TINY_CONFIG, DEFAULT_SEQ_LEN, 1, "bf16", "cpu")]
+
+
+def test_a_config_whose_model_type_is_not_text_is_refused(tmp_path: Path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": 7}), encoding="utf-8")
+    with pytest.raises(SpecError, match="architecture's name") as refusal:
+        resolve(str(path))
+    assert refusal.value.field == "model_type"
+
+
+def test_sources_import_without_torch_or_timm(files):
+    code = f"""
+        import sys
+        for blocked in ("torch", "torchvision", "timm", "transformers"):
+            sys.modules[blocked] = None  # importing it now raises ImportError
+        from calc import sources, timm_models
+        from calc.cli import count
+        report = sources.resolve({files["STACK"]!r}).count(resolution=32)
+        assert report.macs == 64 * 3 * 3 * 3 * 32 * 32, report.macs
+        print("ok")
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_cli_count_mixes_sources_with_their_kind_in_json(files):
+    result = run_cli("count", "resnet18", "timm:resnet18", files["STACK"], "--json")
+    assert result.returncode == 0, result.stderr
+    torchvision, timm, stack = json.loads(result.stdout)
+    assert [entry["source"] for entry in (torchvision, timm, stack)] == ["torchvision", "timm", "stack"]
+    assert [entry["model"] for entry in (torchvision, timm, stack)] == [
+        "resnet18",
+        "timm:resnet18",
+        files["STACK"],
+    ]
+    assert timm["macs"] == torchvision["macs"] and timm["params"] == torchvision["params"]  # the same network
+    assert stack["macs"] == 64 * 3 * 3 * 3 * 224 * 224
+
+
+@pytest.mark.parametrize(
+    "arguments, field",
+    [
+        pytest.param(("count", "resnet18", "--seq-len", "0"), "--seq-len", id="zero-seq-len"),
+        pytest.param(
+            ("count", "timm:vit_tiny_patch16_224", "--resolution", "256"), "resolution", id="fixed-size"
+        ),
+        pytest.param(("zoo", "--source", "nothing"), None, id="unknown-kind"),
+    ],
+)
+def test_cli_bad_arguments_exit_2(arguments, field):
+    result = run_cli(*arguments)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    if field:
+        assert f"field '{field}'" in result.stderr
+
+
+def test_cli_zoo_lists_timm_with_config_inputs():
+    timm = pytest.importorskip("timm")
+    from timm.models import get_pretrained_cfg
+
+    result = run_cli("zoo", "--source", "timm", "--json")
+    assert result.returncode == 0, result.stderr
+    models = {entry["model"]: entry for entry in json.loads(result.stdout)}
+    assert list(models) == ["timm:" + name for name in timm.list_models()]
+    assert models["timm:vit_base_patch16_384"]["input_shape"] == list(
+        get_pretrained_cfg("vit_base_patch16_384").input_size
+    )
+    assert {entry["source"] for entry in models.values()} == {"timm"}
