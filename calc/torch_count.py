@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
@@ -455,14 +456,41 @@ def _module_hooks(counter: _Counter) -> Iterator[None]:
         post.remove()
 
 
+def _fused_attention_on_meta(
+    query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
+) -> torch.Tensor | None:
+    # [B, h, L, d_v] = softmax(Q·Kᵀ·scale + mask)·V: the CPU's one kernel, its meta function
+    if not query.is_meta or query.dim() != 4 or (enable_gqa and key.shape[-3] != query.shape[-3]):
+        return None  # what the CPU would not run fused either
+    return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+        query, key, value, dropout_p, is_causal, attn_mask=attn_mask, scale=scale
+    )[0]
+
+
+class _FusedAttentionOnMeta(TorchFunctionMode):
+    """On meta, F.scaled_dot_product_attention runs its math decomposition (Q and Kᵀ each scaled,
+    then matmul, softmax, matmul) where the CPU runs one fused kernel, counted as calc.formulas
+    counts attention: meta runs the CPU kernel's meta function instead, so the two agree."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is nn.functional.scaled_dot_product_attention:
+            fused = _fused_attention_on_meta(*args, **kwargs)
+            if fused is not None:
+                return fused
+        return func(*args, **kwargs)
+
+
 @contextmanager
 def _no_fused_fast_paths() -> Iterator[None]:
     """nn.MultiheadAttention and TransformerEncoderLayer take a fused kernel in eval mode on
-    real tensors, invisible as matmuls: count the math they stand for instead."""
+    real tensors, invisible as matmuls: count the math they stand for instead. (Scaled dot
+    product attention, one op that every counter sees, stays fused, on meta too.)"""
     enabled = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
-        yield
+        with _FusedAttentionOnMeta():
+            yield
     finally:
         torch.backends.mha.set_fastpath_enabled(enabled)
 

@@ -75,14 +75,15 @@ def test_hybrid_built_on_meta_has_the_cpu_builds_params():
     ],
 )
 def test_cpu_count_equals_meta_count(name: str):
-    """Built on meta, materialized on the CPU (constructor-computed buffers kept): the same count.
-
-    Other ops are left out: F.scaled_dot_product_attention runs its math decomposition on meta
-    (the scale applied to Q and to K) and the fused CPU kernel on the CPU (counted as the scale
-    of Q, as calc.formulas counts it), so timm's attention blocks differ there."""
+    """Built on meta, materialized on the CPU (constructor-computed buffers kept): the same count,
+    F.scaled_dot_product_attention's other ops included (one fused kernel on both)."""
     meta = timm_models.count(name)
     cpu = timm_models.count(name, device="cpu")
-    assert (cpu.macs, cpu.params) == (meta.macs, meta.params)
+    assert (cpu.macs, cpu.params, cpu.other_ops_by_label()) == (
+        meta.macs,
+        meta.params,
+        meta.other_ops_by_label(),
+    )
     model = materialize(torch_timm.build(name), "cpu")
     assert torch.isfinite(model(torch.randn(1, *timm_models.input_shape(name)))).all()
 
@@ -102,3 +103,29 @@ def test_a_fixed_size_model_refuses_another_resolution():
 
     with pytest.raises(SpecError, match="takes only 224×224"):
         timm_models.count("vit_tiny_patch16_224", resolution=256)
+
+
+class ScaledDotProductAttention(torch.nn.Module):
+    """x [B, h, L, d] -> softmax(x·xᵀ/√d)·x, as timm's (and transformers') attention calls it."""
+
+    def __init__(self, is_causal: bool):
+        super().__init__()
+        self.is_causal = is_causal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.scaled_dot_product_attention(x, x, x, is_causal=self.is_causal)
+
+
+@pytest.mark.parametrize("is_causal", [pytest.param(False, id="full"), pytest.param(True, id="causal")])
+def test_scaled_dot_product_attention_counts_the_same_on_meta_and_cpu(is_causal: bool):
+    batch, heads, length, depth = 2, 3, 5, 8
+    counts = [
+        count_module(ScaledDotProductAttention(is_causal), (heads, length, depth), batch=batch, device=device)
+        for device in ("meta", "cpu")
+    ]
+    for report in counts:
+        assert report.macs == 2 * batch * heads * length * length * depth
+        assert report.other_ops_by_label() == {
+            "scaling": batch * heads * length * depth,  # 1/√d once per element of Q, as calc.formulas
+            "softmax": 3 * batch * heads * length * length,
+        }
