@@ -9,6 +9,7 @@ the oracle for shapes, params and MACs, and later measurement times them.
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,6 +82,17 @@ def reinitialized(module: nn.Module) -> bool:
     return hasattr(module, "reset_parameters") or isinstance(module, nn.MultiheadAttention)
 
 
+# timm's initializer of non-persistent buffers (its reinit_non_persistent_buffers walks them):
+# a Swin V2 block's attention mask, computed on its weights' device.
+BUFFER_INITIALIZER = "init_non_persistent_buffers"
+
+
+def refills_buffers(module: nn.Module) -> bool:
+    """Whether ``materialize`` gives ``module``'s own buffers fresh values through its own
+    buffer initializer (timm's convention), besides ``reset_parameters``."""
+    return hasattr(module, BUFFER_INITIALIZER)
+
+
 def _has_fresh_value(module: nn.Module, name: str) -> bool:
     if name in module._parameters:
         return reinitialized(module)
@@ -106,9 +118,10 @@ def parameters_on_meta() -> Iterator[None]:
     constructor's own arithmetic stays real (RegNets compute widths with tensors,
     which fails under ``with torch.device("meta")``).
 
-    Parameters that ``materialize`` re-initializes go to meta at once; the other
-    parameters and buffers stay real until the constructor is done (its own
-    initializers fill them), then their values are kept and they go to meta too.
+    Parameters and buffers that ``materialize`` re-initializes (those of a module with
+    its own initializer) go to meta at once; the others stay real until the constructor
+    is done (its own initializers fill them), then their values are kept and they go to
+    meta too.
     """
     register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
     kept: dict[tuple[int, str], tuple[nn.Module, str]] = {}
@@ -123,7 +136,14 @@ def parameters_on_meta() -> Iterator[None]:
 
     def buffer_on_meta(self, name, tensor, persistent=True):
         if tensor is not None and tensor.device.type != "meta":
-            if isinstance(self, nn.modules.batchnorm._NormBase):
+            # a norm's running stats, and the buffers of a module with its own initializer: on meta
+            # with its parameters, so that the initializer, which computes buffers on its weights'
+            # device (timm's Swin V2 and RoPE modules), meets one device; materialize runs it again
+            if (
+                isinstance(self, nn.modules.batchnorm._NormBase)
+                or reinitialized(self)
+                or refills_buffers(self)
+            ):
                 tensor = tensor.to("meta")
             else:
                 kept[id(self), name] = (self, name)
@@ -149,9 +169,31 @@ def parameters_on_meta() -> Iterator[None]:
             tensors[name] = on_meta[id(value)]
 
 
-def _remade(name: str, tensor: torch.Tensor, emptied: dict[str, torch.Tensor]) -> bool:
-    """Whether the module's initializer registered buffer ``name`` anew, replacing the emptied one."""
-    return name in emptied and tensor is not emptied[name]
+def _sentinel(tensor: torch.Tensor) -> float | int | None:
+    """A value no initializer writes everywhere: NaN, or an integer type's least; None for bool."""
+    if tensor.dtype.is_floating_point or tensor.dtype.is_complex:
+        return math.nan
+    return None if tensor.dtype == torch.bool else torch.iinfo(tensor.dtype).min
+
+
+def _mark_unfilled(buffers: dict[str, torch.Tensor]) -> None:
+    for tensor in buffers.values():
+        if _sentinel(tensor) is not None:
+            tensor.fill_(_sentinel(tensor))
+
+
+def _filled(name: str, tensor: torch.Tensor, emptied: dict[str, torch.Tensor]) -> bool:
+    """Whether the module's initializer gave buffer ``name`` a value: registered it anew, or
+    wrote over the sentinel ``_mark_unfilled`` left in it."""
+    if name not in emptied:
+        return False
+    if tensor is not emptied[name] or tensor.numel() == 0:
+        return True
+    sentinel = _sentinel(tensor)
+    if sentinel is None:
+        return False
+    unfilled = tensor.isnan() if isinstance(sentinel, float) else tensor == sentinel
+    return not bool(unfilled.any())
 
 
 def materialize(model: nn.Module, device: str | torch.device) -> nn.Module:
@@ -160,25 +202,28 @@ def materialize(model: nn.Module, device: str | torch.device) -> nn.Module:
 
     Modules with an initializer run it; every other parameter and buffer gets the value
     its constructor computed (kept by ``parameters_on_meta``). A buffer that the initializer
-    registers anew is fresh too (timm's Swin blocks compute their attention mask in
-    reset_parameters, on their weights' device). A tensor with none of these is refused:
-    ``to_empty`` leaves whatever bytes were in memory, NaNs and all.
+    fills is fresh too (timm's Swin blocks compute their attention mask in reset_parameters);
+    each is set to a sentinel first, so one it leaves alone is seen. A tensor with none of
+    these is refused: ``to_empty`` leaves whatever bytes were in memory, NaNs and all.
     """
     model = model.to_empty(device=device)
     with torch.no_grad():
         for path, module in model.named_modules():
             emptied = dict(module.named_buffers(recurse=False))
+            _mark_unfilled(emptied)
             if isinstance(module, nn.MultiheadAttention):
                 module._reset_parameters()  # its initializer has a private name
             elif hasattr(module, "reset_parameters"):
                 module.reset_parameters()
+            if refills_buffers(module):
+                getattr(module, BUFFER_INITIALIZER)()
             constructed = constructed_values(module)
             for name, tensor in chain(
                 module.named_parameters(recurse=False), module.named_buffers(recurse=False)
             ):
                 if name in constructed:
                     tensor.copy_(constructed[name])
-                elif not _has_fresh_value(module, name) and not _remade(name, tensor, emptied):
+                elif not _has_fresh_value(module, name) and not _filled(name, tensor, emptied):
                     raise ValueError(
                         f"{path + '.' if path else ''}{name} of {type(module).__name__} has no known "
                         "value: build the model under calc.torch_build.parameters_on_meta"

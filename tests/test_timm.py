@@ -24,6 +24,8 @@ SAMPLE = [
     pytest.param("vit_tiny_patch16_224", id="plain-vit"),
     pytest.param("deit_tiny_distilled_patch16_224", id="small-transformer-two-tokens"),
     pytest.param("swin_tiny_patch4_window7_224", id="swin-computed-buffers"),
+    pytest.param("swinv2_tiny_window8_256", id="swin-v2-buffers-filled-by-reset-parameters"),
+    pytest.param("vit_small_patch16_rope_mixed_224", id="rope-grid-buffers"),
     pytest.param("vit_tiny_r_s16_p8_224", id="hybrid-resnet-stem"),
     pytest.param("vitamin_small_224", id="hybrid-vitamin"),
 ]
@@ -71,6 +73,8 @@ def test_hybrid_built_on_meta_has_the_cpu_builds_params():
     "name",
     [
         pytest.param("swin_tiny_patch4_window7_224", id="swin-relative-position-index"),
+        pytest.param("swinv2_tiny_window8_256", id="swin-v2-coordinates-table"),
+        pytest.param("vit_small_patch16_rope_mixed_224", id="rope-grid"),
         pytest.param("vit_tiny_r_s16_p8_224", id="hybrid"),
     ],
 )
