@@ -169,7 +169,8 @@ def report_to_json(report: Report) -> dict:
       other_ops_by_label  other_ops split by label ("bias add", "activation", ...), in first-seen order
       weight_bytes      params x bytes per element
       activation_bytes  every whole layer's input read once plus its output written once
-      unsupported       ops with no rule, not counted: {"aten.name": times it ran} (torch models; {} for stacks)
+      unsupported       ops with no rule, not counted: {"aten.name": times it ran}
+                        (torch models; {} for stacks)
       layers            one entry per whole layer, each followed by one entry per part
     Each layer:
       index             position in the stack (a part shares its layer's)
