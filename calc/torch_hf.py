@@ -24,6 +24,7 @@ import os
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import torch
@@ -31,12 +32,13 @@ from torch import nn
 
 from calc import hf_models
 from calc.analyze import Report
-from calc.errors import SpecError
+from calc.errors import SpecError, cut
 
 # Read by huggingface_hub and transformers when they are imported: no request ever leaves.
 OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 DEFAULT_SEQ_LEN = 128
 MAX_SEQ_LEN = 1_048_576
+MAX_BATCH = 65_536
 
 
 def _transformers():
@@ -46,20 +48,26 @@ def _transformers():
     return transformers
 
 
-def _auto_mappings() -> tuple[dict[str, str], set[str]]:
-    """(model type -> its causal LM class) for decoder-only LMs; the model types built as encoders."""
+@cache
+def _auto_mappings() -> tuple[dict[str, str], frozenset[str]]:
+    """(model type -> its causal LM class) for decoder-only LMs; the model types built as encoders.
+    By transformers' own task mappings: an encoder has a masked-LM or an image-classification head
+    (BERT also has a causal one, so encoders are taken first); encoder-decoders (BART, T5) are neither."""
     _transformers()
     from transformers.models.auto import modeling_auto as auto
 
+    encoder_decoders = set(auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
     encoders = (
         set(auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES)
         | set(auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES)
         | set(auto.MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES)
-    ) & set(auto.MODEL_MAPPING_NAMES)
+    ) & set(auto.MODEL_MAPPING_NAMES) - encoder_decoders
     causal = {
-        name: cls for name, cls in auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.items() if name not in encoders
+        name: cls
+        for name, cls in auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.items()
+        if name not in encoders and name not in encoder_decoders
     }
-    return causal, encoders
+    return causal, frozenset(encoders)
 
 
 def supported_model_types() -> tuple[str, ...]:
@@ -96,20 +104,31 @@ def config_for(source: str | dict):
         close = difflib.get_close_matches(model_type, supported_model_types(), n=5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise SpecError(f"transformers has no architecture {model_type!r}{hint}", field="model_type")
-    try:
+    with _refused_by_transformers(f"transformers refuses this {model_type} config"):
         return transformers.AutoConfig.for_model(model_type, **overrides)
-    except (TypeError, ValueError, KeyError, AttributeError) as error:
-        raise SpecError(
-            f"transformers refuses this {model_type} config: {error}", field="model_type"
-        ) from None
+
+
+@contextmanager
+def _refused_by_transformers(what: str) -> Iterator[None]:
+    """Whatever transformers raises on a user's config values (its own validation error types,
+    a KeyError for an unknown activation, a shape mismatch in the forward) as a SpecError."""
+    try:
+        yield
+    except (SpecError, MemoryError):
+        raise
+    except Exception as error:  # the config is the user's: any failure is its refusal
+        reason = " ".join(str(error).split()) or type(error).__name__
+        reason = f"no {reason} is known" if isinstance(error, KeyError) else reason  # an activation's name
+        raise SpecError(f"{what}: {cut(reason, 200)}") from None
 
 
 def _auto_class(config):
     causal, encoders = _auto_mappings()
     transformers = _transformers()
-    if config.model_type in encoders:
+    encoder_decoder = getattr(config, "is_encoder_decoder", False)
+    if config.model_type in encoders and not encoder_decoder:
         return transformers.AutoModel
-    if config.model_type in causal and not getattr(config, "is_encoder_decoder", False):
+    if config.model_type in causal and not encoder_decoder:
         return transformers.AutoModelForCausalLM
     raise SpecError(
         f"{config.model_type} is not counted: MACscope counts {_supported_text()}", field="model_type"
@@ -229,6 +248,8 @@ def count_hf(
     limit = _max_positions(config)
     if seq_len is None:
         seq_len = min(DEFAULT_SEQ_LEN, limit or DEFAULT_SEQ_LEN)
+    if type(batch) is not int or not 1 <= batch <= MAX_BATCH:
+        raise SpecError(f"must be a whole number from 1 to {MAX_BATCH:,}, not {batch!r}", field="batch")
     if type(seq_len) is not int or not 1 <= seq_len <= MAX_SEQ_LEN:
         raise SpecError(f"must be a whole number from 1 to {MAX_SEQ_LEN:,}, not {seq_len!r}", field="seq_len")
     if limit is not None and seq_len > limit:
@@ -238,12 +259,13 @@ def count_hf(
         )
     if torch.device(device).type != "meta":
         _check_weights_fit(config, device)
-    model = build(config, device)
-    inputs = example_inputs(model, config, seq_len, batch, device)
-    with experts_by_rule(model) as experts:
-        report = count_module(
-            model, _sample_shape(inputs), batch=batch, dtype=dtype, device=device, example_inputs=inputs
-        )
+    with _refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
+        model = build(config, device)
+        inputs = example_inputs(model, config, seq_len, batch, device)
+        with experts_by_rule(model) as experts:
+            report = count_module(
+                model, _sample_shape(inputs), batch=batch, dtype=dtype, device=device, example_inputs=inputs
+            )
     return dataclasses.replace(report, active_params=active_params(model, experts)) if experts else report
 
 

@@ -309,6 +309,39 @@ def test_absurd_configs_are_refused_naming_the_field(config, field):
     assert time.perf_counter() - started < 5  # nothing was built
 
 
+TINY_LLAMA = {**TINY_MIXTRAL, "model_type": "llama"}
+
+
+@pytest.mark.parametrize(
+    "config, reason",
+    [
+        pytest.param({**TINY_LLAMA, "num_attention_heads": 5}, "not a multiple", id="heads-do-not-divide"),
+        pytest.param({**TINY_LLAMA, "hidden_act": "nope"}, "no 'nope' is known", id="unknown-activation"),
+        pytest.param({**TINY_LLAMA, "head_dim": 3}, "broadcast", id="shapes-do-not-fit"),
+        pytest.param(
+            {**TINY_MIXTRAL, "model_type": "bart"}, "decoder-only language models", id="encoder-decoder"
+        ),
+    ],
+)
+def test_what_transformers_refuses_is_a_spec_error(config, reason):
+    with pytest.raises(SpecError, match=reason):
+        count_hf(config, SEQ)
+
+
+@pytest.mark.parametrize(
+    "seq_len, batch, field",
+    [
+        pytest.param(0, 1, "seq_len", id="no-tokens"),
+        pytest.param(16.0, 1, "seq_len", id="fractional-seq-len"),
+        pytest.param(16, 0, "batch", id="empty-batch"),
+    ],
+)
+def test_sequence_and_batch_are_checked(seq_len, batch, field):
+    with pytest.raises(SpecError) as error:
+        count_hf(TINY_LLAMA, seq_len, batch)
+    assert error.value.field == field
+
+
 def test_a_config_describing_too_many_params_is_refused_before_building():
     config = {
         **TINY_MIXTRAL,
