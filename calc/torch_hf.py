@@ -119,6 +119,8 @@ def _refused_by_transformers(what: str) -> Iterator[None]:
     except Exception as error:  # the config is the user's: any failure is its refusal
         reason = " ".join(str(error).split()) or type(error).__name__
         reason = f"no {reason} is known" if isinstance(error, KeyError) else reason  # an activation's name
+        if "on meta tensors" in reason:  # Tensor.item(): a check of the input's values (any padding?)
+            reason = "it reads its input's values as it runs, which the meta device has not; count it on cpu"
         raise SpecError(f"{what}: {cut(reason, 200)}") from None
 
 
@@ -211,22 +213,29 @@ def _max_positions(config) -> int | None:
     return None
 
 
+IMAGE_SIDE, IMAGE_CHANNELS = 224, 3  # a vision config that names neither (ResNet-like ones): ImageNet's
+
+
 def example_inputs(model: nn.Module, config, seq_len: int, batch: int, device) -> dict[str, torch.Tensor]:
     """The inputs a forward takes: token ids [batch, seq_len] (int64) and, for a decoder, an
-    attention mask of ones (no padding); pixels [batch, C, H, W] for a vision model."""
+    attention mask of ones (no padding); an encoder that sees images (ViT, CLIP) also gets
+    pixels [batch, C, H, W] at its config's size."""
     names = inspect.signature(model.forward).parameters
+    decoder = _auto_class(config) is _transformers().AutoModelForCausalLM
     inputs: dict[str, Any] = {}
     if "input_ids" in names:
         inputs["input_ids"] = torch.zeros((batch, seq_len), dtype=torch.int64, device=device)
-        if _auto_class(config) is _transformers().AutoModelForCausalLM:
+        if decoder:
             # an encoder is given none: transformers reads a mask of ones as no mask, and its check of
             # the values (mask.all()) cannot run on meta
             inputs["attention_mask"] = torch.ones((batch, seq_len), dtype=torch.int64, device=device)
             inputs["use_cache"] = False
-    if "pixel_values" in names:
+    if "pixel_values" in names and not decoder:
         vision = getattr(config, "vision_config", config)
-        side = vision.image_size
-        inputs["pixel_values"] = torch.zeros((batch, vision.num_channels, side, side), device=device)
+        side = getattr(vision, "image_size", IMAGE_SIDE)
+        height, width = (side, side) if isinstance(side, int) else tuple(side)
+        channels = getattr(vision, "num_channels", IMAGE_CHANNELS)
+        inputs["pixel_values"] = torch.zeros((batch, channels, height, width), device=device)
     return inputs
 
 
