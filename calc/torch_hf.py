@@ -71,7 +71,9 @@ def _auto_mappings() -> tuple[dict[str, str], frozenset[str]]:
 
 
 def supported_model_types() -> tuple[str, ...]:
-    """Every model type ``hf:`` builds (encoder-decoders and multimodal generators are refused)."""
+    """The model types ``hf:`` builds, by transformers' task mappings (a few whose config turns out
+    to be an encoder-decoder, as MusicGen's, are refused when built; and some default configs are
+    incomplete: benchmarks/bench_hf.py --all counts them all)."""
     causal, encoders = _auto_mappings()
     return tuple(sorted(set(causal) | encoders))
 
@@ -205,7 +207,10 @@ def active_params(model: nn.Module, experts: list[nn.Module]) -> int:
 
 
 def _max_positions(config) -> int | None:
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    try:
+        text = config.get_text_config()
+    except ValueError:  # two text configs (MusicGen's encoder and decoder): the top level's, if any
+        text = config
     for name in ("n_positions", "max_position_embeddings"):
         value = getattr(text, name, None)
         if isinstance(value, int):

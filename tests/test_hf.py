@@ -240,6 +240,7 @@ def test_a_tied_embedding_counts_once():
     "entry", [pytest.param(entry, id=name) for name, entry in hf_models.CHECKPOINTS.items()]
 )
 def test_checkpoint_matches_its_published_size(entry):
+    assert hf_models.check_config(entry.config) is entry.config  # within every bound a user's file meets
     report = counted(entry.name)
     assert hf_models.matches_published(report.params, entry.published_params), report.params
     if entry.published_active_params is not None:
