@@ -103,7 +103,8 @@ def config_for(source: str | dict):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
     if model_type not in CONFIG_MAPPING_NAMES:
-        close = difflib.get_close_matches(model_type, supported_model_types(), n=5)
+        known = (*supported_model_types(), *hf_models.CHECKPOINTS)
+        close = difflib.get_close_matches(model_type, known, n=5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise SpecError(f"transformers has no architecture {model_type!r}{hint}", field="model_type")
     with _refused_by_transformers(f"transformers refuses this {model_type} config"):

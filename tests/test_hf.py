@@ -372,6 +372,7 @@ def test_config_text_is_read_with_limits(text, reason):
     "source, message",
     [
         pytest.param("hf:lama", "did you mean llama", id="unknown-type"),
+        pytest.param("Llama-3.1-8b", "did you mean Llama-3.1-8B", id="checkpoint-misspelt"),
         pytest.param("hf:t5", "decoder-only language models", id="encoder-decoder"),
     ],
 )
