@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from calc import hf_models
+from calc import hf_config, hf_models
 from calc.analyze import Report
 from calc.errors import SpecError, cut
 
@@ -88,7 +88,7 @@ def _supported_text() -> str:
 def resolve(source: str | dict) -> tuple[str, dict[str, Any]]:
     """(model type, the config values that override its defaults) of a source."""
     if isinstance(source, dict):
-        config = hf_models.check_config(source)
+        config = hf_config.check_config(source)
         return config["model_type"], {key: value for key, value in config.items() if key != "model_type"}
     if source in hf_models.CHECKPOINTS:
         config = hf_models.CHECKPOINTS[source].config

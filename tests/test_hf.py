@@ -1,7 +1,7 @@
-"""Hugging Face models (calc.torch_hf, calc.hf_models): every hf: default's params, MACs equal to
-torch's FlopCounterMode/2, mixture-of-experts counted by the routing-independent rule the same on
-meta and CPU, the curated checkpoints against their published sizes, config.json refusals, and
-never a download."""
+"""Hugging Face models (calc.torch_hf, calc.hf_models, calc.hf_config): every hf: default's params,
+MACs equal to torch's FlopCounterMode/2, mixture-of-experts counted by the routing-independent rule
+the same on meta and CPU, the curated checkpoints against their published sizes, config.json
+refusals, and never a download."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from calc import hf_models, torch_hf
+from calc import hf_config, hf_models, torch_hf
 from calc.analyze import report_from_data, report_to_data, report_to_json
 from calc.errors import SpecError
 from calc.torch_hf import count_hf
@@ -240,7 +240,7 @@ def test_a_tied_embedding_counts_once():
     "entry", [pytest.param(entry, id=name) for name, entry in hf_models.CHECKPOINTS.items()]
 )
 def test_checkpoint_matches_its_published_size(entry):
-    assert hf_models.check_config(entry.config) is entry.config  # within every bound a user's file meets
+    assert hf_config.check_config(entry.config) is entry.config  # within every bound a user's file meets
     report = counted(entry.name)
     assert hf_models.matches_published(report.params, entry.published_params), report.params
     if entry.published_active_params is not None:
@@ -351,7 +351,7 @@ def test_a_config_describing_too_many_params_is_refused_before_building():
         "num_hidden_layers": 1024,
     }
     with pytest.raises(SpecError, match="params"):
-        hf_models.check_config(config)
+        hf_config.check_config(config)
 
 
 @pytest.mark.parametrize(
@@ -360,12 +360,12 @@ def test_a_config_describing_too_many_params_is_refused_before_building():
         pytest.param('{"model_type": "llama", "model_type": "bert"}', "twice", id="duplicate-key"),
         pytest.param("[1, 2]", "JSON object", id="not-an-object"),
         pytest.param('{"model_type": "llama",', "not valid JSON", id="truncated"),
-        pytest.param(" " * (hf_models.MAX_CONFIG_CHARS + 1), "beyond the limit", id="too-long"),
+        pytest.param(" " * (hf_config.MAX_CONFIG_CHARS + 1), "beyond the limit", id="too-long"),
     ],
 )
 def test_config_text_is_read_with_limits(text, reason):
     with pytest.raises(SpecError, match=reason):
-        hf_models.read_config(text)
+        hf_config.read_config(text)
 
 
 @pytest.mark.parametrize(
@@ -428,9 +428,9 @@ def test_hf_models_reads_configs_with_torch_and_transformers_absent():
 import sys
 sys.modules["torch"] = None
 sys.modules["transformers"] = None
-from calc import hf_models
-config = hf_models.read_config('{"model_type": "llama", "hidden_size": 64}')
-assert hf_models.is_config(config) and len(hf_models.CHECKPOINTS) >= 10
+from calc import hf_config, hf_models
+config = hf_config.read_config('{"model_type": "llama", "hidden_size": 64}')
+assert hf_config.is_config(config) and len(hf_models.CHECKPOINTS) >= 10
 """
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
