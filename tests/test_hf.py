@@ -208,13 +208,37 @@ def test_a_model_built_on_cpu_has_its_rope_frequencies_and_runs_finite():
         assert torch.isfinite(model(**inputs).logits).all()
 
 
+TINY_VISION = {
+    "hidden_size": 32,
+    "intermediate_size": 48,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "image_size": 32,
+    "patch_size": 8,
+}
+TINY_TEXT = {key: TINY_MIXTRAL[key] for key in ("hidden_size", "intermediate_size", "num_hidden_layers")}
+
+
 @pytest.mark.parametrize(
     "config",
     [
         pytest.param({**TINY_MIXTRAL, "model_type": "llama"}, id="llama"),
+        pytest.param({**TINY_MIXTRAL, "model_type": "qwen2"}, id="qwen2"),
+        pytest.param({**TINY_MIXTRAL, "model_type": "gemma2", "head_dim": 8}, id="gemma2"),
+        pytest.param({**TINY_MIXTRAL, "model_type": "phi3", "pad_token_id": 0}, id="phi3"),
         pytest.param({**TINY_MIXTRAL, "model_type": "bert"}, id="bert"),
         pytest.param(
             {"model_type": "gpt2", "n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 64}, id="gpt2"
+        ),
+        pytest.param({**TINY_VISION, "model_type": "vit"}, id="vit"),
+        pytest.param(
+            {
+                "model_type": "clip",
+                "projection_dim": 16,
+                "text_config": {**TINY_TEXT, "num_attention_heads": 4, "vocab_size": 64},
+                "vision_config": TINY_VISION,
+            },
+            id="clip",
         ),
     ],
 )
