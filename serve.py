@@ -52,7 +52,9 @@ PRELOADED_CHUNKS = ("PlotlyChart", "DataFrame")
 
 def preload_links() -> bytes:
     files = [path.name for stem in PRELOADED_CHUNKS for path in sorted(STATIC_JS.glob(f"{stem}.*.js"))[:1]]
-    return "".join(f'<link rel="modulepreload" crossorigin href="./static/js/{name}">' for name in files).encode()
+    return "".join(
+        f'<link rel="modulepreload" crossorigin href="./static/js/{name}">' for name in files
+    ).encode()
 
 
 class PreloadChunks:
@@ -87,7 +89,9 @@ class PreloadChunks:
             if message.get("more_body"):
                 return
             page = b"".join(body).replace(b"</head>", self.links + b"</head>", 1)
-            headers = [(name, value) for name, value in start.get("headers") or [] if name != b"content-length"]
+            headers = [
+                (name, value) for name, value in start.get("headers") or [] if name != b"content-length"
+            ]
             await send({**start, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
             await send({"type": "http.response.body", "body": page})
 
