@@ -79,6 +79,8 @@ class Report:
     rows: tuple[Row, ...]  # whole layers, in order
     # ops with no formula, each with how often it ran (sorted by op): never counted as zero silently
     unsupported: tuple[tuple[str, int], ...] = ()
+    # a mixture of experts: the params one token runs through (its top-k experts, not all); None otherwise
+    active_params: int | None = None
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -169,7 +171,9 @@ def report_to_json(report: Report) -> dict:
       other_ops_by_label  other_ops split by label ("bias add", "activation", ...), in first-seen order
       weight_bytes      params x bytes per element
       activation_bytes  every whole layer's input read once plus its output written once
-      unsupported       ops with no rule, not counted: {"aten.name": times it ran} (torch models; {} for stacks)
+      unsupported       ops with no rule, not counted: {"aten.name": times it ran}
+                        (torch models; {} for stacks)
+      active_params     a mixture of experts only: the params one token runs through (its top-k experts)
       layers            one entry per whole layer, each followed by one entry per part
     Each layer:
       index             position in the stack (a part shares its layer's)
@@ -194,6 +198,7 @@ def report_to_json(report: Report) -> dict:
         "weight_bytes": report.weight_bytes,
         "activation_bytes": report.activation_bytes,
         "unsupported": dict(report.unsupported),
+        **({} if report.active_params is None else {"active_params": report.active_params}),
         "layers": [
             {
                 "index": row.index,
@@ -225,6 +230,7 @@ def report_to_data(report: Report) -> dict:
         "batch": report.batch,
         "dtype": report.dtype,
         "unsupported": [list(pair) for pair in report.unsupported],
+        "active_params": report.active_params,
         "rows": [
             {
                 "index": row.index,
@@ -263,12 +269,14 @@ def report_from_data(data: dict) -> Report:
         )
     if checked_str(data["dtype"]) not in DTYPE_BYTES:
         raise ValueError(f"unknown dtype {data['dtype']!r:.40}")
+    active_params = data.get("active_params")
     return Report(
         shape_from_data(data["input_shape"]),
         checked_int(data["batch"]),
         data["dtype"],
         tuple(rows),
         labelled_counts(data["unsupported"]),
+        None if active_params is None else checked_int(active_params),
     )
 
 

@@ -407,7 +407,7 @@ def linear(shape: Shape, out_features: int, bias: bool) -> Cost:
     return Cost(
         output_shape=(*leading, out_features),
         params=out_features * d_in + (out_features if bias else 0),
-        terms=(Term("matmul", row_factors + (("D_{in}", d_in), ("D_{out}", out_features)), Work.LINEAR),),
+        terms=(Term("matmul", (*row_factors, ("D_{in}", d_in), ("D_{out}", out_features)), Work.LINEAR),),
         other_ops=(("bias add", out_elements),) if bias else (),
         input_elements=math.prod(shape),
         output_elements=out_elements,

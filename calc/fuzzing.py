@@ -84,7 +84,7 @@ def dilation(axes: int = 2) -> Fuzz:
         paddings = (0,) * axes if padding == "same" else _along_axes(padding, axes)
         largest = [
             2 if k == 1 or padding == "same" else min(2, (size + 2 * p - 1) // (k - 1))
-            for size, k, p in zip(_spatial(shape, axes), kernels, paddings)
+            for size, k, p in zip(_spatial(shape, axes), kernels, paddings, strict=True)
         ]
         return _json_value([st.integers(1, d) for d in largest])
 

@@ -129,6 +129,13 @@ ZERO_COST = {
     "normal_",
     "uniform_",
     "as_strided_",
+    # look-ups and masks: a token embedding, a causal mask's logic, an MoE router's scatter of its choices
+    "embedding",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_not",
+    "scatter",
+    "scatter_",
 }
 
 # Kernels that run all of softmax(Q·Kᵀ·scale)·V at once. With bmm and baddbmm they are the
@@ -369,6 +376,7 @@ OTHER_OPS = rule_table(
             "var_mean",
             "cumsum",
             "logsumexp",
+            "topk",  # an MoE router's choice: every score read and compared
         ),
         per_input_element("reduction"),
     ),
@@ -543,8 +551,11 @@ def count_module(
     batch: int = 1,
     dtype: str = "fp32",
     device: str | torch.device | None = None,
+    example_inputs: dict[str, Any] | None = None,
 ) -> Report:
-    """Count ``module`` on one input of ``(batch, *input_shape)``.
+    """Count ``module`` on one input of ``(batch, *input_shape)``, zeros of the default float
+    dtype; or, given ``example_inputs``, on ``module(**example_inputs)`` (token ids and an
+    attention mask, say), ``input_shape`` then only naming one sample's input in the Report.
 
     Rows are the modules that did work themselves (their "self" cost: a ResNet block's
     residual add belongs to the block, its convolutions to the conv modules), in the
@@ -555,19 +566,26 @@ def count_module(
         device = next(iter(module.parameters()), torch.empty(0, device="meta")).device
     tallies = {id(child): _ModuleTally(path, child, {}, {}) for path, child in module.named_modules()}
     counter = _Counter(tallies, module)
-    x = torch.zeros((batch, *input_shape), device=device)
+    x = torch.zeros((batch, *input_shape), device=device) if example_inputs is None else None
     with _no_fused_fast_paths(), torch.no_grad(), _module_hooks(counter), counter:
-        module(x)
+        module(x) if example_inputs is None else module(**example_inputs)
     bytes_per_element = DTYPE_BYTES[dtype]
     rows = []
+    counted: set[int] = set()  # a parameter two modules share (tied embeddings) counts once, where first run
+
+    def own_params(module: nn.Module) -> int:
+        fresh = [parameter for parameter in module.parameters(recurse=False) if id(parameter) not in counted]
+        counted.update(id(parameter) for parameter in fresh)
+        return sum(parameter.numel() for parameter in fresh)
+
     for tally in counter.order:
-        own_params = sum(parameter.numel() for parameter in tally.module.parameters(recurse=False))
-        if tally.macs or tally.other_ops or own_params or tally.input_elements:
-            rows.append(_row(len(rows), tally, own_params, bytes_per_element))
+        params = own_params(tally.module)
+        if tally.macs or tally.other_ops or params or tally.input_elements:
+            rows.append(_row(len(rows), tally, params, bytes_per_element))
     for tally in tallies.values():  # modules that never ran still hold parameters (an aux classifier)
-        own_params = sum(parameter.numel() for parameter in tally.module.parameters(recurse=False))
-        if id(tally.module) not in counter.ran and own_params:
-            rows.append(_row(len(rows), tally, own_params, bytes_per_element))
+        params = own_params(tally.module) if id(tally.module) not in counter.ran else 0
+        if params:
+            rows.append(_row(len(rows), tally, params, bytes_per_element))
     return Report(tuple(input_shape), batch, dtype, tuple(rows), tuple(sorted(counter.unsupported.items())))
 
 

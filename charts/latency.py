@@ -105,7 +105,8 @@ def comparison_bars(
                 spec_source or "",
             )
         )
-    return bars + [
+    return [
+        *bars,
         ("(a) this machine's measured peak", here.probed.peak_seconds, probe_source),
         ("(b) this machine's measured roofs", here.probed.roofline_seconds, "roofline on the probed roofs"),
     ]
@@ -178,7 +179,7 @@ def layer_times(table: pd.DataFrame, count: int = 20) -> go.Figure:
     measured = "measured time (ms)" in table
     key = "measured time (ms)" if measured else "roofline time (ms)"
     top = table.sort_values(key, ascending=False).head(count).iloc[::-1]
-    labels = [f"{name} ({kind})" for name, kind in zip(top["layer"], top["type"])]
+    labels = [f"{name} ({kind})" for name, kind in zip(top["layer"], top["type"], strict=True)]
     figure = go.Figure()
     figure.add_bar(
         name="roofline (theory)",
@@ -216,7 +217,7 @@ def roofline(roofs: Roofs, table: pd.DataFrame, measured: bool, nominal: Roofs |
         heights = rows["achieved FLOP/s"]
     else:
         heights = rows["FLOPs per byte"].map(roofs.attainable_flops_per_s)
-    intensities = list(rows["FLOPs per byte"]) + [roofs.ridge_flops_per_byte]
+    intensities = [*rows["FLOPs per byte"], roofs.ridge_flops_per_byte]
     low, high = min(intensities) / 4, max(intensities) * 4
     figure = go.Figure()
     for ceiling, name, dash in ((roofs, "roof", "solid"), (nominal, "spec-sheet roof", "dot")):
@@ -231,7 +232,8 @@ def roofline(roofs: Roofs, table: pd.DataFrame, measured: bool, nominal: Roofs |
             x=xs,
             y=[ceiling.attainable_flops_per_s(x) for x in xs],
             mode="lines",
-            name=f"{name}: {rate_text(ceiling.peak_flops_per_s)}, {bandwidth_text(ceiling.bandwidth_bytes_per_s)}",
+            name=f"{name}: {rate_text(ceiling.peak_flops_per_s)}, "
+            f"{bandwidth_text(ceiling.bandwidth_bytes_per_s)}",
             line={"color": ROOF_COLOR, "width": 3 if dash == "solid" else 2, "dash": dash},
             hovertemplate="%{x:.3g} FLOPs/byte → at most %{y:.4s}FLOP/s<extra></extra>",
         )
@@ -259,8 +261,8 @@ def roofline(roofs: Roofs, table: pd.DataFrame, measured: bool, nominal: Roofs |
                 "line": {"width": 1, "color": "white"},
             },
             customdata=part[["layer", "type", "bound", "roofline time (ms)"]].to_numpy(),
-            hovertemplate="<b>%{customdata[0]}</b> %{customdata[1]}<br>%{x:.3g} FLOPs/byte, %{y:.4s}FLOP/s<br>"
-            "%{customdata[2]}-bound; roofline %{customdata[3]:.4g} ms<extra></extra>",
+            hovertemplate="<b>%{customdata[0]}</b> %{customdata[1]}<br>%{x:.3g} FLOPs/byte, "
+            "%{y:.4s}FLOP/s<br>%{customdata[2]}-bound; roofline %{customdata[3]:.4g} ms<extra></extra>",
         )
     figure.update_xaxes(type="log", dtick=1)
     figure.update_yaxes(type="log", tickformat="~s", dtick=1)

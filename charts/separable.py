@@ -136,7 +136,7 @@ def measured_table(
     rows = [("standard conv", standard.rows[0], standard_seconds)]
     rows += [
         (f"{label} part", row, separable_seconds * part_seconds[row.name] / parts_total)
-        for label, row in zip(("depthwise", "pointwise"), separable.rows)
+        for label, row in zip(("depthwise", "pointwise"), separable.rows, strict=True)
     ]
     return pd.DataFrame.from_records(
         [

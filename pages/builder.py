@@ -95,7 +95,7 @@ with st.sidebar:
     keys = state.input_keys(rank)
     # No min/max on these: Streamlit would refuse an entry out of range without a word;
     # state.check_input refuses it and says why under the row.
-    for column, key in zip(st.columns(len(keys)), keys):
+    for column, key in zip(st.columns(len(keys)), keys, strict=True):
         symbol, name = state.INPUT_FIELDS[key]
         column.number_input(
             symbol,
@@ -318,7 +318,7 @@ helps = {
     "Other ops": "Not part of MACs: "
     + (", ".join(f"{label} {exact(n)}" for label, n in other.items()) or "none"),
 }
-for column, label in zip(st.columns(len(totals)), totals):
+for column, label in zip(st.columns(len(totals)), totals, strict=True):
     unit = si_bytes if label == "Memory traffic" else si
     column.metric(
         label,

@@ -39,7 +39,8 @@ def counted(name: str) -> calc.Report:
 
 
 def analyzed(name: str, bias: bool = True) -> calc.Report:
-    """A preset counted as written, or (``bias=False``) with every bias turned off, as the Separable page counts."""
+    """A preset counted as written, or (``bias=False``) with every bias turned off, as the Separable
+    page counts."""
     stack = preset(name).stack
     if not bias:
         stack = dict(
@@ -99,10 +100,11 @@ with basics_tab:
         )
     with right:
         st.markdown(
-            "**FLOPs** is a *count*: how much work one forward pass is. **FLOPS** (FLOP/s) is a *rate*: how fast "
-            f"a device works. resnet50 needs **{si(resnet.flops, 'FLOPs')}** per image; the {GPU} peaks at "
-            f"**{si(gpu_roofs.peak_flops_per_s, 'FLOP/s')}** in fp32. Count ÷ rate = "
-            f"**{duration(roofline.peak_seconds(resnet.flops, gpu_roofs))}**: the least time that image can take."
+            "**FLOPs** is a *count*: how much work one forward pass is. **FLOPS** (FLOP/s) is a *rate*: how "
+            f"fast a device works. resnet50 needs **{si(resnet.flops, 'FLOPs')}** per image; the {GPU} peaks "
+            f"at **{si(gpu_roofs.peak_flops_per_s, 'FLOP/s')}** in fp32. Count ÷ rate = "
+            f"**{duration(roofline.peak_seconds(resnet.flops, gpu_roofs))}**: the least time that image can "
+            "take."
         )
     conv = analyzed(CONV)
     st.markdown(
@@ -198,11 +200,11 @@ with worked_tab:
 
 with gap_tab:
     st.markdown(
-        f"**(a) FLOPs ÷ peak** is a floor no real run reaches. The **roofline** adds memory: a layer must also read "
-        f"its weights and input and write its output, at the memory bandwidth. A layer whose *intensity* (FLOPs "
-        f"per byte moved) is below the device's **ridge point** (peak ÷ bandwidth = "
+        "**(a) FLOPs ÷ peak** is a floor no real run reaches. The **roofline** adds memory: a layer must "
+        "also read its weights and input and write its output, at the memory bandwidth. A layer whose "
+        "*intensity* (FLOPs per byte moved) is below the device's **ridge point** (peak ÷ bandwidth = "
         f"{gpu_roofs.ridge_flops_per_byte:.1f} FLOPs/byte on the {GPU}, fp32) waits on memory: it is "
-        f"*memory-bound*. **(b)** sums each layer's max(FLOPs ÷ peak, bytes ÷ bandwidth)."
+        "*memory-bound*. **(b)** sums each layer's max(FLOPs ÷ peak, bytes ÷ bandwidth)."
     )
     estimates = {
         name: roofline.estimate(report, gpu_roofs)
@@ -213,24 +215,24 @@ with gap_tab:
         figures.show(charts.gap_bars(estimates), key="concepts_gap_bars")
     share = {name: f"{estimate.memory_bound_share:.0%}" for name, estimate in estimates.items()}
     st.markdown(
-        f"mobilenet_v2 does {mobilenet.macs / resnet.macs:.0%} of resnet50's MACs, but {share['mobilenet_v2']} of its "
-        f"roofline time is in memory-bound layers (resnet50: {share['resnet50']}), so it is not "
-        f"{resnet.macs / mobilenet.macs:.0f}× faster: the roofline makes it "
-        f"{estimates['resnet50'].roofline_seconds / estimates['mobilenet_v2'].roofline_seconds:.1f}× faster. "
-        "Beyond the roofline, a measurement also pays for:"
+        f"mobilenet_v2 does {mobilenet.macs / resnet.macs:.0%} of resnet50's MACs, but "
+        f"{share['mobilenet_v2']} of its roofline time is in memory-bound layers (resnet50: "
+        f"{share['resnet50']}), so it is not {resnet.macs / mobilenet.macs:.0f}× faster: the roofline makes "
+        f"it {estimates['resnet50'].roofline_seconds / estimates['mobilenet_v2'].roofline_seconds:.1f}× "
+        "faster. Beyond the roofline, a measurement also pays for:"
     )
     first_input = resnet.rows[0].input_bytes
     st.markdown(
-        f"- **Data transfer.** Copying the input from the host to the device ({si_bytes(first_input)} for one "
-        "resnet50 image in fp32) is not in the FLOPs. The Latency page creates its input on the device it times, "
-        "so add the copy yourself.\n"
-        f"- **Kernel launch overhead.** Each layer launches at least one kernel, a fixed cost however small the "
-        f"layer: mobilenet_v2 has {len(mobilenet.rows)} layers to resnet50's {len(resnet.rows)}. Latency → "
-        "*Per layer* shows measured against roofline time, layer by layer.\n"
-        "- **Tensor shapes.** Sizes that do not fill the hardware's tiles or SIMD width waste lanes. Latency → "
-        "*Hardware* → *Probe this machine* plots achieved FLOP/s of n×n matmuls against n.\n"
-        "- **Software overhead.** Python and the framework's dispatch run for every layer. Latency → *Batch sweep*: "
-        "the time per image falls as the batch grows and that fixed cost is shared."
+        f"- **Data transfer.** Copying the input from the host to the device ({si_bytes(first_input)} for "
+        "one resnet50 image in fp32) is not in the FLOPs. The Latency page creates its input on the device "
+        "it times, so add the copy yourself.\n"
+        "- **Kernel launch overhead.** Each layer launches at least one kernel, a fixed cost however small "
+        f"the layer: mobilenet_v2 has {len(mobilenet.rows)} layers to resnet50's {len(resnet.rows)}. Latency "
+        "→ *Per layer* shows measured against roofline time, layer by layer.\n"
+        "- **Tensor shapes.** Sizes that do not fill the hardware's tiles or SIMD width waste lanes. Latency "
+        "→ *Hardware* → *Probe this machine* plots achieved FLOP/s of n×n matmuls against n.\n"
+        "- **Software overhead.** Python and the framework's dispatch run for every layer. Latency → *Batch "
+        "sweep*: the time per image falls as the batch grows and that fixed cost is shared."
     )
     st.page_link(
         "pages/latency.py", label="Latency: measure the gap on this machine", icon=":material/speed:"
@@ -248,17 +250,18 @@ with wrong_tab:
         st.markdown(
             "**1. torchvision's docs label GMACs as “GFLOPS”.**  \n"
             f"Published: resnet50, “{info.gmacs:.2f} GFLOPS”.  \n"
-            f"Correct: **{si(resnet.macs, 'MACs')}** ({exact(resnet.macs)} MACs) = **{si(resnet.flops, 'FLOPs')}** "
-            f"({exact(resnet.flops)} FLOPs). Every model's figure is MACs: vit_h_14's "
-            f"“{zoo.model_info('vit_h_14').gmacs:.2f} GFLOPS” are {si(vit_h.macs, 'MACs')} = {si(vit_h.flops, 'FLOPs')}."
+            f"Correct: **{si(resnet.macs, 'MACs')}** ({exact(resnet.macs)} MACs) = "
+            f"**{si(resnet.flops, 'FLOPs')}** ({exact(resnet.flops)} FLOPs). Every model's figure is MACs: "
+            f"vit_h_14's “{zoo.model_info('vit_h_14').gmacs:.2f} GFLOPS” are {si(vit_h.macs, 'MACs')} = "
+            f"{si(vit_h.flops, 'FLOPs')}."
         )
     with right.container(border=True):
         st.markdown(
             f"**2. The {TPU}'s peak is often quoted as FP32.**  \n"
             f"Published, in {tpu.source.split(';')[0]}.  \n"
             f"Repeated in comparisons and articles as “{peaks['bf16'] / scales['T']:g} TFLOPS FP32”.  \n"
-            f"Correct: **{si(peaks['bf16'], 'FLOP/s')} bf16** and {si(peaks['int8'], 'OP/s')} int8; FP32 peak: "
-            f"**{fp32_peak}**."
+            f"Correct: **{si(peaks['bf16'], 'FLOP/s')} bf16** and {si(peaks['int8'], 'OP/s')} int8; FP32 "
+            f"peak: **{fp32_peak}**."
         )
         st.caption(f"Source: {tpu.source}.")
     standard, separable = analyzed(STANDARD), analyzed(SEPARABLE)

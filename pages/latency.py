@@ -3,6 +3,8 @@ fast it does run here, whole and per layer, with the roofline explaining the gap
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from calc import hardware as hw
@@ -143,7 +145,7 @@ with st.sidebar:
     with st.expander("Add a custom device"):
         st.text_input("Name", key="latency_custom_name", max_chars=60, placeholder="e.g. My laptop GPU")
         st.selectbox("Kind", hw.KINDS, key="latency_custom_kind")
-        for column, dtype_name in zip(st.columns(3) + st.columns(2), hw.COMPUTE_DTYPES):
+        for column, dtype_name in zip(st.columns(3) + st.columns(2), hw.COMPUTE_DTYPES, strict=True):
             column.number_input(
                 f"{dtype_name} T{'OP' if dtype_name == 'int8' else 'FLOP'}/s",
                 min_value=0.0,
@@ -408,7 +410,8 @@ with roofline_tab:
         st.caption(
             "Each point is a layer's FLOPs over its measured time. Points far below the roof lose time to "
             "overhead; depthwise and other low-intensity layers sit left of the ridge, under the bandwidth "
-            "slope. Layers without MACs (0 FLOP/s) are not on a log scale; their time is in the Per layer tab."
+            "slope. Layers without MACs (0 FLOP/s) are not on a log scale; their time is in the "
+            "Per layer tab."
         )
     if roofline_tab.open:
         figures.show(
@@ -448,10 +451,8 @@ with sweep_tab:
     sweep_panel()
     sized = {}
     for size in batches:
-        try:
+        with contextlib.suppress(SpecError):  # a size this model refuses has no point
             sized[size] = report_at(size)
-        except SpecError:  # a size this model refuses has no point
-            pass
     probes = st.session_state.get(runs.PROBES, {})
     probed = {
         device: probe.as_hardware().roofs(dtype)
@@ -542,7 +543,7 @@ with hardware_tab:
             )
             return
         cells = st.columns(len(probe.peaks) + 1)
-        for cell, (dtype_name, flops) in zip(cells, probe.peaks):
+        for cell, (dtype_name, flops) in zip(cells, probe.peaks, strict=False):  # the last cell: bandwidth
             cell.metric(
                 f"{dtype_name} matmul peak (FLOP/s)",
                 si(flops),

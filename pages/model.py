@@ -168,7 +168,8 @@ with table_tab:
         mime="text/csv",
         key="model_csv",
     )
-# The charts are built only in their open tab (the tabs rerun on a change): each costs the browser its drawing.
+# The charts are built only in their open tab (the tabs rerun on a change): each costs the browser its
+# drawing.
 with tree_tab:
     if tree_tab.open:
         figures.show(model_charts.hierarchy_treemap(report, name), key="model_treemap")

@@ -110,8 +110,8 @@ with heatmap_tab:
     if heatmap_tab.open:  # a chart in a closed tab costs the browser its drawing for nothing
         figures.show(charts.savings_heatmap(grid, (int(out_channels), int(kernel))), key="sep_heatmap")
     st.caption(
-        f"C_in = {in_channels}, {size}×{size} input, stride {stride}, padding k // 2. The savings do not depend "
-        "on C_in or H×W: both terms scale with them."
+        f"C_in = {in_channels}, {size}×{size} input, stride {stride}, padding k // 2. The savings do not "
+        "depend on C_in or H×W: both terms scale with them."
     )
 
 standard_stack, separable_stack = timed_stacks(
@@ -145,8 +145,8 @@ def measure_panel() -> None:
     done = runs.paired(subjects["standard"], subjects["separable"], 1, "fp32", "cpu")
     if done is None:
         st.info(
-            "Press the button to time both versions here, interleaved, with the roofline of this machine beside "
-            "them."
+            "Press the button to time both versions here, interleaved, with the roofline of this machine "
+            "beside them."
         )
         return
     pair = done.pair
@@ -180,7 +180,7 @@ def measure_panel() -> None:
             help=f"The ratios straddle 100 %: {spread}",
         )
         st.info(
-            f"Not resolved on this machine: timed interleaved, the separable version was sometimes faster and "
+            "Not resolved on this machine: timed interleaved, the separable version was sometimes faster and "
             f"sometimes slower than the standard conv ({spread}). The FLOPs say "
             f"{comparison.flops_share:.0%}; at this size the time does not follow.",
             icon=":material/info:",

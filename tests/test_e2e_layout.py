@@ -151,8 +151,8 @@ LAYOUT_JS = """(slack) => {
     // number ("146,81" for 146,810,000) on the canvas, where no DOM check can read it.
     const scroller = grid.querySelector(".dvn-scroller");
     if (scroller && scroller.scrollWidth > scroller.clientWidth + slack)
-      problems.push(`table "${text(grid).slice(0, 30)}" needs ${scroller.scrollWidth - scroller.clientWidth} px ` +
-                    `more: its edge column is cut`);
+      problems.push(`table "${text(grid).slice(0, 30)}" needs ` +
+                    `${scroller.scrollWidth - scroller.clientWidth} px more: its edge column is cut`);
   }
   return problems;
 }"""

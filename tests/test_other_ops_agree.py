@@ -246,10 +246,10 @@ def test_the_fused_cpu_attention_kernel_counts_the_scaling_and_softmax_inside_it
 
 
 def test_one_op_is_given_one_rule():
-    with pytest.raises(ValueError, match="aten.relu"):
+    with pytest.raises(ValueError, match=r"aten\.relu"):
         torch_count.rule_table(
             (("relu",), torch_count.per_output_element("activation")),
             (("relu",), torch_count.per_output_element("elementwise")),
         )
-    with pytest.raises(ValueError, match="aten.view"):
+    with pytest.raises(ValueError, match=r"aten\.view"):
         torch_count.rule_table((("view",), torch_count.per_output_element("elementwise")))

@@ -37,15 +37,15 @@ def private_uses(source: str) -> list[str]:
                 for alias in node.names
                 if alias.name.split(".")[0] in OURS
             )
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in modules
-            and node.attr.startswith("_")
-            and not node.attr.startswith("__")
-        ):
-            found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+    found.extend(
+        f"line {node.lineno}: {node.value.id}.{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in modules
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+    )
     return found
 
 

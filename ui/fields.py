@@ -188,7 +188,8 @@ def _seed_field(field: Field, key: str, value: Any, force: bool = False) -> None
 
 
 def refuse(key: str, name: str, typed: Any, reason: str, kept: Any) -> None:
-    """Say under the widget ``key`` why ``typed`` was not applied to ``name`` (shown once, on the next run)."""
+    """Say under the widget ``key`` why ``typed`` was not applied to ``name`` (shown once, on the next
+    run)."""
     st.session_state.setdefault(REFUSED, {})[key] = (
         f"{name} {json.dumps(typed)} was not applied: {reason}. It stays {json.dumps(kept)}."
     )

@@ -57,7 +57,8 @@ def _hardware(args: argparse.Namespace) -> int:
     for line in lines:
         print(
             "  ".join(
-                cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))
+                cell.ljust(w) if i < 2 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
             )
         )
     print(
@@ -65,8 +66,8 @@ def _hardware(args: argparse.Namespace) -> int:
         "G, T, P = 1e9, 1e12, 1e15."
     )
     print(
-        "≈ derived by us (cores × clock × lanes, a sparsity figure halved, memory rate × bus width), not quoted; "
-        "* a rough estimate, not a specification. Sources: --json."
+        "≈ derived by us (cores × clock × lanes, a sparsity figure halved, memory rate × bus width), not "
+        "quoted; * a rough estimate, not a specification. Sources: --json."
     )
     return 0
 
@@ -209,38 +210,50 @@ def _format_latency(out: dict) -> str:
     lines = [
         (
             "model",
-            f"{out['model']}: input {'x'.join(map(str, out['input_shape']))}, batch {out['batch']}, "
-            f"{out['dtype']}{stored}",
+            (
+                f"{out['model']}: input {'x'.join(map(str, out['input_shape']))}, batch {out['batch']}, "
+                f"{out['dtype']}{stored}"
+            ),
         ),
         (
             "work",
-            f"{si(out['macs'])} MACs, {si(out['flops'])} FLOPs (FLOPs = 2 × MACs), "
-            f"{si_bytes(out['memory_bytes'])} moved",
+            (
+                f"{si(out['macs'])} MACs, {si(out['flops'])} FLOPs (FLOPs = 2 × MACs), "
+                f"{si_bytes(out['memory_bytes'])} moved"
+            ),
         ),
         (
             "roofs",
-            f"{out['hardware']} ({source}): peak {si(roofs['peak_flops_per_s'], 'FLOP/s')}, "
-            f"bandwidth {si_bytes(roofs['bandwidth_bytes_per_s'])}/s",
+            (
+                f"{out['hardware']} ({source}): peak {si(roofs['peak_flops_per_s'], 'FLOP/s')}, "
+                f"bandwidth {si_bytes(roofs['bandwidth_bytes_per_s'])}/s"
+            ),
         ),
         ("peak time", f"{duration(out['theoretical_s'])} = FLOPs / peak"),
         (
             "roofline",
-            f"{duration(out['roofline_s'])} = sum over layers of max(FLOPs / peak, bytes / bandwidth); "
-            f"{out['memory_bound_layers']} of {out['layer_count']} layers memory-bound",
+            (
+                f"{duration(out['roofline_s'])} = sum over layers of max(FLOPs / peak, bytes / bandwidth); "
+                f"{out['memory_bound_layers']} of {out['layer_count']} layers memory-bound"
+            ),
         ),
     ]
     if "measured_median_s" in out:
         lines += [
             (
                 "measured",
-                f"{duration(out['measured_median_s'])} median, IQR {duration(out['measured_iqr_s'])}, "
-                f"min {duration(out['measured_min_s'])}, max {duration(out['measured_max_s'])} "
-                f"({out['device']}, {out['threads']} threads)",
+                (
+                    f"{duration(out['measured_median_s'])} median, IQR {duration(out['measured_iqr_s'])}, "
+                    f"min {duration(out['measured_min_s'])}, max {duration(out['measured_max_s'])} "
+                    f"({out['device']}, {out['threads']} threads)"
+                ),
             ),
             (
                 "efficiency",
-                f"{out['efficiency']:.1%} of peak time, {out['roofline_efficiency']:.1%} of roofline "
-                "(theoretical / measured median)",
+                (
+                    f"{out['efficiency']:.1%} of peak time, {out['roofline_efficiency']:.1%} of roofline "
+                    "(theoretical / measured median)"
+                ),
             ),
         ]
         if out["disturbed"]:
@@ -275,8 +288,9 @@ def add_commands(commands) -> None:
         "latency",
         help="theoretical latency of a model on a hardware preset, or measured here against this "
         "machine's roofs; give exactly one of --hardware and --device",
-        description="Peak time (FLOPs / peak) and roofline time of MODEL on a hardware preset (--hardware) or on "
-        "this machine, probed and then measured (--device). Exactly one of --hardware and --device is required.",
+        description="Peak time (FLOPs / peak) and roofline time of MODEL on a hardware preset (--hardware) "
+        "or on this machine, probed and then measured (--device). Exactly one of --hardware and --device is "
+        "required.",
     )
     latency.add_argument(
         "model",

@@ -63,8 +63,10 @@ def _format_separable(c: Comparison) -> str:
     lines = [
         (
             "input",
-            f"{shape(c.input_shape)}, kernel {k}x{k}, stride {c.stride}, padding {c.padding}, no bias "
-            f"-> output {shape(c.output_shape)}",
+            (
+                f"{shape(c.input_shape)}, kernel {k}x{k}, stride {c.stride}, padding {c.padding}, no bias "
+                f"-> output {shape(c.output_shape)}"
+            ),
         ),
         ("standard", exact(c.standard_macs), exact(c.standard_params), _term_text(c.standard.rows[0].cost)),
         ("depthwise", exact(c.depthwise_macs), exact(c.depthwise_params), _term_text(depthwise)),
@@ -81,13 +83,17 @@ def _format_separable(c: Comparison) -> str:
     text += [
         (
             "savings",
-            f"{c.savings:.4f} ({c.savings:.2%}) = 1 - {exact(c.separable_macs)} / {exact(c.standard_macs)} "
-            f"(params: {c.params_savings:.4f})",
+            (
+                f"{c.savings:.4f} ({c.savings:.2%}) = 1 - {exact(c.separable_macs)} / "
+                f"{exact(c.standard_macs)} (params: {c.params_savings:.4f})"
+            ),
         ),
         (
             "approximate",
-            f"{c.approximate_savings:.4f} = 1 - (1/C_out + 1/K²) = 1 - (1/{c.out_channels} + 1/{k * k}), "
-            "exact whenever both convs have the same output extent",
+            (
+                f"{c.approximate_savings:.4f} = 1 - (1/C_out + 1/K²) = 1 - (1/{c.out_channels} + 1/{k * k}), "
+                "exact whenever both convs have the same output extent"
+            ),
         ),
     ]
     width = max(len(label) for label, _ in text)
@@ -140,8 +146,10 @@ def _format_whatif(out: dict, what_if: WhatIf) -> str:
     lines = [
         f"{out['model']}: input {'x'.join(map(str, out['input_shape']))}, batch {out['batch']}",
         f"MACs    {exact(out['macs_before'])} -> {exact(out['macs_after'])}, savings {out['savings']:.4f}",
-        f"params  {exact(out['params_before'])} -> {exact(out['params_after'])}, "
-        f"savings {out['params_savings']:.4f}",
+        (
+            f"params  {exact(out['params_before'])} -> {exact(out['params_after'])}, "
+            f"savings {out['params_savings']:.4f}"
+        ),
     ]
     if not what_if.changes:
         lines.append("no standard conv (groups 1, kernel over 1x1) to replace: nothing changes")
@@ -177,7 +185,8 @@ def _format_whatif(out: dict, what_if: WhatIf) -> str:
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         lines += [
             "  ".join(
-                cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))
+                cell.ljust(w) if i < 3 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             )
             for row in table
         ]

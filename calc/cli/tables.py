@@ -35,7 +35,10 @@ def format_table(report: Report) -> str:
     )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     aligned = [
-        "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+        "  ".join(
+            cell.ljust(w) if i < 3 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        )
         for line in lines
     ]
     aligned.insert(1, "-" * len(aligned[0]))
@@ -44,4 +47,4 @@ def format_table(report: Report) -> str:
         f"batch {report.batch}, {report.dtype}; MACs exclude bias adds; FLOPs = 2 x MACs; "
         "other ops = bias, norm, activation, pooling, softmax"
     )
-    return "\n".join(aligned + [units])
+    return "\n".join([*aligned, units])
