@@ -12,10 +12,10 @@ A SOURCE, as the command line (and later the pages) take it:
 
 Each resolves to a ``Source``: its kind, the name to show, its default input, its metadata,
 and ``count(...)`` returning a calc.analyze.Report. The kinds are one table, ``KINDS``: a
-prefix and the module that counts them. Torch-free: a kind's counting module is imported
-when a source of that kind is counted, and the Hugging Face kind's
-(``calc.torch_hf.count_hf``) is optional: without it an ``hf:`` source says it is not
-available. A name no kind knows is refused with the closest names across all kinds.
+prefix and the module that counts them. Torch-free: a kind's counting module (calc.zoo,
+calc.timm_models, calc.torch_hf) is imported when a source of that kind is counted, and the
+names of timm's registry and of transformers' architectures are kept in calc.disk_cache.
+A name no kind knows is refused with the closest names across all kinds.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from calc import disk_cache, hf_config, hf_models
 from calc.analyze import Report, analyze
-from calc.errors import SpecError, cut, echo
+from calc.errors import SpecError, cut
 from calc.jsontext import read_json
 from calc.spec import MAX_JSON_BYTES, MAX_JSON_CHARS, Stack, parse_stack, stack_to_json
 
@@ -222,43 +223,59 @@ register(
 
 
 # ---------------------------------------------------------------------------
-# Hugging Face: calc.hf_models lists the names (optional), calc.torch_hf.count_hf counts them
+# Hugging Face: calc.hf_models (curated checkpoints) and calc.hf_config (config.json checks),
+# torch-free; calc.torch_hf.count_hf builds and counts (and checks a model type's name)
 
 
-HF_NAMES = ("calc.hf_models", "list_names")  # () -> architecture and checkpoint names, torch-free
 HF_COUNT = ("calc.torch_hf", "count_hf")  # (name or config, seq_len, batch, dtype, device) -> Report
 
 
-def _optional(module_name: str, attribute: str) -> Callable | None:
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    return getattr(module, attribute, None)
+def _hf_model_types() -> tuple[str, ...]:
+    """The model types ``hf:`` builds, as transformers' task mappings say: read once per
+    transformers version (importing it takes seconds), then kept in calc.disk_cache."""
+    version = disk_cache.library_version("transformers")
+    if version == "absent":
+        return ()
+    key = {"transformers": version, "code": disk_cache.source_hash("torch_hf")}
+    cached = disk_cache.read("hf-model-types", key)
+    if isinstance(cached, list) and all(isinstance(name, str) for name in cached):
+        return tuple(cached)
+    from calc.torch_hf import supported_model_types
+
+    model_types = supported_model_types()
+    disk_cache.write("hf-model-types", key, list(model_types))
+    return model_types
 
 
 def _hf_names() -> tuple[str, ...]:
-    names = _optional(*HF_NAMES)
-    return tuple("hf:" + name for name in names()) if names is not None else ()
+    """The curated checkpoints by their usual names, then every model type as ``hf:TYPE``."""
+    return tuple(hf_models.CHECKPOINTS) + tuple(hf_models.HF_PREFIX + name for name in _hf_model_types())
 
 
-def _hf_source(name: str) -> Source | None:
-    names = _optional(*HF_NAMES)
-    if names is not None and name not in names():
-        return None
-    return Source("hf", "hf:" + name, name, Takes.TOKENS, (DEFAULT_SEQ_LEN,))
+def _hf_source(name: str) -> Source:
+    """``hf:NAME``: a model type or a checkpoint's name; count_hf refuses an unknown one, naming the
+    closest (it knows every model type transformers ships)."""
+    checkpoint = hf_models.CHECKPOINTS.get(name)
+    model_type = checkpoint.model_type if checkpoint else name
+    metadata = {"family": model_type, "model_type": model_type}
+    if checkpoint is not None:
+        metadata.update(config_source=checkpoint.source, published_params=checkpoint.published_params)
+    display = name if checkpoint is not None else hf_models.HF_PREFIX + name
+    return Source("hf", display, name, Takes.TOKENS, (DEFAULT_SEQ_LEN,), metadata)
 
 
 def _count_hf(source, resolution, seq_len, batch, dtype, device) -> Report:
-    count_hf = _optional(*HF_COUNT)
-    if count_hf is None:
+    module_name, function = HF_COUNT
+    try:
+        count_hf = getattr(importlib.import_module(module_name), function)
+    except (ImportError, AttributeError):
         raise SpecError(
-            f"{source.name}: Hugging Face sources are not available in this version "
-            f"({'.'.join(HF_COUNT)} is missing)",
+            f"{source.name}: Hugging Face sources are not available here "
+            f"({module_name}.{function} is missing)",
             field="SOURCE",
-        )
+        ) from None
     target = source.config if source.config is not None else source.target
-    return count_hf(target, seq_len or DEFAULT_SEQ_LEN, batch or 1, dtype or "fp32", device)
+    return count_hf(target, seq_len, batch or 1, dtype or "fp32", device)
 
 
 def _hf_module(source: Source, resolution: int | None):
@@ -334,15 +351,13 @@ register(
 
 
 def source_from_json(path: str, text: str) -> Source:
-    """The Source of JSON text read from ``path``: a config.json when it has "model_type", else a stack."""
+    """The Source of JSON text read from ``path``: a Hugging Face config.json when it names a
+    "model_type" (checked at once: a bad field is refused before anything is built), else a stack."""
     raw = read_json(text, MAX_JSON_CHARS)
-    if isinstance(raw, dict) and "model_type" in raw:
-        if not isinstance(raw["model_type"], str):
-            raise SpecError(
-                f"must be an architecture's name (text), got {echo(raw['model_type'])}", field="model_type"
-            )
-        metadata = {"model_type": raw["model_type"]}
-        return Source("hf", path, path, Takes.TOKENS, (DEFAULT_SEQ_LEN,), metadata, config=raw)
+    if hf_config.is_config(raw):
+        config = hf_config.check_config(raw)
+        metadata = {"family": config["model_type"], "model_type": config["model_type"]}
+        return Source("hf", path, path, Takes.TOKENS, (DEFAULT_SEQ_LEN,), metadata, config=config)
     stack = parse_stack(raw)
     return Source(
         "stack",
@@ -384,15 +399,10 @@ def resolve(text: str, field: str = "SOURCE") -> Source:
             if source is not None:
                 return source
             raise unknown(text, kind.names(), field)
-    source = _zoo_source(text) or (_hf_source(text) if text in _bare_hf_names() else None)
+    source = _zoo_source(text) or (_hf_source(text) if text in hf_models.CHECKPOINTS else None)
     if source is None:
         raise unknown(text, all_names(), field)
     return source
-
-
-def _bare_hf_names() -> tuple[str, ...]:
-    names = _optional(*HF_NAMES)
-    return names() if names is not None else ()
 
 
 def all_names() -> tuple[str, ...]:

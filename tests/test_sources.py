@@ -61,6 +61,10 @@ PARSING = [
     ),
     pytest.param("STACK", "stack", "STACK", Takes.STACK, (3, 224, 224), id="stack-file"),
     pytest.param("CONFIG", "hf", "CONFIG", Takes.TOKENS, (DEFAULT_SEQ_LEN,), id="config-json"),
+    pytest.param("hf:mistral", "hf", "hf:mistral", Takes.TOKENS, (DEFAULT_SEQ_LEN,), id="hf-model-type"),
+    pytest.param(
+        "Llama-3.1-8B", "hf", "Llama-3.1-8B", Takes.TOKENS, (DEFAULT_SEQ_LEN,), id="bare-checkpoint"
+    ),
 ]
 
 
@@ -131,15 +135,33 @@ def test_hf_sources_are_counted_by_count_hf(monkeypatch: pytest.MonkeyPatch, fil
     monkeypatch.setattr(sources, "HF_COUNT", ("fake_torch_hf", "count_hf"))
     assert resolve("hf:llama").count(seq_len=256, batch=2) == "report"
     assert resolve(files["CONFIG"]).count(dtype="bf16", device="cpu") == "report"
-    assert calls == [("llama", 256, 2, "fp32", "meta"), (TINY_CONFIG, DEFAULT_SEQ_LEN, 1, "bf16", "cpu")]
+    assert calls == [("llama", 256, 2, "fp32", "meta"), (TINY_CONFIG, None, 1, "bf16", "cpu")]
 
 
-def test_a_config_whose_model_type_is_not_text_is_refused(tmp_path: Path):
+@pytest.mark.parametrize(
+    "config, field",
+    [
+        pytest.param({"model_type": 7}, "model_type", id="model-type-not-text"),
+        pytest.param({"model_type": "llama", "auto_map": {"AutoModel": "x.Y"}}, "auto_map", id="custom-code"),
+        pytest.param(
+            {"model_type": "llama", "num_hidden_layers": -2}, "num_hidden_layers", id="negative-layers"
+        ),
+    ],
+)
+def test_a_bad_config_is_refused_when_resolved_naming_the_field(tmp_path: Path, config, field):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"model_type": 7}), encoding="utf-8")
-    with pytest.raises(SpecError, match="architecture's name") as refusal:
-        resolve(str(path))
-    assert refusal.value.field == "model_type"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    result = run_cli("count", str(path))
+    assert result.returncode == 2 and f"field '{field}'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_counts_an_hf_model_type_with_its_seq_len():
+    pytest.importorskip("transformers")
+    result = run_cli("count", "hf:gpt2", "--seq-len", "16", "--json")
+    assert result.returncode == 0, result.stderr
+    (gpt2,) = json.loads(result.stdout)
+    assert (gpt2["model"], gpt2["source"], gpt2["input_shape"]) == ("hf:gpt2", "hf", [16])
+    assert gpt2["params"] == 124_439_808  # GPT-2 small, its config class's defaults
 
 
 def test_sources_import_without_torch_or_timm(files):
