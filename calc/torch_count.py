@@ -468,8 +468,13 @@ def _fused_attention_on_meta(
     query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
 ) -> torch.Tensor | None:
     # [B, h, L, d_v] = softmax(Q·Kᵀ·scale + mask)·V: the CPU's one kernel, its meta function
-    if not query.is_meta or query.dim() != 4 or (enable_gqa and key.shape[-3] != query.shape[-3]):
-        return None  # what the CPU would not run fused either
+    if (
+        not query.is_meta
+        or query.dim() != 4
+        or value.shape[-1] != query.shape[-1]  # its meta function would give Q's depth, not V's
+        or (enable_gqa and key.shape[-3] != query.shape[-3])
+    ):
+        return None  # torch's own choice: the math decomposition
     return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
         query, key, value, dropout_p, is_causal, attn_mask=attn_mask, scale=scale
     )[0]

@@ -26,6 +26,7 @@ SAMPLE = [
     pytest.param("swin_tiny_patch4_window7_224", id="swin-computed-buffers"),
     pytest.param("swinv2_tiny_window8_256", id="swin-v2-buffers-filled-by-reset-parameters"),
     pytest.param("vit_small_patch16_rope_mixed_224", id="rope-grid-buffers"),
+    pytest.param("vit_dlittle_patch16_reg1_gap_256", id="diff-attention-v-deeper-than-q"),
     pytest.param("vit_tiny_r_s16_p8_224", id="hybrid-resnet-stem"),
     pytest.param("vitamin_small_224", id="hybrid-vitamin"),
 ]
@@ -133,3 +134,19 @@ def test_scaled_dot_product_attention_counts_the_same_on_meta_and_cpu(is_causal:
             "scaling": batch * heads * length * depth,  # 1/√d once per element of Q, as calc.formulas
             "softmax": 3 * batch * heads * length * length,
         }
+
+
+def test_attention_whose_values_are_deeper_than_its_queries_keeps_their_depth_on_meta():
+    # [B, h, L, d_v] = softmax(Q[B, h, L, d] · Kᵀ[B, h, d, L]) · V[B, h, L, d_v]
+    # with d_v = 2d, as timm's differential attention and iFormer run it
+    batch, heads, length, depth = 1, 2, 5, 4
+
+    class DeeperValues(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.scaled_dot_product_attention(x, x, torch.cat([x, x], dim=-1))
+
+    report = count_module(DeeperValues(), (heads, length, depth), batch=batch)
+    assert report.output_shape == (heads, length, 2 * depth)
+    assert (
+        report.macs == batch * heads * length * length * depth + batch * heads * length * length * 2 * depth
+    )

@@ -134,7 +134,7 @@ def _latency(args: argparse.Namespace) -> int:
         device_hardware.roofs(dtype)  # refuse a dtype the preset has no peak for before counting
     storage = STORAGE_DTYPE[dtype]  # tf32 is fp32 tensors with tensor-core math
     report = source.count(args.resolution, args.seq_len, batch, dtype=storage)
-    input_shape = source.input_shape(args.resolution, args.seq_len)
+    input_shape = report.input_shape  # one sample, as counted (a text model's own default length)
     measurement = None
     if args.device:
         _quiet_torch_benchmark()
