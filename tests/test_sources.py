@@ -225,3 +225,14 @@ def test_cli_zoo_lists_timm_with_config_inputs():
         get_pretrained_cfg("vit_base_patch16_384").input_size
     )
     assert {entry["source"] for entry in models.values()} == {"timm"}
+
+
+def test_cli_zoo_lists_hf_checkpoints_and_model_types():
+    pytest.importorskip("transformers")
+    from calc.hf_models import CHECKPOINTS
+
+    result = run_cli("zoo", "--source", "hf", "--json")
+    assert result.returncode == 0, result.stderr
+    models = {entry["model"]: entry for entry in json.loads(result.stdout)}
+    assert set(CHECKPOINTS) <= set(models) and {"hf:llama", "hf:gpt2", "hf:bert"} <= set(models)
+    assert models["Llama-3.1-8B"]["family"] == "llama" and models["hf:bert"]["source"] == "hf"
