@@ -20,10 +20,9 @@ A name no kind knows is refused with the closest names across all kinds.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -33,9 +32,9 @@ from calc.analyze import Report, analyze
 from calc.errors import SpecError, cut
 from calc.jsontext import read_json
 from calc.spec import MAX_JSON_BYTES, MAX_JSON_CHARS, Stack, parse_stack, stack_to_json
+from calc.suggest import closest_names
 
 DEFAULT_SEQ_LEN = 128  # tokens, when a text model's --seq-len is not given
-SUGGESTIONS = 5  # closest names shown for an unknown one
 
 
 class Takes(Enum):
@@ -410,28 +409,10 @@ def all_names() -> tuple[str, ...]:
     return tuple(name for kind in KINDS.values() for name in kind.names())
 
 
-def _closest(text: str, forms: Iterable[str], cutoff: float = 0.6) -> list[str]:
-    """difflib's close matches, best first, ties in alphabetical order (efficientnet_b0 before b8)."""
-    matcher = difflib.SequenceMatcher(b=text)
-    scored = []
-    for form in forms:
-        matcher.set_seq1(form)
-        if matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff:
-            ratio = matcher.ratio()
-            if ratio >= cutoff:
-                scored.append((-ratio, form))
-    return [form for _, form in sorted(scored)[: 2 * SUGGESTIONS]]
-
-
 def unknown(text: str, candidates: tuple[str, ...], field: str = "SOURCE") -> SpecError:
-    """The refusal of a name no source knows, with the closest names (difflib) among ``candidates``:
-    each compared whole and without its prefix, so ``vit_base_patch16_224`` finds its timm name."""
-    forms: dict[str, str] = {}
-    for name in candidates:
-        forms.setdefault(name, name)
-        forms.setdefault(name.split(":", 1)[-1].strip(), name)
-    closest = dict.fromkeys(forms[form] for form in _closest(text, forms))
-    hint = f"; did you mean {', '.join(list(closest)[:SUGGESTIONS])}?" if closest else ""
+    """The refusal of a name no source knows, with the closest names among ``candidates``."""
+    closest = closest_names(text, candidates)
+    hint = f"; did you mean {', '.join(closest)}?" if closest else ""
     return SpecError(
         f"no model or file named {cut(text)!r}{hint} (`python -m calc zoo --source KIND` lists the "
         f"names of each kind: {', '.join(KINDS)})",
