@@ -77,9 +77,18 @@ def build_stack(stack: Stack, device: str | torch.device = "meta") -> nn.Sequent
 
 
 def reinitialized(module: nn.Module) -> bool:
-    """Whether ``materialize`` gives ``module``'s own parameters fresh values: modules with
-    an initializer of their own (convolutions, linear layers, norms, attention)."""
-    return hasattr(module, "reset_parameters") or isinstance(module, nn.MultiheadAttention)
+    """Whether ``materialize`` gives ``module``'s own parameters fresh values: modules whose
+    initializer is torch's (convolutions, linear layers, norms, attention, and subclasses that
+    keep it). Another library's reset_parameters may leave a parameter its constructor computed
+    alone (timm's RoPE frequencies): such parameters keep their constructed values instead."""
+    reset = getattr(type(module), "reset_parameters", None)
+    torch_reset = reset is not None and getattr(reset, "__module__", "").startswith("torch.")
+    return torch_reset or isinstance(module, nn.MultiheadAttention)
+
+
+def has_initializer(module: nn.Module) -> bool:
+    """Whether ``module`` has an initializer of its own, which ``materialize`` runs."""
+    return hasattr(module, "reset_parameters") or refills_buffers(module)
 
 
 # timm's initializer of non-persistent buffers (its reinit_non_persistent_buffers walks them):
@@ -139,11 +148,7 @@ def parameters_on_meta() -> Iterator[None]:
             # a norm's running stats, and the buffers of a module with its own initializer: on meta
             # with its parameters, so that the initializer, which computes buffers on its weights'
             # device (timm's Swin V2 and RoPE modules), meets one device; materialize runs it again
-            if (
-                isinstance(self, nn.modules.batchnorm._NormBase)
-                or reinitialized(self)
-                or refills_buffers(self)
-            ):
+            if isinstance(self, nn.modules.batchnorm._NormBase) or has_initializer(self):
                 tensor = tensor.to("meta")
             else:
                 kept[id(self), name] = (self, name)

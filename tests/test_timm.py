@@ -150,3 +150,14 @@ def test_attention_whose_values_are_deeper_than_its_queries_keeps_their_depth_on
     assert (
         report.macs == batch * heads * length * length * depth + batch * heads * length * length * 2 * depth
     )
+
+
+def test_a_parameter_its_own_initializer_leaves_alone_keeps_its_constructed_value():
+    """timm's RoPE frequencies: computed by the constructor, left alone by the module's own
+    reset_parameters (which refills only its grid buffers), so materialize copies them back."""
+    from calc.torch_build import constructed_values
+
+    model = torch_timm.build("vit_small_patch16_rope_mixed_224")
+    constructed = constructed_values(model.rope)["freqs"]
+    assert torch.isfinite(constructed).all()
+    assert torch.equal(materialize(model, "cpu").rope.freqs, constructed)
