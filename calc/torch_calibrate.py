@@ -256,7 +256,7 @@ def _timed(module: nn.Module, input_shape, device: str, dtype: str, bound: TimeB
     )
 
 
-def _count(bench: Bench, module: nn.Module, storage: str) -> tuple[int, float]:
+def count_benchmark(bench: Bench, module: nn.Module, storage: str) -> tuple[int, float]:
     """FLOPs and bytes of the benchmark's one op, as predict() prices a model's layer."""
     report = count_module(module, bench.input_shape, 1, storage, device="cpu")
     pieces = [piece for row in report.rows for piece in model.components(row)]
@@ -297,7 +297,7 @@ def calibrate(
             skipped.extend(b.name for b in grid[step:])
             break
         module = bench.build().eval()
-        flops, memory_bytes = _count(bench, module, storage)
+        flops, memory_bytes = count_benchmark(bench, module, storage)
         if 3 * memory_bytes > budget:  # the op's bytes, the oneDNN copies of its weights and slack
             skipped.append(bench.name)
             continue
@@ -336,4 +336,4 @@ def calibration_here(device: str = "cpu", dtype: str = "fp32", quick: bool = Fal
     return calibration
 
 
-__all__ = ["CalibrationRun", "benchmarks", "calibrate", "calibration_here", "fingerprint"]
+__all__ = ["CalibrationRun", "benchmarks", "calibrate", "calibration_here", "count_benchmark", "fingerprint"]
