@@ -5,7 +5,11 @@ Each micro-benchmark is one op in a module of its own, at shapes met in real net
 grouped ones, a ViT's linear layers and attention, norms, activations, residual adds,
 pooling), counted by calc.torch_count exactly as a model's layers are counted, so its
 FLOPs, bytes and kind of work are what predict() will see, and timed by
-calc.torch_measure.measure (warm-up, blocks, median). Two more calls measure the
+calc.torch_measure.measure (warm-up, blocks). Each keeps its best block, not the median:
+an op of microseconds, run on threads that another program can deschedule, is now and
+then held for a whole scheduler slice (milliseconds, a thousand times its cost; seen on
+this shared 2-core machine), and the best block is the op's own cost, which a model's
+median on a quiet machine is made of. Two more calls measure the
 overheads: an empty module (the call of a whole model) and a chain of 100 ReLUs on one
 element (the dispatch of one op). The roofs come from calc.torch_probe.
 
@@ -283,9 +287,9 @@ def calibrate(
         progress(0.0, "probing the roofs…")
     roofs = probe(device, dtypes=(dtype,), budget_seconds_per_dtype=0.3 if quick else 1.5, bound=bound)
     peak, bandwidth = roofs.peak_flops_per_s[dtype], roofs.bandwidth_bytes_per_s
-    call = _timed(nn.Identity(), (1,), device, dtype, bound, quick).median_s
+    call = _timed(nn.Identity(), (1,), device, dtype, bound, quick).min_s
     chain = nn.Sequential(*(nn.ReLU() for _ in range(OVERHEAD_CHAIN)))
-    op = max(_timed(chain, (1,), device, dtype, bound, quick).median_s - call, 0.0) / OVERHEAD_CHAIN
+    op = max(_timed(chain, (1,), device, dtype, bound, quick).min_s - call, 0.0) / OVERHEAD_CHAIN
     budget = memory_budget_bytes(device)
     grid = benchmarks(quick)
     samples, skipped, disturbed = [], [], 0
@@ -309,7 +313,7 @@ def calibrate(
             skipped.append(bench.name)
             continue
         disturbed += measured.disturbed
-        samples.append(Sample(bench.kind, flops, memory_bytes, measured.median_s, bench.name))
+        samples.append(Sample(bench.kind, flops, memory_bytes, measured.min_s, bench.name))
     missing = [kind.value for kind in model.CALIBRATED_KINDS if not any(s.kind == kind for s in samples)]
     if missing:
         raise SpecError(
