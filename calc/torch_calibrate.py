@@ -116,7 +116,9 @@ def _other(kind: model.OtherWork, name: str, build: Callable[[], nn.Module], sha
 N, A, E, P = (model.OtherWork.NORMALIZATION, model.OtherWork.ACTIVATION, model.OtherWork.ELEMENTWISE,
               model.OtherWork.POOLING)  # fmt: skip
 
-# Per kind, the first two are the quick grid. Shapes from torchvision's classifiers at 224×224.
+# Per kind, the first two are the quick grid. Shapes from torchvision's classifiers at 224×224, down
+# to the small ops of a MobileNet's last stages and squeeze-excitation blocks (below the smallest
+# size of a kind, its table is flat: small sizes need their own benchmarks).
 GRID: dict[model.Kind, tuple[Bench, ...]] = {
     Work.STANDARD_CONV: (
         _conv(64, 64, 56, 3),
@@ -129,6 +131,8 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _conv(64, 128, 56, 3, 2),
         _conv(16, 16, 28, 3),
         _conv(96, 96, 112, 3),
+        _conv(64, 64, 7, 3),
+        _conv(16, 16, 14, 3),
     ),
     Work.DEPTHWISE_CONV: (
         _depthwise(144, 56, 3),
@@ -139,6 +143,9 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _depthwise(960, 7, 5),
         _depthwise(672, 14, 5, 2),
         _depthwise(64, 56, 7),
+        _depthwise(576, 7, 5),
+        _depthwise(96, 14, 3),
+        _depthwise(16, 56, 3, 2),
     ),
     Work.POINTWISE_CONV: (
         _conv(64, 256, 56, 1),
@@ -152,6 +159,9 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _conv(2048, 512, 7, 1),
         _conv(72, 24, 1, 1),
         _conv(240, 960, 1, 1),
+        _conv(96, 576, 7, 1),
+        _conv(16, 8, 1, 1),
+        _conv(24, 72, 28, 1),
     ),
     Work.GROUPED_CONV: (
         _conv(128, 128, 56, 3, groups=32),
@@ -160,6 +170,7 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _conv(104, 104, 28, 3, groups=13),
         _conv(440, 440, 7, 3, groups=55),
         _conv(512, 512, 14, 3, groups=32),
+        _conv(104, 104, 7, 3, groups=13),
     ),
     Work.LINEAR: (
         _linear(197, 768, 768),
@@ -170,6 +181,8 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _linear(1, 4096, 4096),
         _linear(3136, 96, 384),
         _linear(49, 768, 3072),
+        _linear(1, 576, 1024),
+        _linear(1, 128, 64),
     ),
     Work.ATTENTION_MATMULS: (
         Bench(Work.ATTENTION_MATMULS, "attention 12×197×64", Attention, (12, 197, 64)),
@@ -184,6 +197,8 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _other(N, "batch norm 512×14×14", lambda: nn.BatchNorm2d(512).eval(), (512, 14, 14)),
         _other(N, "batch norm 2048×7×7", lambda: nn.BatchNorm2d(2048).eval(), (2048, 7, 7)),
         _other(N, "layer norm 3136×96", lambda: nn.LayerNorm(96), (3136, 96)),
+        _other(N, "batch norm 96×7×7", lambda: nn.BatchNorm2d(96).eval(), (96, 7, 7)),
+        _other(N, "batch norm 16×56×56", lambda: nn.BatchNorm2d(16).eval(), (16, 56, 56)),
     ),
     A: (
         _other(A, "relu 64×56×56", nn.ReLU, (64, 56, 56)),
@@ -192,6 +207,9 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _other(A, "hardswish 16×112×112", nn.Hardswish, (16, 112, 112)),
         _other(A, "silu 240×28×28", nn.SiLU, (240, 28, 28)),
         _other(A, "relu 512×7×7", nn.ReLU, (512, 7, 7)),
+        _other(A, "hardswish 576×7×7", nn.Hardswish, (576, 7, 7)),
+        _other(A, "hardsigmoid 576×1×1", nn.Hardsigmoid, (576, 1, 1)),
+        _other(A, "relu 16×56×56", nn.ReLU, (16, 56, 56)),
     ),
     E: (
         _other(E, "add 256×56×56", lambda: Add((256, 56, 56)), (256, 56, 56)),
@@ -200,6 +218,9 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _other(E, "add 512×7×7", lambda: Add((512, 7, 7)), (512, 7, 7)),
         _other(E, "channel scale 144×56×56", lambda: ChannelScale(144), (144, 56, 56)),
         _other(E, "channel scale 672×14×14", lambda: ChannelScale(672), (672, 14, 14)),
+        _other(E, "add 96×7×7", lambda: Add((96, 7, 7)), (96, 7, 7)),
+        _other(E, "channel scale 576×7×7", lambda: ChannelScale(576), (576, 7, 7)),
+        _other(E, "add 16×28×28", lambda: Add((16, 28, 28)), (16, 28, 28)),
     ),
     P: (
         _other(P, "max pool 3×3/2 64×112×112", lambda: nn.MaxPool2d(3, 2, 1), (64, 112, 112)),
@@ -207,6 +228,8 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _other(P, "global avg pool 72×28×28", lambda: nn.AdaptiveAvgPool2d(1), (72, 28, 28)),
         _other(P, "max pool 2×2/2 128×56×56", lambda: nn.MaxPool2d(2, 2), (128, 56, 56)),
         _other(P, "avg pool 3×3/1 192×28×28", lambda: nn.AvgPool2d(3, 1, 1), (192, 28, 28)),
+        _other(P, "global avg pool 576×7×7", lambda: nn.AdaptiveAvgPool2d(1), (576, 7, 7)),
+        _other(P, "global avg pool 96×14×14", lambda: nn.AdaptiveAvgPool2d(1), (96, 14, 14)),
     ),
 }
 QUICK_PER_KIND = 2
