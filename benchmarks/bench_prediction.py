@@ -150,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from calc import calibration as model
-    from calc import torch_calibrate
+    from calc import calibration_file, torch_calibrate
 
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {load()} (1/5/15 min)")
@@ -160,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         calibration = torch_calibrate.calibration_here("cpu", "fp32", quick=args.quick)
     else:
         calibration = torch_calibrate.calibrate("cpu", "fp32", quick=args.quick).calibration
-        model.store(calibration)
+        calibration_file.store(calibration)
     print(
         f"calibration: {calibration.seconds:.1f} s{' (quick)' if calibration.quick else ''} "
         f"({time.perf_counter() - started:.1f} s wall here), peak {calibration.peak_flops_per_s / 1e9:.1f} "

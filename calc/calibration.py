@@ -24,29 +24,23 @@ predicted the same way: a layer's MAC terms by their kind of work (calc.work), i
 (Row.memory_bytes) shared among them by MACs; other ops in a layer with MACs run inside
 its kernels (bias adds, fused attention's scaling and softmax) and are not priced again;
 a layer without MACs is priced by its other ops' labels (normalization, activation,
-elementwise, pooling), its bytes shared by their counts. Torch-free: this module only
-does arithmetic on a Report and reads and writes JSON.
+elementwise, pooling), its bytes shared by their counts. Torch-free: arithmetic on a
+Report; calc.calibration_file reads and writes calibrations as JSON.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
 import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from calc import disk_cache
 from calc.analyze import Report, Row
-from calc.cost import Cost, checked_int, checked_str
+from calc.cost import Cost
 from calc.errors import SpecError
 from calc.hardware import STORAGE_DTYPE
-from calc.jsontext import read_json
 from calc.units import flops_from_macs
 from calc.work import Work
-
-FORMAT = 1  # of a calibration's JSON: a new model or benchmark grid gets a new number, old files are stale
-MAX_JSON_CHARS = 200_000  # a calibration is a few kB
 
 
 class OtherWork(StrEnum):
@@ -306,165 +300,6 @@ def prediction_error(predicted_seconds: float, measured_seconds: float) -> float
     return predicted_seconds / measured_seconds - 1 if measured_seconds > 0 else float("nan")
 
 
-# ------------------------------------------------------------------ as JSON
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"expected a finite number, got {value!r:.40}")
-    return float(value)
-
-
-def _numbers(value: object) -> tuple[float, ...]:
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list of numbers, got {value!r:.40}")
-    return tuple(_number(item) for item in value)
-
-
-def _object(value: object, keys: set[str]) -> dict:
-    if not isinstance(value, dict):
-        raise ValueError(f"expected an object, got {value!r:.40}")
-    if set(value) != keys:
-        missing, extra = sorted(keys - set(value)), sorted(set(value) - keys)
-        raise ValueError(f"expected the keys {sorted(keys)}; missing {missing}, unexpected {extra}")
-    return value
-
-
-def _table_to_data(table: EfficiencyTable | None) -> dict | None:
-    if table is None:
-        return None
-    return {"log10_sizes": list(table.log10_sizes), "efficiencies": list(table.efficiencies)}
-
-
-def _table_from_data(value: object) -> EfficiencyTable:
-    data = _object(value, {"log10_sizes", "efficiencies"})
-    return EfficiencyTable(_numbers(data["log10_sizes"]), _numbers(data["efficiencies"]))
-
-
-def calibration_to_data(calibration: Calibration) -> dict:
-    """The JSON of a calibration (what ``calc calibrate --json`` prints and ``--calibration`` reads)."""
-    return {
-        "format": FORMAT,
-        "fingerprint": calibration.fingerprint.as_data(),
-        "peak_flops_per_s": calibration.peak_flops_per_s,
-        "bandwidth_bytes_per_s": calibration.bandwidth_bytes_per_s,
-        "op_overhead_s": calibration.op_overhead_s,
-        "call_overhead_s": calibration.call_overhead_s,
-        "quick": calibration.quick,
-        "seconds": calibration.seconds,
-        "fits": [
-            {
-                "kind": fit.kind.value,
-                "compute": _table_to_data(fit.compute),
-                "memory": _table_to_data(fit.memory),
-                "samples": fit.samples,
-            }
-            for fit in calibration.fits
-        ],
-    }
-
-
-CALIBRATION_KEYS = {
-    "format",
-    "fingerprint",
-    "peak_flops_per_s",
-    "bandwidth_bytes_per_s",
-    "op_overhead_s",
-    "call_overhead_s",
-    "quick",
-    "seconds",
-    "fits",
-}
-
-
-def calibration_from_data(value: object) -> Calibration:
-    """The inverse of calibration_to_data, every field's type checked; ValueError on anything else
-    (another format's file included: it is stale)."""
-    data = _object(value, CALIBRATION_KEYS)
-    if data["format"] != FORMAT or isinstance(data["format"], bool):
-        raise ValueError(f"a calibration of format {data['format']!r:.20}, not {FORMAT}: calibrate again")
-    print_ = _object(data["fingerprint"], {"device", "label", "threads", "torch_version", "dtype"})
-    fingerprint = Fingerprint(
-        checked_str(print_["device"]),
-        checked_str(print_["label"]),
-        checked_int(print_["threads"]),
-        checked_str(print_["torch_version"]),
-        checked_str(print_["dtype"]),
-    )
-    if fingerprint.dtype not in STORAGE_DTYPE:
-        raise ValueError(f"unknown dtype {fingerprint.dtype!r:.20}")
-    if not isinstance(data["quick"], bool):
-        raise ValueError("quick must be true or false")
-    if not isinstance(data["fits"], list):
-        raise ValueError("fits must be a list")
-    fits = []
-    for item in data["fits"]:
-        fit = _object(item, {"kind", "compute", "memory", "samples"})
-        fits.append(
-            KindFit(
-                kind_of(checked_str(fit["kind"])),
-                None if fit["compute"] is None else _table_from_data(fit["compute"]),
-                _table_from_data(fit["memory"]),
-                checked_int(fit["samples"]),
-            )
-        )
-    return Calibration(
-        fingerprint,
-        _number(data["peak_flops_per_s"]),
-        _number(data["bandwidth_bytes_per_s"]),
-        _number(data["op_overhead_s"]),
-        _number(data["call_overhead_s"]),
-        tuple(fits),
-        data["quick"],
-        _number(data["seconds"]),
-    )
-
-
-def calibration_to_json(calibration: Calibration) -> str:
-    return json.dumps(calibration_to_data(calibration), indent=2)
-
-
-def calibration_from_json(text: str) -> Calibration:
-    """A calibration from JSON text (a file a user gives), read with calc.jsontext's limits;
-    ValueError (a SpecError for text that is not JSON) saying what is wrong."""
-    try:
-        return calibration_from_data(read_json(text, MAX_JSON_CHARS))
-    except SpecError:
-        raise
-    except (ValueError, TypeError, KeyError) as error:
-        raise ValueError(f"not a MACscope calibration: {error}") from None
-
-
-# ------------------------------------------------------------------ this machine's, on disk
-
-CACHE_KIND = "calibration"
-
-
-def cache_key(fingerprint: Fingerprint, quick: bool = False) -> dict:
-    return {**fingerprint.as_data(), "quick": quick, "calibration_format": FORMAT}
-
-
-def stored(fingerprint: Fingerprint, quick: bool = False) -> Calibration | None:
-    """The calibration stored for ``fingerprint`` in the user's cache folder (calc.disk_cache), or
-    None: absent, corrupt, of another format or for another fingerprint are all "none"."""
-    value = disk_cache.read(CACHE_KIND, cache_key(fingerprint, quick))
-    if value is None:
-        return None
-    try:
-        calibration = calibration_from_data(value)
-    except (ValueError, TypeError, KeyError):
-        return None
-    return calibration if calibration.fingerprint == fingerprint else None
-
-
-def store(calibration: Calibration) -> None:
-    disk_cache.write(
-        CACHE_KIND,
-        cache_key(calibration.fingerprint, calibration.quick),
-        calibration_to_data(calibration),
-    )
-
-
 __all__ = [
     "CALIBRATED_KINDS",
     "Calibration",
@@ -475,10 +310,7 @@ __all__ = [
     "KindFit",
     "OtherWork",
     "Prediction",
-    "calibration_from_json",
-    "calibration_to_json",
     "components",
     "predict",
     "prediction_error",
-    "stored",
 ]

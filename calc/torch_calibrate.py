@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional
 
 from calc import calibration as model
+from calc import calibration_file
 from calc.calibration_fit import Sample, fit
 from calc.errors import SpecError
 from calc.hardware import STORAGE_DTYPE
@@ -355,11 +356,11 @@ def calibrate(
 def calibration_here(device: str = "cpu", dtype: str = "fp32", quick: bool = False) -> model.Calibration:
     """This machine's calibration: the stored one for its fingerprint, else (none, stale or corrupt)
     a new one, stored for next time."""
-    stored = model.stored(fingerprint(device, dtype), quick)
+    stored = calibration_file.stored(fingerprint(device, dtype), quick)
     if stored is not None:
         return stored
     calibration = calibrate(device, dtype, quick).calibration
-    model.store(calibration)
+    calibration_file.store(calibration)
     return calibration
 
 

@@ -11,7 +11,7 @@ import torch
 from test_calibration import calibration_with
 
 from calc import calibration as model
-from calc import disk_cache, torch_calibrate, zoo
+from calc import calibration_file, disk_cache, torch_calibrate, zoo
 from calc.__main__ import main
 
 SMALL_CNN = "stack: Small CNN (CIFAR-10)"
@@ -55,19 +55,19 @@ def test_a_stored_calibration_is_reused_and_a_corrupt_one_rebuilt(cache_folder, 
     first = torch_calibrate.calibration_here("cpu", "fp32")
     assert calls == [("cpu", "fp32", False)]
     assert torch_calibrate.calibration_here("cpu", "fp32") == first and len(calls) == 1  # reused
-    path = disk_cache.path_of(model.CACHE_KIND, model.cache_key(first.fingerprint))
+    path = disk_cache.path_of(calibration_file.CACHE_KIND, calibration_file.cache_key(first.fingerprint))
     path.write_text('{"format": 2, "kind": "calibration", "key": "broken', encoding="utf-8")
     assert torch_calibrate.calibration_here("cpu", "fp32") == first and len(calls) == 2  # rebuilt
-    assert model.stored(first.fingerprint) == first  # and stored again, whole
+    assert calibration_file.stored(first.fingerprint) == first  # and stored again, whole
 
 
 def test_calibrate_quick_feeds_latency_calibration_file(cache_folder, tmp_path, capsys):
     assert main(["calibrate", "--quick", "--json"]) == 0
     text = capsys.readouterr().out
-    calibration = model.calibration_from_json(text)
+    calibration = calibration_file.calibration_from_json(text)
     assert calibration.quick and calibration.fingerprint == torch_calibrate.fingerprint("cpu", "fp32")
     assert calibration.seconds <= torch_calibrate.QUICK_SECONDS + 2.0  # the bound, and the fit after it
-    assert model.stored(calibration.fingerprint, quick=True) == calibration
+    assert calibration_file.stored(calibration.fingerprint, quick=True) == calibration
     path = tmp_path / "box.json"
     path.write_text(text, encoding="utf-8")
     assert main(["latency", "resnet18", "--calibration", str(path), "--json"]) == 0
@@ -83,7 +83,7 @@ def test_calibrate_quick_feeds_latency_calibration_file(cache_folder, tmp_path, 
 
 def test_a_measured_latency_reports_its_prediction_error(cache_folder, capsys):
     calibration = calibration_with(fingerprint=torch_calibrate.fingerprint("cpu", "fp32"))
-    model.store(calibration)
+    calibration_file.store(calibration)
     assert main(["latency", SMALL_CNN, "--device", "cpu", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["prediction_error"] == pytest.approx(out["predicted_s"] / out["measured_median_s"] - 1)
@@ -114,4 +114,7 @@ def test_a_quick_calibration_on_cuda(cache_folder):
     assert {fit.kind for fit in calibration.fits} == set(model.CALIBRATED_KINDS)
     report = zoo.count("resnet18", dtype="fp16")
     assert model.predict(report, calibration).seconds > 0
-    assert model.calibration_from_json(model.calibration_to_json(calibration)) == calibration
+    assert (
+        calibration_file.calibration_from_json(calibration_file.calibration_to_json(calibration))
+        == calibration
+    )

@@ -12,7 +12,7 @@ import pytest
 
 import calc
 from calc import calibration as model
-from calc import disk_cache
+from calc import calibration_file, disk_cache
 from calc.calibration_fit import Sample, fit
 from calc.work import Work
 
@@ -175,11 +175,14 @@ def test_other_convolutions_and_matmuls_are_priced_as_their_nearest_kind():
 
 def test_a_calibration_round_trips_through_json():
     calibration = dataclasses.replace(TRUTH, quick=True, seconds=12.5)
-    assert model.calibration_from_json(model.calibration_to_json(calibration)) == calibration
+    assert (
+        calibration_file.calibration_from_json(calibration_file.calibration_to_json(calibration))
+        == calibration
+    )
 
 
 def _corrupt(edit) -> str:
-    data = model.calibration_to_data(TRUTH)
+    data = calibration_file.calibration_to_data(TRUTH)
     edit(data)
     return json.dumps(data)
 
@@ -224,7 +227,7 @@ CORRUPT = [
 @pytest.mark.parametrize("text, fragment", CORRUPT)
 def test_a_corrupt_calibration_is_refused_with_a_reason(text: str, fragment: str):
     with pytest.raises(ValueError, match=fragment):
-        model.calibration_from_json(text)
+        calibration_file.calibration_from_json(text)
 
 
 @pytest.fixture
@@ -234,9 +237,9 @@ def cache_folder(tmp_path, monkeypatch):
 
 
 def test_a_stored_calibration_is_found_by_its_fingerprint(cache_folder):
-    model.store(TRUTH)
-    assert model.stored(FINGERPRINT) == TRUTH
-    assert model.stored(FINGERPRINT, quick=True) is None  # a quick one is kept apart
+    calibration_file.store(TRUTH)
+    assert calibration_file.stored(FINGERPRINT) == TRUTH
+    assert calibration_file.stored(FINGERPRINT, quick=True) is None  # a quick one is kept apart
 
 
 FOREIGN = [
@@ -250,11 +253,15 @@ FOREIGN = [
 
 @pytest.mark.parametrize("other", FOREIGN)
 def test_another_machines_calibration_is_never_used(cache_folder, other: model.Fingerprint):
-    model.store(TRUTH)
-    assert model.stored(other) is None
+    calibration_file.store(TRUTH)
+    assert calibration_file.stored(other) is None
     # nor a file found under this machine's key that holds another machine's calibration
-    disk_cache.write(model.CACHE_KIND, model.cache_key(other), model.calibration_to_data(TRUTH))
-    assert model.stored(other) is None
+    disk_cache.write(
+        calibration_file.CACHE_KIND,
+        calibration_file.cache_key(other),
+        calibration_file.calibration_to_data(TRUTH),
+    )
+    assert calibration_file.stored(other) is None
 
 
 BROKEN_FILES = [
@@ -279,11 +286,11 @@ BROKEN_FILES = [
 
 @pytest.mark.parametrize("damage", BROKEN_FILES)
 def test_a_corrupt_or_stale_stored_file_is_no_calibration(cache_folder, damage):
-    model.store(TRUTH)
-    path = disk_cache.path_of(model.CACHE_KIND, model.cache_key(FINGERPRINT))
+    calibration_file.store(TRUTH)
+    path = disk_cache.path_of(calibration_file.CACHE_KIND, calibration_file.cache_key(FINGERPRINT))
     assert path.exists()
     damage(path)
-    assert model.stored(FINGERPRINT) is None  # ignored, not a crash: the caller calibrates again
+    assert calibration_file.stored(FINGERPRINT) is None  # ignored, not a crash: the caller calibrates again
 
 
 def test_prediction_error_is_predicted_over_measured_minus_one():

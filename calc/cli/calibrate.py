@@ -13,6 +13,7 @@ import logging
 import sys
 
 from calc import calibration as model
+from calc import calibration_file
 from calc.cli.files import read_limited
 from calc.errors import SpecError
 from calc.hardware import Hardware, peaks_of
@@ -33,9 +34,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     run = calibrate(args.device, args.dtype, quick=args.quick, progress=progress)
     if not args.json:
         print(file=sys.stderr)
-    model.store(run.calibration)
+    calibration_file.store(run.calibration)
     if args.json:
-        print(model.calibration_to_json(run.calibration))
+        print(calibration_file.calibration_to_json(run.calibration))
         return 0
     print(format_calibration(run.calibration))
     if run.skipped:
@@ -51,9 +52,9 @@ def _calibrate(args: argparse.Namespace) -> int:
 def read_calibration(path: str) -> model.Calibration:
     """The calibration in the JSON file at ``path`` (``calibrate --json``'s output); SpecError naming
     --calibration and what is wrong."""
-    data = read_limited(path, model.MAX_JSON_CHARS)
+    data = read_limited(path, calibration_file.MAX_JSON_CHARS)
     try:
-        return model.calibration_from_json(data.decode("utf-8"))
+        return calibration_file.calibration_from_json(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise SpecError(f"{path} is not UTF-8 text", field="--calibration") from None
     except ValueError as error:

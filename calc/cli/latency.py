@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 
-from calc import calibration as calibration_model
+from calc import calibration_file
 from calc.analyze import analyze
 from calc.cli.arguments import check_batch_and_resolution, read_model
 from calc.cli.calibrate import CALIBRATED_DTYPES, calibrated_hardware, prediction_fields, read_calibration
@@ -186,7 +186,7 @@ def _latency(args: argparse.Namespace) -> int:
         from calc.torch_calibrate import fingerprint
 
         here = fingerprint(args.device, dtype) if dtype in CALIBRATED_DTYPES else None
-        calibration = here and (calibration_model.stored(here) or calibration_model.stored(here, quick=True))
+        calibration = here and (calibration_file.stored(here) or calibration_file.stored(here, quick=True))
     roofs = device_hardware.roofs(dtype)
     times = estimate(report, roofs)
     out = {
