@@ -79,6 +79,8 @@ def test_calibrate_quick_feeds_latency_calibration_file(cache_folder, tmp_path, 
         [layer.seconds for layer in expected.layers]
     )
     assert "prediction_error" not in out  # nothing was measured
+    assert main(["latency", "resnet18", "--calibration", str(path)]) == 0
+    assert f"calibrated on {calibration.fingerprint.label} (quick)" in capsys.readouterr().out
 
 
 def test_a_measured_latency_reports_its_prediction_error(cache_folder, capsys):
@@ -118,3 +120,16 @@ def test_a_quick_calibration_on_cuda(cache_folder):
         calibration_file.calibration_from_json(calibration_file.calibration_to_json(calibration))
         == calibration
     )
+
+
+def test_the_benchmark_summary_is_hit_rates_and_median_errors():
+    from benchmarks.bench_prediction import Row, summarize
+
+    rows = [
+        Row("a", 1.0, (0.5, 0.8, 1.1)),  # errors -50 %, -20 %, +10 %
+        Row("b", 2.0, (1.0, 1.2, 2.6)),  # -50 %, -40 %, +30 %
+        Row("c", 4.0, (2.0, 3.6, 4.4)),  # -50 %, -10 %, +10 %
+    ]
+    summaries = summarize(rows)
+    assert [s.hit_rate for s in summaries] == pytest.approx([0 / 3, 2 / 3, 2 / 3])
+    assert [s.median_abs_error for s in summaries] == pytest.approx([0.5, 0.2, 0.1])
