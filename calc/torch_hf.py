@@ -127,7 +127,7 @@ def _refused_by_transformers(what: str) -> Iterator[None]:
         raise SpecError(f"{what}: {cut(reason, 200)}") from None
 
 
-def _auto_class(config):
+def auto_class_for(config):
     causal, encoders = _auto_mappings()
     transformers = _transformers()
     encoder_decoder = getattr(config, "is_encoder_decoder", False)
@@ -146,7 +146,7 @@ def build(config, device: str | torch.device = "meta") -> nn.Module:
     nothing); on a real device transformers initializes it, constructor-computed buffers
     (RoPE frequencies, position ids) included. Eager attention: explicit matmuls, the same
     ops on every device."""
-    auto_class = _auto_class(config)
+    auto_class = auto_class_for(config)
     with torch.device(device):
         return auto_class.from_config(config, attn_implementation="eager").eval()
 
@@ -227,7 +227,7 @@ def example_inputs(model: nn.Module, config, seq_len: int, batch: int, device) -
     attention mask of ones (no padding); an encoder that sees images (ViT, CLIP) also gets
     pixels [batch, C, H, W] at its config's size."""
     names = inspect.signature(model.forward).parameters
-    decoder = _auto_class(config) is _transformers().AutoModelForCausalLM
+    decoder = auto_class_for(config) is _transformers().AutoModelForCausalLM
     inputs: dict[str, Any] = {}
     if "input_ids" in names:
         inputs["input_ids"] = torch.zeros((batch, seq_len), dtype=torch.int64, device=device)

@@ -250,7 +250,7 @@ ERRORS = [
     ),
     pytest.param(
         ["latency", SMALL_CNN],
-        ["one of the arguments --hardware --device is required"],
+        ["one of the arguments --hardware --device --calibration is required"],
         id="neither-hardware-nor-device",
     ),
 ]

@@ -152,7 +152,7 @@ def test_moe_macs_equal_transformers_own_routing_loop_on_cpu(config):
     """The oracle: on CPU, transformers' eager experts run each chosen expert on its tokens, which
     FlopCounterMode sees as plain matmuls. Whatever the router chose, tokens × top_k rows ran."""
     transformers_config = torch_hf.config_for(config)
-    auto_class = torch_hf._auto_class(transformers_config)
+    auto_class = torch_hf.auto_class_for(transformers_config)
     with torch.device("cpu"):
         model = auto_class.from_config(
             transformers_config, attn_implementation="eager", experts_implementation="eager"

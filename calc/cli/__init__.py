@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from calc.cli import count, latency, separable
+from calc.cli import calibrate, count, latency, separable
 from calc.errors import SpecError
 
 
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     count.add_commands(commands)
     latency.add_commands(commands)
     separable.add_commands(commands)
+    calibrate.add_commands(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

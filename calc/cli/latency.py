@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 
+from calc import calibration_file
 from calc.cli.arguments import check_batch_and_resolution, check_seq_len, read_source
+from calc.cli.calibrate import CALIBRATED_DTYPES, calibrated_hardware, prediction_fields, read_calibration
 from calc.errors import SpecError
 from calc.hardware import COMPUTE_DTYPES, PRESETS, STORAGE_DTYPE, Hardware, hardware
 from calc.machine_load import disturbance_text
@@ -126,12 +128,20 @@ def _latency(args: argparse.Namespace) -> int:
     check_seq_len(args.seq_len)
     source = read_source(args.model, "MODEL")
     stack = source.stack
+    calibration = read_calibration(args.calibration) if args.calibration else None
     batch = args.batch or (stack.batch if stack else 1)  # a stack file's own batch and dtype unless given
-    dtype = args.dtype or (stack.dtype if stack else "fp32")
+    dtype = (
+        args.dtype
+        or (calibration.fingerprint.dtype if calibration else None)
+        or (stack.dtype if stack else "fp32")
+    )
     device_hardware: Hardware | None = None
     if args.hardware:
         device_hardware = hardware(args.hardware)
         device_hardware.roofs(dtype)  # refuse a dtype the preset has no peak for before counting
+    if calibration is not None:
+        device_hardware = calibrated_hardware(calibration)
+        device_hardware.roofs(dtype)
     storage = STORAGE_DTYPE[dtype]  # tf32 is fp32 tensors with tensor-core math
     report = source.count(args.resolution, args.seq_len, batch, dtype=storage)
     input_shape = report.input_shape  # one sample, as counted (a text model's own default length)
@@ -161,6 +171,10 @@ def _latency(args: argparse.Namespace) -> int:
             bound=bound,
             least_forward_s=least,
         )
+        from calc.torch_calibrate import fingerprint
+
+        here = fingerprint(args.device, dtype) if dtype in CALIBRATED_DTYPES else None
+        calibration = here and (calibration_file.stored(here) or calibration_file.stored(here, quick=True))
     roofs = device_hardware.roofs(dtype)
     times = estimate(report, roofs)
     out = {
@@ -199,6 +213,10 @@ def _latency(args: argparse.Namespace) -> int:
             repeat_median_s=measurement.repeat_median_s,
             disturbed=measurement.disturbed,
         )
+    if calibration is not None:
+        out.update(prediction_fields(report, calibration, measurement and measurement.median_s))
+    elif args.device:
+        out.update(predicted_s=None, calibration=None)  # none stored for this machine: `calc calibrate`
     print(json.dumps(out, indent=2) if args.json else _format_latency(out))
     return 0
 
@@ -206,7 +224,13 @@ def _latency(args: argparse.Namespace) -> int:
 def _format_latency(out: dict) -> str:
     stored = f" (stored as {out['storage_dtype']})" if out["storage_dtype"] != out["dtype"] else ""
     roofs = out["roofs"]
-    source = "measured here" if "measured_median_s" in out else "preset"
+    source = (
+        "measured here"
+        if "measured_median_s" in out
+        else "calibration"
+        if out.get("calibration")
+        else "preset"
+    )
     lines = [
         (
             "model",
@@ -238,6 +262,26 @@ def _format_latency(out: dict) -> str:
             ),
         ),
     ]
+    if out.get("predicted_s") is not None:
+        printed = out["calibration"]
+        lines.append(
+            (
+                "predicted",
+                f"{duration(out['predicted_s'])} = sum over layers of max(FLOPs / (e_c × peak), bytes / "
+                f"(e_b × bandwidth)) + overhead, calibrated on {printed['label']}"
+                + (" (quick)" if printed["quick"] else ""),
+            )
+        )
+    elif "predicted_s" in out:
+        lines.append(
+            (
+                "predicted",
+                (
+                    "no calibration stored for this machine: run "
+                    f"`python -m calc calibrate --dtype {out['dtype']}` once"
+                ),
+            )
+        )
     if "measured_median_s" in out:
         lines += [
             (
@@ -256,6 +300,8 @@ def _format_latency(out: dict) -> str:
                 ),
             ),
         ]
+        if out.get("prediction_error") is not None:
+            lines.append(("error", f"predicted / measured − 1 = {out['prediction_error']:+.1%}"))
         if out["disturbed"]:
             lines.append(
                 (
@@ -287,10 +333,11 @@ def add_commands(commands) -> None:
     latency = commands.add_parser(
         "latency",
         help="theoretical latency of a model on a hardware preset, or measured here against this "
-        "machine's roofs; give exactly one of --hardware and --device",
+        "machine's roofs; give exactly one of --hardware, --device and --calibration",
         description="Peak time (FLOPs / peak) and roofline time of MODEL on a hardware preset (--hardware) "
-        "or on this machine, probed and then measured (--device). Exactly one of --hardware and --device is "
-        "required.",
+        "or on this machine, probed and then measured (--device), and the calibrated prediction (--device "
+        "with a stored `calc calibrate`, or --calibration FILE). Exactly one of --hardware, --device and "
+        "--calibration is required.",
     )
     latency.add_argument(
         "model",
@@ -301,6 +348,11 @@ def add_commands(commands) -> None:
     where.add_argument("--hardware", metavar="NAME", help="a preset, see `python -m calc hardware`")
     where.add_argument(
         "--device", choices=("cpu", "cuda"), help="probe this machine's roofs and measure the model"
+    )
+    where.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="predict on the machine of a calibration (`python -m calc calibrate --json > FILE`)",
     )
     latency.add_argument(
         "--dtype",

@@ -1,0 +1,316 @@
+"""A calibrated latency model of one machine: how much of its roofs each kind of work attains.
+
+The roofline (calc.roofline) prices a layer at the machine's probed roofs; real kernels
+attain a fraction of them that depends on what they compute and how big it is (a
+depthwise convolution streams far below the copy bandwidth, a 7×7×512 matmul is too small
+to fill the cores, a small tensor is read from cache faster than from memory), and every
+op pays a fixed dispatch cost. Calibration times micro-benchmarks per kind of work
+(calc.torch_calibrate) and fits, per kind, two small tables (calc.calibration_fit):
+
+  e_c(F)  the attained fraction of the compute roof P, by the layer's FLOPs F
+  e_b(B)  the attained fraction of the bandwidth roof B_w, by the bytes B it moves
+          (above 1 where the data fits in cache)
+
+each a value per half decade of size, interpolated linearly in log size and log
+efficiency, flat beyond its ends. A layer is then predicted as
+
+  t = max(F / (e_c(F) · P), B / (e_b(B) · B_w)) + o          o: the per-op dispatch overhead
+
+and a model as the sum over its layers plus one call overhead. Intensity enters through
+the max: a layer of low FLOPs per byte is priced by its bytes.
+
+Layers are classified from the counted report, so every source MACscope counts is
+predicted the same way: a layer's MAC terms by their kind of work (calc.work), its bytes
+(Row.memory_bytes) shared among them by MACs; other ops in a layer with MACs run inside
+its kernels (bias adds, fused attention's scaling and softmax) and are not priced again;
+a layer without MACs is priced by its other ops' labels (normalization, activation,
+elementwise, pooling), its bytes shared by their counts. Torch-free: arithmetic on a
+Report; calc.calibration_file reads and writes calibrations as JSON.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from calc.analyze import Report, Row
+from calc.cost import Cost
+from calc.errors import SpecError
+from calc.hardware import STORAGE_DTYPE
+from calc.units import flops_from_macs
+from calc.work import Work
+
+
+class OtherWork(StrEnum):
+    """Kinds of work without MACs, each calibrated on its own."""
+
+    NORMALIZATION = "normalization"
+    ACTIVATION = "activation"
+    ELEMENTWISE = "elementwise"
+    POOLING = "pooling"
+
+
+Kind = Work | OtherWork
+
+# The kind an other-op label runs as (calc.formulas and calc.torch_count's labels).
+LABEL_WORK: dict[str, OtherWork] = {
+    "normalization": OtherWork.NORMALIZATION,
+    "softmax": OtherWork.NORMALIZATION,  # a reduction along one axis, then elementwise, like a norm
+    "activation": OtherWork.ACTIVATION,
+    "elementwise": OtherWork.ELEMENTWISE,
+    "bias add": OtherWork.ELEMENTWISE,
+    "scaling": OtherWork.ELEMENTWISE,
+    "pooling": OtherWork.POOLING,
+    "reduction": OtherWork.POOLING,  # a mean or sum over axes streams like global pooling
+}
+
+# Kinds a calibration times, and the kinds priced as one of them.
+CALIBRATED_KINDS: tuple[Kind, ...] = (
+    Work.STANDARD_CONV,
+    Work.GROUPED_CONV,
+    Work.DEPTHWISE_CONV,
+    Work.POINTWISE_CONV,
+    Work.LINEAR,
+    Work.ATTENTION_MATMULS,
+    *OtherWork,
+)
+PRICED_AS: dict[Kind, Kind] = {
+    Work.OTHER_CONV: Work.STANDARD_CONV,  # 1-D, 3-D and transposed convolutions: the closest dense kernel
+    Work.OTHER_MATMULS: Work.LINEAR,  # a GEMM outside a Linear module runs the same BLAS call
+}
+MAC_KINDS = frozenset(kind for kind in CALIBRATED_KINDS if isinstance(kind, Work))
+
+
+def kind_of(value: str) -> Kind:
+    """A kind from its JSON value; ValueError for anything else."""
+    for enum in (Work, OtherWork):
+        try:
+            return enum(value)
+        except ValueError:
+            continue
+    raise ValueError(f"unknown kind of work {value!r:.40}")
+
+
+# ------------------------------------------------------------------ the model
+
+
+@dataclass(frozen=True)
+class EfficiencyTable:
+    """Attained fraction of a roof by size: a value at each point of log10(size), interpolated
+    linearly in log size and log efficiency, flat beyond the first and last points."""
+
+    log10_sizes: tuple[float, ...]  # increasing
+    efficiencies: tuple[float, ...]  # > 0, one per point
+
+    def __post_init__(self):
+        if not self.log10_sizes or len(self.log10_sizes) != len(self.efficiencies):
+            raise ValueError("an efficiency table needs one efficiency per size point, at least one")
+        if any(b <= a for a, b in zip(self.log10_sizes, self.log10_sizes[1:], strict=False)):
+            raise ValueError("an efficiency table's sizes must increase")
+        if not all(math.isfinite(e) and e > 0 for e in self.efficiencies):
+            raise ValueError("efficiencies must be positive and finite")
+
+    def at(self, size: float) -> float:
+        x = math.log10(max(size, 1.0))
+        points, values = self.log10_sizes, self.efficiencies
+        if x <= points[0]:
+            return values[0]
+        if x >= points[-1]:
+            return values[-1]
+        i = bisect.bisect_right(points, x)
+        share = (x - points[i - 1]) / (points[i] - points[i - 1])
+        return math.exp((1 - share) * math.log(values[i - 1]) + share * math.log(values[i]))
+
+
+@dataclass(frozen=True)
+class KindFit:
+    kind: Kind
+    compute: EfficiencyTable | None  # None for kinds without MACs
+    memory: EfficiencyTable
+    samples: int  # micro-benchmarks it was fitted on
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a calibration holds for: the same device, threads, torch and dtype, or it is stale."""
+
+    device: str  # "cpu" or "cuda"
+    label: str  # the CPU model or the GPU name
+    threads: int  # torch's CPU threads (they set a CPU's speed; recorded for a GPU too)
+    torch_version: str
+    dtype: str  # compute dtype: fp32, bf16, fp16
+
+    def as_data(self) -> dict:
+        return {
+            "device": self.device,
+            "label": self.label,
+            "threads": self.threads,
+            "torch_version": self.torch_version,
+            "dtype": self.dtype,
+        }
+
+
+@dataclass(frozen=True)
+class Calibration:
+    fingerprint: Fingerprint
+    peak_flops_per_s: float  # the probed roofs the efficiencies are fractions of
+    bandwidth_bytes_per_s: float
+    op_overhead_s: float  # per priced op: framework dispatch, kernel launch
+    call_overhead_s: float  # per forward call of a whole model
+    fits: tuple[KindFit, ...]  # one per CALIBRATED_KINDS
+    quick: bool = False  # a short grid (tests, previews): less accurate
+    seconds: float = 0.0  # wall time of the calibration
+
+    def __post_init__(self):
+        kinds = [fit.kind for fit in self.fits]
+        if sorted(kinds) != sorted(CALIBRATED_KINDS) or len(set(kinds)) != len(kinds):
+            raise ValueError("a calibration needs one fit for each calibrated kind of work")
+        for fit in self.fits:
+            if (fit.compute is None) == (fit.kind in MAC_KINDS):
+                raise ValueError(f"{fit.kind.value}: a compute table exactly for kinds with MACs")
+        for name in ("peak_flops_per_s", "bandwidth_bytes_per_s"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"{name} must be positive")
+        for name in ("op_overhead_s", "call_overhead_s", "seconds"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be zero or positive")
+
+    def fit_of(self, kind: Kind) -> KindFit:
+        kind = PRICED_AS.get(kind, kind)
+        return next(fit for fit in self.fits if fit.kind == kind)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One priced piece of a layer: its kind, FLOPs and bytes."""
+
+    kind: Kind
+    flops: int
+    memory_bytes: float
+
+
+def _cost_components(cost: Cost, bytes_per_element: int) -> list[Component]:
+    memory_bytes = (cost.params + cost.input_elements + cost.output_elements) * bytes_per_element
+    if cost.terms:
+        macs = cost.macs
+        return [
+            Component(term.work, flops_from_macs(term.value), memory_bytes * term.value / macs if macs else 0)
+            for term in cost.terms
+            if term.value
+        ]
+    by_kind: dict[OtherWork, int] = {}
+    for label, count in cost.other_ops:
+        kind = LABEL_WORK.get(label, OtherWork.ELEMENTWISE)  # an unknown label: the simplest streaming op
+        by_kind[kind] = by_kind.get(kind, 0) + count
+    total = sum(by_kind.values())
+    return [
+        Component(kind, 0, memory_bytes * count / total) for kind, count in by_kind.items() if count and total
+    ]
+
+
+def components(row: Row) -> list[Component]:
+    """What is priced of ``row``: its parts' components when it has parts (a separable conv),
+    else its own."""
+    if row.cost.parts:
+        return [
+            piece for _, part in row.cost.parts for piece in _cost_components(part, row.bytes_per_element)
+        ]
+    return _cost_components(row.cost, row.bytes_per_element)
+
+
+@dataclass(frozen=True)
+class ComponentTime:
+    component: Component
+    compute_seconds: float  # F / (e_c · P); 0 without MACs
+    memory_seconds: float  # B / (e_b · B_w)
+    overhead_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        return max(self.compute_seconds, self.memory_seconds) + self.overhead_seconds
+
+
+def component_time(component: Component, calibration: Calibration) -> ComponentTime:
+    fit = calibration.fit_of(component.kind)
+    compute = (
+        component.flops / (fit.compute.at(component.flops) * calibration.peak_flops_per_s)
+        if fit.compute is not None and component.flops
+        else 0.0
+    )
+    memory = component.memory_bytes / (
+        fit.memory.at(component.memory_bytes) * calibration.bandwidth_bytes_per_s
+    )
+    return ComponentTime(component, compute, memory, calibration.op_overhead_s)
+
+
+@dataclass(frozen=True)
+class LayerPrediction:
+    row: Row
+    times: tuple[ComponentTime, ...]
+
+    @property
+    def seconds(self) -> float:
+        return sum(time.seconds for time in self.times)
+
+    @property
+    def work(self) -> str:
+        """The kind of its slowest piece ("" for a layer with nothing to price)."""
+        return max(self.times, key=lambda time: time.seconds).component.kind.value if self.times else ""
+
+    @property
+    def bound(self) -> str:
+        """What limits its slowest piece: "compute", "memory", or "" when nothing is priced."""
+        if not self.times:
+            return ""
+        slowest = max(self.times, key=lambda time: time.seconds)
+        return "memory" if slowest.memory_seconds >= slowest.compute_seconds else "compute"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    layers: tuple[LayerPrediction, ...]
+    call_overhead_s: float
+
+    @property
+    def seconds(self) -> float:
+        return sum(layer.seconds for layer in self.layers) + self.call_overhead_s
+
+
+def predict(report: Report, calibration: Calibration) -> Prediction:
+    """The calibrated latency of one forward of ``report`` (its batch and dtype) on the calibrated
+    machine; SpecError when the report's dtype is not the calibration's."""
+    storage = STORAGE_DTYPE[calibration.fingerprint.dtype]
+    if report.dtype != storage:
+        raise SpecError(
+            f"the calibration is for {calibration.fingerprint.dtype} ({storage} tensors), the model is "
+            f"counted in {report.dtype}; calibrate for {report.dtype} or count the model in {storage}",
+            field="dtype",
+        )
+    layers = tuple(
+        LayerPrediction(row, tuple(component_time(piece, calibration) for piece in components(row)))
+        for row in report.rows
+    )
+    return Prediction(layers, calibration.call_overhead_s)
+
+
+def prediction_error(predicted_seconds: float, measured_seconds: float) -> float:
+    """Predicted / measured − 1: 0.25 is 25 % slow-predicted, −0.2 is 20 % fast-predicted."""
+    return predicted_seconds / measured_seconds - 1 if measured_seconds > 0 else float("nan")
+
+
+__all__ = [
+    "CALIBRATED_KINDS",
+    "Calibration",
+    "Component",
+    "EfficiencyTable",
+    "Fingerprint",
+    "Kind",
+    "KindFit",
+    "OtherWork",
+    "Prediction",
+    "components",
+    "predict",
+    "prediction_error",
+]

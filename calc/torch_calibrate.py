@@ -1,0 +1,367 @@
+"""Calibrating this machine: micro-benchmarks per kind of work, timed, then fitted (calc.calibration_fit).
+
+Each micro-benchmark is one op in a module of its own, at shapes met in real networks
+(a ResNet's 3×3 convolutions, a MobileNet's depthwise and pointwise ones, a RegNet's
+grouped ones, a ViT's linear layers and attention, norms, activations, residual adds,
+pooling), counted by calc.torch_count exactly as a model's layers are counted, so its
+FLOPs, bytes and kind of work are what predict() will see, and timed by
+calc.torch_measure.measure (warm-up, blocks). Each keeps its best block, not the median:
+an op of microseconds, run on threads that another program can deschedule, is now and
+then held for a whole scheduler slice (milliseconds, a thousand times its cost; seen on
+this shared 2-core machine), and the best block is the op's own cost, which a model's
+median on a quiet machine is made of. Two more calls measure the
+overheads: an empty module (the call of a whole model) and a chain of 100 ReLUs on one
+element (the dispatch of one op). The roofs come from calc.torch_probe.
+
+Bounded: the whole calibration within CALIBRATE_SECONDS (QUICK_SECONDS for --quick),
+each benchmark within its own share; the benchmarks run in rounds over the kinds, so a
+machine too slow for the whole grid still gets every kind. The grid is fixed, its
+largest tensor 64 MiB, and each benchmark's bytes are checked against the memory budget
+before it is built on the device.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+from calc import calibration as model
+from calc import calibration_file
+from calc.calibration_fit import Sample, fit
+from calc.errors import SpecError
+from calc.hardware import STORAGE_DTYPE
+from calc.time_bound import Stopped, TimeBound
+from calc.torch_count import count_module
+from calc.torch_measure import measure, prepare
+from calc.torch_memory import memory_budget_bytes
+from calc.torch_precision import check_device
+from calc.torch_probe import detect, probe
+from calc.work import Work
+
+Progress = Callable[[float, str], None]
+
+CALIBRATE_SECONDS = 60.0
+QUICK_SECONDS = 10.0
+OVERHEAD_CHAIN = 100  # tiny ops in the chain that measures one op's dispatch
+
+
+class Add(nn.Module):
+    """A residual add: the input plus another tensor of its shape."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.register_buffer("other", torch.randn(1, *shape))
+
+    def forward(self, x):
+        return x + self.other
+
+
+class ChannelScale(nn.Module):
+    """Squeeze-and-excitation's product: each channel scaled by its own factor."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.register_buffer("scale", torch.rand(1, channels, 1, 1))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+class Attention(nn.Module):
+    """softmax(Q·Kᵀ/√d)·V on [1, h, L, d], Q = K = V = the input: the fused kernel ViTs run."""
+
+    def forward(self, x):
+        return functional.scaled_dot_product_attention(x, x, x)
+
+
+@dataclass(frozen=True)
+class Bench:
+    kind: model.Kind
+    name: str
+    build: Callable[[], nn.Module]
+    input_shape: tuple[int, ...]  # one sample
+
+
+def _conv(c_in: int, c_out: int, size: int, kernel: int, stride: int = 1, groups: int = 1) -> Bench:
+    kind = {1: Work.POINTWISE_CONV}.get(kernel, Work.STANDARD_CONV)
+    if groups > 1:
+        kind = Work.DEPTHWISE_CONV if groups == c_in == c_out else Work.GROUPED_CONV
+    name = f"conv {c_in}→{c_out} {kernel}×{kernel}/{stride} g{groups} @{size}"
+    return Bench(
+        kind,
+        name,
+        lambda: nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
+        (c_in, size, size),
+    )
+
+
+def _depthwise(channels: int, size: int, kernel: int, stride: int = 1) -> Bench:
+    return _conv(channels, channels, size, kernel, stride, groups=channels)
+
+
+def _linear(tokens: int, d_in: int, d_out: int) -> Bench:
+    shape = (d_in,) if tokens == 1 else (tokens, d_in)
+    return Bench(Work.LINEAR, f"linear {tokens}×{d_in}→{d_out}", lambda: nn.Linear(d_in, d_out), shape)
+
+
+def _other(kind: model.OtherWork, name: str, build: Callable[[], nn.Module], shape) -> Bench:
+    return Bench(kind, name, build, tuple(shape))
+
+
+N, A, E, P = (model.OtherWork.NORMALIZATION, model.OtherWork.ACTIVATION, model.OtherWork.ELEMENTWISE,
+              model.OtherWork.POOLING)  # fmt: skip
+
+# Per kind, the first two are the quick grid. Shapes from torchvision's classifiers at 224×224, down
+# to the small ops of a MobileNet's last stages and squeeze-excitation blocks (below the smallest
+# size of a kind, its table is flat: small sizes need their own benchmarks).
+GRID: dict[model.Kind, tuple[Bench, ...]] = {
+    Work.STANDARD_CONV: (
+        _conv(64, 64, 56, 3),
+        _conv(256, 256, 14, 3),
+        _conv(3, 64, 224, 7, 2),
+        _conv(3, 32, 224, 3, 2),
+        _conv(128, 128, 28, 3),
+        _conv(512, 512, 7, 3),
+        _conv(32, 32, 56, 3),
+        _conv(64, 128, 56, 3, 2),
+        _conv(16, 16, 28, 3),
+        _conv(96, 96, 112, 3),
+        _conv(64, 64, 7, 3),
+        _conv(16, 16, 14, 3),
+    ),
+    Work.DEPTHWISE_CONV: (
+        _depthwise(144, 56, 3),
+        _depthwise(480, 14, 5),
+        _depthwise(32, 112, 3),
+        _depthwise(96, 112, 3, 2),
+        _depthwise(240, 28, 5),
+        _depthwise(960, 7, 5),
+        _depthwise(672, 14, 5, 2),
+        _depthwise(64, 56, 7),
+        _depthwise(576, 7, 5),
+        _depthwise(96, 14, 3),
+        _depthwise(16, 56, 3, 2),
+    ),
+    Work.POINTWISE_CONV: (
+        _conv(64, 256, 56, 1),
+        _conv(960, 160, 7, 1),
+        _conv(16, 96, 112, 1),
+        _conv(96, 24, 56, 1),
+        _conv(144, 32, 28, 1),
+        _conv(256, 64, 56, 1),
+        _conv(512, 128, 28, 1),
+        _conv(1024, 256, 14, 1),
+        _conv(2048, 512, 7, 1),
+        _conv(72, 24, 1, 1),
+        _conv(240, 960, 1, 1),
+        _conv(96, 576, 7, 1),
+        _conv(16, 8, 1, 1),
+        _conv(24, 72, 28, 1),
+    ),
+    Work.GROUPED_CONV: (
+        _conv(128, 128, 56, 3, groups=32),
+        _conv(208, 208, 14, 3, groups=26),
+        _conv(48, 48, 56, 3, groups=6),
+        _conv(104, 104, 28, 3, groups=13),
+        _conv(440, 440, 7, 3, groups=55),
+        _conv(512, 512, 14, 3, groups=32),
+        _conv(104, 104, 7, 3, groups=13),
+    ),
+    Work.LINEAR: (
+        _linear(197, 768, 768),
+        _linear(1, 1280, 1000),
+        _linear(197, 768, 3072),
+        _linear(197, 3072, 768),
+        _linear(1, 512, 1000),
+        _linear(1, 4096, 4096),
+        _linear(3136, 96, 384),
+        _linear(49, 768, 3072),
+        _linear(1, 576, 1024),
+        _linear(1, 128, 64),
+    ),
+    Work.ATTENTION_MATMULS: (
+        Bench(Work.ATTENTION_MATMULS, "attention 12×197×64", Attention, (12, 197, 64)),
+        Bench(Work.ATTENTION_MATMULS, "attention 192×49×32", Attention, (192, 49, 32)),
+        Bench(Work.ATTENTION_MATMULS, "attention 16×50×64", Attention, (16, 50, 64)),
+        Bench(Work.ATTENTION_MATMULS, "attention 12×577×64", Attention, (12, 577, 64)),
+    ),
+    N: (
+        _other(N, "batch norm 64×56×56", lambda: nn.BatchNorm2d(64).eval(), (64, 56, 56)),
+        _other(N, "layer norm 197×768", lambda: nn.LayerNorm(768), (197, 768)),
+        _other(N, "batch norm 32×112×112", lambda: nn.BatchNorm2d(32).eval(), (32, 112, 112)),
+        _other(N, "batch norm 512×14×14", lambda: nn.BatchNorm2d(512).eval(), (512, 14, 14)),
+        _other(N, "batch norm 2048×7×7", lambda: nn.BatchNorm2d(2048).eval(), (2048, 7, 7)),
+        _other(N, "layer norm 3136×96", lambda: nn.LayerNorm(96), (3136, 96)),
+        _other(N, "batch norm 96×7×7", lambda: nn.BatchNorm2d(96).eval(), (96, 7, 7)),
+        _other(N, "batch norm 16×56×56", lambda: nn.BatchNorm2d(16).eval(), (16, 56, 56)),
+    ),
+    A: (
+        _other(A, "relu 64×56×56", nn.ReLU, (64, 56, 56)),
+        _other(A, "gelu 197×3072", nn.GELU, (197, 3072)),
+        _other(A, "relu 64×112×112", nn.ReLU, (64, 112, 112)),
+        _other(A, "hardswish 16×112×112", nn.Hardswish, (16, 112, 112)),
+        _other(A, "silu 240×28×28", nn.SiLU, (240, 28, 28)),
+        _other(A, "relu 512×7×7", nn.ReLU, (512, 7, 7)),
+        _other(A, "hardswish 576×7×7", nn.Hardswish, (576, 7, 7)),
+        _other(A, "hardsigmoid 576×1×1", nn.Hardsigmoid, (576, 1, 1)),
+        _other(A, "relu 16×56×56", nn.ReLU, (16, 56, 56)),
+    ),
+    E: (
+        _other(E, "add 256×56×56", lambda: Add((256, 56, 56)), (256, 56, 56)),
+        _other(E, "add 197×768", lambda: Add((197, 768)), (197, 768)),
+        _other(E, "add 24×56×56", lambda: Add((24, 56, 56)), (24, 56, 56)),
+        _other(E, "add 512×7×7", lambda: Add((512, 7, 7)), (512, 7, 7)),
+        _other(E, "channel scale 144×56×56", lambda: ChannelScale(144), (144, 56, 56)),
+        _other(E, "channel scale 672×14×14", lambda: ChannelScale(672), (672, 14, 14)),
+        _other(E, "add 96×7×7", lambda: Add((96, 7, 7)), (96, 7, 7)),
+        _other(E, "channel scale 576×7×7", lambda: ChannelScale(576), (576, 7, 7)),
+        _other(E, "add 16×28×28", lambda: Add((16, 28, 28)), (16, 28, 28)),
+    ),
+    P: (
+        _other(P, "max pool 3×3/2 64×112×112", lambda: nn.MaxPool2d(3, 2, 1), (64, 112, 112)),
+        _other(P, "global avg pool 1280×7×7", lambda: nn.AdaptiveAvgPool2d(1), (1280, 7, 7)),
+        _other(P, "global avg pool 72×28×28", lambda: nn.AdaptiveAvgPool2d(1), (72, 28, 28)),
+        _other(P, "max pool 2×2/2 128×56×56", lambda: nn.MaxPool2d(2, 2), (128, 56, 56)),
+        _other(P, "avg pool 3×3/1 192×28×28", lambda: nn.AvgPool2d(3, 1, 1), (192, 28, 28)),
+        _other(P, "global avg pool 576×7×7", lambda: nn.AdaptiveAvgPool2d(1), (576, 7, 7)),
+        _other(P, "global avg pool 96×14×14", lambda: nn.AdaptiveAvgPool2d(1), (96, 14, 14)),
+    ),
+}
+QUICK_PER_KIND = 2
+
+
+def benchmarks(quick: bool = False) -> list[Bench]:
+    """The grid in rounds: the first of every kind, then the second of every kind, ..."""
+    lists = [benches[:QUICK_PER_KIND] if quick else benches for benches in GRID.values()]
+    return [bench for group in itertools.zip_longest(*lists) for bench in group if bench is not None]
+
+
+def fingerprint(device: str = "cpu", dtype: str = "fp32") -> model.Fingerprint:
+    """This machine as a calibration is keyed: device, CPU model or GPU name, threads, torch, dtype."""
+    check_device(device, (dtype,))
+    if device.startswith("cuda"):
+        label = torch.cuda.get_device_name(device if ":" in device else "cuda:0")
+    else:
+        label = detect().cpu_model
+    return model.Fingerprint(
+        "cuda" if device.startswith("cuda") else "cpu",
+        label,
+        torch.get_num_threads(),
+        torch.__version__,
+        dtype,
+    )
+
+
+@dataclass(frozen=True)
+class CalibrationRun:
+    calibration: model.Calibration
+    samples: tuple[Sample, ...]
+    skipped: tuple[str, ...]  # benchmarks that did not fit their time share
+    disturbed: int  # benchmarks timed while other programs used the CPU
+
+
+def _share(bound: TimeBound, seconds: float) -> TimeBound:
+    """A bound of ``seconds`` from now, within ``bound`` and stopped with it."""
+    now = time.perf_counter()
+    return TimeBound(seconds, min(now + seconds, bound.end), bound.stop)
+
+
+def _timed(module: nn.Module, input_shape, device: str, dtype: str, bound: TimeBound, quick: bool):
+    return measure(
+        prepare(module, device, dtype),
+        input_shape,
+        1,
+        dtype,
+        device,
+        min_run_time=0.02 if quick else 0.1,
+        bound=_share(bound, 0.35 if quick else 1.2),
+    )
+
+
+def count_benchmark(bench: Bench, module: nn.Module, storage: str) -> tuple[int, float]:
+    """FLOPs and bytes of the benchmark's one op, as predict() prices a model's layer."""
+    report = count_module(module, bench.input_shape, 1, storage, device="cpu")
+    pieces = [piece for row in report.rows for piece in model.components(row)]
+    if len(pieces) != 1 or model.PRICED_AS.get(pieces[0].kind, pieces[0].kind) != bench.kind:
+        raise AssertionError(f"{bench.name} is priced as {[p.kind.value for p in pieces]}, not {bench.kind}")
+    return pieces[0].flops, pieces[0].memory_bytes
+
+
+def calibrate(
+    device: str = "cpu",
+    dtype: str = "fp32",
+    quick: bool = False,
+    progress: Progress | None = None,
+    bound: TimeBound | None = None,
+) -> CalibrationRun:
+    """Time the grid on ``device`` in ``dtype`` and fit; within ``bound`` (default CALIBRATE_SECONDS,
+    or QUICK_SECONDS with ``quick``). SpecError when a kind got no benchmark in time."""
+    started = time.perf_counter()
+    bound = bound or TimeBound.starting_now(QUICK_SECONDS if quick else CALIBRATE_SECONDS)
+    printed = fingerprint(device, dtype)
+    device = "cuda:0" if device == "cuda" else device
+    storage = STORAGE_DTYPE[dtype]
+    if progress:
+        progress(0.0, "probing the roofs…")
+    roofs = probe(device, dtypes=(dtype,), budget_seconds_per_dtype=0.3 if quick else 1.5, bound=bound)
+    peak, bandwidth = roofs.peak_flops_per_s[dtype], roofs.bandwidth_bytes_per_s
+    call = _timed(nn.Identity(), (1,), device, dtype, bound, quick).min_s
+    chain = nn.Sequential(*(nn.ReLU() for _ in range(OVERHEAD_CHAIN)))
+    op = max(_timed(chain, (1,), device, dtype, bound, quick).min_s - call, 0.0) / OVERHEAD_CHAIN
+    budget = memory_budget_bytes(device)
+    grid = benchmarks(quick)
+    samples, skipped, disturbed = [], [], 0
+    for step, bench in enumerate(grid):
+        bound.check()
+        if progress:
+            progress(step / len(grid), f"{bench.name} ({bench.kind.value})…")
+        if bound.left() < 0.05:
+            skipped.extend(b.name for b in grid[step:])
+            break
+        module = bench.build().eval()
+        flops, memory_bytes = count_benchmark(bench, module, storage)
+        if 3 * memory_bytes > budget:  # the op's bytes, the oneDNN copies of its weights and slack
+            skipped.append(bench.name)
+            continue
+        try:
+            measured = _timed(module, bench.input_shape, device, dtype, bound, quick)
+        except Stopped:
+            raise
+        except SpecError:  # did not fit its share of the time
+            skipped.append(bench.name)
+            continue
+        disturbed += measured.disturbed
+        samples.append(Sample(bench.kind, flops, memory_bytes, measured.min_s, bench.name))
+    missing = [kind.value for kind in model.CALIBRATED_KINDS if not any(s.kind == kind for s in samples)]
+    if missing:
+        raise SpecError(
+            f"no benchmark of {', '.join(missing)} ran in time: the machine is too slow or too busy to "
+            "calibrate now"
+        )
+    fits = fit(samples, peak, bandwidth, op, call)
+    calibration = model.Calibration(
+        printed, peak, bandwidth, op, call, fits, quick, time.perf_counter() - started
+    )
+    if progress:
+        progress(1.0, "done")
+    return CalibrationRun(calibration, tuple(samples), tuple(skipped), disturbed)
+
+
+def calibration_here(device: str = "cpu", dtype: str = "fp32", quick: bool = False) -> model.Calibration:
+    """This machine's calibration: the stored one for its fingerprint, else (none, stale or corrupt)
+    a new one, stored for next time."""
+    stored = calibration_file.stored(fingerprint(device, dtype), quick)
+    if stored is not None:
+        return stored
+    calibration = calibrate(device, dtype, quick).calibration
+    calibration_file.store(calibration)
+    return calibration
+
+
+__all__ = ["CalibrationRun", "benchmarks", "calibrate", "calibration_here", "count_benchmark", "fingerprint"]

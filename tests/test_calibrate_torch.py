@@ -1,0 +1,135 @@
+"""Calibrating on a device: every micro-benchmark is priced as the kind it calibrates, a stored
+calibration is reused and a corrupt one rebuilt, ``calc calibrate --quick`` feeds ``latency
+--calibration`` and ``latency --device``, and the CUDA path runs where there is CUDA."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from test_calibration import calibration_with
+
+from calc import calibration as model
+from calc import calibration_file, disk_cache, torch_calibrate, zoo
+from calc.__main__ import main
+
+SMALL_CNN = "stack: Small CNN (CIFAR-10)"
+
+
+@pytest.fixture
+def cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv(disk_cache.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.mark.parametrize(
+    "bench", [pytest.param(bench, id=bench.name) for bench in torch_calibrate.benchmarks()]
+)
+def test_each_benchmark_is_priced_as_the_kind_it_calibrates(bench: torch_calibrate.Bench):
+    flops, memory_bytes = torch_calibrate.count_benchmark(bench, bench.build().eval(), "fp32")
+    assert (flops > 0) == (bench.kind in model.MAC_KINDS)
+    assert memory_bytes >= 4 * (torch.Size(bench.input_shape).numel())  # its input, read once at least
+
+
+def test_the_quick_grid_has_every_kind_and_the_full_grid_more():
+    quick, full = torch_calibrate.benchmarks(quick=True), torch_calibrate.benchmarks()
+    assert {bench.kind for bench in quick} == set(model.CALIBRATED_KINDS)
+    assert len(quick) == torch_calibrate.QUICK_PER_KIND * len(model.CALIBRATED_KINDS) < len(full)
+
+
+def _counting_calibrate(monkeypatch) -> list:
+    calls = []
+
+    def calibrate(device, dtype, quick):
+        calls.append((device, dtype, quick))
+        made = calibration_with(fingerprint=torch_calibrate.fingerprint(device, dtype), quick=quick)
+        return torch_calibrate.CalibrationRun(made, (), (), 0)
+
+    monkeypatch.setattr(torch_calibrate, "calibrate", calibrate)
+    return calls
+
+
+def test_a_stored_calibration_is_reused_and_a_corrupt_one_rebuilt(cache_folder, monkeypatch):
+    calls = _counting_calibrate(monkeypatch)
+    first = torch_calibrate.calibration_here("cpu", "fp32")
+    assert calls == [("cpu", "fp32", False)]
+    assert torch_calibrate.calibration_here("cpu", "fp32") == first and len(calls) == 1  # reused
+    path = disk_cache.path_of(calibration_file.CACHE_KIND, calibration_file.cache_key(first.fingerprint))
+    path.write_text('{"format": 2, "kind": "calibration", "key": "broken', encoding="utf-8")
+    assert torch_calibrate.calibration_here("cpu", "fp32") == first and len(calls) == 2  # rebuilt
+    assert calibration_file.stored(first.fingerprint) == first  # and stored again, whole
+
+
+def test_calibrate_quick_feeds_latency_calibration_file(cache_folder, tmp_path, capsys):
+    assert main(["calibrate", "--quick", "--json"]) == 0
+    text = capsys.readouterr().out
+    calibration = calibration_file.calibration_from_json(text)
+    assert calibration.quick and calibration.fingerprint == torch_calibrate.fingerprint("cpu", "fp32")
+    assert calibration.seconds <= torch_calibrate.QUICK_SECONDS + 2.0  # the bound, and the fit after it
+    assert calibration_file.stored(calibration.fingerprint, quick=True) == calibration
+    path = tmp_path / "box.json"
+    path.write_text(text, encoding="utf-8")
+    assert main(["latency", "resnet18", "--calibration", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    expected = model.predict(zoo.count("resnet18"), calibration)
+    assert out["predicted_s"] == pytest.approx(expected.seconds)
+    assert out["hardware"] == f"Calibrated: {calibration.fingerprint.label}"
+    assert [layer["predicted_s"] for layer in out["layers"]] == pytest.approx(
+        [layer.seconds for layer in expected.layers]
+    )
+    assert "prediction_error" not in out  # nothing was measured
+    assert main(["latency", "resnet18", "--calibration", str(path)]) == 0
+    assert f"calibrated on {calibration.fingerprint.label} (quick)" in capsys.readouterr().out
+
+
+def test_a_measured_latency_reports_its_prediction_error(cache_folder, capsys):
+    calibration = calibration_with(fingerprint=torch_calibrate.fingerprint("cpu", "fp32"))
+    calibration_file.store(calibration)
+    assert main(["latency", SMALL_CNN, "--device", "cpu", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["prediction_error"] == pytest.approx(out["predicted_s"] / out["measured_median_s"] - 1)
+    assert out["predicted_s"] == pytest.approx(
+        sum(layer["predicted_s"] for layer in out["layers"]) + calibration.call_overhead_s
+    )
+
+
+def test_a_measured_latency_without_a_calibration_says_so(cache_folder, capsys):
+    assert main(["latency", SMALL_CNN, "--device", "cpu"]) == 0
+    assert "no calibration stored for this machine" in capsys.readouterr().out
+
+
+def test_a_calibration_file_that_is_not_one_is_refused(tmp_path, capsys):
+    path = tmp_path / "box.json"
+    path.write_text(json.dumps({"format": 1}), encoding="utf-8")
+    assert main(["latency", "resnet18", "--calibration", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert "--calibration" in error and "not a MACscope calibration" in error
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_a_quick_calibration_on_cuda(cache_folder):
+    run = torch_calibrate.calibrate("cuda", "fp16", quick=True)
+    calibration = run.calibration
+    assert calibration.fingerprint.device == "cuda"
+    assert calibration.fingerprint.label == torch.cuda.get_device_name(0)
+    assert {fit.kind for fit in calibration.fits} == set(model.CALIBRATED_KINDS)
+    report = zoo.count("resnet18", dtype="fp16")
+    assert model.predict(report, calibration).seconds > 0
+    assert (
+        calibration_file.calibration_from_json(calibration_file.calibration_to_json(calibration))
+        == calibration
+    )
+
+
+def test_the_benchmark_summary_is_hit_rates_and_median_errors():
+    from benchmarks.bench_prediction import Row, summarize
+
+    rows = [
+        Row("a", 1.0, (0.5, 0.8, 1.1)),  # errors -50 %, -20 %, +10 %
+        Row("b", 2.0, (1.0, 1.2, 2.6)),  # -50 %, -40 %, +30 %
+        Row("c", 4.0, (2.0, 3.6, 4.4)),  # -50 %, -10 %, +10 %
+    ]
+    summaries = summarize(rows)
+    assert [s.hit_rate for s in summaries] == pytest.approx([0 / 3, 2 / 3, 2 / 3])
+    assert [s.median_abs_error for s in summaries] == pytest.approx([0.5, 0.2, 0.1])
