@@ -236,3 +236,21 @@ def test_cli_zoo_lists_hf_checkpoints_and_model_types():
     models = {entry["model"]: entry for entry in json.loads(result.stdout)}
     assert set(CHECKPOINTS) <= set(models) and {"hf:llama", "hf:gpt2", "hf:bert"} <= set(models)
     assert models["Llama-3.1-8B"]["family"] == "llama" and models["hf:bert"]["source"] == "hf"
+
+
+@pytest.mark.parametrize(
+    "command, keys",
+    [
+        pytest.param(("whatif",), ("macs_before", "macs_after", "params_after"), id="whatif"),
+        pytest.param(("latency", "--hardware", "NVIDIA T4"), ("macs", "roofline_s"), id="latency"),
+    ],
+)
+def test_latency_and_whatif_take_a_timm_source(command, keys):
+    """timm's resnet18 is torchvision's network: the same figures through either source."""
+    torchvision, timm = (
+        json.loads(run_cli(command[0], name, *command[1:], "--json").stdout)
+        for name in ("resnet18", "timm:resnet18")
+    )
+    assert timm["model"] == "timm:resnet18"
+    # the roofline sums the same layers' times in another order: equal to the last bits of a float
+    assert [timm[key] for key in keys] == pytest.approx([torchvision[key] for key in keys], rel=1e-12)
