@@ -11,7 +11,6 @@ import importlib
 import os
 import sys
 from contextlib import asynccontextmanager
-from pathlib import Path
 from urllib.parse import quote, unquote
 
 import streamlit as st
@@ -40,62 +39,6 @@ class NestedPathRedirect:
                 await RedirectResponse(target, status_code=307)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-# The page scripts' largest browser chunks: plotly (4.7 MB) and the data grid. Streamlit
-# loads each when its first element arrives, so a cold visit fetched and parsed them only
-# after the script's first table or chart came, while the page stood half drawn. Named in the
-# index page as module preloads, they are fetched and compiled while the script still runs.
-STATIC_JS = Path(st.__file__).parent / "static" / "static" / "js"
-PRELOADED_CHUNKS = ("PlotlyChart", "DataFrame")
-
-
-def preload_links() -> bytes:
-    files = [path.name for stem in PRELOADED_CHUNKS for path in sorted(STATIC_JS.glob(f"{stem}.*.js"))[:1]]
-    return "".join(
-        f'<link rel="modulepreload" crossorigin href="./static/js/{name}">' for name in files
-    ).encode()
-
-
-class PreloadChunks:
-    """ASGI middleware: the index page (HTML, uncompressed) gets ``preload_links()`` in its head."""
-
-    def __init__(self, app):
-        self.app = app
-        self.links = preload_links()
-
-    async def __call__(self, scope, receive, send):
-        if not self.links or scope["type"] != "http" or scope["method"] != "GET":
-            await self.app(scope, receive, send)
-            return
-        start = None
-        body = []
-
-        async def capture(message):
-            nonlocal start
-            if message["type"] == "http.response.start":
-                headers = dict(message.get("headers") or [])
-                html = headers.get(b"content-type", b"").startswith(b"text/html")
-                if not html or b"content-encoding" in headers:
-                    start = False
-                    await send(message)
-                    return
-                start = message
-                return
-            if start is False or start is None:
-                await send(message)
-                return
-            body.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            page = b"".join(body).replace(b"</head>", self.links + b"</head>", 1)
-            headers = [
-                (name, value) for name, value in start.get("headers") or [] if name != b"content-length"
-            ]
-            await send({**start, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
-            await send({"type": "http.response.body", "body": page})
-
-        await self.app(scope, receive, capture)
 
 
 # A server stopped by SIGTERM or Ctrl+C ends here, after uvicorn's graceful shutdown. A
@@ -140,7 +83,4 @@ PAGE_IMPORTS = (
 for module_name in PAGE_IMPORTS:
     importlib.import_module(module_name)
 
-MIDDLEWARE = [Middleware(NestedPathRedirect)]
-if os.environ.get("MACSCOPE_PRELOAD") == "1":
-    MIDDLEWARE.append(Middleware(PreloadChunks))
-app = st.App("app.py", middleware=MIDDLEWARE, lifespan=lifespan)
+app = st.App("app.py", middleware=[Middleware(NestedPathRedirect)], lifespan=lifespan)
