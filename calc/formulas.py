@@ -83,6 +83,19 @@ def _conv_extent(
     return out, latex
 
 
+def _check_conv_settings(c_in: int, out_channels: int, groups: int, padding, strided: bool) -> None:
+    """What torch refuses in any convolution: groups that do not divide both channel counts,
+    padding "same" with a stride."""
+    if c_in % groups:
+        raise SpecError(f"groups {groups} does not divide the {c_in} input channels", field="groups")
+    if out_channels % groups:
+        raise SpecError(f"groups {groups} does not divide out_channels {out_channels}", field="groups")
+    if padding == "same" and strided:
+        raise SpecError(
+            'padding "same" needs stride 1 (torch refuses it for strided convolutions)', field="padding"
+        )
+
+
 def _conv(
     shape: Shape,
     out_channels: int,
@@ -96,15 +109,8 @@ def _conv(
 ) -> Cost:
     # [N, C_out, H', W'] = conv2d([N, C_in, H, W], w[C_out, C_in/G, K_h, K_w])
     n, c_in, h, w = shape
-    if c_in % groups:
-        raise SpecError(f"groups {groups} does not divide the {c_in} input channels", field="groups")
-    if out_channels % groups:
-        raise SpecError(f"groups {groups} does not divide out_channels {out_channels}", field="groups")
+    _check_conv_settings(c_in, out_channels, groups, padding, strided=stride != (1, 1))
     if padding == "same":
-        if stride != (1, 1):
-            raise SpecError(
-                'padding "same" needs stride 1 (torch refuses it for strided convolutions)', field="padding"
-            )
         h_out, w_out = h, w
         shape_latex = (rf"H' = H = {h_out},\quad W' = W = {w_out} \quad (\text{{padding ``same''}})",)
     else:
@@ -347,15 +353,8 @@ def conv1d(
 ) -> Cost:
     # [N, C_out, L'] = conv1d([N, C_in, L], w[C_out, C_in/G, K])
     n, c_in, length = shape
-    if c_in % groups:
-        raise SpecError(f"groups {groups} does not divide the {c_in} input channels", field="groups")
-    if out_channels % groups:
-        raise SpecError(f"groups {groups} does not divide out_channels {out_channels}", field="groups")
+    _check_conv_settings(c_in, out_channels, groups, padding, strided=stride != 1)
     if padding == "same":
-        if stride != 1:
-            raise SpecError(
-                'padding "same" needs stride 1 (torch refuses it for strided convolutions)', field="padding"
-            )
         l_out = length
         shape_latex = (rf"L' = L = {l_out} \quad (\text{{padding ``same''}})",)
     else:
