@@ -208,8 +208,12 @@ def test_measure_pair_of_the_same_model_is_near_1():
     pair = measure_pair(
         model, model, (256,), 16, "fp32", min_run_time=0.5, bound=TimeBound.starting_now(10.0)
     )
-    assert 0.5 < pair.ratio_median < 2.0
-    assert pair.first.threads == torch.get_num_threads()
+    # A model against itself is 1 but for the machine's noise: on a loaded 2-core CI machine one
+    # side of a 0.4 ms forward ran 2.3x the other (0.43). What this guards against is a pairing
+    # error, which shows as the batch ratio (16x) or worse, so the bound is 4x either way.
+    assert 0.25 < pair.ratio_median < 4.0
+    assert pair.first.batch == pair.second.batch == 16
+    assert pair.first.threads == pair.second.threads == torch.get_num_threads()
 
 
 def test_a_model_whose_roofline_exceeds_the_bound_never_runs():
