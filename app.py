@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import links, shell, style
+from ui import figures, links, shell, style
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -37,5 +37,8 @@ presentation = st.sidebar.toggle(
     help="Larger text, charts and formulas that fit a projector, the sidebar folded away; kept in the link",
 )
 style.apply(presentation)
-navigation.run()
-links.publish_global()
+try:
+    navigation.run()
+    links.publish_global()
+finally:  # also after a page's st.stop: a chart it held back is drawn
+    figures.draw_held()

@@ -364,6 +364,19 @@ def test_page_opens_without_error(tab: Tab, app_page: AppPage):
     assert screenshot.stat().st_size > 0
 
 
+def test_a_first_visit_draws_its_charts_once_the_numbers_are_shown(tab: Tab):
+    # ui.figures holds a session's first charts back for a moment, so that loading plotly does
+    # not delay the numbers; the charts must still come without any click.
+    separable = next(app_page for app_page in PAGES if app_page.name == "separable")
+    log_offset = tab.server.log_size()
+    tab.open(separable)
+    expect(tab.metric_value("Standard MACs")).to_have_text(si(64 * 32 * 3 * 3 * 224 * 224))
+    main = tab.page.get_by_test_id("stMain")
+    expect(main.locator(".js-plotly-plot")).to_have_count(1, timeout=30_000)
+    expect(main.get_by_text("Drawing the chart…")).to_have_count(0)
+    tab.assert_no_error(log_offset)
+
+
 def test_add_layer_changes_the_macs(tab: Tab):
     # The default stack ends in a 10-way classifier, where "Add layer" offers linear 10 -> 128:
     # +1,280 MACs, below the 4 significant digits of "10.32 M". So load a stack that ends in
@@ -424,7 +437,10 @@ def test_latency_theory_then_a_measurement_here(tab: Tab):
     tab.wait_until_done(latency.heading)
     tab.assert_no_error(log_offset)
     assert measured.inner_text().endswith(("s", "ms", "µs")), measured.inner_text()
-    expect(tab.page.get_by_text("Latency of one forward pass: theory against measurement")).to_be_visible()
+    # The session's first chart is drawn a moment after the numbers (ui.figures): plotly loads then
+    expect(tab.page.get_by_text("Latency of one forward pass: theory against measurement")).to_be_visible(
+        timeout=30_000
+    )
     expect(tab.metric_value("Roofline efficiency")).to_contain_text("%")
     tab.screenshot("latency-measured")
 
