@@ -47,6 +47,11 @@ def column_width_px(label: str, values: pd.Series, number_format: str | None) ->
     return math.ceil(PADDING_PX + max(header, widest if numeric else min(widest, MAX_TEXT_PX)))
 
 
+def column_label(column, entry: dict) -> str:
+    """The header a column shows: its configured label, else its name."""
+    return entry.get("label") or str(column)
+
+
 def sized(
     frame: pd.DataFrame, column_config: dict | None = None, column_order=None, scale: float = 1.0
 ) -> dict:
@@ -60,7 +65,7 @@ def sized(
         entry = {"label": entry} if isinstance(entry, str) else dict(entry or {})
         number_format = (entry.get("type_config") or {}).get("format")
         entry["width"] = math.ceil(
-            scale * column_width_px(entry.get("label") or str(column), frame[column], number_format)
+            scale * column_width_px(column_label(column, entry), frame[column], number_format)
         )
         config[column] = entry
     # A table wider than the window scrolls sideways; its leading columns stay in view so that
@@ -102,7 +107,7 @@ def column_groups(widths: dict[str, int], pinned: list[str], budget_px: int) -> 
 
 
 def group_label(group: list[str], config: dict) -> str:
-    names = [config[column].get("label") or str(column) for column in group]
+    names = [column_label(column, config[column]) for column in group]
     return names[0] if len(names) == 1 else f"{names[0]} … {names[-1]}"
 
 
@@ -128,7 +133,7 @@ def show(
         choice_key = f"table_columns.{key or '|'.join(map(str, shown))}"
         if st.session_state.get(choice_key) not in labels:
             st.session_state[choice_key] = labels[0]  # the columns changed (another preset, another mode)
-        beside = ", ".join(config[column].get("label") or str(column) for column in pinned)
+        beside = ", ".join(column_label(column, config[column]) for column in pinned)
         choice = where.segmented_control(
             "Columns",
             labels,
