@@ -27,7 +27,8 @@ from calc.kv_cache import CacheGeometry
 from calc.work import Work
 
 PREFILL_FIT = (7, 8)  # prompt lengths counted (one apart: integer slopes)
-DECODE_FIT = (8, 9)  # tokens seen before each counted decode step (one apart)
+# tokens seen before each counted decode step (one apart), from the second prefill's cache on
+DECODE_FIT = (PREFILL_FIT[1], PREFILL_FIT[1] + 1)
 
 Quantity = Callable[[Row], int]
 QUANTITIES: dict[str, Quantity] = {

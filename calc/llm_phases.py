@@ -121,16 +121,20 @@ class Forms:
             (self.decode["macs"][:, 1] != 0) | (self.decode["elements"][:, 1] != 0) | (self.kv_per_token != 0)
         )
         self.growing = np.nonzero(grows)[0]
+        self._weight_bytes: dict[tuple[str, str], np.ndarray] = {}
         self.fixed = np.nonzero(~grows)[0]
 
     def resident_weight_bytes(self, setting: Setting) -> np.ndarray:
         """Each module's params in memory (all experts) in the setting's weight format."""
-        return np.array(
-            [
-                weight_bytes(quantizable, params - quantizable, setting.weight_format, setting.dtype)
-                for quantizable, params in zip(self.quantizable, self.params, strict=True)
-            ]
-        )
+        key = (setting.weight_format, setting.dtype)
+        if key not in self._weight_bytes:  # a sweep asks again at every point
+            self._weight_bytes[key] = np.array(
+                [
+                    weight_bytes(quantizable, params - quantizable, setting.weight_format, setting.dtype)
+                    for quantizable, params in zip(self.quantizable, self.params, strict=True)
+                ]
+            )
+        return self._weight_bytes[key]
 
     def read_fraction(self, tokens: float) -> np.ndarray:
         """Share of each module's weights a forward of ``tokens`` tokens reads: 1, or for an experts

@@ -26,15 +26,25 @@ def _is_causal_lm(model: nn.Module) -> bool:
     return "past_key_values" in inspect.signature(model.forward).parameters
 
 
-def prefill_inputs(model: nn.Module, prompt: int, batch: int = 1, use_cache: bool = False) -> dict[str, Any]:
+def _empty_cache(model: nn.Module):
+    from transformers import DynamicCache
+
+    return DynamicCache(config=model.config)
+
+
+def prefill_inputs(
+    model: nn.Module, prompt: int, batch: int = 1, use_cache: bool = False, cache=None
+) -> dict[str, Any]:
     """A prefill of ``prompt`` token ids per sequence, as generate() runs it: an attention mask of
-    ones (no padding) and logits for the last position only."""
+    ones (no padding) and logits for the last position only; ``cache`` (a DynamicCache) is filled."""
     device = next(model.parameters()).device
     inputs: dict[str, Any] = {
         "input_ids": torch.zeros((batch, prompt), dtype=torch.int64, device=device),
         "attention_mask": torch.ones((batch, prompt), dtype=torch.int64, device=device),
-        "use_cache": use_cache,
+        "use_cache": use_cache or cache is not None,
     }
+    if cache is not None:
+        inputs["past_key_values"] = cache
     if "logits_to_keep" in inspect.signature(model.forward).parameters:
         inputs["logits_to_keep"] = 1
     return inputs
@@ -119,11 +129,12 @@ def count_llm(source: str | dict, name: str | None = None) -> LlmCounts:
                 field="model_type",
             )
         with experts_by_rule(model) as experts:
-            prefill = []
-            for prompt in PREFILL_FIT:
-                inputs = prefill_inputs(model, prompt)
-                prefill.append(count_module(model, (prompt,), example_inputs=inputs))
-            cache = fill_cache(model, DECODE_FIT[0])
+            # the second prefill fills the cache the decode steps extend (one forward fewer)
+            cache = _empty_cache(model)
+            prefill = [
+                count_module(model, (prompt,), example_inputs=prefill_inputs(model, prompt, cache=kept))
+                for prompt, kept in zip(PREFILL_FIT, (None, cache), strict=True)
+            ]
             geometry = cache_geometry(cache)
             small = [
                 layer.window for layer in geometry.layers if layer.window and layer.window < DECODE_FIT[1] + 2

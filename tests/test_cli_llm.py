@@ -154,3 +154,33 @@ def test_setting_checks_name_the_field():
         Setting(1, 1, kv_dtype="int3").check()
     with pytest.raises(SpecError, match="field 'weights'"):
         Setting(1, 1, weights="int2").check()
+
+
+# ---------------------------------------------------------------------------
+# sweeps: closed forms at every point, the point where memory runs out marked
+
+
+def test_a_batch_sweep_agrees_with_serve_and_marks_where_it_stops_fitting():
+    from calc.llm_phases import serve
+    from calc.llm_sweep import first_unfit, sweep
+
+    forms, setting, capacity = _gpt2(), Setting(512, 16), 2e9
+    roofs = hardware(A100).roofs("bf16")
+    points = sweep(forms, setting, roofs, capacity, "batch", (1, 8, 64, 512, 4096))
+    assert [point.value for point in points] == [1, 8, 64, 512, 4096]
+    # G = 16 steps: the sweep evaluates all of them, so it is serve() exactly
+    assert (
+        points[2].time_per_output_token_s == serve(forms, Setting(512, 16, 64), roofs).time_per_output_token_s
+    )
+    most = largest_batch(forms, setting, capacity)
+    assert first_unfit(points) == min(value for value in (1, 8, 64, 512, 4096) if value > most)
+
+
+def test_a_context_sweep_stops_at_the_models_positions():
+    from calc.llm_sweep import sweep
+
+    points = sweep(_gpt2(), Setting(512, 128), hardware(A100).roofs("bf16"), None, "context")
+    assert points[0].value > 128 and points[-1].value <= 1024
+    assert all(point.fits is None for point in points)
+    times = [point.time_per_output_token_s for point in points]
+    assert times == sorted(times)  # a longer context reads more cache per token
