@@ -110,17 +110,16 @@ def _quantizable(model: nn.Module) -> dict[str, int]:
 def count_llm(source: str | dict, name: str | None = None) -> LlmCounts:
     """Closed forms of a causal LM (a model type, a curated checkpoint, a config.json's contents)
     from four counts on meta; SpecError for a model that is not a decoder-only LM with a KV cache."""
-    from calc.torch_count import count_module
-    from calc.torch_hf import (
-        _max_positions,
-        _refused_by_transformers,
-        active_params,
-        build,
-        config_for,
-        experts_by_rule,
-    )
+    from calc.torch_hf import config_for
 
-    config = config_for(source)
+    return count_config(config_for(source), name or (source if isinstance(source, str) else None))
+
+
+def count_config(config, name: str | None = None) -> LlmCounts:
+    """count_llm of a transformers config (a reduced copy's, for a measurement)."""
+    from calc.torch_count import count_module
+    from calc.torch_hf import _max_positions, _refused_by_transformers, active_params, build, experts_by_rule
+
     with _refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
         model = build(config, "meta")
         if not _is_causal_lm(model) or getattr(config, "is_encoder_decoder", False):
@@ -160,7 +159,7 @@ def count_llm(source: str | dict, name: str | None = None) -> LlmCounts:
         for op, runs in report.unsupported:
             unsupported[op] = max(unsupported.get(op, 0), runs)
     return LlmCounts(
-        name or (source if isinstance(source, str) else config.model_type),
+        name or config.model_type,
         config.model_type,
         sum(parameter.numel() for parameter in model.parameters()),
         active,
@@ -171,4 +170,4 @@ def count_llm(source: str | dict, name: str | None = None) -> LlmCounts:
     )
 
 
-__all__ = ["cache_geometry", "count_llm", "decode_inputs", "fill_cache", "prefill_inputs"]
+__all__ = ["cache_geometry", "count_config", "count_llm", "decode_inputs", "fill_cache", "prefill_inputs"]

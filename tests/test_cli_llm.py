@@ -184,3 +184,59 @@ def test_a_context_sweep_stops_at_the_models_positions():
     assert all(point.fits is None for point in points)
     times = [point.time_per_output_token_s for point in points]
     assert times == sorted(times)  # a longer context reads more cache per token
+
+
+# ---------------------------------------------------------------------------
+# measured here: a reduced copy on the CPU
+
+TINY_LLAMA = {
+    "model_type": "llama",
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "vocab_size": 256,
+    "max_position_embeddings": 512,
+}
+
+
+def test_device_cpu_measures_a_copy_against_its_own_theory(capsys, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(TINY_LLAMA))
+    code, out, err = run(
+        capsys,
+        str(config),
+        "--device",
+        "cpu",
+        "--dtype",
+        "fp32",
+        "--prompt",
+        "16",
+        "--generate",
+        "8",
+        "--json",
+    )
+    assert code == 0, err
+    measured = json.loads(out)["measured"]
+    assert measured["device"] == "cpu" and measured["dtype"] == "fp32"
+    assert measured["layers_kept"] == measured["layers"] == 2  # a tiny model fits whole
+    assert measured["prefills"] >= 3 and 4 <= measured["decode_steps"] <= 8
+    assert measured["prefill_s"] > 0 and measured["decode_s_per_token"] > 0
+    ratio = measured["theory_decode_s_per_token"] / measured["decode_s_per_token"]
+    assert ratio == pytest.approx(measured["decode_theory_over_measured"])
+
+
+def test_layers_kept_fit_the_budget_and_one_more_does_not():
+    from calc.llm_phases import memory as held
+    from calc.torch_llm_measure import layers_to_keep
+
+    counts = count_llm("hf:llama")
+    setting = Setting(512, 128, 1, "fp32")
+    per_layer = 4 * 4096**2 + 3 * 4096 * 11008 + 2 * 4096
+    outside = 2 * 32000 * 4096 + 4096
+    activations = held(Forms(counts), setting, None).activation_bytes
+    kv_per_layer = 2 * 4096 * 640 * 4
+    budget = 2 * (outside + 3 * per_layer) * 4 + 3 * kv_per_layer + activations  # three layers, exactly
+    assert layers_to_keep(counts, setting, budget) == 3
+    assert layers_to_keep(counts, setting, budget - 1) == 2

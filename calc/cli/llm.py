@@ -13,7 +13,10 @@ from calc.hardware import hardware
 from calc.kv_cache import KV_DTYPE_BYTES
 from calc.llm_phases import Forms, Setting, largest_batch, longest_context, memory, serve
 from calc.llm_weights import ACTIVATION_DTYPES, WEIGHT_FORMATS
+from calc.time_bound import TimeBound
 from calc.units import duration, exact, si, si_bytes
+
+MEASURE_SECONDS = 60  # the whole of `llm --device`: probe, build, timing
 
 FLAGS = {  # a calc field -> the option that sets it
     "prompt": "--prompt",
@@ -31,6 +34,11 @@ def _as_option(error: SpecError) -> SpecError:
 
 def llm_counts(text: str):
     """The counted forms of SOURCE, refused unless it is a Hugging Face model."""
+    return count_source(text)[0]
+
+
+def count_source(text: str):
+    """(the counted forms of SOURCE, what calc.torch_hf.config_for builds it from)."""
     source = read_source(text)
     if source.kind != "hf":
         raise SpecError(
@@ -40,7 +48,8 @@ def llm_counts(text: str):
         )
     from calc.torch_llm import count_llm
 
-    return count_llm(source.config if source.config is not None else source.target, source.name)
+    target = source.config if source.config is not None else source.target
+    return count_llm(target, source.name), target
 
 
 def _machine_memory_bytes(device: str) -> float:
@@ -52,21 +61,29 @@ def _machine_memory_bytes(device: str) -> float:
     return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
-def _device(args: argparse.Namespace):
-    """(hardware, memory capacity in bytes or None) of --hardware or of this machine, probed."""
+def _check_device(args: argparse.Namespace) -> None:
+    """Refuse a device or dtype this machine or the preset has not, before counting."""
     if args.hardware:
-        preset = hardware(args.hardware)
-        preset.roofs(args.dtype)  # refuse a dtype it has no peak for before counting
-        return preset, preset.memory_bytes
+        hardware(args.hardware).roofs(args.dtype)
+        return
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SpecError("no CUDA device is available on this machine; use --device cpu", field="--device")
-    from calc.cli.latency import _quiet_torch_benchmark
+    from calc.torch_precision import check_device
+
+    check_device(args.device, (args.dtype,))
+
+
+def _device(args: argparse.Namespace, bound: TimeBound):
+    """(hardware, memory capacity in bytes or None) of --hardware or of this machine, probed."""
+    if args.hardware:
+        preset = hardware(args.hardware)
+        return preset, preset.memory_bytes
     from calc.torch_probe import probe
 
-    _quiet_torch_benchmark()
-    return probe(args.device, dtypes=(args.dtype,)).as_hardware(), _machine_memory_bytes(args.device)
+    measured = probe(args.device, dtypes=(args.dtype,), bound=bound)
+    return measured.as_hardware(), _machine_memory_bytes(args.device)
 
 
 def _llm(args: argparse.Namespace) -> int:
@@ -75,12 +92,18 @@ def _llm(args: argparse.Namespace) -> int:
         setting.check()
     except SpecError as error:
         raise _as_option(error) from None
-    counts = llm_counts(args.model)
+    bound = TimeBound.starting_now(MEASURE_SECONDS)
+    if args.device:
+        from calc.cli.latency import _quiet_torch_benchmark
+
+        _quiet_torch_benchmark()
+    _check_device(args)
+    counts, target = count_source(args.model)
     try:
         setting.check(counts.max_positions)
     except SpecError as error:
         raise _as_option(error) from None
-    device, capacity = _device(args)
+    device, capacity = _device(args, bound)
     forms = Forms(counts)
     held = memory(forms, setting, capacity)
     if held.fits is False:
@@ -124,6 +147,8 @@ def _llm(args: argparse.Namespace) -> int:
         "time_per_output_token_s": served.time_per_output_token_s,
         "tokens_per_s": served.tokens_per_s,
     }
+    if args.device:
+        out["measured"] = _measured(args, target, counts, setting, device, bound)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -132,6 +157,39 @@ def _llm(args: argparse.Namespace) -> int:
         limits = (largest_batch(forms, setting, capacity), longest_context(forms, setting, capacity))
     print(_format(out, setting, device, capacity, counts, limits))
     return 0
+
+
+def _measured(args: argparse.Namespace, target, counts, setting: Setting, device, bound: TimeBound) -> dict:
+    """A reduced copy timed here (calc.torch_llm_measure), against its own theory on the probed roofs."""
+    from calc.torch_hf import config_for
+    from calc.torch_llm_measure import measure_llm
+    from calc.torch_memory import memory_budget_bytes
+
+    config = config_for(target)
+    run = measure_llm(
+        config,
+        counts,
+        setting,
+        args.device,
+        device.roofs(args.dtype),
+        memory_budget_bytes(args.device),
+        bound,
+    )
+    return {
+        "device": run.device,
+        "dtype": run.dtype,
+        "layers_kept": run.layers_kept,
+        "layers": run.layers,
+        "params": run.params,
+        "prefill_s": run.prefill_s,
+        "prefills": run.prefills,
+        "decode_s_per_token": run.decode_s,
+        "decode_steps": run.decode_steps,
+        "theory_prefill_s": run.theory_prefill_s,
+        "theory_decode_s_per_token": run.theory_decode_s,
+        "prefill_theory_over_measured": run.prefill_efficiency,
+        "decode_theory_over_measured": run.decode_efficiency,
+    }
 
 
 def _format(out: dict, setting: Setting, device, capacity, counts, limits) -> str:
@@ -206,6 +264,28 @@ def _format(out: dict, setting: Setting, device, capacity, counts, limits) -> st
             ),
         ),
     ]
+    run = out.get("measured")
+    if run is not None:
+        lines += [
+            (
+                "measured",
+                (
+                    f"{run['layers_kept']} of {run['layers']} layers ({si(run['params'])} params, random "
+                    f"weights, {run['dtype']}) on {run['device']}: prefill {duration(run['prefill_s'])} "
+                    f"(median of {run['prefills']}), decode {duration(run['decode_s_per_token'])} per step "
+                    f"(median of {run['decode_steps']})"
+                ),
+            ),
+            (
+                "vs theory",
+                (
+                    f"the copy's roofline here: prefill {duration(run['theory_prefill_s'])} "
+                    f"({run['prefill_theory_over_measured']:.0%} of measured), decode "
+                    f"{duration(run['theory_decode_s_per_token'])} "
+                    f"({run['decode_theory_over_measured']:.0%})"
+                ),
+            ),
+        ]
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label.ljust(width)}  {text}" for label, text in lines)
 
