@@ -22,8 +22,11 @@ from calc.kv_cache import CacheGeometry, CacheLayer
 from calc.llm import DECODE_FIT, PREFILL_FIT, LlmCounts, fit
 
 
-def _is_causal_lm(model: nn.Module) -> bool:
-    return "past_key_values" in inspect.signature(model.forward).parameters
+def _is_causal_lm(config, model: nn.Module) -> bool:
+    from calc.torch_hf import _transformers, auto_class_for
+
+    causal = auto_class_for(config) is _transformers().AutoModelForCausalLM
+    return causal and "past_key_values" in inspect.signature(model.forward).parameters
 
 
 def _empty_cache(model: nn.Module):
@@ -122,7 +125,7 @@ def count_config(config, name: str | None = None) -> LlmCounts:
 
     with _refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
         model = build(config, "meta")
-        if not _is_causal_lm(model) or getattr(config, "is_encoder_decoder", False):
+        if not _is_causal_lm(config, model) or getattr(config, "is_encoder_decoder", False):
             raise SpecError(
                 f"{config.model_type} is not a decoder-only language model with a KV cache",
                 field="model_type",

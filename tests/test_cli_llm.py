@@ -49,7 +49,7 @@ def test_llama_json_has_the_issues_keys_and_figures(capsys):
     assert set(result["decode"]) == {"flops_per_token", "bytes_per_token", "theoretical_s", "roofline_s"}
     assert result["kv_cache_bytes"] == 2 * 32 * 32 * 128 * 640 * 2 == 335_544_320
     assert result["kv_bytes_per_token"] == 524_288
-    assert result["weight_bytes"] == 13_476_831_232
+    assert result["weight_bytes"] == 13_476_831_232 and isinstance(result["weight_bytes"], int)
     assert result["fits"] is True
     assert 6.6e-3 < result["time_per_output_token_s"] < 6.9e-3
     assert result["time_per_output_token_s"] == result["decode"]["roofline_s"]
@@ -74,9 +74,13 @@ def test_bad_input_is_refused_naming_the_option(capsys, argv, option):
     assert f"field '{option}'" in err
 
 
-def test_a_vision_model_is_not_a_language_model(capsys):
-    code, _, err = run(capsys, "resnet18", "--hardware", A100)
-    assert code == 2 and "field 'SOURCE'" in err
+@pytest.mark.parametrize(
+    "source, field",
+    [pytest.param("resnet18", "SOURCE", id="vision"), pytest.param("hf:bert", "model_type", id="encoder")],
+)
+def test_a_model_that_is_no_causal_lm_is_refused(capsys, source, field):
+    code, _, err = run(capsys, source, "--hardware", A100)
+    assert code == 2 and f"field '{field}'" in err
 
 
 def test_a_model_too_large_for_the_device_suggests_quantized_weights(capsys):
@@ -225,18 +229,3 @@ def test_device_cpu_measures_a_copy_against_its_own_theory(capsys, tmp_path):
     assert measured["prefill_s"] > 0 and measured["decode_s_per_token"] > 0
     ratio = measured["theory_decode_s_per_token"] / measured["decode_s_per_token"]
     assert ratio == pytest.approx(measured["decode_theory_over_measured"])
-
-
-def test_layers_kept_fit_the_budget_and_one_more_does_not():
-    from calc.llm_phases import memory as held
-    from calc.torch_llm_measure import layers_to_keep
-
-    counts = count_llm("hf:llama")
-    setting = Setting(512, 128, 1, "fp32")
-    per_layer = 4 * 4096**2 + 3 * 4096 * 11008 + 2 * 4096
-    outside = 2 * 32000 * 4096 + 4096
-    activations = held(Forms(counts), setting, None).activation_bytes
-    kv_per_layer = 2 * 4096 * 640 * 4
-    budget = 2 * (outside + 3 * per_layer) * 4 + 3 * kv_per_layer + activations  # three layers, exactly
-    assert layers_to_keep(counts, setting, budget) == 3
-    assert layers_to_keep(counts, setting, budget - 1) == 2

@@ -223,3 +223,18 @@ def test_int4_weights_count_their_group_scales():
 
 def test_mistral_keeps_131072_kv_bytes_per_token():
     assert count_llm("hf:mistral").cache.bytes_per_token("bf16") == 2 * 32 * 8 * 128 * 2 == 131_072
+
+
+def test_layers_kept_fit_the_budget_and_one_more_does_not():
+    from calc.llm_phases import memory as held
+    from calc.torch_llm_measure import layers_to_keep
+
+    counts = _llama()
+    setting = Setting(512, 128, 1, "fp32")
+    per_layer = 4 * 4096**2 + 3 * 4096 * 11008 + 2 * 4096
+    outside = 2 * 32000 * 4096 + 4096
+    activations = held(Forms(counts), setting, None).activation_bytes
+    kv_per_layer = 2 * 4096 * 640 * 4
+    budget = 2 * (outside + 3 * per_layer) * 4 + 3 * kv_per_layer + activations  # three layers, exactly
+    assert layers_to_keep(counts, setting, budget) == 3
+    assert layers_to_keep(counts, setting, budget - 1) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 
 from calc.cli.arguments import read_source
@@ -126,14 +127,14 @@ def _llm(args: argparse.Namespace) -> int:
         "model": counts.model,
         "params": counts.params,
         "active_params": counts.active_params if counts.active_params is not None else counts.params,
-        "weight_bytes": held.weight_bytes,
+        "weight_bytes": math.ceil(held.weight_bytes),  # int4's group scales can end mid-byte
         "kv_cache_bytes": held.kv_cache_bytes,
         "kv_bytes_per_token": counts.cache.bytes_per_token(setting.cache_dtype),
-        "memory_bytes": held.total_bytes,
+        "memory_bytes": math.ceil(held.total_bytes),
         "fits": held.fits,
         "prefill": {
             "flops": served.prefill.flops,
-            "bytes": served.prefill.bytes,
+            "bytes": math.ceil(served.prefill.bytes),
             "theoretical_s": served.prefill.theoretical_s,
             "roofline_s": served.prefill.roofline_s,
         },
