@@ -1,0 +1,92 @@
+"""The LLM page's helpers: the language models it offers, a model counted once per session
+(the closed forms; every later change is arithmetic), and the devices it prices on."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from calc import hardware as hw
+from calc import hf_models
+from calc.llm import LlmCounts
+from calc.llm_phases import Forms, Memory, Serving, Setting, largest_batch, longest_context
+from calc.units import duration, exact, si_bytes
+
+# The issue's architectures by their config defaults, then the curated checkpoints that are causal LMs.
+ARCHITECTURES = ("hf:llama", "hf:mistral", "hf:qwen2", "hf:gemma2", "hf:phi3", "hf:gpt2", "hf:mixtral")
+ENCODERS = {"bert", "vit", "clip"}
+
+
+def sources() -> tuple[str, ...]:
+    checkpoints = tuple(
+        name for name, entry in hf_models.CHECKPOINTS.items() if entry.model_type not in ENCODERS
+    )
+    return ARCHITECTURES + checkpoints
+
+
+@st.cache_resource(show_spinner="Counting the model on meta: a prefill and two decode steps…")
+def counts(source: str) -> LlmCounts:
+    from calc.cli.llm import llm_counts
+
+    return llm_counts(source)
+
+
+def devices() -> dict[str, hw.Hardware]:
+    """The presets with a memory figure (what fits is the point), by name."""
+    return {entry.name: entry for entry in hw.PRESETS if entry.memory_bytes is not None}
+
+
+def formulas(
+    counted: LlmCounts, forms: Forms, setting: Setting, served: Serving, held: Memory, device: hw.Hardware
+) -> list[tuple[str, str]]:
+    """(LaTeX, caption) pairs: the KV cache, why decode is memory-bound, and memory, numbers substituted."""
+    per_token = counted.cache.bytes_per_token(setting.cache_dtype)
+    context = setting.prompt + setting.generate
+    bandwidth = device.bandwidth_bytes_per_s
+    roofs = device.roofs(setting.dtype)
+    kv = (
+        (
+            rf"\text{{KV cache}} = B \times (P + G) \times \text{{bytes per token}}"
+            rf" = {setting.batch} \times {context:,} \times {exact(per_token)}"
+            rf" = \text{{{si_bytes(held.kv_cache_bytes)}}}"
+        ),
+        f"{exact(per_token)} bytes per token: keys and values of {len(counted.cache.layers)} layers"
+        + (" (MLA: the compressed latent)" if counted.cache.latent else "")
+        + f", {setting.cache_dtype}; a sliding window caps a layer's tokens.",
+    )
+    decode = (
+        (
+            rf"\text{{TPOT}} \geq \frac{{\text{{bytes per step}}}}{{\text{{bandwidth}}}}"
+            rf" = \frac{{\text{{{si_bytes(served.decode.bytes)}}}}}{{\text{{{si_bytes(bandwidth)}/s}}}}"
+            rf" = \text{{{duration(served.decode.bytes / bandwidth)}}}"
+            rf"\quad\gg\quad \frac{{\text{{FLOPs}}}}{{\text{{peak}}}}"
+            rf" = \text{{{duration(served.decode.theoretical_s)}}}"
+        ),
+        (
+            "Why decode is memory-bound: each step reads every weight and the whole KV cache to make one "
+            f"token per sequence, {served.decode.intensity:.1f} FLOPs per byte against {device.name}'s "
+            f"ridge of "
+            f"{roofs.ridge_flops_per_byte:.0f}; prefill reads them once for {setting.prompt:,} tokens, "
+            f"{served.prefill.intensity:.0f} FLOPs per byte."
+        ),
+    )
+    out = [kv, decode]
+    if device.memory_bytes is not None:
+        most = largest_batch(forms, setting, device.memory_bytes)
+        longest = longest_context(forms, setting, device.memory_bytes)
+        out.append(
+            (
+                (
+                    rf"\text{{memory}} = \text{{weights}} + \text{{KV cache}} + \text{{activations}}"
+                    rf" = \text{{{si_bytes(held.weight_bytes)} + {si_bytes(held.kv_cache_bytes)} + "
+                    rf"{si_bytes(held.activation_bytes)} = {si_bytes(held.total_bytes)}}}"
+                ),
+                (
+                    f"Of {si_bytes(device.memory_bytes)}: at most {most:,} sequences of {context:,} tokens, "
+                    f"or {longest:,} tokens of context at batch {setting.batch:,}."
+                ),
+            )
+        )
+    return out
+
+
+__all__ = ["counts", "devices", "formulas", "sources"]
