@@ -238,3 +238,19 @@ def test_layers_kept_fit_the_budget_and_one_more_does_not():
     budget = 2 * (outside + 3 * per_layer) * 4 + 3 * kv_per_layer + activations  # three layers, exactly
     assert layers_to_keep(counts, setting, budget) == 3
     assert layers_to_keep(counts, setting, budget - 1) == 2
+
+
+def test_counts_survive_the_disk_cache_and_a_second_read_counts_nothing(monkeypatch):
+    from calc import llm_store, torch_llm
+
+    config = {**TINY, "model_type": "mistral", "sliding_window": WINDOW}
+    first = llm_store.counted(config, "tiny")
+    assert llm_store.counts_from_data(llm_store.counts_to_data(first)) == first
+
+    def no_count(*args, **kwargs):
+        raise AssertionError("counted again")
+
+    monkeypatch.setattr(torch_llm, "count_llm", no_count)
+    assert llm_store.counted(config, "tiny") == first
+    with pytest.raises(AssertionError, match="counted again"):
+        llm_store.counted({**config, "sliding_window": WINDOW + 1}, "tiny")  # another model: a miss

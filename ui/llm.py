@@ -25,9 +25,9 @@ def sources() -> tuple[str, ...]:
 
 @st.cache_resource(show_spinner="Counting the model on meta: a prefill and two decode steps…")
 def counts(source: str) -> LlmCounts:
-    from calc.cli.llm import llm_counts
+    from calc.llm_store import count_source
 
-    return llm_counts(source)
+    return count_source(source, "model")[0]
 
 
 def devices() -> dict[str, hw.Hardware]:

@@ -8,11 +8,11 @@ import json
 import math
 import os
 
-from calc.cli.arguments import read_source
 from calc.errors import SpecError
 from calc.hardware import hardware
 from calc.kv_cache import KV_DTYPE_BYTES
 from calc.llm_phases import Forms, Setting, largest_batch, longest_context, memory, serve
+from calc.llm_store import count_source
 from calc.llm_weights import ACTIVATION_DTYPES, WEIGHT_FORMATS
 from calc.time_bound import TimeBound
 from calc.units import duration, exact, si, si_bytes
@@ -36,21 +36,6 @@ def _as_option(error: SpecError) -> SpecError:
 def llm_counts(text: str):
     """The counted forms of SOURCE, refused unless it is a Hugging Face model."""
     return count_source(text)[0]
-
-
-def count_source(text: str):
-    """(the counted forms of SOURCE, what calc.torch_hf.config_for builds it from)."""
-    source = read_source(text)
-    if source.kind != "hf":
-        raise SpecError(
-            f"{source.name} is not a language model: give hf:NAME (hf:llama, hf:mistral, ...), a curated "
-            "checkpoint (Llama-3.1-8B, ...) or a config.json",
-            field="SOURCE",
-        )
-    from calc.torch_llm import count_llm
-
-    target = source.config if source.config is not None else source.target
-    return count_llm(target, source.name), target
 
 
 def _machine_memory_bytes(device: str) -> float:
