@@ -18,10 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from calc.cli.llm import llm_counts
 from calc.hardware import hardware
 from calc.llm_phases import Forms, Setting, serve
 from calc.llm_sweep import first_unfit, sweep
+from calc.sources import resolve
+from calc.torch_llm import count_llm
 from calc.units import duration, si, si_bytes
 
 MODELS = ("Llama-3.1-70B", "hf:llama", "DeepSeek-V3")
@@ -38,7 +39,8 @@ def main(names: list[str]) -> None:
     roofs = a100.roofs("bf16")
     for name in names or MODELS:
         start, cpu = time.perf_counter(), time.process_time()
-        counts = llm_counts(name)
+        source = resolve(name)  # counted afresh: calc.llm_store's disk cache is left aside
+        counts = count_llm(source.config if source.config is not None else source.target, source.name)
         counted, counted_cpu = time.perf_counter() - start, time.process_time() - cpu
         forms = Forms(counts)
         setting = Setting(512, 128, 1, "bf16")
