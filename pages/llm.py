@@ -43,6 +43,13 @@ with st.sidebar:
     source = st.selectbox(
         "Model", models.sources(), key="llm_source", help="hf: a model type at its defaults"
     )
+    upload = st.file_uploader(
+        "Or a config.json",
+        type=["json"],
+        key="llm_upload",
+        help="A Hugging Face config.json: counted from its sizes, no weights, never custom code; "
+        "an uploaded file is not part of the share link",
+    )
     prompt = st.number_input("Prompt tokens P", **PROMPT.widget(), key="llm_prompt")
     generate = st.number_input("Generated tokens G", **GENERATE.widget(), key="llm_generate")
     batch = st.number_input("Batch B (sequences)", **BATCH.widget(), key="llm_batch")
@@ -55,7 +62,7 @@ st.title("LLM inference")
 links.report_problems("llm")
 setting = Setting(int(prompt), int(generate), int(batch), dtype, weights, kv_dtype)
 try:
-    counted = models.counts(source)
+    counted = models.uploaded_counts(upload) if upload is not None else models.counts(source)
     forms = Forms(counted)
     roofs = device.roofs(dtype)
     served = serve(forms, setting, roofs)
@@ -63,6 +70,7 @@ except SpecError as error:
     st.error(plain(str(error)), icon=":material/error:")
     st.stop()
 held = memory(forms, setting, device.memory_bytes)
+st.caption(plain(models.described(counted, setting, device), limit=300))
 
 columns = st.columns(6)
 columns[0].metric("Time to first token", duration(served.time_to_first_token_s))

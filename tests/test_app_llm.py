@@ -4,12 +4,14 @@ without an exception."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_app import metrics, open_page, read_text
 
 from calc.hardware import hardware
 from calc.llm_phases import Forms, Setting, memory, serve
-from calc.torch_llm import count_llm
+from calc.llm_store import count_source
 from calc.units import duration, si_bytes
 
 A100 = "NVIDIA A100 80GB SXM"
@@ -22,7 +24,7 @@ def page():
 
 def expected(source: str, setting: Setting) -> dict[str, str]:
     device = hardware(A100)
-    forms = Forms(count_llm(source))
+    forms = Forms(count_source(source)[0])  # the disk cache holds the page's count
     served = serve(forms, setting, device.roofs(setting.dtype))
     held = memory(forms, setting, device.memory_bytes)
     return {
@@ -54,3 +56,47 @@ def test_a_context_beyond_the_models_positions_is_refused_by_name(page):
     assert not page.exception
     shown = [read_text(error.value) for error in page.error]
     assert any("field 'prompt'" in text and "1,024 positions" in text for text in shown), shown
+
+
+TINY_CONFIG = {
+    "model_type": "llama",
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "vocab_size": 256,
+}
+
+
+class Upload:  # what st.file_uploader gives: a name and the bytes
+    def __init__(self, name: str, data: bytes):
+        self.name, self.data = name, data
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+def test_an_uploaded_config_json_is_counted_from_its_sizes():
+    from ui import llm as models
+
+    counted = models.uploaded_counts(Upload("tiny.json", json.dumps(TINY_CONFIG).encode()))
+    assert counted.model == "tiny.json" and len(counted.cache.layers) == 2
+    assert counted.cache.bytes_per_token("bf16") == 2 * 2 * 2 * 16 * 2  # layers × K,V × kv heads × depth
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        pytest.param(b"\xff\xfe", "UTF-8", id="not-utf8"),
+        pytest.param(json.dumps({"input": [3, 8, 8], "layers": []}).encode(), "stack", id="a-stack"),
+        pytest.param(json.dumps({**TINY_CONFIG, "auto_map": {}}).encode(), "custom code", id="remote-code"),
+        pytest.param(json.dumps({**TINY_CONFIG, "hidden_size": -1}).encode(), "hidden_size", id="bad-size"),
+    ],
+)
+def test_a_bad_upload_is_refused_saying_why(data, reason):
+    from calc.errors import SpecError
+    from ui import llm as models
+
+    with pytest.raises(SpecError, match=reason):
+        models.uploaded_counts(Upload("bad.json", data))

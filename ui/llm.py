@@ -7,9 +7,11 @@ import streamlit as st
 
 from calc import hardware as hw
 from calc import hf_models
+from calc.errors import SpecError
 from calc.llm import LlmCounts
 from calc.llm_phases import Forms, Memory, Serving, Setting, largest_batch, longest_context
-from calc.units import duration, exact, si_bytes
+from calc.spec import MAX_JSON_BYTES
+from calc.units import duration, exact, si, si_bytes
 
 # The issue's architectures by their config defaults, then the curated checkpoints that are causal LMs.
 ARCHITECTURES = ("hf:llama", "hf:mistral", "hf:qwen2", "hf:gemma2", "hf:phi3", "hf:gpt2", "hf:mixtral")
@@ -28,6 +30,45 @@ def counts(source: str) -> LlmCounts:
     from calc.llm_store import count_source
 
     return count_source(source, "model")[0]
+
+
+@st.cache_resource(show_spinner="Counting the uploaded model on meta…")
+def counts_of_config(text: str, name: str) -> LlmCounts:
+    """The closed forms of a config.json's text (checked by calc.hf_config before anything is built)."""
+    from calc.llm_store import counted
+    from calc.sources import source_from_json
+
+    source = source_from_json(name, text)
+    if source.kind != "hf":
+        raise SpecError(
+            "is a stack file, not a Hugging Face config.json (it names no model_type)", field=name
+        )
+    return counted(source.config, name)
+
+
+def uploaded_counts(upload) -> LlmCounts:
+    """The closed forms of an uploaded config.json; SpecError naming what is wrong with it."""
+    data = upload.getvalue()
+    if len(data) > MAX_JSON_BYTES:
+        raise SpecError(
+            f"is {len(data):,} bytes; a config.json is at most {MAX_JSON_BYTES:,}", field=upload.name
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError("is not UTF-8 text", field=upload.name) from None
+    return counts_of_config(text, upload.name)
+
+
+def described(counted: LlmCounts, setting: Setting, device: hw.Hardware) -> str:
+    """What is priced, in a line: the model, its params, the setting and the device."""
+    active = f", {si(counted.active_params)} active per token" if counted.active_params is not None else ""
+    return (
+        f"{counted.model} ({counted.model_type}): {si(counted.params)} params{active}; "
+        f"P = {setting.prompt:,}, "
+        f"G = {setting.generate:,}, B = {setting.batch:,}; {setting.dtype} activations, "
+        f"{setting.weight_format} weights, {setting.cache_dtype} KV cache; on {device.name}."
+    )
 
 
 def devices() -> dict[str, hw.Hardware]:
@@ -89,4 +130,4 @@ def formulas(
     return out
 
 
-__all__ = ["counts", "devices", "formulas", "sources"]
+__all__ = ["counts", "counts_of_config", "described", "devices", "formulas", "sources", "uploaded_counts"]
