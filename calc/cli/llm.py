@@ -282,7 +282,8 @@ def add_commands(commands) -> None:
         help="an LLM served on a device: prefill and decode by the roofline, KV cache, memory",
         description="Time to first token (prefill roofline), time per output token (decode roofline, mean "
         "over the generated tokens), tokens/s, KV cache and memory of a Hugging Face causal LM on a "
-        "hardware preset (--hardware) or on this machine (--device). Counted once on meta, no weights.",
+        "hardware preset (--hardware) or on this machine (--device). Counted once on meta, no weights. "
+        "Decode figures are per step: one token for each of the B sequences, the mean over the G steps.",
     )
     llm.add_argument("model", metavar="SOURCE", help="hf:NAME, a curated checkpoint, or a config.json")
     llm.add_argument("--prompt", type=int, default=512, help="prompt tokens P (default 512)")
