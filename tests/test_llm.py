@@ -254,3 +254,12 @@ def test_counts_survive_the_disk_cache_and_a_second_read_counts_nothing(monkeypa
     assert llm_store.counted(config, "tiny") == first
     with pytest.raises(AssertionError, match="counted again"):
         llm_store.counted({**config, "sliding_window": WINDOW + 1}, "tiny")  # another model: a miss
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+def test_a_linear_layer_reads_its_weight_once_not_again_as_an_input(device):
+    # F.linear runs mm(x, weight.t()): the transposed view is the weight, counted in params only
+    layer = torch.nn.Linear(300, 200, bias=False, device=device)
+    (row,) = count_module(layer, (300,), batch=4).rows
+    assert row.cost.input_elements == 4 * 300 and row.cost.output_elements == 4 * 200
+    assert row.memory_bytes == 4 * (300 * 200 + 4 * 300 + 4 * 200)
