@@ -87,7 +87,7 @@ def formulas(
     kv = (
         (
             rf"\text{{KV cache}} = B \times (P + G) \times \text{{bytes per token}}"
-            rf" = {setting.batch} \times {context:,} \times {exact(per_token)}"
+            rf" = \text{{{setting.batch:,}}} \times \text{{{context:,}}} \times \text{{{exact(per_token)}}}"
             rf" = \text{{{si_bytes(held.kv_cache_bytes)}}}"
         ),
         f"{exact(per_token)} bytes per token: keys and values of {len(counted.cache.layers)} layers"
