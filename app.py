@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("pages/latency.py", title="Latency", icon=":material/speed:", url_path="latency"),
     st.Page("pages/separable.py", title="Separable", icon=":material/call_split:", url_path="separable"),
+    st.Page("pages/llm.py", title="LLM", icon=":material/chat:", url_path="llm"),
 ]
 
 links.restore("app", links.GLOBAL)

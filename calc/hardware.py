@@ -23,6 +23,7 @@ STORAGE_DTYPE = {"fp32": "fp32", "tf32": "fp32", "fp16": "fp16", "bf16": "bf16",
 KINDS = ("GPU", "CPU", "TPU", "SoC GPU")
 
 T, G = 1e12, 1e9
+GiB = 2**30
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Hardware:
     # nvidia-smi): a GPU gets this preset's spec sheet only by one of these, never by a look-alike
     # (an H100 PCIe is not an H100 SXM, a 3090 Ti is not a 3090).
     device_names: tuple[str, ...] = ()
+    # Memory on the device, for what fits (LLM weights and KV cache); None where not given. Spec
+    # sheets' "80GB" of HBM or GDDR are binary (80 GiB: nvidia-smi shows 81920 MiB), so GiB here.
+    memory_bytes: float | None = None
 
     @property
     def peak_flops_per_s(self) -> dict[str, float]:
@@ -83,6 +87,7 @@ PRESETS: tuple[Hardware, ...] = (
         "NVIDIA Ampere GA102 GPU architecture whitepaper (2020), RTX 3090 column; "
         f"{_NVIDIA_DENSE}, fp16/bf16 with fp32 accumulate",
         device_names=("NVIDIA GeForce RTX 3090",),
+        memory_bytes=24 * GiB,  # the same whitepaper: 24 GB GDDR6X
     ),
     Hardware(
         "NVIDIA A100 40GB SXM",
@@ -91,6 +96,7 @@ PRESETS: tuple[Hardware, ...] = (
         1555 * G,
         f"NVIDIA A100 Tensor Core GPU datasheet (2021); {_NVIDIA_DENSE}",
         device_names=("NVIDIA A100-SXM4-40GB",),
+        memory_bytes=40 * GiB,  # the datasheet: 40GB HBM2
     ),
     Hardware(
         "NVIDIA A100 80GB SXM",
@@ -99,6 +105,7 @@ PRESETS: tuple[Hardware, ...] = (
         2039 * G,
         f"NVIDIA A100 Tensor Core GPU datasheet (2021); {_NVIDIA_DENSE}",
         device_names=("NVIDIA A100-SXM4-80GB",),
+        memory_bytes=80 * GiB,  # the datasheet: 80GB HBM2e
     ),
     Hardware(
         "Google TPU v4",
@@ -117,6 +124,7 @@ PRESETS: tuple[Hardware, ...] = (
         "NVIDIA T4 Tensor Core GPU datasheet; fp16 mixed precision on tensor cores",
         note="Turing has no tf32 or bf16 tensor cores",
         device_names=("Tesla T4", "NVIDIA T4"),
+        memory_bytes=16 * GiB,  # the datasheet: 16 GB GDDR6
     ),
     Hardware(
         "NVIDIA V100 SXM2",
@@ -126,6 +134,16 @@ PRESETS: tuple[Hardware, ...] = (
         "NVIDIA V100 Tensor Core GPU datasheet (SXM2); fp16 on tensor cores",
         note="Volta has no tf32, bf16 or int8 tensor cores",
         device_names=("Tesla V100-SXM2-16GB", "Tesla V100-SXM2-32GB"),
+        memory_bytes=16 * GiB,  # the datasheet's 16 GB HBM2 (its 32 GB model: the next preset)
+    ),
+    Hardware(
+        "NVIDIA V100 SXM2 32GB",
+        "GPU",
+        peaks_of(fp32=15.7 * T, fp16=125 * T),
+        900 * G,
+        "NVIDIA V100 Tensor Core GPU datasheet (SXM2, 32 GB HBM2); fp16 on tensor cores",
+        note="Volta has no tf32, bf16 or int8 tensor cores",
+        memory_bytes=32 * GiB,  # its driver name is matched by the preset above (same roofs)
     ),
     Hardware(
         "NVIDIA RTX 4090",
@@ -135,6 +153,7 @@ PRESETS: tuple[Hardware, ...] = (
         "NVIDIA Ada Lovelace GPU architecture whitepaper, RTX 4090 column; "
         f"{_NVIDIA_DENSE}, fp16/bf16 with fp32 accumulate",
         device_names=("NVIDIA GeForce RTX 4090",),
+        memory_bytes=24 * GiB,  # the whitepaper: 24 GB GDDR6X
     ),
     Hardware(
         "NVIDIA H100 SXM",
@@ -145,6 +164,7 @@ PRESETS: tuple[Hardware, ...] = (
         "with-sparsity figures halved",
         derived=("tf32", "fp16", "bf16", "int8"),
         device_names=("NVIDIA H100 80GB HBM3",),
+        memory_bytes=80 * GiB,  # the datasheet: 80GB HBM3
     ),
     Hardware(
         "NVIDIA H200 SXM",
@@ -155,6 +175,7 @@ PRESETS: tuple[Hardware, ...] = (
         "datasheet's with-sparsity figures halved",
         derived=("tf32", "fp16", "bf16", "int8"),
         device_names=("NVIDIA H200",),
+        memory_bytes=141 * GiB,  # the datasheet: 141GB HBM3e
     ),
     Hardware(
         "Apple M2 GPU (10-core)",

@@ -18,6 +18,7 @@ unsupported, never counted as zero silently.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -409,6 +410,17 @@ class _Counter(TorchDispatchMode):
         self.order: list[_ModuleTally] = []  # modules in the order they first ran
         self.ran: set[int] = set()  # their ids
         self.parameters = {id(parameter) for parameter in root.parameters()}
+        # what data-movement ops made of a parameter (F.linear's weight.t(), an expert's weights[0], a
+        # cast): still weights, not activations; by id, checked against a weak reference (ids are reused)
+        self.weight_views: dict[int, weakref.ref] = {}
+
+    def is_weight(self, value: Any) -> bool:
+        if not isinstance(value, torch.Tensor):
+            return False
+        if id(value) in self.parameters:
+            return True
+        view = self.weight_views.get(id(value))
+        return view is not None and view() is value
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -424,12 +436,15 @@ class _Counter(TorchDispatchMode):
                 tally.other_ops[label] = tally.other_ops.get(label, 0) + count
         elif macs is None and name not in ZERO_COST:
             self.unsupported[f"aten.{name}"] = self.unsupported.get(f"aten.{name}", 0) + 1
-        if name not in ZERO_COST:
-            leaves, _ = tree_flatten((args, kwargs))
+        leaves, _ = tree_flatten((args, kwargs))
+        if name in ZERO_COST:
+            if any(self.is_weight(leaf) for leaf in leaves):
+                for made in tree_flatten(out)[0]:
+                    if isinstance(made, torch.Tensor):
+                        self.weight_views[id(made)] = weakref.ref(made)
+        else:
             tally.input_elements += sum(
-                leaf.numel()
-                for leaf in leaves
-                if isinstance(leaf, torch.Tensor) and id(leaf) not in self.parameters
+                leaf.numel() for leaf in leaves if isinstance(leaf, torch.Tensor) and not self.is_weight(leaf)
             )
             tally.output_elements += sum(_numel(leaf) for leaf in tree_flatten(out)[0])
         return out

@@ -23,6 +23,7 @@ PAGES = [
     pytest.param("pages/compare.py", id="compare"),
     pytest.param("pages/latency.py", id="latency"),
     pytest.param("pages/separable.py", id="separable"),
+    pytest.param("pages/llm.py", id="llm"),
 ]
 
 

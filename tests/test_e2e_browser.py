@@ -61,6 +61,7 @@ PAGES = (
     AppPage("compare", "compare", "pages/compare.py", "Compare models"),
     AppPage("latency", "latency", "pages/latency.py", "Latency: theory and measurement"),
     AppPage("separable", "separable", "pages/separable.py", "Depthwise-separable convolutions"),
+    AppPage("llm", "llm?model=hf%3Agpt2", "pages/llm.py", "LLM inference"),  # GPT-2: a quick first count
 )
 MEASURE_SECONDS = 120  # probe this CPU, time a small model, profile its layers
 

@@ -87,6 +87,7 @@ def test_every_page_with_a_link_is_covered():
         "pages/compare.py",
         "pages/concepts.py",
         "pages/latency.py",
+        "pages/llm.py",
         "pages/model.py",
         "pages/separable.py",
     }

@@ -1,0 +1,176 @@
+"""A causal LM counted per phase on meta: prefill forwards and decode steps with a real KV cache.
+
+The model is built as calc.torch_hf builds it (config only, offline, eager attention, no weights)
+and run four times under calc.torch_count's counter (calc.llm.PREFILL_FIT, DECODE_FIT): two
+prefills, as transformers' generate() runs them (logits for the last position only), and two
+decode steps of one new token against a DynamicCache that the second prefill filled, as
+generate() continues. A mixture of experts is counted by the routing-independent rule of
+calc.torch_hf. The cache's geometry is read off the cache itself: each layer's K and V (or MLA
+latent) elements per token, and its sliding window.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import nn
+
+from calc.errors import SpecError
+from calc.kv_cache import CacheGeometry, CacheLayer
+from calc.llm import DECODE_FIT, PREFILL_FIT, LlmCounts, fit
+
+
+def _is_causal_lm(config, model: nn.Module) -> bool:
+    from calc.torch_hf import _transformers, auto_class_for
+
+    causal = auto_class_for(config) is _transformers().AutoModelForCausalLM
+    return causal and "past_key_values" in inspect.signature(model.forward).parameters
+
+
+def _empty_cache(model: nn.Module):
+    from transformers import DynamicCache
+
+    return DynamicCache(config=model.config)
+
+
+def prefill_inputs(
+    model: nn.Module, prompt: int, batch: int = 1, use_cache: bool = False, cache=None
+) -> dict[str, Any]:
+    """A prefill of ``prompt`` token ids per sequence, as generate() runs it: an attention mask of
+    ones (no padding) and logits for the last position only; ``cache`` (a DynamicCache) is filled."""
+    device = next(model.parameters()).device
+    inputs: dict[str, Any] = {
+        "input_ids": torch.zeros((batch, prompt), dtype=torch.int64, device=device),
+        "attention_mask": torch.ones((batch, prompt), dtype=torch.int64, device=device),
+        "use_cache": use_cache or cache is not None,
+    }
+    if cache is not None:
+        inputs["past_key_values"] = cache
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        inputs["logits_to_keep"] = 1
+    return inputs
+
+
+def decode_inputs(model: nn.Module, cache, batch: int = 1) -> dict[str, Any]:
+    """One decode step: a new token per sequence against ``cache`` (which it extends by one)."""
+    device = next(model.parameters()).device
+    past = cache.get_seq_length()
+    inputs: dict[str, Any] = {
+        "input_ids": torch.zeros((batch, 1), dtype=torch.int64, device=device),
+        "attention_mask": torch.ones((batch, past + 1), dtype=torch.int64, device=device),
+        "past_key_values": cache,
+        "use_cache": True,
+    }
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        inputs["logits_to_keep"] = 1
+    return inputs
+
+
+def fill_cache(model: nn.Module, tokens: int, batch: int = 1):
+    """A DynamicCache after a prefill of ``tokens`` (on the model's device; meta allocates nothing)."""
+    with torch.no_grad():
+        return model(**prefill_inputs(model, tokens, batch, use_cache=True)).past_key_values
+
+
+def cache_geometry(cache, batch: int = 1) -> CacheGeometry:
+    """Each layer's cached elements per token, and window, read off a filled DynamicCache."""
+    layers = []
+    for index, layer in enumerate(cache.layers):
+        keys, values = getattr(layer, "keys", None), getattr(layer, "values", None)
+        if not isinstance(keys, torch.Tensor) or not isinstance(values, torch.Tensor):
+            raise SpecError(
+                f"its cache layer {index} ({type(layer).__name__}) holds no keys and values; MACscope "
+                "models the KV cache of attention layers only",
+                field="model_type",
+            )
+        tokens = keys.shape[-2]
+        elements = (keys.numel() + values.numel()) // (batch * tokens)
+        window = int(layer.sliding_window) if getattr(layer, "is_sliding", False) else None
+        layers.append(CacheLayer(elements, window))
+    # MLA keeps one latent "head" whose depth is not a key's: DeepSeek's kv_lora_rank + rope dims
+    latent = bool(layers) and all(
+        layer.keys.shape[-3] == 1 and layer.keys.shape[-1] != layer.values.shape[-1] for layer in cache.layers
+    )
+    return CacheGeometry(tuple(layers), latent)
+
+
+def _quantizable(model: nn.Module) -> dict[str, int]:
+    """Block-matrix params per module path: 2-D and larger params of modules other than the token
+    embedding and the LM head (what weight-only quantization stores as int8 or int4)."""
+    kept = {id(model.get_input_embeddings()), id(model.get_output_embeddings())}
+    counts = {}
+    for name, module in model.named_modules():
+        if id(module) in kept or isinstance(module, nn.Embedding):
+            continue
+        own = sum(parameter.numel() for parameter in module.parameters(recurse=False) if parameter.dim() >= 2)
+        if own:
+            counts[name] = own
+    return counts
+
+
+def count_llm(source: str | dict, name: str | None = None) -> LlmCounts:
+    """Closed forms of a causal LM (a model type, a curated checkpoint, a config.json's contents)
+    from four counts on meta; SpecError for a model that is not a decoder-only LM with a KV cache."""
+    from calc.torch_hf import config_for
+
+    return count_config(config_for(source), name or (source if isinstance(source, str) else None))
+
+
+def count_config(config, name: str | None = None) -> LlmCounts:
+    """count_llm of a transformers config (a reduced copy's, for a measurement)."""
+    from calc.torch_count import count_module
+    from calc.torch_hf import _max_positions, _refused_by_transformers, active_params, build, experts_by_rule
+
+    with _refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
+        model = build(config, "meta")
+        if not _is_causal_lm(config, model) or getattr(config, "is_encoder_decoder", False):
+            raise SpecError(
+                f"{config.model_type} is not a decoder-only language model with a KV cache",
+                field="model_type",
+            )
+        with experts_by_rule(model) as experts:
+            # the second prefill fills the cache the decode steps extend (one forward fewer)
+            cache = _empty_cache(model)
+            prefill = [
+                count_module(model, (prompt,), example_inputs=prefill_inputs(model, prompt, cache=kept))
+                for prompt, kept in zip(PREFILL_FIT, (None, cache), strict=True)
+            ]
+            geometry = cache_geometry(cache)
+            small = [
+                layer.window for layer in geometry.layers if layer.window and layer.window < DECODE_FIT[1] + 2
+            ]
+            if small:
+                raise SpecError(
+                    f"a sliding window of {min(small)} tokens is too small to model", field="sliding_window"
+                )
+            # each step extends the cache by one: DECODE_FIT's steps in turn
+            decode = [
+                count_module(model, (1,), example_inputs=decode_inputs(model, cache)) for _ in DECODE_FIT
+            ]
+            top_k = {id(module): module._macscope_top_k for module in experts}
+            expert_modules = {
+                path: (next(module.parameters(recurse=False)).shape[0], top_k[id(module)])
+                for path, module in model.named_modules()
+                if id(module) in top_k
+            }
+            active = active_params(model, experts) if experts else None
+    rows = fit(tuple(prefill), tuple(decode), geometry, _quantizable(model), expert_modules)
+    unsupported = dict(prefill[0].unsupported)
+    for report in (*prefill[1:], *decode):
+        for op, runs in report.unsupported:
+            unsupported[op] = max(unsupported.get(op, 0), runs)
+    return LlmCounts(
+        name or config.model_type,
+        config.model_type,
+        sum(parameter.numel() for parameter in model.parameters()),
+        active,
+        _max_positions(config),
+        geometry,
+        rows,
+        tuple(sorted(unsupported.items())),
+    )
+
+
+__all__ = ["cache_geometry", "count_config", "count_llm", "decode_inputs", "fill_cache", "prefill_inputs"]

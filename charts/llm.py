@@ -1,0 +1,99 @@
+"""LLM serving as figures: prefill and decode modules on one roofline, and sweeps over batch or
+context with the point where memory runs out marked. Phase/SweepPoint in, plotly out."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from calc.llm_phases import Phase
+from calc.llm_sweep import SweepPoint
+from calc.roofline import Roofs
+from charts.layers import layout
+
+PHASE_COLORS = {"prefill": "#1f77b4", "decode": "#d62728"}
+
+
+def roofline(prefill: Phase, decode: Phase, names: tuple[str, ...], roofs: Roofs) -> go.Figure:
+    """Each module with work as a point (intensity, attained FLOP/s at its roof) for both phases:
+    decode's on the bandwidth slope, prefill's under the compute ceiling."""
+    figure = go.Figure()
+    intensities = []
+    for label, phase in (("prefill", prefill), ("decode", decode)):
+        worked = (phase.module_flops > 0) & (phase.module_bytes > 0)
+        flops, moved = phase.module_flops[worked], phase.module_bytes[worked]
+        intensity = flops / moved
+        seconds = np.maximum(flops / roofs.peak_flops_per_s, moved / roofs.bandwidth_bytes_per_s)
+        intensities.extend(intensity.tolist())
+        figure.add_trace(
+            go.Scatter(
+                x=intensity,
+                y=flops / seconds,
+                mode="markers",
+                name=label,
+                marker={"color": PHASE_COLORS[label], "size": 8, "opacity": 0.7},
+                text=[name for name, kept in zip(names, worked, strict=True) if kept],
+                hovertemplate="%{text}<br>%{x:.3g} FLOPs/byte, %{y:.3s}FLOP/s<extra>" + label + "</extra>",
+            )
+        )
+    low = min([*intensities, roofs.ridge_flops_per_byte]) / 4
+    high = max([*intensities, roofs.ridge_flops_per_byte]) * 4
+    ridge = roofs.ridge_flops_per_byte
+    x = [low, ridge, high]
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=[roofs.attainable_flops_per_s(value) for value in x],
+            mode="lines",
+            name="roof",
+            line={"color": "black", "width": 2},
+            hoverinfo="skip",
+        )
+    )
+    layout(figure, "Prefill and decode on the roofline, one point per module", "FLOP/s", "FLOPs per byte")
+    figure.update_xaxes(type="log")
+    figure.update_yaxes(type="log")
+    return figure
+
+
+def sweep(
+    points: tuple[SweepPoint, ...], axis: str, capacity_bytes: float | None, unfit: int | None
+) -> go.Figure:
+    """Time per output token and tokens/s (left), memory against the device's (right)."""
+    values = [point.value for point in points]
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Time per output token", "Memory"))
+    figure.add_trace(
+        go.Scatter(
+            x=values,
+            y=[point.time_per_output_token_s * 1e3 for point in points],
+            mode="lines+markers",
+            name="TPOT (ms)",
+        ),
+        row=1,
+        col=1,
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=values,
+            y=[point.memory_bytes / 1e9 for point in points],
+            mode="lines+markers",
+            name="memory (GB)",
+        ),
+        row=1,
+        col=2,
+    )
+    if capacity_bytes is not None:
+        figure.add_hline(y=capacity_bytes / 1e9, line_dash="dash", line_color="black", row=1, col=2)
+    if unfit is not None:
+        for col in (1, 2):
+            figure.add_vline(x=unfit, line_dash="dot", line_color="#d62728", row=1, col=col)
+    title = f"Over {axis}" + (f": from {unfit:,} it does not fit" if unfit is not None else "")
+    layout(figure, title, "", "batch" if axis == "batch" else "context (tokens)")
+    figure.update_xaxes(type="log")
+    figure.update_yaxes(title_text="ms", row=1, col=1)
+    figure.update_yaxes(title_text="GB", row=1, col=2)
+    return figure
+
+
+__all__ = ["roofline", "sweep"]

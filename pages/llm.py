@@ -1,0 +1,110 @@
+"""LLM: how fast a language model serves on a device and how much memory it needs: prefill (time
+to first token), decode (time per output token), the KV cache, and why decode is memory-bound."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from calc.errors import SpecError
+from calc.kv_cache import KV_DTYPE_BYTES
+from calc.llm_phases import Forms, Setting, largest_batch, memory, serve
+from calc.llm_sweep import first_unfit, sweep
+from calc.llm_weights import ACTIVATION_DTYPES, WEIGHT_FORMATS
+from calc.units import duration, si_bytes
+from charts import llm as charts
+from ui import figures, links, shell
+from ui import llm as models
+from ui.text import plain
+
+shell.require_navigation()
+
+PROMPT, GENERATE, BATCH = links.Whole(1, 131_072), links.Whole(1, 32_768), links.Whole(1, 4096)
+KV_DTYPES = tuple(name for name in KV_DTYPE_BYTES if name != "fp32")
+LINK = [
+    links.choice("model", "llm_source", models.sources),
+    links.integer("prompt", "llm_prompt", PROMPT),
+    links.integer("generate", "llm_generate", GENERATE),
+    links.integer("batch", "llm_batch", BATCH),
+    links.choice("dtype", "llm_dtype", lambda: ACTIVATION_DTYPES),
+    links.choice("weights", "llm_weights", lambda: tuple(WEIGHT_FORMATS)),
+    links.choice("kv", "llm_kv", lambda: KV_DTYPES),
+    links.choice("hw", "llm_hardware", lambda: tuple(models.devices())),
+]
+links.restore("llm", LINK)
+st.session_state.setdefault("llm_source", "hf:llama")
+st.session_state.setdefault("llm_hardware", "NVIDIA A100 80GB SXM")
+for key, default in (("llm_prompt", 512), ("llm_generate", 128), ("llm_batch", 1)):
+    st.session_state.setdefault(key, default)
+st.session_state.setdefault("llm_dtype", "bf16")
+st.session_state.setdefault("llm_weights", "bf16")
+
+with st.sidebar:
+    st.subheader("What to serve")
+    source = st.selectbox(
+        "Model", models.sources(), key="llm_source", help="hf: a model type at its defaults"
+    )
+    upload = st.file_uploader(
+        "Or a config.json",
+        type=["json"],
+        key="llm_upload",
+        help="A Hugging Face config.json: counted from its sizes, no weights, never custom code; "
+        "an uploaded file is not part of the share link",
+    )
+    prompt = st.number_input("Prompt tokens P", **PROMPT.widget(), key="llm_prompt")
+    generate = st.number_input("Generated tokens G", **GENERATE.widget(), key="llm_generate")
+    batch = st.number_input("Batch B (sequences)", **BATCH.widget(), key="llm_batch")
+    dtype = st.selectbox("Activations", ACTIVATION_DTYPES, key="llm_dtype")
+    weights = st.selectbox("Weights", tuple(WEIGHT_FORMATS), key="llm_weights")
+    kv_dtype = st.selectbox("KV cache", KV_DTYPES, key="llm_kv")
+    device = models.devices()[st.selectbox("Device", tuple(models.devices()), key="llm_hardware")]
+
+st.title("LLM inference")
+links.report_problems("llm")
+setting = Setting(int(prompt), int(generate), int(batch), dtype, weights, kv_dtype)
+try:
+    counted = models.uploaded_counts(upload) if upload is not None else models.counts(source)
+    forms = Forms(counted)
+    roofs = device.roofs(dtype)
+    served = serve(forms, setting, roofs)
+except SpecError as error:
+    st.error(plain(str(error)), icon=":material/error:")
+    st.stop()
+held = memory(forms, setting, device.memory_bytes)
+st.caption(plain(models.described(counted, setting, device), limit=300))
+
+columns = st.columns(6)
+columns[0].metric("Time to first token", duration(served.time_to_first_token_s))
+columns[1].metric("Time per output token", duration(served.time_per_output_token_s))
+columns[2].metric("Tokens/s", f"{served.tokens_per_s:,.1f}")
+columns[3].metric("KV cache", si_bytes(held.kv_cache_bytes))
+columns[4].metric("Weights", si_bytes(held.weight_bytes))
+columns[5].metric("Fits?", "yes" if held.fits else "no")
+if not held.fits:
+    most = largest_batch(forms, setting, device.memory_bytes)
+    st.warning(
+        f"{si_bytes(held.total_bytes)} do not fit {device.name}'s {si_bytes(device.memory_bytes)}: "
+        + (
+            f"at most {most:,} sequences of this length do."
+            if most
+            else "quantize the weights or choose a larger device."
+        )
+    )
+
+st.subheader("The formulas, with this model's numbers")
+for formula, caption in models.formulas(counted, forms, setting, served, held, device):
+    st.latex(formula)
+    st.caption(caption)
+
+roofline_tab, batch_tab, context_tab = st.tabs(["Roofline", "Batch sweep", "Context sweep"])
+with roofline_tab:
+    figures.show(
+        charts.roofline(served.prefill, served.decode, forms.names, roofs), "llm_roofline", roofline_tab
+    )
+for tab, axis in ((batch_tab, "batch"), (context_tab, "context")):
+    with tab:
+        points = sweep(forms, setting, roofs, device.memory_bytes, axis)
+        figures.show(
+            charts.sweep(points, axis, device.memory_bytes, first_unfit(points)), f"llm_sweep_{axis}", tab
+        )
+
+links.share_box(links.publish(LINK))
