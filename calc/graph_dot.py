@@ -51,19 +51,21 @@ def to_dot(
     path: Collection[str] = (),
     edge_labels: bool = True,
     title: str = "",
+    font_size: int = 11,
 ) -> str:
-    """DOT text of ``graph``: top to bottom, ``styles`` by node id, ``path`` (node ids) thick."""
+    """DOT text of ``graph``: top to bottom, ``styles`` by node id, ``path`` (node ids) thick;
+    ``font_size`` in points for node labels (edge labels and the title in proportion)."""
     styles = styles or {}
     on_path = set(path)
     path_edges = set(zip(tuple(path), tuple(path)[1:], strict=False))
     lines = [
         "digraph model {",
         "  rankdir=TB; nodesep=0.25; ranksep=0.35;",
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, margin="0.12,0.05"];',
-        '  edge [fontname="Helvetica", fontsize=9, color="#555555", arrowsize=0.6];',
+        f'  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize={font_size}, margin=0.1];',
+        f'  edge [fontname="Helvetica", fontsize={font_size - 2}, color="#555555", arrowsize=0.6];',
     ]
     if title:
-        lines.append(f'  labelloc=t; fontname="Helvetica"; fontsize=13; label={quoted(title)};')
+        lines.append(f'  labelloc=t; fontname="Helvetica"; fontsize={font_size + 2}; label={quoted(title)};')
     for node in graph.nodes:
         style = styles.get(node.id, Style())
         attributes = [
