@@ -1,7 +1,8 @@
 """Fold repeated blocks of a calc.graph.Graph into one node marked ×N.
 
-A run of sibling units (calls inside the same call, or nodes directly in it: a stack's layers)
-folds when each unit is identical to the next (same types, figures, shapes and inner edges,
+A run of sibling units (calls inside the same call, or nodes directly in it: a stack's layers),
+or of groups of up to MAX_PERIOD consecutive units (a stack's conv, norm, activation, ...), folds
+when each is identical to the next (same types, figures, shapes and inner edges,
 node for node) and feeds only the next: ResNet's identical bottlenecks after a stage's first,
 a transformer's layers. Units may all read the same outside tensor (a transformer's rotary
 embedding, its attention mask); an edge that skips a unit (a U-Net's skip) stops the run.
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from calc.graph import Edge, Graph, Node
+
+MAX_PERIOD = 8  # the longest group of units repeated as one (a stack's conv, norm, activation: 3)
 
 
 def _unit(node: Node, level: int) -> str:
@@ -86,10 +89,24 @@ class _Folder:
             for edge in self.entering[member]
         )
 
-    def fold(self, run: list[tuple[str, list[str]]], level: int) -> None:
-        """The run's first unit (of units at ``level``) stands for all of it."""
-        first_unit, first = run[0]
-        count = len(run)
+    def group_signature(self, group: list[tuple[str, list[str]]], unit_signatures: list) -> tuple | None:
+        """Consecutive units as one: each unit's signature, and the edges between them by position."""
+        if any(signature is None for signature in unit_signatures):
+            return None
+        position = {member: index for index, (_, members) in enumerate(group) for member in members}
+        between = tuple(
+            (position[edge.source], position[edge.target], edge.shape)
+            for _, members in group
+            for member in members
+            for edge in self.leaving[member]
+            if edge.target in position and position[edge.target] != position[edge.source]
+        )
+        return tuple(unit_signatures), between
+
+    def fold(self, run: list[list[str]], level: int) -> None:
+        """The run's first group of units (at ``level``) stands for all of it: the run's groups are
+        identical, so their nodes match the first's place by place."""
+        first, count = run[0], len(run)
         for node_id in first:
             node = self.nodes[node_id]
             self.nodes[node_id] = replace(
@@ -100,25 +117,52 @@ class _Folder:
                 moved_elements=node.moved_elements * count,
                 folds=(*node.folds, (level, count)),
             )
-        first_by_relative = {_relative(node_id, first_unit): node_id for node_id in first}
-        standing_for = {  # a folded node -> the first unit's node in its place
-            node_id: first_by_relative[_relative(node_id, unit)]
-            for unit, members in run[1:]
-            for node_id in members
+        standing_for = {  # a folded node -> the first group's node in its place
+            node_id: first[place] for members in run[1:] for place, node_id in enumerate(members)
         }
+        kept = set(first)
         edges: dict[tuple[str, str], Edge] = {}
         for edge in self.edges:
-            if edge.source in standing_for and edge.target in standing_for:
-                continue  # inside a folded unit: the first unit shows it
+            if edge.target in standing_for and (edge.source in standing_for or edge.source in kept):
+                continue  # inside a folded group, or one group feeding the next: what ×N means
+            if edge.source in standing_for and edge.target in kept:
+                continue
             source = standing_for.get(edge.source, edge.source)
             target = standing_for.get(edge.target, edge.target)
-            if edge.target in standing_for and edge.source in first_by_relative.values():
-                continue  # one unit feeding the next: what ×N means
             edges.setdefault((source, target), Edge(source, target, edge.shape))
         self.edges = list(edges.values())
         for node_id in standing_for:
             del self.nodes[node_id]
         self.index_edges()
+
+    def longest_run(self, ordered: list, signatures: list, index: int) -> tuple[int, int]:
+        """(period, count): the run from unit ``index`` of ``count`` identical groups of ``period``
+        units covering the most units (count 1 when none repeats)."""
+        best = (1, 1)
+        for period in range(1, MAX_PERIOD + 1):
+            if index + 2 * period > len(ordered):
+                break
+            first = ordered[index : index + period]
+            signature = self.group_signature(first, signatures[index : index + period])
+            if signature is None:
+                continue
+            start = first[0][1][0]
+            count = 1
+            while index + (count + 1) * period <= len(ordered):
+                lo, hi = index + count * period, index + (count + 1) * period
+                group = ordered[lo:hi]
+                previous = ordered[lo - period : lo]
+                if (
+                    not self.chained(
+                        start, [m for _, ms in previous for m in ms], [m for _, ms in group for m in ms]
+                    )
+                    or self.group_signature(group, signatures[lo:hi]) != signature
+                ):
+                    break
+                count += 1
+            if count > 1 and count * period > best[0] * best[1]:
+                best = (period, count)
+        return best
 
     def fold_inside(self, parent: tuple[str, ...], members: list[str]) -> None:
         """Fold the runs among the units directly inside ``parent`` (a scope prefix), then inside
@@ -128,23 +172,17 @@ class _Folder:
         for node_id in members:
             units.setdefault(_unit(self.nodes[node_id], level), []).append(node_id)
         ordered = list(units.items())
+        signatures = [self.signature(unit, unit_members) for unit, unit_members in ordered]
         index = 0
         while index < len(ordered):
-            unit, unit_members = ordered[index]
-            signature = self.signature(unit, unit_members)
-            end = index + 1
-            while (
-                signature is not None
-                and end < len(ordered)
-                and self.chained(unit_members[0], ordered[end - 1][1], ordered[end][1])
-                and self.signature(*ordered[end]) == signature
-            ):
-                end += 1
-            if end - index > 1:
-                self.fold(ordered[index:end], level)
-            if len(unit_members) > 1:  # a call holding several nodes: fold inside it too
-                self.fold_inside((*parent, unit), unit_members)
-            index = end
+            period, count = self.longest_run(ordered, signatures, index)
+            if count > 1:
+                groups = [ordered[index + at * period : index + (at + 1) * period] for at in range(count)]
+                self.fold([[m for _, ms in group for m in ms] for group in groups], level)
+            for unit, unit_members in ordered[index : index + period]:
+                if len(unit_members) > 1:  # a call holding several nodes: fold inside it too
+                    self.fold_inside((*parent, unit), unit_members)
+            index += period * count
 
 
 def fold_repeats(graph: Graph) -> Graph:

@@ -250,3 +250,35 @@ def test_dot_draws_every_node_and_edge_and_the_path_thick():
     assert sum(" -> " in line for line in dot.splitlines()) == len(graph.edges)
     assert sum("penwidth=3" in line for line in dot.splitlines()) == len(path)
     assert "Block ×2" in dot
+
+
+@pytest.mark.parametrize(
+    "pattern, count, expected",
+    [
+        # (kind, MACs) per layer of the repeated group; expected: (kind, ×N) after the input
+        pytest.param([("Linear", 7)], 1000, [("Linear", 1000)], id="one-layer-repeated"),
+        pytest.param([("Linear", 7), ("ReLU", 0)], 500, [("Linear", 500), ("ReLU", 500)], id="pairs"),
+        pytest.param(
+            [("Conv2d", 9), ("Norm", 0), ("ReLU", 0)],
+            4,
+            [("Conv2d", 4), ("Norm", 4), ("ReLU", 4)],
+            id="conv-norm-activation",
+        ),
+        pytest.param([("Linear", 7), ("Linear", 8)], 1, [("Linear", 1), ("Linear", 1)], id="no-repeat"),
+    ],
+)
+def test_a_chain_folds_its_repeated_groups_of_layers(pattern, count, expected):
+    layers = [
+        leaf(str(index), (), macs, kind)
+        for index, (kind, macs) in enumerate(
+            pattern[position % len(pattern)] for position in range(len(pattern) * count)
+        )
+    ]
+    nodes = (Node("input", "input", INPUT_TYPE, 0, SHAPE), *layers)
+    graph = Graph(nodes, tuple(Edge(a.id, b.id, SHAPE) for a, b in itertools.pairwise(nodes)))
+    folded = fold_repeats(graph)
+    assert [(node.type, node.repeat) for node in folded.nodes[1:]] == expected
+    assert folded.macs == graph.macs == count * sum(macs for _, macs in pattern)
+    assert [(edge.source, edge.target) for edge in folded.edges] == list(
+        itertools.pairwise(node.id for node in folded.nodes)
+    )
