@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from calc.analyze import analyze  # noqa: E402
@@ -40,7 +41,7 @@ from charts.graph import graph_dot  # noqa: E402
 from tests.test_e2e_browser import CHROMIUM, StreamlitServer, free_port  # noqa: E402
 
 DRAW_TARGET_S = 2.0
-WAIT_S = 120
+WAIT_S = 60
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 # Polls from the first script on: when the chart's element is on the page, and when its SVG holds
@@ -135,7 +136,12 @@ def browser_side(cases: dict[str, Graph]) -> bool:
                 requested = time.time() * 1000
                 page.goto(f"http://127.0.0.1:{port}/?case={name}")
                 page.evaluate(f"window.__graphNodes = {len(graph.nodes)}")
-                page.wait_for_function("window.__marks.svg !== null", timeout=WAIT_S * 1000)
+                try:
+                    page.wait_for_function("window.__marks.svg !== null", timeout=WAIT_S * 1000)
+                except PlaywrightTimeout:
+                    passed &= "layers" in name and "folded" not in name
+                    print(f"  {name:22} {len(graph.nodes):5} nodes  not drawn within {WAIT_S} s")
+                    continue
                 marks = page.evaluate("window.__marks")
                 draw, total = (marks["svg"] - marks["chart"]) / 1000, (marks["svg"] - requested) / 1000
                 block_depth = "layers" not in name or "folded" in name

@@ -3,7 +3,8 @@ browser) and what ``python -m calc graph --format dot`` prints, for ``dot -Tsvg`
 
 Each node is a box labelled with its name, its type (×N when it stands for N identical blocks),
 its MACs and its output shape; each edge with the tensor's shape. A path given (the heaviest)
-is drawn thick. Colours are the caller's (charts.graph colours by cost); none by default.
+is drawn thick. A long edge from a node that feeds many is drawn as a stub (STUB_SPAN). Colours
+are the caller's (charts.graph colours by cost); none by default.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from calc.units import si
 
 HIGHLIGHT = "#c0392b"  # the heaviest path's edges and borders
 PLAIN_FILL = "#ffffff"
+# An edge from a node that feeds many others (a transformer's rotary embedding or attention mask, read
+# by every layer) that spans more ranks than this is drawn as a short stub, "from NAME", beside its
+# target: a long edge costs Graphviz a virtual node per rank crossed, and thirty-two of them made a
+# 32-layer LLM's graph take minutes to lay out in the browser (benchmarks/bench_graph.py).
+STUB_SPAN = 3
+STUB_FANOUT = 3
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,36 @@ def node_label(node: Node) -> str:
     kind = f"{node.type} ×{node.repeat}" if node.repeat > 1 else node.type
     macs = f"{si(node.macs)}MACs" if node.macs >= 1000 else f"{node.macs} MACs"
     return f"{node.name}\n{kind}\n{macs}\n→ {shape_text(node.output_shape)}"
+
+
+def ranks(graph: Graph) -> dict[str, int]:
+    """Each node's rank as dot lays it out: the longest path to it from a node nothing feeds
+    (nodes come in a topological order)."""
+    rank: dict[str, int] = {}
+    for node in graph.nodes:
+        rank.setdefault(node.id, 0)
+    for edge in graph.edges:  # edges in producer order; a second pass settles any out of order
+        rank[edge.target] = max(rank[edge.target], rank[edge.source] + 1)
+    for edge in graph.edges:
+        rank[edge.target] = max(rank[edge.target], rank[edge.source] + 1)
+    return rank
+
+
+def stubbed_edges(graph: Graph, path: Collection[str] = ()) -> set[tuple[str, str]]:
+    """The edges drawn as stubs: from a node feeding STUB_FANOUT others or more, across more than
+    STUB_SPAN ranks, not on ``path``."""
+    fanout: dict[str, int] = {}
+    for edge in graph.edges:
+        fanout[edge.source] = fanout.get(edge.source, 0) + 1
+    rank = ranks(graph)
+    on_path = set(zip(tuple(path), tuple(path)[1:], strict=False))
+    return {
+        (edge.source, edge.target)
+        for edge in graph.edges
+        if fanout[edge.source] >= STUB_FANOUT
+        and rank[edge.target] - rank[edge.source] > STUB_SPAN
+        and (edge.source, edge.target) not in on_path
+    }
 
 
 def to_dot(
@@ -78,14 +115,33 @@ def to_dot(
         if node.id in on_path:
             attributes.append(f'color="{HIGHLIGHT}", penwidth=3')
         lines.append(f"  {quoted(node.id)} [{', '.join(attributes)}];")
+    stubs = stubbed_edges(graph, path)
+    names = {node.id: node.name for node in graph.nodes}
     for edge in graph.edges:
         attributes = [f"label={quoted(shape_text(edge.shape))}"] if edge_labels else []
         if (edge.source, edge.target) in path_edges:
             attributes.append(f'color="{HIGHLIGHT}", penwidth=2.5')
+        source = quoted(edge.source)
+        if (edge.source, edge.target) in stubs:
+            source = quoted(f"from {edge.source} to {edge.target}")
+            stub_label = quoted(f"from {names[edge.source]}")
+            lines.append(f'  {source} [shape=plaintext, label={stub_label}, fontcolor="#555555"];')
+            attributes.append("style=dashed")
         suffix = f" [{', '.join(attributes)}]" if attributes else ""
-        lines.append(f"  {quoted(edge.source)} -> {quoted(edge.target)}{suffix};")
+        lines.append(f"  {source} -> {quoted(edge.target)}{suffix};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["HIGHLIGHT", "Style", "node_label", "quoted", "shape_text", "to_dot"]
+__all__ = [
+    "HIGHLIGHT",
+    "STUB_FANOUT",
+    "STUB_SPAN",
+    "Style",
+    "node_label",
+    "quoted",
+    "ranks",
+    "shape_text",
+    "stubbed_edges",
+    "to_dot",
+]

@@ -22,7 +22,7 @@ from calc.graph import (
     max_depth,
     merge_nodes,
 )
-from calc.graph_dot import quoted, to_dot
+from calc.graph_dot import STUB_SPAN, quoted, stubbed_edges, to_dot
 from calc.graph_fold import fold_repeats
 from calc.presets import preset
 
@@ -282,3 +282,17 @@ def test_a_chain_folds_its_repeated_groups_of_layers(pattern, count, expected):
     assert [(edge.source, edge.target) for edge in folded.edges] == list(
         itertools.pairwise(node.id for node in folded.nodes)
     )
+
+
+def test_long_edges_from_a_node_feeding_many_are_stubs():
+    # ranks: input 0, stem 1, rotary 2, layer1.0 3, ... layer1.5 8: rotary's edges past STUB_SPAN ranks
+    graph = collapse(residual_net(6, first_macs=10, shared=True), 2)
+    expected = {("rotary", f"layer1.{index}") for index in range(6) if 3 + index - 2 > STUB_SPAN}
+    assert (
+        stubbed_edges(graph)
+        == expected
+        == {("rotary", "layer1.3"), ("rotary", "layer1.4"), ("rotary", "layer1.5")}
+    )
+    dot = to_dot(graph)
+    assert dot.count('label="from rotary"') == len(expected)
+    assert dot.count(" -> ") == len(graph.edges)
