@@ -191,6 +191,9 @@ def screenshots() -> None:
                         size = f"{viewport['width']}x{viewport['height']}"
                         path = SCREENSHOTS / f"graph-{name}-{size}{'-present' if present else ''}.png"
                         page.screenshot(path=str(path))
+                        # the whole chart (the main area scrolls, so a full-page shot would show the top)
+                        chart = page.locator('[data-testid="stGraphVizChart"]')
+                        chart.screenshot(path=str(path.with_name(path.stem + "-chart.png")))
                         print(
                             f"{path.name}: graph x {box['x']:.0f}..{box['x'] + box['width']:.0f} of "
                             f"{viewport['width']}, height {box['height']:.0f}"
@@ -205,7 +208,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--screenshots", action="store_true")
     parser.add_argument("--no-browser", action="store_true", help="the Python side only")
+    parser.add_argument("--screenshots-only", action="store_true")
     args = parser.parse_args()
+    if args.screenshots_only:
+        screenshots()
+        return 0
     cases = python_side()
     passed = True if args.no_browser else browser_side(cases)
     if args.screenshots:

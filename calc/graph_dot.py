@@ -2,7 +2,8 @@
 browser) and what ``python -m calc graph --format dot`` prints, for ``dot -Tsvg`` or any viewer.
 
 Each node is a box labelled with its name, its type (×N when it stands for N identical blocks),
-its MACs and its output shape; each edge with the tensor's shape. A path given (the heaviest)
+its MACs and its output shape; an edge with the tensor's shape where it is not its producer's
+output shape. A path given (the heaviest)
 is drawn thick. A long edge from a node that feeds many is drawn as a stub (STUB_SPAN). Colours
 are the caller's (charts.graph colours by cost); none by default.
 """
@@ -44,12 +45,13 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 
 def node_label(node: Node) -> str:
-    """Name; type (×N); MACs; output shape: one line each."""
+    """Two lines: name · type (×N); MACs → output shape. Short, so that a deep model's chain stays
+    on few screens."""
     if node.type == INPUT_TYPE:
         return f"{node.name}\n{shape_text(node.output_shape)}"
     kind = f"{node.type} ×{node.repeat}" if node.repeat > 1 else node.type
     macs = f"{si(node.macs)}MACs" if node.macs >= 1000 else f"{node.macs} MACs"
-    return f"{node.name}\n{kind}\n{macs}\n→ {shape_text(node.output_shape)}"
+    return f"{node.name} · {kind}\n{macs} → {shape_text(node.output_shape)}"
 
 
 def ranks(graph: Graph) -> dict[str, int]:
@@ -97,7 +99,7 @@ def to_dot(
     path_edges = set(zip(tuple(path), tuple(path)[1:], strict=False))
     lines = [
         "digraph model {",
-        "  rankdir=TB; nodesep=0.25; ranksep=0.35;",
+        "  rankdir=TB; nodesep=0.25; ranksep=0.25;",
         f'  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize={font_size}, margin=0.1];',
         f'  edge [fontname="Helvetica", fontsize={font_size - 2}, color="#555555", arrowsize=0.6];',
     ]
@@ -117,8 +119,12 @@ def to_dot(
         lines.append(f"  {quoted(node.id)} [{', '.join(attributes)}];")
     stubs = stubbed_edges(graph, path)
     names = {node.id: node.name for node in graph.nodes}
+    shapes = {node.id: node.output_shape for node in graph.nodes}
     for edge in graph.edges:
-        attributes = [f"label={quoted(shape_text(edge.shape))}"] if edge_labels else []
+        # the shape of a tensor its producer wrote is on the producer's box: an edge is labelled
+        # only where the consumer reads another shape (after a flatten, say)
+        labelled = edge_labels and edge.shape != shapes.get(edge.source)
+        attributes = [f"label={quoted(shape_text(edge.shape))}"] if labelled else []
         if (edge.source, edge.target) in path_edges:
             attributes.append(f'color="{HIGHLIGHT}", penwidth=2.5')
         source = quoted(edge.source)

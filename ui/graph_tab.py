@@ -72,6 +72,8 @@ def show(graph: Graph, key: str, title: str) -> None:
             f"up to {deepest}: every layer",
         )
         shown = collapse(shown, depth)
+    else:
+        columns[0].caption("Depth: one level, every layer")
     colour = columns[2].selectbox("Colour by", COLOUR_BY, key=f"{key}_graph_colour")
     roofs = None
     if colour == COLOUR_BY[1]:
@@ -121,7 +123,7 @@ def show_model(text: str, resolution: int | None, batch: int, key: str = "model"
 
 def show_stack(report: Report) -> None:
     """The Builder's tab: a stack's graph is its chain of layers."""
-    show(chain(report), "builder", "stack")
+    show(chain(report), "builder", "Layer Builder stack")
 
 
 __all__ = ["first_depth", "model_graph", "show", "show_model", "show_stack"]
