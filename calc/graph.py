@@ -165,20 +165,18 @@ def heaviest_path(graph: Graph) -> tuple[str, ...]:
     """The path from an entry to an exit with the most MACs on its nodes: the critical path of
     a machine that runs parallel branches at once (nodes come in a topological order)."""
     sources = graph.predecessors()
-    best: dict[str, tuple[int, str | None]] = {}
+    heaviest: dict[str, int] = {}  # node -> the MACs of the heaviest path ending at it
+    before: dict[str, str | None] = {}  # node -> its predecessor on that path
     for node in graph.nodes:
-        before = max(
-            (best[source] + (source,) for source in sources[node.id] if source in best),
-            key=lambda entry: entry[0],
-            default=(0, None, None),
-        )
-        best[node.id] = (before[0] + node.macs, before[2])
-    if not best:
+        known = [source for source in sources[node.id] if source in heaviest]
+        best = max(known, key=lambda source: heaviest[source], default=None)
+        heaviest[node.id] = node.macs + (heaviest[best] if best is not None else 0)
+        before[node.id] = best
+    if not heaviest:
         return ()
-    end = max(best, key=lambda node_id: best[node_id][0])
-    path = [end]
-    while best[path[-1]][1] is not None:
-        path.append(best[path[-1]][1])
+    path = [max(heaviest, key=lambda node_id: heaviest[node_id])]
+    while before[path[-1]] is not None:
+        path.append(before[path[-1]])
     return tuple(reversed(path))
 
 

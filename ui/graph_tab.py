@@ -24,6 +24,8 @@ from charts.graph import COLOUR_BY, graph_dot
 # The depth first shown: the deepest whose graph has at most this many nodes (folded), so that a
 # first look is readable on a projector; the slider goes deeper.
 FIRST_LOOK_NODES = 40
+# Past this many nodes the layout takes seconds (1,001 nodes: 3 s; benchmarks/bench_graph.py): said so.
+LARGE_GRAPH_NODES = 300
 DEFAULT_DEVICE = "NVIDIA RTX 3090"  # the Latency page's default
 DTYPE_OF_BYTES = {4: "fp32", 2: "fp16", 1: "int8"}  # the roofs of a graph's storage dtype
 
@@ -98,6 +100,12 @@ def show(graph: Graph, key: str, title: str) -> None:
         f"path, {si(path_macs)}MACs of {si(shown.macs)}MACs · a node ×N stands for N identical blocks "
         "and carries their total"
     )
+    if len(shown.nodes) > LARGE_GRAPH_NODES:
+        st.info(
+            f"{len(shown.nodes)} nodes take the browser a few seconds to lay out: fold repeats or a "
+            "smaller depth draws at once.",
+            icon=":material/info:",
+        )
     dot = graph_dot(shown, roofs, title, presentation=bool(state.get("presentation")))
     st.graphviz_chart(dot, width="content")
     st.download_button(
