@@ -180,7 +180,7 @@ def screenshots() -> None:
             )
             for viewport in VIEWPORTS:
                 for present in (False, True):
-                    page = browser.new_page(viewport=viewport)
+                    page = browser.new_page(viewport=viewport, accept_downloads=True)
                     for name, link in SHOTS:
                         page.goto(f"{server.url}/{link}" + ("&present=1" if present else ""))
                         page.wait_for_selector(
@@ -194,6 +194,11 @@ def screenshots() -> None:
                         # the whole chart (the main area scrolls, so a full-page shot would show the top)
                         chart = page.locator('[data-testid="stGraphVizChart"]')
                         chart.screenshot(path=str(path.with_name(path.stem + "-chart.png")))
+                        if not present:  # the SVG the browser drew, downloaded by the tab's button
+                            with page.expect_download() as download:
+                                page.get_by_role("button", name="Download SVG").click()
+                            svg = Path(download.value.path()).read_text(encoding="utf-8")
+                            print(f"  {download.value.suggested_filename}: {len(svg):,} characters of SVG")
                         print(
                             f"{path.name}: graph x {box['x']:.0f}..{box['x'] + box['width']:.0f} of "
                             f"{viewport['width']}, height {box['height']:.0f}"

@@ -60,6 +60,9 @@ def test_model_tab_first_shows_the_deepest_readable_depth(model_app, resnet50_gr
     dot = drawn_dot(model_app)
     assert node_count(dot) == len(collapse(folded, 2).nodes)
     assert "Bottleneck ×5" in dot  # layer3's five identical bottlenecks after its first
+    assert model_app.get("download_button")[-1].proto.label == "Download DOT"
+    # the SVG the browser draws, saved by a button's script (no system Graphviz on the server)
+    assert any("XMLSerializer" in html.proto.body for html in model_app.get("html"))
 
 
 @pytest.mark.parametrize(

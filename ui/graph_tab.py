@@ -44,6 +44,32 @@ def first_depth(graph: Graph) -> int:
     return max(fitting, default=1)
 
 
+# The SVG is the one the browser drew (no system Graphviz here): a button whose script serializes the
+# page's graphviz chart and downloads it. The file name is ours (letters, digits, "-", "_", ".").
+SVG_BUTTON = """
+<button id="macscope-graph-svg" type="button" style="font-family: inherit; font-size: 0.875rem;
+  padding: 0.25rem 0.75rem; min-height: 2.5rem; border: 1px solid rgba(49, 51, 63, 0.2);
+  border-radius: 0.5rem; background: white; cursor: pointer;">
+  Download SVG</button>
+<script>
+document.getElementById("macscope-graph-svg").addEventListener("click", () => {
+  const svg = document.querySelector('[data-testid="stGraphVizChart"] svg');
+  if (!svg) return;
+  const text = '<?xml version="1.0" encoding="UTF-8"?>\\n' + new XMLSerializer().serializeToString(svg);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], {type: "image/svg+xml"}));
+  link.download = "FILE_NAME";
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+});
+</script>
+"""
+
+
+def svg_button(file_name: str) -> str:
+    return SVG_BUTTON.replace("FILE_NAME", re.sub(r"[^A-Za-z0-9_.-]", "-", file_name))
+
+
 def _file_name(title: str) -> str:
     return "macscope-" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", title).strip("-") or "model") + "-graph.dot"
 
@@ -108,7 +134,8 @@ def show(graph: Graph, key: str, title: str) -> None:
         )
     dot = graph_dot(shown, roofs, title, presentation=bool(state.get("presentation")))
     st.graphviz_chart(dot, width="content")
-    st.download_button(
+    buttons = st.container(horizontal=True, vertical_alignment="center")
+    buttons.download_button(
         "Download DOT",
         dot,
         file_name=_file_name(title),
@@ -116,6 +143,9 @@ def show(graph: Graph, key: str, title: str) -> None:
         key=f"{key}_graph_dot",
         help="Graphviz text: `dot -Tsvg` (or any Graphviz viewer) draws it as SVG or PNG",
     )
+    if not state.get("presentation"):  # as the DOT button, hidden on a shared screen
+        with buttons:
+            st.html(svg_button(_file_name(title).removesuffix(".dot") + ".svg"), unsafe_allow_javascript=True)
 
 
 def show_model(text: str, resolution: int | None, batch: int, key: str = "model") -> None:
