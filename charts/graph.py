@@ -20,7 +20,7 @@ DARK = 2  # the last DARK colours of each scale take white text
 # costs the browser's layout time.
 MAX_EDGE_LABELS = 300
 
-COLOUR_BY = ("share of MACs", "memory- or compute-bound")
+COLOUR_BY = ("share of MACs", "roofline bound")  # memory- or compute-bound on a device
 
 
 def _step(fraction: float, scale: tuple[str, ...]) -> Style:

@@ -14,7 +14,7 @@ from calc.graph import chain, collapse
 from calc.graph_fold import fold_repeats
 from calc.spec import parse_stack
 from calc.torch_graph import graph_module
-from charts.graph import MEMORY_SCALE
+from charts.graph import COLOUR_BY, MEMORY_SCALE
 from ui.graph_tab import FIRST_LOOK_NODES
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -84,7 +84,7 @@ def test_model_tab_depth_and_fold_redraw_calcs_graph(model_app, resnet50_graph, 
 
 
 def test_model_tab_colours_by_roofline_bound(model_app):
-    model_app.selectbox(key="model_graph_colour").set_value("memory- or compute-bound").run()
+    model_app.selectbox(key="model_graph_colour").set_value(COLOUR_BY[1]).run()
     assert not model_app.exception, model_app.exception
     dot = drawn_dot(model_app)
     assert any(colour in dot for colour in MEMORY_SCALE[1:])  # the norms and activations

@@ -79,10 +79,10 @@ def show(graph: Graph, key: str, title: str) -> None:
     state = st.session_state
     columns = st.columns([3, 2, 3, 3], vertical_alignment="bottom")
     fold = columns[1].toggle(
-        "Fold repeats",
+        "Fold ×N",
         value=True,
         key=f"{key}_graph_fold",
-        help="A run of identical blocks, each feeding the next, drawn once and marked ×N",
+        help="Fold repeats: a run of identical blocks, each feeding the next, drawn once and marked ×N",
     )
     shown = fold_repeats(graph) if fold else graph
     deepest = max_depth(shown)
@@ -102,7 +102,13 @@ def show(graph: Graph, key: str, title: str) -> None:
         shown = collapse(shown, depth)
     else:
         columns[0].caption("Depth: one level, every layer")
-    colour = columns[2].selectbox("Colour by", COLOUR_BY, key=f"{key}_graph_colour")
+    colour = columns[2].selectbox(
+        "Colour by",
+        COLOUR_BY,
+        key=f"{key}_graph_colour",
+        help="Share of MACs, or whether each node is memory- or compute-bound on a device's roofline "
+        "(its FLOPs / peak against its bytes / bandwidth, as on the Latency page)",
+    )
     roofs = None
     if colour == COLOUR_BY[1]:
         names = [entry.name for entry in hw.PRESETS]
