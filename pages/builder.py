@@ -18,6 +18,7 @@ from charts.tables import SCREEN_COLUMNS, csv_bytes, layer_table, layer_totals, 
 from ui import figures, links, shell, tables
 from ui import stack_state as state
 from ui.fields import edit_layer, new_layer, show_refused
+from ui.graph_tab import show_stack
 from ui.text import plain
 
 shell.require_navigation()
@@ -42,7 +43,7 @@ def analysed_text(first_bad: int) -> str:
     return {0: "no layer", 1: "layer 0"}.get(first_bad, f"layers 0–{first_bad - 1}")
 
 
-TABS = ["Per-layer table", "Charts", "Formula"]
+TABS = ["Per-layer table", "Charts", "Formula", "Graph"]
 LAYER_INDEX = links.Whole(0, MAX_LAYERS - 1)  # the selectboxes list the stack's layers
 LINK = [
     links.Param(
@@ -340,7 +341,7 @@ if error is not None:
         icon=":material/error:",
     )
 
-table_tab, charts_tab, formula_tab = st.tabs(TABS, key="builder_tab", on_change="rerun")
+table_tab, charts_tab, formula_tab, graph_tab = st.tabs(TABS, key="builder_tab", on_change="rerun")
 
 with table_tab:
     table = layer_table(report)
@@ -431,3 +432,6 @@ with formula_tab:
             + (", ".join(f"{label} {exact(count)}" for label, count in row.cost.other_ops) or "none")
             + f" · **Arithmetic intensity**: {row.intensity:.2f} FLOPs per byte"
         )
+with graph_tab:
+    if graph_tab.open:
+        show_stack(report)

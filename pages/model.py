@@ -11,6 +11,7 @@ from charts import model as model_charts
 from charts.tables import csv_bytes, module_table, module_totals
 from ui import figures, links, shell, tables
 from ui.counts import count, read_zoo, zoo_names
+from ui.graph_tab import show_model
 
 shell.require_navigation()
 
@@ -25,7 +26,7 @@ def reset_resolution() -> None:
 
 
 names = read_zoo()
-TABS = ["Per-layer table", "Hierarchy", "Heaviest layers", "By kind"]
+TABS = ["Per-layer table", "Hierarchy", "Heaviest layers", "By kind", "Graph"]
 LINK = [
     links.choice("model", "model_name", zoo_names),
     links.integer("res", "model_resolution", links.RESOLUTION),
@@ -111,7 +112,7 @@ if report.unsupported:
         f"Ops without a formula, not counted: {op_counts(report.unsupported)}", icon=":material/warning:"
     )
 
-table_tab, tree_tab, top_tab, kind_tab = st.tabs(TABS, key="model_tab", on_change="rerun")
+table_tab, tree_tab, top_tab, kind_tab, graph_tab = st.tabs(TABS, key="model_tab", on_change="rerun")
 with table_tab:
     query = st.text_input(
         "Filter by module path or type", key="model_filter", placeholder="e.g. layer3 or Conv2d"
@@ -179,3 +180,6 @@ with top_tab:
 with kind_tab:
     if kind_tab.open:
         figures.show(model_charts.macs_by_kind_of_work(report), key="model_kinds")
+with graph_tab:
+    if graph_tab.open:
+        show_model(name, int(resolution) if image else None, int(batch))

@@ -14,7 +14,7 @@ from browser_widgets import browser
 from calc.presets import preset
 from ui.stack_state import PRESET_NAMES
 
-BUILDER_TABS = ["Per-layer table", "Charts", "Formula"]
+BUILDER_TABS = ["Per-layer table", "Charts", "Formula", "Graph"]
 
 
 def url(app) -> dict[str, str]:

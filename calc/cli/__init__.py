@@ -1,7 +1,7 @@
 """The command line: ``python -m calc COMMAND``. Thin: parse, call calc, print; JSON out with --json.
 
 One module per family of commands, each adding its own: count (stack, count, zoo), latency
-(hardware, peak, latency), separable (separable, whatif), llm. Shared pieces: arguments (MODEL,
+(hardware, peak, latency), separable (separable, whatif), llm, graph. Shared pieces: arguments (MODEL,
 --batch, --resolution), files (reading a stack file), tables (a Report as text).
 
 Errors are one SpecError, printed as one line on stderr with exit status 2.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from calc.cli import calibrate, count, latency, llm, separable
+from calc.cli import calibrate, count, graph, latency, llm, separable
 from calc.errors import SpecError
 
 
@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     separable.add_commands(commands)
     calibrate.add_commands(commands)
     llm.add_commands(commands)
+    graph.add_commands(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

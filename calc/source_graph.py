@@ -1,0 +1,66 @@
+"""The graph of any calc.sources Source: one way per kind of source, in one table.
+
+Torch-free until a torch model's graph is asked for (calc.torch_graph records it in a counting
+pass). The Source is counted first, so a refused input (a resolution the model does not take,
+too many tokens) is refused with the count's own message; a stack's graph is its count's chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from calc.analyze import Report
+from calc.errors import SpecError
+from calc.graph import Graph, chain
+from calc.sources import DEFAULT_SEQ_LEN, Source
+
+
+def _torchvision(source: Source, report: Report, seq_len: int | None) -> Graph:
+    from calc.torch_graph import torchvision_graph
+
+    return torchvision_graph(source.target, report.input_shape, report.batch, report.dtype)
+
+
+def _timm(source: Source, report: Report, seq_len: int | None) -> Graph:
+    from calc.torch_graph import timm_graph
+
+    return timm_graph(source.target, report.input_shape, report.batch, report.dtype)
+
+
+def _hf(source: Source, report: Report, seq_len: int | None) -> Graph:
+    from calc.torch_graph import hf_graph
+
+    tokens = report.input_shape[0] if len(report.input_shape) == 1 else seq_len or DEFAULT_SEQ_LEN
+    target = source.config if source.config is not None else source.target
+    return hf_graph(target, tokens, report.batch, report.dtype)
+
+
+def _stack(source: Source, report: Report, seq_len: int | None) -> Graph:
+    return chain(report)
+
+
+# a kind of calc.sources.KINDS -> its graph, from the Source and its Report
+GRAPHS: dict[str, Callable[[Source, Report, int | None], Graph]] = {
+    "torchvision": _torchvision,
+    "timm": _timm,
+    "hf": _hf,
+    "stack": _stack,
+}
+
+
+def source_graph(
+    source: Source,
+    resolution: int | None = None,
+    seq_len: int | None = None,
+    batch: int | None = None,
+    dtype: str | None = None,
+) -> Graph:
+    """The data-flow graph of ``source``, its nodes at their finest (calc.graph.collapse and
+    calc.graph_fold.fold_repeats make it coarser)."""
+    graph_of = GRAPHS.get(source.kind)
+    if graph_of is None:
+        raise SpecError(f"{source.name}: no graph is drawn for {source.kind} sources yet", field="SOURCE")
+    return graph_of(source, source.count(resolution, seq_len, batch, dtype), seq_len)
+
+
+__all__ = ["GRAPHS", "source_graph"]
