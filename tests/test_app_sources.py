@@ -238,3 +238,61 @@ def test_the_curated_checkpoints_are_listed_by_their_usual_names(model_page):
         f"{name} · {entry.model_type}" for name, entry in hf_models.CHECKPOINTS.items()
     ]
     assert "hf:llama · its defaults" in options
+
+
+# --- Compare: any sources side by side -----------------------------------------------------------
+
+
+@pytest.fixture
+def compare_page() -> AppTest:
+    return open_page("pages/compare.py")
+
+
+def add(app: AppTest, kind: str, key: str, name: str) -> AppTest:
+    app.radio(key="compare_add_kind").set_value(kind).run()
+    app.selectbox(key=key).set_value(name).run()
+    return app.button(key="compare_add").click().run()
+
+
+def test_compare_mixes_timm_hf_and_the_builders_stack(compare_page):
+    """A review puts its block next to resnet50 and convnext_tiny, and an LLM beside them."""
+    compare_page.multiselect(key="compare_models").set_value(["resnet50"]).run()
+    add(compare_page, "timm", "compare_add_timm", "timm:resnet18")
+    add(compare_page, "hf", "compare_add_hf", "GPT-2")
+    compare_page.toggle(key="compare_builder").set_value(True).run()
+    assert not compare_page.exception and not compare_page.warning
+    table = compare_page.dataframe[0].value.set_index("model")
+    assert list(table.index) == ["resnet50", "timm:resnet18", "GPT-2", "Builder stack"]
+    assert table.loc["timm:resnet18", "GMACs"] == sources.resolve("timm:resnet18").count().macs / 1e9
+    assert table.loc["GPT-2", "params (M)"] == 124_439_808 / 1e6
+    assert table.loc["GPT-2", "input"] == "128"
+    link = url(compare_page)
+    assert link["models"] == "resnet50,timm:resnet18,GPT-2" and link["builder"] == "1"
+    again = open_with("pages/compare.py", **link)
+    assert list(again.dataframe[0].value["model"]) == list(table.index) and not again.warning
+
+
+def test_compare_takes_an_uploaded_config_through_its_link():
+    app = open_with("pages/compare.py", models="resnet18,config.json", config=encode_config(TINY_LLAMA))
+    table = app.dataframe[0].value.set_index("model")
+    assert table.loc["config.json", "params (M)"] == tiny_llama_params() / 1e6
+    assert url(app)["config"] == encode_config(TINY_LLAMA)
+
+
+def test_compare_sweeps_timm_models_but_not_text_models():
+    app = open_with("pages/compare.py", models="timm:resnet18,GPT-2", tab="MACs vs resolution")
+    assert not app.exception
+    assert "Not swept: GPT-2" in " ".join(caption.value for caption in app.caption)
+
+
+@pytest.mark.parametrize(
+    "models, needle",
+    [
+        pytest.param("resnet50,timm:resnet1800", "timm:resnet18", id="misspelt-timm"),
+        pytest.param("resnet50,config.json", "config=", id="config-without-contents"),
+    ],
+)
+def test_compare_bad_link_names_the_closest_and_keeps_the_defaults(models, needle):
+    app = open_with("pages/compare.py", models=models)
+    assert needle in warnings(app)
+    assert "resnet50" in set(app.dataframe[0].value["model"])  # the default models are compared

@@ -137,7 +137,7 @@ def _config_choice() -> tuple[str, str | None, str]:
     entry = st.session_state.get(CONFIG_KEY)
     if entry is None:
         return CONFIG_TEXT, None, CONFIG_TEXT
-    return CONFIG_TEXT, canonical_json(entry["config"]), f"{entry['name']} ({entry['config']['model_type']})"
+    return CONFIG_TEXT, config_payload(), f"{entry['name']} ({entry['config']['model_type']})"
 
 
 # ---------------------------------------------------------------------------
@@ -328,19 +328,41 @@ def _apply_config(config: dict) -> None:
     st.session_state[CONFIG_KEY] = {"name": CONFIG_TEXT, "config": config}
 
 
+def config_param() -> links.Param:
+    """The link parameter ``config``: the uploaded config.json's contents, compressed as calc.share
+    does a stack, checked as an upload is (calc.hf_config) when read back."""
+    return links.Param(
+        "config",
+        CONFIG_KEY,
+        decode_config,
+        lambda entry: encode_config(entry["config"]),
+        apply=_apply_config,
+        max_chars=MAX_LINK_CHARS,
+    )
+
+
+def config_payload() -> str | None:
+    """The session's uploaded config.json as canonical JSON (the count cache's key), if any."""
+    entry = st.session_state.get(CONFIG_KEY)
+    return None if entry is None else canonical_json(entry["config"])
+
+
+def resized(text: str) -> bool:
+    """Whether a source's input is an image a resolution sets (a resolution sweep applies)."""
+    if text in (CONFIG_TEXT, BUILDER_TEXT):
+        return False
+    try:
+        return resolve_name(text).takes is Takes.IMAGE
+    except SpecError:
+        return False
+
+
 def link_params(prefix: str, zoo_key: str, seq_key: str | None = None) -> list[links.Param]:
     """The picker's link parameters: ``model`` (its text; a bad one is named with the closest
     names), ``config`` and ``stack`` (an uploaded config's and the Builder stack's contents,
     compressed as calc.share does), ``seq``. Put them before the page's ``res``."""
     return [  # the contents first: model=config.json is refused without a config that could be read
-        links.Param(
-            "config",
-            CONFIG_KEY,
-            decode_config,
-            lambda entry: encode_config(entry["config"]),
-            apply=_apply_config,
-            max_chars=MAX_LINK_CHARS,
-        ),
+        config_param(),
         links.Param(
             "stack",
             stack_state.STACK,
@@ -393,10 +415,13 @@ def input_facts(picked: Picked) -> list[str]:
 __all__ = [
     "Inputs",
     "Picked",
+    "config_param",
+    "config_payload",
     "input_facts",
     "input_widgets",
     "link_params",
     "link_values",
     "pick",
+    "resized",
     "shown_label",
 ]
