@@ -1,6 +1,6 @@
-"""AppTest of the Latency page on any source: a timm model's theory and its measurement on this
-CPU, a Hugging Face model's theory with a plain word that it is not measured here, and links
-that keep the source."""
+"""AppTest of the Latency page and the Separable what-if on any source: a timm model's theory,
+its measurement on this CPU and its what-if; a Hugging Face model's theory with a plain word that
+it is not measured (nor rewritten) here; and links that keep the source."""
 
 from __future__ import annotations
 
@@ -54,3 +54,35 @@ def test_an_old_latency_link_with_source_builder_stack_still_opens_the_stack():
     app = open_with("pages/latency.py", source="Builder stack")
     assert app.radio(key="latency_kind").value == "builder" and not app.warning
     assert "source" not in url(app) and url(app)["model"] == "Builder stack"
+
+
+# --- Separable: the what-if on any source ------------------------------------------------------
+
+
+def what_if_tab(query: dict[str, str] | None = None) -> AppTest:
+    return open_with("pages/separable.py", tab="What-if on a model", **(query or {}))
+
+
+def test_the_what_if_takes_a_timm_model():
+    from calc.torch_separable import what_if_source
+
+    app = what_if_tab()
+    app.radio(key="sep_kind").set_value("timm").run()
+    app.selectbox(key="sep_timm").set_value("timm:resnet18").run()
+    assert not app.exception and not app.error
+    expected = what_if_source(sources.resolve("timm:resnet18"))
+    assert metrics(app)["MACs saved"] == f"{expected.savings:.1%}"
+    assert expected.changes and url(app)["model"] == "timm:resnet18"
+
+
+def test_the_what_if_link_keeps_a_timm_model():
+    app = what_if_tab({"model": "timm:resnet18"})
+    assert not app.warning and app.radio(key="sep_kind").value == "timm"
+    assert "MACs saved" in metrics(app)
+
+
+def test_the_what_if_on_a_hugging_face_model_says_why_not():
+    app = what_if_tab({"model": "GPT-2"})
+    assert not app.exception
+    assert "not yet built" in " ".join(read_text(error.value) for error in app.error)
+    assert "Standard MACs" in metrics(app)  # the layer's comparison above stays

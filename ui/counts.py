@@ -87,8 +87,9 @@ def read_zoo() -> tuple[str, ...]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def what_if_model(name: str):
-    """calc.torch_separable.what_if_model: the zoo model against its separable twin (builds it in torch)."""
-    from calc.torch_separable import what_if_model as what_if
+def what_if_source(text: str, payload: str | None = None):
+    """calc.torch_separable.what_if_source at the native input: any source (ui.source_text) against
+    its separable twin (builds the model in torch; a stack is counted through its layers)."""
+    from calc.torch_separable import what_if_source as what_if
 
-    return what_if(name)
+    return what_if(source_of(text, payload))

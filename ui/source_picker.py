@@ -376,17 +376,30 @@ def link_params(prefix: str, zoo_key: str, seq_key: str | None = None) -> list[l
     ]
 
 
-def link_values(picked: Picked | None, inputs: Inputs | None = None) -> dict[str, Any]:
+def chosen_text(prefix: str, zoo_key: str, kinds: Sequence[str] = PICKER_KINDS) -> str | None:
+    """The text the picker of ``prefix`` holds, read from the session without drawing it: for a
+    link written before the picker is drawn further down the page."""
+    kind = st.session_state.get(f"{prefix}_kind")
+    kind = kind if kind in kinds else kinds[0]
+    if kind == CONFIG:
+        return CONFIG_TEXT if CONFIG_KEY in st.session_state else None
+    if kind == BUILDER:
+        return BUILDER_TEXT
+    return st.session_state.get({TORCHVISION: zoo_key}.get(kind, f"{prefix}_{kind}"), DEFAULT_NAMES.get(kind))
+
+
+def link_values(picked: Picked | str | None, inputs: Inputs | None = None) -> dict[str, Any]:
     """What the picker writes into the link now: the text, only the contents it needs, and no
     ``res`` for a source that takes no resolution."""
     if picked is None:
         return {"model": None, "config": None, "stack": None, "seq": None}
+    text = picked if isinstance(picked, str) else picked.text
     resized = inputs is not None and inputs.resolution is not None
     return {
         **({} if resized else {"res": None}),
-        "model": picked.text,
-        "config": st.session_state.get(CONFIG_KEY) if picked.text == CONFIG_TEXT else None,
-        "stack": st.session_state.get(stack_state.STACK) if picked.text == BUILDER_TEXT else None,
+        "model": text,
+        "config": st.session_state.get(CONFIG_KEY) if text == CONFIG_TEXT else None,
+        "stack": st.session_state.get(stack_state.STACK) if text == BUILDER_TEXT else None,
         "seq": inputs.seq_len if inputs is not None else None,
     }
 
@@ -415,6 +428,7 @@ def input_facts(picked: Picked) -> list[str]:
 __all__ = [
     "Inputs",
     "Picked",
+    "chosen_text",
     "config_param",
     "config_payload",
     "input_facts",
