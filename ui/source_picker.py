@@ -262,7 +262,7 @@ def _image_facts(picked: Picked) -> tuple[bool, bool, str]:
             f"Native: {native} (its pretrained config's input size)"
             + ("; its config says the size is fixed" if fixed else ""),
         )
-    return False, True, "A Builder stack has the input it was written for; change it on the Builder page"
+    return False, True, "This source has the input it was written for"
 
 
 def input_widgets(prefix: str, picked: Picked, resolution_key: str, seq_key: str | None = None) -> Inputs:
@@ -284,6 +284,8 @@ def input_widgets(prefix: str, picked: Picked, resolution_key: str, seq_key: str
             "positions); a vision model takes images of its config's size",
         )
         return Inputs(None, int(seq_len))
+    if picked.kind == BUILDER:  # the stack's own input, said under the picker: no box to change it here
+        return Inputs(None, None)
     image, fixed, help_text = _image_facts(picked)
     native = source.default_input[-1]
     if changed or fixed or resolution_key not in st.session_state:
