@@ -12,7 +12,7 @@ from calc.sources import DEFAULT_SEQ_LEN
 from calc.spec import stack_to_json
 from charts import compare as compare_charts
 from charts.tables import csv_bytes
-from ui import figures, links, shell, stack_state, tables
+from ui import config_upload, figures, links, shell, stack_state, tables
 from ui import source_picker as picker
 from ui.counts import count_source, read_zoo, zoo_names
 from ui.source_text import BUILDER as BUILDER_KIND
@@ -38,7 +38,7 @@ def read_models(text: str) -> list[str]:
     names = list(dict.fromkeys(part for part in text.split(",") if part))
     for name in names:
         if name == CONFIG_TEXT:
-            if picker.CONFIG_KEY not in st.session_state:
+            if config_upload.CONFIG_KEY not in st.session_state:
                 raise ValueError(
                     "names config.json, whose contents (config=) this link lacks or could not give"
                 )
@@ -57,7 +57,7 @@ def add_source(text: str) -> None:
 TABS = ["Accuracy vs cost", "MACs and params", "MACs vs resolution"]
 read_zoo()
 LINK = [
-    picker.config_param(),
+    config_upload.config_param(),
     links.Param("models", "compare_models", read_models, ",".join),
     links.choice("baseline", "compare_baseline", baseline_names),
     links.flag("builder", "compare_builder"),
@@ -112,7 +112,7 @@ with st.sidebar:
         chosen = [*chosen, BUILDER]
     baseline = st.selectbox("Baseline (1×)", chosen, key="compare_baseline") if chosen else None
     builder_stack = st.session_state.get(stack_state.STACK) if BUILDER in chosen else None
-    config = st.session_state.get(picker.CONFIG_KEY) if CONFIG_TEXT in chosen else None
+    config = st.session_state.get(config_upload.CONFIG_KEY) if CONFIG_TEXT in chosen else None
     links.share_box(links.publish(LINK, {"stack": builder_stack, "config": config}))
     if not chosen:
         st.info("Pick at least one model.")
@@ -133,7 +133,7 @@ for name in chosen:
             continue
         entries.append((name, own, None))
     else:
-        payload = picker.config_payload() if name == CONFIG_TEXT else None
+        payload = config_upload.config_payload() if name == CONFIG_TEXT else None
         try:
             source = source_of(name, payload)
             with st.spinner(f"Counting {name} at its native input on the meta device…"):

@@ -109,7 +109,7 @@ def test_an_uploaded_config_is_counted_and_travels_in_the_link(model_page):
     upload(model_page, "tiny.json", json.dumps(TINY_LLAMA).encode())
     assert not model_page.exception and not model_page.error
     assert metrics(model_page)["Parameters"] == si(tiny_llama_params())
-    assert model_page.title[0].value == "Model: tiny.json (llama)"
+    assert read_text(model_page.title[0].value) == "Model: tiny.json (llama)"  # the file name as plain text
     link = url(model_page)
     assert link["model"] == "config.json" and len(link["config"]) < 400
     again = open_with("pages/model.py", **link)
@@ -193,7 +193,7 @@ def test_the_builders_stack_is_a_source(model_page):
 def test_a_link_opens_each_kind_of_source(query, title, macs):
     app = open_with("pages/model.py", **query)
     assert not app.warning and not app.error, warnings(app)
-    assert app.title[0].value == f"Model: {title}"
+    assert read_text(app.title[0].value) == f"Model: {title}"
     assert metrics(app)["MACs"] == si(macs())
 
 

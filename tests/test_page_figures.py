@@ -370,7 +370,7 @@ def test_the_pages_link_their_number_inputs():
         for page in (ROOT / "pages").glob("*.py")
     }
     assert linked["model"] == ["model_batch"]  # its resolution and sequence length: ui.source_picker's
-    assert linked["latency"] == ["latency_batch", "latency_resolution"]
+    assert linked["latency"] == ["latency_batch"]  # its resolution: ui.source_picker's, as the model page's
     assert linked["separable"] == ["sep_in", "sep_kernel", "sep_out", "sep_padding", "sep_size", "sep_stride"]
 
 
