@@ -1,17 +1,22 @@
-"""Compare: zoo models and stack presets side by side, cost against accuracy."""
+"""Compare: any sources side by side (zoo models, stack presets, timm, Hugging Face, an uploaded
+config.json, the Builder's stack), cost against accuracy."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from calc import analyze_json_until_error, zoo
+from calc import analyze_json_until_error
 from calc.errors import SpecError
 from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
+from calc.sources import DEFAULT_SEQ_LEN
 from calc.spec import stack_to_json
 from charts import compare as compare_charts
 from charts.tables import csv_bytes
-from ui import figures, links, shell, stack_state, tables
-from ui.counts import count, read_zoo, zoo_names
+from ui import config_upload, figures, links, shell, stack_state, tables
+from ui import source_picker as picker
+from ui.counts import count_source, read_zoo, zoo_names
+from ui.source_text import BUILDER as BUILDER_KIND
+from ui.source_text import CONFIG_TEXT, PICKER_KINDS, resolve_name, source_of
 from ui.text import plain
 
 shell.require_navigation()
@@ -20,14 +25,40 @@ RESOLUTIONS = (128, 160, 192, 224, 256, 320, 384)
 BUILDER = "Builder stack"  # the row of the user's own stack, from the Layer Builder
 
 
+ADD_KINDS = tuple(kind for kind in PICKER_KINDS if kind != BUILDER_KIND)  # the Builder has its toggle
+
+
 def baseline_names() -> tuple[str, ...]:
-    return (*zoo_names(), BUILDER)
+    return (*zoo_names(), *st.session_state.get("compare_models", ()), BUILDER)
+
+
+def read_models(text: str) -> list[str]:
+    """A link's models: any source's names, comma separated; a name no kind knows is refused with
+    the closest names (an uploaded config.json travels in config=, read before)."""
+    names = list(dict.fromkeys(part for part in text.split(",") if part))
+    for name in names:
+        if name == CONFIG_TEXT:
+            if config_upload.CONFIG_KEY not in st.session_state:
+                raise ValueError(
+                    "names config.json, whose contents (config=) this link lacks or could not give"
+                )
+        else:
+            resolve_name(name, "models")
+    return names
+
+
+def add_source(text: str) -> None:
+    """The add button's callback: the picked source joins the comparison."""
+    chosen = st.session_state.setdefault("compare_models", [])
+    if text not in chosen:
+        st.session_state["compare_models"] = [*chosen, text]
 
 
 TABS = ["Accuracy vs cost", "MACs and params", "MACs vs resolution"]
 read_zoo()
 LINK = [
-    links.choices("models", "compare_models", zoo_names),
+    config_upload.config_param(),
+    links.Param("models", "compare_models", read_models, ",".join),
     links.choice("baseline", "compare_baseline", baseline_names),
     links.flag("builder", "compare_builder"),
     links.Param(
@@ -58,10 +89,20 @@ with st.sidebar:
     st.subheader("Models")
     chosen = st.multiselect(
         "Models and stacks",
-        zoo_names(),
+        list(dict.fromkeys([*zoo_names(), *st.session_state["compare_models"]])),
         key="compare_models",
-        help="Type to search; the stack presets are at the end",
+        help="Type to search; the stack presets are at the end. Add timm and Hugging Face models below",
     )
+    with st.expander("Add any model (timm, Hugging Face, config.json)", icon=":material/add:"):
+        added = picker.pick("compare_add", "compare_add_zoo", kinds=ADD_KINDS)
+        st.button(
+            "Add to the comparison",
+            key="compare_add",
+            disabled=added is None or added.text in chosen,
+            on_click=add_source,
+            args=(added.text if added else "",),
+            width="stretch",
+        )
     if st.toggle(
         "Add my Builder stack",
         key="compare_builder",
@@ -71,7 +112,8 @@ with st.sidebar:
         chosen = [*chosen, BUILDER]
     baseline = st.selectbox("Baseline (1×)", chosen, key="compare_baseline") if chosen else None
     builder_stack = st.session_state.get(stack_state.STACK) if BUILDER in chosen else None
-    links.share_box(links.publish(LINK, {"stack": builder_stack}))
+    config = st.session_state.get(config_upload.CONFIG_KEY) if CONFIG_TEXT in chosen else None
+    links.share_box(links.publish(LINK, {"stack": builder_stack, "config": config}))
     if not chosen:
         st.info("Pick at least one model.")
         st.stop()
@@ -91,15 +133,20 @@ for name in chosen:
             continue
         entries.append((name, own, None))
     else:
-        info = zoo.model_info(name)
-        with st.spinner(f"Counting {name} at {'×'.join(map(str, info.input_shape[1:]))} on the meta device…"):
-            entries.append((name, count(name), info.acc1))
+        payload = config_upload.config_payload() if name == CONFIG_TEXT else None
+        try:
+            source = source_of(name, payload)
+            with st.spinner(f"Counting {name} at its native input on the meta device…"):
+                entries.append((name, count_source(name, payload), source.metadata.get("acc1")))
+        except SpecError as error:
+            st.warning(plain(f"{name} is not compared: {error}."), icon=":material/warning:")
 if not entries:
     st.info("Pick at least one model.")
     st.stop()
 table, baseline = compare_charts.comparison_table(entries, baseline)
 st.caption(
-    "GMACs: multiply-accumulates at each model's native input (torchvision's “GFLOPS” are these). "
+    "GMACs: multiply-accumulates at each model's native input, a text model's on "
+    f"{DEFAULT_SEQ_LEN} tokens (torchvision's “GFLOPS” are these). "
     "GFLOPs = 2 × GMACs. Relative cost: MACs over the baseline's."
 )
 
@@ -161,24 +208,20 @@ with bars_tab:
         )
 with resolution_tab:
     if resolution_tab.open:
-        images = [
-            name
-            for name in table["model"]
-            if name != BUILDER and zoo.model_info(name).source == "torchvision"
-        ]
+        images = [name for name in table["model"] if picker.resized(name)]
         stacks = [name for name in table["model"] if name not in images]
         if stacks:
             st.caption(
                 "Not swept: "
                 + ", ".join(stacks)
-                + " (a stack has the input it was written for; change it on "
+                + " (a stack has the input it was written for, a text model its tokens; change a stack on "
                 "the Layer Builder page)."
             )
         points, refused = [], set()
         progress = st.progress(0.0, text="Counting each model at each resolution…")
         for step, (name, resolution) in enumerate([(n, r) for n in images for r in RESOLUTIONS]):
             try:
-                points.append((name, resolution, count(name, resolution)))
+                points.append((name, resolution, count_source(name, None, resolution)))
             except SpecError:
                 refused.add(name)
             progress.progress((step + 1) / max(len(images) * len(RESOLUTIONS), 1))

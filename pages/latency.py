@@ -8,23 +8,22 @@ import contextlib
 import streamlit as st
 
 from calc import hardware as hw
-from calc import roofline, zoo
+from calc import roofline
 from calc.errors import SpecError
 from calc.machine_load import disturbance_text
-from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
-from calc.spec import stack_to_json
 from calc.units import duration, exact, si, si_bytes
 from charts import latency as charts
 from charts.tables import csv_bytes
 from ui import figures, links, shell, stack_state, tables
 from ui import latency_runs as runs
-from ui.counts import count, read_zoo, zoo_names
+from ui import source_picker as picker
+from ui.counts import count_source, read_zoo
 from ui.devices import CUSTOM, MAX_BANDWIDTH, MAX_PEAK, add_custom_device, devices, read_device, write_device
 from ui.text import plain
 
 shell.require_navigation()
 
-SOURCES = ("Zoo model", "Builder stack")
+OLD_SOURCES = {"Zoo model": "torchvision", "Builder stack": "builder"}  # source= of links before the picker
 DEFAULT_HARDWARE = "NVIDIA RTX 3090"
 BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128)
 TABS = ["Measure here", "Per layer", "Roofline", "Batch sweep", "Hardware"]
@@ -41,14 +40,16 @@ def cuda_devices() -> list[str]:
     return [f"cuda:{device.index}" for device in machine().cuda]
 
 
-def reset_resolution() -> None:
-    st.session_state["latency_resolution"] = zoo.model_info(st.session_state["latency_model"]).input_shape[-1]
+def read_old_source(text: str) -> str:
+    if text not in OLD_SOURCES:
+        raise ValueError("is not one of the choices here")
+    return OLD_SOURCES[text]
 
 
 read_zoo()
 LINK = [
-    links.choice("source", "latency_source", lambda: SOURCES),
-    links.choice("model", "latency_model", zoo_names),
+    links.Param("source", "latency_kind", read_old_source),
+    *picker.link_params("latency", "latency_model"),
     links.integer("res", "latency_resolution", links.RESOLUTION),
     links.integer("batch", "latency_batch", links.BATCH),
     links.choice("dtype", "latency_dtype", lambda: hw.COMPUTE_DTYPES),
@@ -62,63 +63,32 @@ LINK = [
     links.choice("hw", "latency_hardware", lambda: list(devices())),
     links.choices("batches", "latency_batches", lambda: BATCH_CHOICES, int),
     links.choice("tab", "latency_tab", lambda: TABS),
-    links.Param(
-        "stack",
-        stack_state.STACK,
-        decode_stack,
-        encode_stack,
-        apply=lambda stack: stack_state.replace_stack(stack_to_json(stack)),
-        max_chars=MAX_LINK_CHARS,
-    ),
 ]
 links.restore("latency", LINK)
 
 # ---------------------------------------------------------------- sidebar
 st.session_state.setdefault("latency_model", "resnet50")
-st.session_state.setdefault(
-    "latency_resolution", zoo.model_info(st.session_state["latency_model"]).input_shape[-1]
-)
 st.session_state.setdefault("latency_hardware", DEFAULT_HARDWARE)
 st.session_state.setdefault("latency_batches", [1, 2, 4, 8, 16])
 with st.sidebar:
     st.subheader("What to time")
-    source = st.radio("Source", SOURCES, key="latency_source", horizontal=True, label_visibility="collapsed")
-    if source == "Zoo model":
-        name = st.selectbox(
-            "Model",
-            zoo_names(),
-            key="latency_model",
-            on_change=reset_resolution,
-            help="Any torchvision classifier, or a stack preset",
-        )
-        info = zoo.model_info(name)
-        image = info.takes_images
-        fixed = info.fixed_resolution
-        if fixed:  # built for one size: the input shows it (a link's other size gives way)
-            st.session_state["latency_resolution"] = info.input_shape[-1]
-        resolution = st.number_input(
-            "Resolution (pixels)",
-            **links.RESOLUTION.widget(),
-            key="latency_resolution",
-            disabled=not image or fixed,
-            help=f"Native: {info.input_shape[-1]}"
-            + (f"; {name} accepts {info.resolutions.describe()}" if info.resolutions else ""),
-        )
-        subject = runs.Subject(
-            name,
-            name,
-            None,
-            int(resolution) if image else None,
-            zoo.input_shape(name, int(resolution) if image else None),
-        )
-    else:
-        stack_state.ensure_stack()
+    picked = picker.pick("latency", "latency_model")
+    if picked is None:  # the picker says why (a config.json not uploaded yet, a broken one)
+        st.stop()
+    inputs = picker.input_widgets("latency", picked, "latency_resolution")
+    if picked.kind == "builder":
         builder_stack = st.session_state[stack_state.STACK]
-        st.caption(
-            f"The Layer Builder's stack: {len(builder_stack['layers'])} layers on input "
-            f"{'×'.join(map(str, builder_stack['input']))}. Edit it on the Builder page."
-        )
         subject = runs.Subject("Builder stack", None, builder_stack, None, tuple(builder_stack["input"]))
+    else:
+        subject = runs.Subject(
+            picker.shown_label(picked),
+            picked.text,
+            None,
+            inputs.resolution,
+            picked.source.input_shape(inputs.resolution, inputs.seq_len),
+            picked.payload,
+            inputs.seq_len,
+        )
     left, right = st.columns(2)
     batch = int(left.number_input("Batch N", **links.BATCH.widget(), key="latency_batch"))
     dtype = right.selectbox(
@@ -172,11 +142,7 @@ with st.sidebar:
     links.share_box(
         links.publish(
             LINK,
-            {
-                "device": custom,
-                "stack": builder_stack if source == "Builder stack" else None,
-                "model": name if source == "Zoo model" else None,
-            },
+            {"device": custom, "source": None, **picker.link_values(picked, inputs)},
         )
     )
 
@@ -188,17 +154,19 @@ links.report_problems("latency")
 def report_at(size: int):
     """The report of what is timed at batch ``size`` (zoo models counted once, then cached)."""
     if subject.name is not None:
-        return count(subject.name, subject.resolution, size, storage)
+        return count_source(subject.name, subject.payload, subject.resolution, subject.seq_len, size, storage)
     return subject.report(size, storage)
 
 
 try:
     report = report_at(batch)
 except SpecError as error:
-    where = (
-        "Set the resolution back to the native one" if subject.name else "Fix the stack on the Builder page"
-    )
-    st.error(f"{error}. {where}.", icon=":material/error:")
+    where = {
+        "resolution": "Set the resolution back to the native one",
+        "seq_len": "Set a shorter sequence length",
+    }.get(error.field, "Pick another model" if subject.name else "Fix the stack on the Builder page")
+    message = f"{error}. {where}."
+    st.error(plain(message) if picked.kind == "config" else message, icon=":material/error:")
     st.stop()
 st.caption(
     f"{subject.label}: input {'×'.join(map(str, report.input_shape))}, batch {batch}, {dtype}"
@@ -354,6 +322,11 @@ def measure_panel() -> None:
 
 
 with measure_tab:
+    if picked.source.kind == "hf" and measure_tab.open:  # counted so far, not always built to run here
+        try:
+            subject.module()
+        except SpecError as error:
+            st.info(plain(f"Theory only for this model: {error}."), icon=":material/info:")
     measure_panel()
 
 with layers_tab:

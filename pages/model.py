@@ -1,34 +1,28 @@
-"""Model: pick a zoo model and see where its computation goes, module by module."""
+"""Model: pick any source (a zoo model, timm, Hugging Face, a config.json, the Builder's stack)
+and see where its computation goes, module by module."""
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
-from calc import zoo
 from calc.errors import SpecError
 from calc.units import exact, op_counts, si, si_bytes
 from charts import model as model_charts
 from charts.tables import csv_bytes, module_table, module_totals
 from ui import figures, links, shell, tables
-from ui.counts import count, read_zoo, zoo_names
+from ui import source_picker as picker
+from ui.counts import count_source, read_zoo
 from ui.graph_tab import show_model
+from ui.text import plain
 
 shell.require_navigation()
 
-
-def label(name: str) -> str:
-    info = zoo.model_info(name)
-    return f"{info.family} · {name}" if info.source == "torchvision" else name
-
-
-def reset_resolution() -> None:
-    st.session_state["model_resolution"] = zoo.model_info(st.session_state["model_name"]).input_shape[-1]
-
-
-names = read_zoo()
+read_zoo()
 TABS = ["Per-layer table", "Hierarchy", "Heaviest layers", "By kind", "Graph"]
 LINK = [
-    links.choice("model", "model_name", zoo_names),
+    *picker.link_params("model", "model_name"),
     links.integer("res", "model_resolution", links.RESOLUTION),
     links.integer("batch", "model_batch", links.BATCH),
     links.text("filter", "model_filter", 100),
@@ -36,64 +30,51 @@ LINK = [
 ]
 links.restore("model", LINK)
 st.session_state.setdefault("model_name", "resnet50")
-st.session_state.setdefault(
-    "model_resolution", zoo.model_info(st.session_state["model_name"]).input_shape[-1]
-)
 with st.sidebar:
     st.subheader("Model")
-    name = st.selectbox(
-        "Model",
-        sorted(names, key=label),
-        key="model_name",
-        format_func=label,
-        on_change=reset_resolution,
-        help="Type to search; grouped by family",
-    )
-    info = zoo.model_info(name)
-    image = info.takes_images
-    fixed = info.fixed_resolution
-    if fixed:  # built for one size: the input shows it (a link's other size gives way)
-        st.session_state["model_resolution"] = info.input_shape[-1]
-    resolution = st.number_input(
-        "Resolution (pixels)",
-        **links.RESOLUTION.widget(),
-        key="model_resolution",
-        disabled=not image or fixed,
-        help=f"Native: {info.input_shape[-1]} (the default weights' crop size)"
-        + (f"; {name} accepts {info.resolutions.describe()}" if info.resolutions else ""),
-    )
+    picked = picker.pick("model", "model_name")
+    inputs = picker.input_widgets("model", picked, "model_resolution") if picked else None
     batch = st.number_input("Batch N", **links.BATCH.widget(), key="model_batch")
-    links.share_box(links.publish(LINK))
+    links.share_box(links.publish(LINK, picker.link_values(picked, inputs)))
 
-st.title(f"Model: {name}")
+st.title(f"Model: {picker.shown_label(picked)}")
 links.report_problems("model")
+if picked is None:
+    st.info("Pick a model in the sidebar: its source kind, then its name.", icon=":material/info:")
+    st.stop()
+name = picked.label
 try:
-    size = f"{int(resolution)}×{int(resolution)}" if image else "×".join(map(str, info.input_shape))
-    with st.spinner(f"Counting {name} at {size}, batch {int(batch)}, on the meta device…"):
-        report = count(name, int(resolution) if image else None, int(batch))
+    with st.spinner(
+        f"Counting {name} at {inputs.describe(picked.source)}, batch {int(batch)}, on the meta device…"
+    ):
+        report = count_source(picked.text, picked.payload, inputs.resolution, inputs.seq_len, int(batch))
 except SpecError as error:
-    st.error(
-        f"{error}. Set the resolution back to {info.input_shape[-1]} in the sidebar.", icon=":material/error:"
-    )
+    fix = {
+        "seq_len": "Set a shorter sequence length in the sidebar.",
+        "resolution": f"Set the resolution back to {picked.source.default_input[-1]} in the sidebar.",
+    }.get(error.field, f"{name} cannot be counted; pick another model in the sidebar.")
+    message = f"{error}. {fix}"
+    st.error(plain(message) if picked.kind == "config" else message, icon=":material/error:")
     st.stop()
 
+info = picked.source.metadata
 facts = [
-    f"input {'×'.join(map(str, report.input_shape))}",
+    f"input {'×'.join(map(str, report.input_shape))}" + (" token ids" if inputs.seq_len else ""),
     f"batch {report.batch}",
     f"{len(report.rows)} modules with work",
 ]
-if info.acc1 is not None:
+if info.get("acc1") is not None:
     facts += [
-        f"ImageNet acc@1 {info.acc1:.2f} %, acc@5 {info.acc5:.2f} %",
-        f"weights file {info.file_size_mb:.1f} MB",
-        f"torchvision lists {info.gmacs:.3f} “GFLOPS”, which are GMACs",
+        f"ImageNet acc@1 {info['acc1']:.2f} %, acc@5 {info['acc5']:.2f} %",
+        f"weights file {info['file_size_mb']:.1f} MB",
+        f"torchvision lists {info['gmacs']:.3f} “GFLOPS”, which are GMACs",
     ]
-st.caption(" · ".join(facts))
+st.caption(" · ".join(facts + picker.input_facts(picked)))
 
 columns = st.columns(5)
 columns[0].metric("MACs", si(report.macs), border=True, help=f"{exact(report.macs)} multiply-accumulates")
 columns[1].metric("FLOPs", si(report.flops), border=True, help=f"2 × MACs = {exact(report.flops)}")
-columns[2].metric("Parameters", si(report.params), border=True, help=f"{exact(report.params)}")
+columns[2].metric("Parameters", si(report.params), border=True, help=f"{exact(report.params)} in all")
 columns[3].metric(
     "Memory traffic",
     si_bytes(report.memory_bytes),
@@ -107,6 +88,13 @@ columns[4].metric(
     help=", ".join(f"{k} {exact(v)}" for k, v in report.other_ops_by_label().items()),
 )
 
+if report.active_params is not None:  # a mixture of experts: each token runs through top-k experts only
+    st.info(
+        f"Mixture of experts: each token runs through {si(report.active_params)} of its {si(report.params)} "
+        f"params ({exact(report.active_params)} active of {exact(report.params)} in all: the shared layers "
+        "and its top-k experts). The MACs count each token's top-k experts, whichever the router picks.",
+        icon=":material/hub:",
+    )
 if report.unsupported:
     st.warning(
         f"Ops without a formula, not counted: {op_counts(report.unsupported)}", icon=":material/warning:"
@@ -165,7 +153,7 @@ with table_tab:
     st.download_button(
         "Download per-layer CSV",
         csv_bytes(table, about, totals),
-        file_name=f"macscope-{name}.csv",
+        file_name=f"macscope-{re.sub(r'[^A-Za-z0-9._-]+', '_', picked.text)}.csv",
         mime="text/csv",
         key="model_csv",
     )
@@ -182,4 +170,4 @@ with kind_tab:
         figures.show(model_charts.macs_by_kind_of_work(report), key="model_kinds")
 with graph_tab:
     if graph_tab.open:
-        show_model(name, int(resolution) if image else None, int(batch))
+        show_model(picked.text, picked.payload, inputs.resolution, inputs.seq_len, int(batch), name)

@@ -8,21 +8,22 @@ import streamlit as st
 from calc.errors import SpecError
 from calc.machine_load import disturbance_text
 from calc.registry import MAX_DIM
-from calc.separable import compare, savings_grid, timed_stacks, what_if_stack
-from calc.spec import parse_stack
+from calc.separable import compare, savings_grid, timed_stacks
 from calc.units import exact, si
 from charts import latency as latency_charts
 from charts import separable as charts
 from charts.tables import csv_bytes
-from ui import figures, links, shell, stack_state, tables
+from ui import figures, links, shell, tables
 from ui import latency_runs as runs
-from ui.counts import what_if_model, zoo_names
+from ui import source_picker as picker
+from ui.counts import what_if_source, zoo_names
+from ui.text import plain
 
 shell.require_navigation()
 
 HEATMAP_OUT_CHANNELS = (16, 32, 64, 128, 256, 512, 1024)
 HEATMAP_KERNELS = (1, 3, 5, 7, 9)
-SOURCES = ("Zoo model", "Builder stack")
+OLD_SOURCES = {"Zoo model": "torchvision", "Builder stack": "builder"}  # source= of links before the picker
 TABS = [
     "Parts",
     "Savings heatmap",
@@ -38,6 +39,12 @@ def torchvision_names() -> tuple[str, ...]:
     return zoo_names("torchvision")
 
 
+def read_old_source(text: str) -> str:
+    if text not in OLD_SOURCES:
+        raise ValueError("is not one of the choices here")
+    return OLD_SOURCES[text]
+
+
 LINK = [
     links.integer("in", "sep_in", CHANNELS),
     links.integer("out", "sep_out", CHANNELS),
@@ -45,8 +52,8 @@ LINK = [
     links.integer("size", "sep_size", SIZE),
     links.integer("stride", "sep_stride", STRIDE),
     links.integer("padding", "sep_padding", PADDING),
-    links.choice("source", "sep_source", lambda: SOURCES),
-    links.choice("model", "sep_model", torchvision_names),
+    links.Param("source", "sep_kind", read_old_source),
+    *picker.link_params("sep", "sep_model"),
     links.choice("tab", "sep_tab", lambda: TABS),
 ]
 links.restore("separable", LINK)
@@ -63,7 +70,11 @@ with st.sidebar:
     size = right.number_input("H = W", **SIZE.widget(), key="sep_size", help="input height and width")
     stride = left.number_input("stride", **STRIDE.widget(), key="sep_stride")
     padding = right.number_input("padding", **PADDING.widget(), key="sep_padding", help="k // 2 keeps H×W")
-    links.share_box(links.publish(LINK))
+    links.share_box(
+        links.publish(
+            LINK, {"source": None, "seq": None, **picker.link_values(picker.chosen_text("sep", "sep_model"))}
+        )
+    )
 
 st.title("Depthwise-separable convolutions")
 links.report_problems("separable")
@@ -224,23 +235,19 @@ with measure_tab:
     measure_panel()
 
 with whatif_tab:
-    source = st.radio(
-        "Replace every standard k×k conv (k > 1, groups 1) of", SOURCES, key="sep_source", horizontal=True
-    )
-    if source == "Zoo model":
-        name = st.selectbox("Model", torchvision_names(), key="sep_model")
+    st.markdown("Replace every standard k×k conv (k > 1, groups 1) of:")
+    picked = picker.pick("sep", "sep_model", torchvision_names)
+    if picked is None:
+        st.stop()
+    name = picker.shown_label(picked)
     # The what-if builds the model in torch: only while its tab is open (the tabs rerun on a change).
     if whatif_tab.open:
         try:
-            if source == "Zoo model":
-                with st.spinner(f"Counting {name} and its separable twin…"):
-                    what_if = what_if_model(name)
-            else:
-                stack_state.ensure_stack()
-                name = "the Builder's stack"
-                what_if = what_if_stack(parse_stack(st.session_state[stack_state.STACK]))
+            with st.spinner(f"Counting {name} and its separable twin…"):
+                what_if = what_if_source(picked.text, picked.payload)
         except SpecError as error:
-            st.error(f"{error}. Fix it on the Builder page.", icon=":material/error:")
+            fix = "Fix it on the Builder page" if picked.kind == "builder" else "Pick another model"
+            st.error(plain(f"{error}. {fix}."), icon=":material/error:")
             st.stop()
         cells = st.columns(3)
         cells[0].metric(

@@ -89,7 +89,7 @@ def test_batch_and_resolution_feed_the_count(latency):
 
 
 def test_builder_stack_is_a_source(latency):
-    latency.radio(key="latency_source").set_value("Builder stack").run()
+    latency.radio(key="latency_kind").set_value("builder").run()
     assert not latency.exception
     report = calc.analyze(calc.parse_stack(preset("Small CNN (CIFAR-10)").stack))
     assert shown(latency) == theory(report, "NVIDIA RTX 3090", "fp32")
@@ -103,7 +103,7 @@ def test_a_broken_builder_stack_says_where_to_fix_it(latency):
     ]  # 32x32 input
     latency.session_state["stack"] = stack
     latency.session_state["layer_uids"] = [1, 2]
-    latency.radio(key="latency_source").set_value("Builder stack").run()
+    latency.radio(key="latency_kind").set_value("builder").run()
     assert not latency.exception
     assert any("layer 1" in error.value and "Builder" in error.value for error in latency.error)
 

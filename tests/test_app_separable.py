@@ -107,7 +107,7 @@ def test_what_if_on_a_zoo_model_and_on_the_builder_stack(separable):
     assert len(table) == len(expected.changes) and table["MACs after"].sum() == sum(
         change.macs_after for change in expected.changes
     )
-    separable.radio(key="sep_source").set_value("Builder stack").run()
+    separable.radio(key="sep_kind").set_value("builder").run()
     assert not separable.exception
     stack_what_if = what_if_stack(calc.parse_stack(preset("Small CNN (CIFAR-10)").stack))
     whole = [metric.value for metric in separable.metric if metric.label == "MACs"]

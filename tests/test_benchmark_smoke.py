@@ -132,3 +132,16 @@ def test_browser_benchmark_quick(capsys):
     ):
         assert needle in printed, needle
     assert "failed" not in printed, printed
+
+
+def test_source_switch_benchmark_table():
+    from benchmarks import bench_source_switch as bench
+
+    first, new, before, back = bench.STEPS
+    results = [(first, 9.0, ""), (new, 1.5, ""), (before, 1.5, ""), (back, None, "TimeoutError: x")]
+    assert not bench.passed(results)
+    assert bench.passed([(first, 9.0, ""), (new, 2.0, ""), (before, 0.5, ""), (back, 1.0, "")])
+    lines = bench.format_table(results).splitlines()
+    assert (
+        "(reported)" in lines[2] and "PASS" in lines[3] and "FAIL" in lines[4] and "TimeoutError" in lines[5]
+    )

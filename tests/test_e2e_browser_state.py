@@ -66,8 +66,9 @@ def test_latency_batch_list_after_a_refused_resolution(tab: Tab):
     # The maxvit_t at 240 is now held at its one size; alexnet refuses inputs under 63 px,
     # which stops the page's run the same way.
     model.fill("alexnet")  # the list is long: type to find it
-    tab.page.get_by_role("option", name="alexnet", exact=True).click()
-    expect(model).to_have_value("alexnet")
+    # the shared source picker labels a zoo model with its family, as the Model page does
+    tab.page.get_by_role("option", name="alexnet · alexnet", exact=True).click()
+    expect(model).to_have_value("alexnet · alexnet")
     settle(tab, tab.page.get_by_test_id("stMain"), latency.heading)
     open_tab(tab, "Batch sweep", latency.heading)
     resolution = sidebar.locator(".st-key-latency_resolution")

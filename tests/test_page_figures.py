@@ -369,9 +369,24 @@ def test_the_pages_link_their_number_inputs():
         )
         for page in (ROOT / "pages").glob("*.py")
     }
-    assert linked["model"] == ["model_batch", "model_resolution"]
-    assert linked["latency"] == ["latency_batch", "latency_resolution"]
+    assert linked["model"] == ["model_batch"]  # its resolution and sequence length: ui.source_picker's
+    assert linked["latency"] == ["latency_batch"]  # its resolution: ui.source_picker's, as the model page's
     assert linked["separable"] == ["sep_in", "sep_kernel", "sep_out", "sep_padding", "sep_size", "sep_stride"]
+
+
+def test_the_source_pickers_inputs_take_the_bounds_of_their_links():
+    """ui.source_picker draws the resolution and sequence-length boxes of the pages that pick a source
+    (keys given by the page): each with the bounds its link parameter reads."""
+    tree = ast.parse((ROOT / "ui" / "source_picker.py").read_text(encoding="utf-8"))
+    calls = [
+        call
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and ast.unparse(call.func) == "st.number_input"
+    ]
+    bounds = [
+        ast.unparse(keyword.value) for call in calls for keyword in call.keywords if keyword.arg is None
+    ]
+    assert sorted(bounds) == ["SEQ_LEN.widget()", "links.RESOLUTION.widget()"]
 
 
 # --- FLOPs = 2 × MACs only in calc.units ------------------------------------------------------

@@ -1,5 +1,6 @@
 """Pages that only show counts import no torch once those counts are on disk: importing
-torch and torchvision is seconds of a page's first visit on a small machine.
+torch and torchvision is seconds of a page's first visit on a small machine. Nor timm nor
+transformers: a page's source picker imports them only once their kind is chosen.
 
 Each page runs alone in a fresh interpreter (AppTest), after the counts it shows were made
 once into this run's disk cache (tests/conftest.py); calc.torch_* modules are imported
@@ -46,7 +47,8 @@ OPEN_PAGE = """
     app = AppTest.from_file("app.py", default_timeout=120).run()
     app.switch_page({page!r}).run()
     assert not app.exception, app.exception
-    print(sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "torchvision")))
+    heavy = ("torch", "torchvision", "timm", "transformers")  # the default sources import none of them
+    print(sorted(name for name in sys.modules if name.split(".")[0] in heavy))
 """
 
 

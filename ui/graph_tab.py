@@ -17,9 +17,9 @@ from calc.errors import SpecError
 from calc.graph import Graph, chain, collapse, heaviest_path, max_depth
 from calc.graph_fold import fold_repeats
 from calc.source_graph import source_graph
-from calc.sources import resolve
 from calc.units import si
 from charts.graph import COLOUR_BY, graph_dot
+from ui.source_text import source_of
 
 # The depth first shown: the deepest whose graph has at most this many nodes (folded), so that a
 # first look is readable on a projector; the slider goes deeper.
@@ -31,9 +31,12 @@ DTYPE_OF_BYTES = {4: "fp32", 2: "fp16", 1: "int8"}  # the roofs of a graph's sto
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def model_graph(text: str, resolution: int | None, batch: int) -> Graph:
-    """The graph of a SOURCE (a zoo name, timm:NAME, hf:NAME), recorded in a counting pass on meta."""
-    return source_graph(resolve(text), resolution, None, batch)
+def model_graph(
+    text: str, payload: str | None, resolution: int | None, seq_len: int | None, batch: int
+) -> Graph:
+    """The graph of a picked source (ui.source_text: a zoo name, timm:NAME, hf:NAME, an uploaded
+    config or the Builder's stack by its JSON), recorded in a counting pass on meta."""
+    return source_graph(source_of(text, payload), resolution, seq_len, batch)
 
 
 def first_depth(graph: Graph) -> int:
@@ -154,15 +157,23 @@ def show(graph: Graph, key: str, title: str) -> None:
             st.html(svg_button(_file_name(title).removesuffix(".dot") + ".svg"), unsafe_allow_javascript=True)
 
 
-def show_model(text: str, resolution: int | None, batch: int, key: str = "model") -> None:
-    """The tab for a SOURCE: its graph recorded once (then cached), then ``show``."""
+def show_model(
+    text: str,
+    payload: str | None,
+    resolution: int | None,
+    seq_len: int | None,
+    batch: int,
+    label: str,
+    key: str = "model",
+) -> None:
+    """The tab for a picked source: its graph recorded once (then cached), then ``show``."""
     try:
-        with st.spinner(f"Recording the data flow of {text}…"):
-            graph = model_graph(text, resolution, batch)
+        with st.spinner(f"Recording the data flow of {label}…"):
+            graph = model_graph(text, payload, resolution, seq_len, batch)
     except SpecError as error:
         st.error(f"No graph: {error}", icon=":material/error:")
         return
-    show(graph, key, text)
+    show(graph, key, label)
 
 
 def show_stack(report: Report) -> None:

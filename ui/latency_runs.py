@@ -17,10 +17,11 @@ from typing import Any
 
 import streamlit as st
 
-from calc import analyze, parse_stack, roofline, zoo
+from calc import analyze, parse_stack, roofline
 from calc.analyze import Report
 from calc.errors import SpecError
 from ui.device_queue import QUEUE, ordinal
+from ui.source_text import source_of
 
 PROBES = "latency_probes"  # device -> Probe
 RESULTS = "latency_results"  # subject key -> MeasuredRun
@@ -42,33 +43,44 @@ DURATION_HELP = (
 
 @dataclass(frozen=True)
 class Subject:
-    """What is timed: a zoo model or the Builder's stack, at a resolution, batch and dtype."""
+    """What is timed: any source (ui.source_text: a zoo name, timm:NAME, a Hugging Face model, an
+    uploaded config.json) or the Builder's stack, at a resolution (or sequence length), batch and dtype."""
 
     label: str
-    name: str | None  # zoo name, or None for the Builder stack
+    name: str | None  # the source's text (a zoo name, "timm:…", "hf:…"), or None for the Builder stack
     stack: dict | None  # the Builder's stack JSON (storage dtype and batch applied)
     resolution: int | None
     input_shape: tuple[int, ...]
+    payload: str | None = None  # an uploaded config.json's JSON text, for name "config.json"
+    seq_len: int | None = None  # a text model's tokens
 
     def key(self, batch: int | None, dtype: str, device: str) -> str:
-        identity = (
-            self.name
-            or "builder:"
-            + hashlib.sha1(json.dumps(self.stack, sort_keys=True, default=str).encode()).hexdigest()[:12]
-        )
+        identity = self.name or "builder:" + _digest(self.stack)
+        if self.payload is not None:
+            identity += ":" + _digest(self.payload)
+        if self.seq_len is not None:
+            identity += f"|{self.seq_len} tokens"
         return f"{identity}|{self.resolution}|{batch}|{dtype}|{device}"
 
     def report(self, batch: int, storage_dtype: str) -> Report:
         if self.name is not None:
-            return zoo.count(self.name, self.resolution, batch, storage_dtype)
+            return source_of(self.name, self.payload).count(
+                self.resolution, self.seq_len, batch, storage_dtype
+            )
         return analyze(parse_stack(dict(self.stack, batch=batch, dtype=storage_dtype)))
 
     def module(self):
+        """The model on the meta device; a SpecError says so where a source cannot be built for
+        measurement yet (Hugging Face models)."""
         if self.name is not None:
-            return zoo.module(self.name, self.resolution)
+            return source_of(self.name, self.payload).module(self.resolution)
         from calc.torch_build import build_stack
 
         return build_stack(parse_stack(self.stack))
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

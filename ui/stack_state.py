@@ -243,15 +243,16 @@ def upload_key() -> str:
     return f"upload_json_{st.session_state.get(UPLOADS, 0)}"
 
 
-def _drop_upload(upload) -> None:
+def drop_upload(upload, counter: str = UPLOADS) -> None:
     """Free the uploaded bytes now instead of at the end of the session: Streamlit keeps
-    them per session until the browser removes the file, however big or refused."""
+    them per session until the browser removes the file, however big or refused. ``counter``
+    counts an uploader's uploads: its next key is a new one, so the widget lets go of the file."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     context = get_script_run_ctx()
     if context is not None:
         context.uploaded_file_mgr.remove_file(context.session_id, upload.file_id)
-    st.session_state[UPLOADS] = st.session_state.get(UPLOADS, 0) + 1
+    st.session_state[counter] = st.session_state.get(counter, 0) + 1
 
 
 def import_uploaded(key: str) -> None:
@@ -278,7 +279,7 @@ def import_uploaded(key: str) -> None:
             return
         import_json_text(text, upload.name)
     finally:
-        _drop_upload(upload)
+        drop_upload(upload)
 
 
 PRESET_NAMES = tuple(entry.name for entry in PRESETS)

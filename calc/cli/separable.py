@@ -8,7 +8,7 @@ import json
 from calc.cli.arguments import check_batch_and_resolution, read_source
 from calc.cost import Cost
 from calc.errors import SpecError
-from calc.separable import Comparison, WhatIf, compare, what_if_convs, what_if_stack
+from calc.separable import Comparison, WhatIf, compare, what_if_stack
 from calc.sources import stack_at
 from calc.units import exact
 
@@ -103,16 +103,12 @@ def _format_separable(c: Comparison) -> str:
 def _whatif(args: argparse.Namespace) -> int:
     check_batch_and_resolution(None, args.resolution)
     source = read_source(args.model, "MODEL")
-    if source.stack is not None:
+    if source.stack is not None:  # torch-free: a stack's own layers
         what_if = what_if_stack(stack_at(source.stack, args.resolution, None, None))
-    elif source.kind == "stack":  # a preset: its stack, at the resolution
-        from calc.torch_separable import what_if_model
+    else:
+        from calc.torch_separable import what_if_source
 
-        what_if = what_if_model(source.target, args.resolution)
-    else:  # any torch model: its count, and its convs' settings
-        from calc.torch_separable import conv_settings
-
-        what_if = what_if_convs(source.count(args.resolution), conv_settings(source.module(args.resolution)))
+        what_if = what_if_source(source, args.resolution)
     out = {
         "model": source.name,
         "input_shape": list(what_if.before.input_shape),
