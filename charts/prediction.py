@@ -166,10 +166,10 @@ def accuracy(rows: list[Row], summaries: list[Summary]) -> go.Figure:
 
 
 def signed_percent(error: float) -> str:
-    """+12 %, −8 %: a prediction's error as the page writes it ("—" when there is none)."""
+    """+12%, −8%: a prediction's error as the page writes it, with a true minus ("—" when there is none)."""
     if not math.isfinite(error):
         return "—"
-    return f"{error:+.0%}".replace("-", "−").replace("%", " %")
+    return f"{error:+.0%}".replace("-", "−")
 
 
 __all__ = [

@@ -164,6 +164,12 @@ def accuracy_rows(device: str, calibration: Calibration, names: tuple[str, ...])
     return [done[name] for name in names if isinstance(done.get(name), Row)]
 
 
+def unmeasured(device: str, calibration: Calibration, names: tuple[str, ...]) -> list[str]:
+    """The models of ``names`` neither measured nor refused yet in this session."""
+    done = st.session_state.get(ACCURACY, {}).get(accuracy_key(device, calibration), {})
+    return [name for name in names if name not in done]
+
+
 def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ...]) -> AccuracyRun:
     """Measure the models of ``names`` not yet measured, at batch 1 in the calibration's dtype, in
     this session's turn and within ACCURACY_SECONDS; each kept as it is measured."""
@@ -180,6 +186,7 @@ def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ..
 
     with QUEUE.turn(device, on_wait):
         bound = TimeBound.starting_now(ACCURACY_SECONDS, QUEUE.stop)
+        attempted = 0  # models timed (or tried) in this press
         for step, name in enumerate(todo):
             if bound.left() < ACCURACY_LEAST_LEFT_SECONDS:
                 break
@@ -189,6 +196,11 @@ def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ..
             try:
                 module = subject.module()
                 runs._checked_memory(module, subject, 1, dtype, device)
+            except SpecError as error:  # beyond the memory budget: not tried again in this session
+                skipped.append(f"{name}: {error.reason}")
+                done[name] = error.reason
+                continue
+            try:
                 model = torch_measure.prepare(module, device, dtype)
                 progress(step / len(todo), f"{name} ({step + 1} of {len(todo)}): timing forwards…")
                 timing = torch_measure.measure(
@@ -202,10 +214,14 @@ def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ..
                 )
             except Stopped:
                 raise
-            except SpecError as error:
+            except SpecError as error:  # too slow for what is left of the bound
+                if attempted:  # the next press, with a whole bound, tries it first
+                    break
                 skipped.append(f"{name}: {error.reason}")
-                done[name] = error.reason  # not tried again in this session
+                done[name] = error.reason  # too slow even for a whole bound: not tried again
                 continue
+            finally:
+                attempted += 1
             done[name] = Row(name, timing.median_s, predictions(report, calibration), timing.disturbed)
             measured.append(name)
     bar.empty()

@@ -167,7 +167,7 @@ def accuracy_panel(device: str, drawn: bool = True) -> None:
         st.info("Calibrate this machine first: the calibrated prediction needs it.", icon=":material/info:")
         return
     rows = prediction.accuracy_rows(device, calibration, names)
-    left = len(names) - len(rows)
+    left = len(prediction.unmeasured(device, calibration, names))
     st.button(
         f"Measure the held-out models ({left} left)" if rows else f"Measure the {len(names)} held-out models",
         key="latency_accuracy_run",
