@@ -160,8 +160,13 @@ def accuracy(rows: list[Row], summaries: list[Summary]) -> go.Figure:
     )
     figure.update_xaxes(**axis)
     figure.update_yaxes(**axis)
-    figure.update_layout(height=520, legend={"y": 1.0, "yanchor": "bottom", "font": {"size": 13}})
-    figure.update_layout(margin={"t": 90})
+    # traceorder: a fill to the next trace would otherwise reverse the legend; the right margin keeps
+    # the last tick label of the x axis, which plotly drops when it would overflow the plot
+    figure.update_layout(
+        height=520,
+        legend={"y": 1.0, "yanchor": "bottom", "font": {"size": 13}, "traceorder": "normal"},
+        margin={"t": 90, "r": 40},
+    )
     return figure
 
 

@@ -134,7 +134,7 @@ def prediction_panel(report: Report, measured_run, device: str, dtype: str, draw
     )
     st.caption(
         f"Predicted for {plain(prediction.describe(calibration))}, batch {report.batch}, {dtype}. "
-        "Error = predicted / measured − 1: −20 % predicts 20 % too fast."
+        "Error = predicted / measured − 1: −20% predicts 20% too fast."
     )
     table = charts.layer_prediction_table(predicted, compared.profile.seconds if compared else None)
     if drawn:
