@@ -195,7 +195,7 @@ def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ..
             subject = runs.Subject(name, name, None, None, zoo.input_shape(name, None))
             try:
                 module = subject.module()
-                runs._checked_memory(module, subject, 1, dtype, device)
+                runs.checked_memory(module, subject, 1, dtype, device)
             except SpecError as error:  # beyond the memory budget: not tried again in this session
                 skipped.append(f"{name}: {error.reason}")
                 done[name] = error.reason
