@@ -73,7 +73,12 @@ def layer_predictions(table: pd.DataFrame, count: int = 20) -> go.Figure:
         ": predicted against measured" if measured else " (by predicted time)"
     )
     layout(figure, title, "", "milliseconds per forward pass")
-    figure.update_layout(height=max(320, 80 + (34 if measured else 22) * len(top)))
+    # the legend under the title, left: on the right it ran into the chart's toolbar at 1024 px
+    figure.update_layout(
+        height=max(340, 110 + (34 if measured else 22) * len(top)),
+        legend={"x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
+        margin={"t": 85},
+    )
     return figure
 
 

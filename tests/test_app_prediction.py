@@ -20,7 +20,7 @@ from charts.prediction import signed_percent
 
 SMALL = "stack: Small CNN (CIFAR-10)"
 PEAK, BANDWIDTH, OP_S, CALL_S = 50e9, 10e9, 3e-6, 5e-6
-HEADINGS = ("FLOPs / peak", "Roofline", "Calibrated prediction")
+HEADINGS = ("FLOPs / peak", "Roofline", "Calibrated")
 
 
 def synthetic_calibration(fingerprint: model.Fingerprint) -> model.Calibration:

@@ -100,7 +100,7 @@ def prediction_panel(report: Report, measured_run, device: str, dtype: str, draw
     cells = st.columns(4)
     for cell, label, seconds, how in zip(
         cells,
-        ("FLOPs / peak", "Roofline", "Calibrated prediction"),  # calc.held_out.PREDICTORS, as headings
+        ("FLOPs / peak", "Roofline", "Calibrated"),  # calc.held_out.PREDICTORS, as headings
         (peak_s, roofline_s, calibrated_s),
         (
             f"FLOPs / the calibration's probed peak ({rates})",
@@ -120,12 +120,14 @@ def prediction_panel(report: Report, measured_run, device: str, dtype: str, draw
             delta_color="off",
             delta_arrow="off",
             border=True,
+            height="stretch",  # the four cards one height, with or without an error under the time
             help=how,
         )
     cells[3].metric(
         "Measured here",
         duration(measured_s) if measured_s else "not yet",
         border=True,
+        height="stretch",
         help="Median of the Measure tab's timed blocks"
         if measured_s
         else "Measure on the first tab to see each prediction's error"
