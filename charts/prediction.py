@@ -76,8 +76,8 @@ def layer_predictions(table: pd.DataFrame, count: int = 20) -> go.Figure:
     # the legend under the title, left: on the right it ran into the chart's toolbar at 1024 px
     figure.update_layout(
         height=max(340, 110 + (34 if measured else 22) * len(top)),
-        legend={"x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
-        margin={"t": 85},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
+        margin={"t": 95},
     )
     return figure
 
