@@ -4,7 +4,7 @@ Run from the repository root on a quiet machine: ``python benchmarks/bench_predi
 (``--limit N`` for the first N models only, ``--quick`` for the quick calibration,
 ``--stored`` to reuse the calibration stored for this machine). It calibrates this
 machine (calc.torch_calibrate: micro-benchmarks only, no model of the list), then, for
-each torchvision model of HELD_OUT at batch 1 in fp32, measures the median forward
+each torchvision model of calc.held_out.HELD_OUT at batch 1 in fp32, measures the median forward
 (calc.torch_measure) and sets the three predictions against it:
 
 - (a) FLOPs / P               P, B: the roofs the calibration probed
@@ -22,89 +22,33 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-HELD_OUT = (  # none of them is seen by the calibration, which times single ops only
-    "mobilenet_v3_small",
-    "squeezenet1_1",
-    "resnet18",
-    "mobilenet_v2",
-    "mobilenet_v3_large",
-    "efficientnet_b0",
-    "mnasnet1_0",
-    "shufflenet_v2_x1_0",
-    "regnet_x_400mf",
-    "regnet_y_400mf",
-    "squeezenet1_0",
-    "resnet34",
-    "resnet50",
-    "resnext50_32x4d",
-    "densenet121",
-    "googlenet",
-    "efficientnet_b1",
-    "regnet_y_800mf",
-    "convnext_tiny",
-    "vit_b_32",
-    "vit_b_16",
-    "swin_t",
-    "alexnet",
-    "wide_resnet50_2",
+from calc.held_out import (  # noqa: E402
+    HELD_OUT,
+    PREDICTORS,
+    TARGET_HIT_RATE,
+    Row,
+    Summary,
+    predictions,
+    summarize,
 )
-PREDICTORS = ("FLOPs / peak", "roofline", "calibrated")
-HIT = 0.25  # a prediction within ±25 % of the measured median is a hit
-TARGET_HIT_RATE = 0.9
-
-
-@dataclass(frozen=True)
-class Row:
-    model: str
-    measured_s: float
-    predicted_s: tuple[float, float, float]  # in PREDICTORS order
-    disturbed: bool = False
-
-    @property
-    def errors(self) -> tuple[float, ...]:
-        return tuple(predicted / self.measured_s - 1 for predicted in self.predicted_s)
-
-
-@dataclass(frozen=True)
-class Summary:
-    predictor: str
-    hit_rate: float  # share of models within ±HIT
-    median_abs_error: float
-
-
-def summarize(rows: list[Row]) -> list[Summary]:
-    return [
-        Summary(
-            name,
-            sum(abs(row.errors[i]) <= HIT for row in rows) / len(rows),
-            statistics.median(abs(row.errors[i]) for row in rows),
-        )
-        for i, name in enumerate(PREDICTORS)
-    ]
 
 
 def measure_model(name: str, calibration, min_run_time: float) -> Row:
     from calc import zoo
-    from calc.calibration import predict
-    from calc.roofline import Roofs, estimate
     from calc.torch_measure import measure, prepare
 
     report = zoo.count(name)
     model = prepare(zoo.module(name), "cpu", "fp32")
     measured = measure(model, report.input_shape, 1, "fp32", min_run_time=min_run_time, max_seconds=60.0)
-    theory = estimate(report, Roofs(calibration.peak_flops_per_s, calibration.bandwidth_bytes_per_s))
-    predicted = (theory.peak_seconds, theory.roofline_seconds, predict(report, calibration).seconds)
-    return Row(name, measured.median_s, predicted, measured.disturbed)
+    return Row(name, measured.median_s, predictions(report, calibration), measured.disturbed)
 
 
 def format_rows(rows: list[Row]) -> str:

@@ -27,7 +27,7 @@ from calc.errors import SpecError
 from calc.hardware import STORAGE_DTYPE
 from calc.jsontext import read_json
 
-FORMAT = 1  # of a calibration's JSON: a new model or benchmark grid gets a new number, old files are stale
+FORMAT = 2  # of a calibration's JSON: a new model, grid or timing gets a new number; old files are stale
 MAX_JSON_CHARS = 200_000  # a calibration is a few kB
 
 

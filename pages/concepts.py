@@ -237,6 +237,18 @@ with gap_tab:
     st.page_link(
         "pages/latency.py", label="Latency: measure the gap on this machine", icon=":material/speed:"
     )
+    st.markdown(
+        "Closing the gap: a **calibration** times single ops on a machine once and learns how much of its "
+        "roofs each kind of work attains (depthwise convolutions far less than dense ones, small layers "
+        "less than large ones), plus a fixed cost per op; it then predicts any model before it runs. "
+        "Latency → *Accuracy here* measures models it never saw and shows how close each predictor comes."
+    )
+    st.page_link(
+        "pages/latency.py",
+        label="Latency: accuracy of the predictions here",
+        icon=":material/target:",
+        query_params={"tab": "Accuracy here"},
+    )
 
 with wrong_tab:
     info, tpu = zoo.model_info("resnet50"), hw.hardware(TPU)

@@ -16,6 +16,7 @@ from charts import latency as charts
 from charts.tables import csv_bytes
 from ui import figures, links, shell, stack_state, tables
 from ui import latency_runs as runs
+from ui import prediction_panel as prediction_view
 from ui import source_picker as picker
 from ui.counts import count_source, read_zoo
 from ui.devices import CUSTOM, MAX_BANDWIDTH, MAX_PEAK, add_custom_device, devices, read_device, write_device
@@ -26,7 +27,7 @@ shell.require_navigation()
 OLD_SOURCES = {"Zoo model": "torchvision", "Builder stack": "builder"}  # source= of links before the picker
 DEFAULT_HARDWARE = "NVIDIA RTX 3090"
 BATCH_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128)
-TABS = ["Measure here", "Per layer", "Roofline", "Batch sweep", "Hardware"]
+TABS = ["Measure here", "Per layer", "Roofline", "Prediction", "Accuracy here", "Batch sweep", "Hardware"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -217,7 +218,7 @@ columns[3].metric(
 for formula in charts.theory_formulas(estimate):
     st.latex(formula)
 
-measure_tab, layers_tab, roofline_tab, sweep_tab, hardware_tab = st.tabs(
+measure_tab, layers_tab, roofline_tab, prediction_tab, accuracy_tab, sweep_tab, hardware_tab = st.tabs(
     TABS, key="latency_tab", on_change="rerun"
 )
 
@@ -395,6 +396,12 @@ with roofline_tab:
         f"Where the roofline of {plain(roofs.label)} puts each layer: min(peak, intensity × bandwidth). "
         + ("" if here else "Measure on the first tab to see achieved FLOP/s on this machine.")
     )
+
+with prediction_tab:
+    prediction_view.prediction_panel(report, here, here_device, dtype, drawn=prediction_tab.open)
+
+with accuracy_tab:
+    prediction_view.accuracy_panel(here_device, drawn=accuracy_tab.open)
 
 with sweep_tab:
     # persist_state: a run stopped before the tabs (a refused resolution) would otherwise drop the list,

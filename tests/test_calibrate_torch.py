@@ -123,7 +123,7 @@ def test_a_quick_calibration_on_cuda(cache_folder):
 
 
 def test_the_benchmark_summary_is_hit_rates_and_median_errors():
-    from benchmarks.bench_prediction import Row, summarize
+    from calc.held_out import Row, summarize
 
     rows = [
         Row("a", 1.0, (0.5, 0.8, 1.1)),  # errors -50 %, -20 %, +10 %

@@ -270,7 +270,10 @@ BROKEN_FILES = [
     pytest.param(lambda path: path.write_text("", encoding="utf-8"), id="empty"),
     pytest.param(
         lambda path: path.write_text(
-            path.read_text(encoding="utf-8").replace('"format":1', '"format":0', 1), encoding="utf-8"
+            path.read_text(encoding="utf-8").replace(
+                f'"format":{calibration_file.FORMAT}', f'"format":{calibration_file.FORMAT - 1}', 1
+            ),
+            encoding="utf-8",
         ),
         id="stale-format",
     ),

@@ -163,6 +163,12 @@ def _checked_memory(module, subject: Subject, batch: int, dtype: str, device: st
     ).peak_bytes
 
 
+def checked_memory(module, subject: Subject, batch: int, dtype: str, device: str) -> int:
+    """The peak bytes of a forward of ``module`` on ``device``, counted on the meta device before
+    anything is allocated; SpecError beyond the device's memory budget."""
+    return _checked_memory(module, subject, batch, dtype, device)
+
+
 def _profile(
     model, report: Report, subject: Subject, batch: int, dtype: str, device: str, median_s: float, bound
 ):

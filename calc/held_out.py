@@ -1,0 +1,97 @@
+"""The held-out check of the three latency predictors: which models, what counts as a hit, the summary.
+
+The calibration (calc.torch_calibrate) times single ops only, so every zoo model is held
+out from it; HELD_OUT is the list that the benchmark (benchmarks/bench_prediction.py) and
+the Latency page's "Accuracy here" tab both measure, small to large, many-small-op nets
+(MobileNets, EfficientNets) and transformers included. Each model's three predictions,
+on the roofs the calibration probed (P compute, B_w bandwidth):
+
+- FLOPs / peak    F / P
+- roofline        Σ over layers of max(F / P, bytes / B_w)
+- calibrated      calc.calibration.predict
+
+are set against its measured median: error = predicted / measured − 1, a hit within ±HIT.
+Torch-free: measuring is the caller's.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from calc.analyze import Report
+from calc.calibration import Calibration, predict, prediction_error
+from calc.roofline import Roofs, estimate
+
+HELD_OUT = (
+    "mobilenet_v3_small",
+    "squeezenet1_1",
+    "resnet18",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "mnasnet1_0",
+    "shufflenet_v2_x1_0",
+    "regnet_x_400mf",
+    "regnet_y_400mf",
+    "squeezenet1_0",
+    "resnet34",
+    "resnet50",
+    "resnext50_32x4d",
+    "densenet121",
+    "googlenet",
+    "efficientnet_b1",
+    "regnet_y_800mf",
+    "convnext_tiny",
+    "vit_b_32",
+    "vit_b_16",
+    "swin_t",
+    "alexnet",
+    "wide_resnet50_2",
+)
+PREDICTORS = ("FLOPs / peak", "roofline", "calibrated")
+HIT = 0.25  # a prediction within ±25 % of the measured median is a hit
+TARGET_HIT_RATE = 0.9  # issue 16: the calibrated prediction hits for at least 90 % of the models
+
+
+def predictions(report: Report, calibration: Calibration) -> tuple[float, float, float]:
+    """Seconds per forward of ``report`` by each predictor, in PREDICTORS order, on the
+    calibration's probed roofs."""
+    theory = estimate(report, Roofs(calibration.peak_flops_per_s, calibration.bandwidth_bytes_per_s))
+    return theory.peak_seconds, theory.roofline_seconds, predict(report, calibration).seconds
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    measured_s: float
+    predicted_s: tuple[float, float, float]  # in PREDICTORS order
+    disturbed: bool = False  # measured while other programs used the CPU
+
+    @property
+    def errors(self) -> tuple[float, ...]:
+        return tuple(prediction_error(predicted, self.measured_s) for predicted in self.predicted_s)
+
+
+@dataclass(frozen=True)
+class Summary:
+    predictor: str
+    hit_rate: float  # share of models within ±HIT
+    median_abs_error: float
+
+
+def summarize(rows: list[Row]) -> list[Summary]:
+    """Per predictor, the share of ``rows`` it hits and its median absolute error; [] for no rows."""
+    if not rows:
+        return []
+    return [
+        Summary(
+            name,
+            sum(abs(row.errors[i]) <= HIT for row in rows) / len(rows),
+            statistics.median(abs(row.errors[i]) for row in rows),
+        )
+        for i, name in enumerate(PREDICTORS)
+    ]
+
+
+__all__ = ["HELD_OUT", "HIT", "PREDICTORS", "TARGET_HIT_RATE", "Row", "Summary", "predictions", "summarize"]

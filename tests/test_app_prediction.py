@@ -1,0 +1,195 @@
+"""AppTest of the Latency page's calibrated prediction: an imported calibration (made here from
+synthetic timings through calc.calibration_fit) predicts with calc's numbers, a bad file is
+refused with its reason, this machine's calibration is calibrated once and then found in the
+cache folder, the three predictors' errors against a measurement are calc's arithmetic, and
+the "Accuracy here" tab measures a small monkeypatched list of held-out models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app import metrics, open_page, read_text
+
+from calc import calibration as model
+from calc import calibration_file, disk_cache, held_out, zoo
+from calc.calibration_fit import Sample, fit
+from calc.units import duration
+from charts.prediction import signed_percent
+
+SMALL = "stack: Small CNN (CIFAR-10)"
+PEAK, BANDWIDTH, OP_S, CALL_S = 50e9, 10e9, 3e-6, 5e-6
+HEADINGS = ("FLOPs / peak", "Roofline", "Calibrated")
+
+
+def synthetic_calibration(fingerprint: model.Fingerprint) -> model.Calibration:
+    """Fitted to timings made up from known efficiencies: each kind at a fifth of the compute roof and
+    half the bandwidth, a compute-bound and a memory-bound sample every decade."""
+    overheads = OP_S + CALL_S
+    samples = []
+    for kind in model.CALIBRATED_KINDS:
+        macs = kind in model.MAC_KINDS
+        for size in (1e5, 1e6, 1e7, 1e8):
+            if macs:  # 100 FLOPs a byte: compute-bound
+                samples.append(Sample(kind, round(size * 100), size, size * 100 / (0.2 * PEAK) + overheads))
+            # half a FLOP a byte (none without MACs): memory-bound
+            samples.append(
+                Sample(kind, round(size / 2) if macs else 0, size, size / (0.5 * BANDWIDTH) + overheads)
+            )
+    fits = fit(samples, PEAK, BANDWIDTH, OP_S, CALL_S)
+    return model.Calibration(fingerprint, PEAK, BANDWIDTH, OP_S, CALL_S, fits)
+
+
+ELSEWHERE = model.Fingerprint("cuda", "Test GPU", 8, "2.14.1", "fp32")
+
+
+@pytest.fixture(autouse=True)
+def cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv(disk_cache.CACHE_DIR_ENV, str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def latency() -> AppTest:
+    return open_page("pages/latency.py")
+
+
+def here_fingerprint() -> model.Fingerprint:
+    from calc import torch_calibrate
+
+    return torch_calibrate.fingerprint("cpu", "fp32")
+
+
+def shown_predictions(app: AppTest) -> dict[str, str]:
+    return {label: value for label, value in metrics(app).items() if label in HEADINGS}
+
+
+def expected_predictions(report, calibration) -> dict[str, str]:
+    return dict(zip(HEADINGS, map(duration, held_out.predictions(report, calibration)), strict=True))
+
+
+def test_an_imported_calibration_predicts_with_calcs_numbers(latency):
+    calibration = synthetic_calibration(ELSEWHERE)
+    text = calibration_file.calibration_to_json(calibration).encode()
+    uploader = latency.file_uploader(key="latency_calibration_upload_0")
+    uploader.upload("box.json", text, "application/json").run()
+    assert not latency.exception, latency.exception
+    loaded = "Loaded box.json: Test GPU (cuda, fp32, 8 threads"
+    assert any(loaded in read_text(message.value) for message in latency.success)
+    latency.radio(key="latency_calibration_source").set_value("Imported file").run()
+    assert not latency.exception, latency.exception
+    report = zoo.count("resnet50")
+    assert shown_predictions(latency) == expected_predictions(report, calibration)
+    assert metrics(latency)["Measured here"] == "not yet"
+    table = next(frame.value for frame in latency.dataframe if "predicted time (ms)" in frame.value)
+    prediction = model.predict(report, calibration)
+    expected = [layer.seconds * 1e3 for layer in prediction.layers]
+    assert list(table["predicted time (ms)"]) == pytest.approx(expected)
+    assert latency.file_uploader(key="latency_calibration_upload_1").value is None  # the bytes let go
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        pytest.param(b"{", "not valid JSON", id="not-json"),
+        pytest.param(b'{"format": 1}', "missing", id="keys-missing"),
+        pytest.param(b"\xff\xfe", "not UTF-8", id="not-text"),
+    ],
+)
+def test_a_bad_calibration_file_is_refused_with_its_reason(latency, text, reason):
+    uploader = latency.file_uploader(key="latency_calibration_upload_0")
+    uploader.upload("bad.json", text, "application/json").run()
+    assert not latency.exception, latency.exception
+    errors = [read_text(error.value) for error in latency.error]
+    assert any(reason in error and "bad.json" in error for error in errors), errors
+    latency.radio(key="latency_calibration_source").set_value("Imported file").run()
+    assert not shown_predictions(latency)
+    assert any("No calibration imported" in read_text(info.value) for info in latency.info)
+
+
+def test_calibrate_stores_this_machines_calibration(latency, monkeypatch, cache_folder):
+    from calc import torch_calibrate
+
+    calibration = synthetic_calibration(here_fingerprint())
+    calls = []
+
+    def calibrate(device, dtype, quick=False, progress=None, bound=None):
+        calls.append((device, dtype))
+        progress(0.5, "conv 64→64 3×3/1 g1 @56 (standard conv)…")
+        return torch_calibrate.CalibrationRun(calibration, (), (), 0)
+
+    monkeypatch.setattr(torch_calibrate, "calibrate", calibrate)
+    assert not shown_predictions(latency)
+    latency.button(key="latency_calibrate").click().run()
+    assert not latency.exception, latency.exception
+    assert calls == [("cpu", "fp32")]
+    assert calibration_file.stored(here_fingerprint()) == calibration
+    assert shown_predictions(latency) == expected_predictions(zoo.count("resnet50"), calibration)
+    fresh = open_page("pages/latency.py")  # a new session finds it in the cache folder
+    assert shown_predictions(fresh) == expected_predictions(zoo.count("resnet50"), calibration)
+    assert calls == [("cpu", "fp32")]
+
+
+@pytest.fixture(scope="module")
+def cpu_probe():
+    from calc import torch_probe
+
+    return torch_probe.probe("cpu", budget_seconds_per_dtype=0.3)
+
+
+def test_after_a_measurement_each_prediction_shows_its_error(latency, cpu_probe):
+    calibration = synthetic_calibration(here_fingerprint())
+    calibration_file.store(calibration)
+    latency.session_state["latency_probes"] = {"cpu": cpu_probe}
+    latency.selectbox(key="latency_model").set_value(SMALL).run()
+    latency.button(key="latency_measure").click().run()
+    assert not latency.exception, latency.exception
+    run = next(iter(latency.session_state["latency_results"].values()))
+    report = zoo.count(SMALL)
+    assert shown_predictions(latency) == expected_predictions(report, calibration)
+    deltas = {metric.label: metric.delta for metric in latency.metric if metric.label in HEADINGS}
+    median = run.measurement.median_s
+    assert deltas == {
+        heading: f"{signed_percent(seconds / median - 1)} vs measured"
+        for heading, seconds in zip(HEADINGS, held_out.predictions(report, calibration), strict=True)
+    }
+    table = next(frame.value for frame in latency.dataframe if "error" in frame.value)
+    assert list(table["measured time (ms)"]) == pytest.approx(
+        [run.profile.seconds[row.name] * 1e3 for row in report.rows]
+    )
+
+
+TINY_LIST = ("stack: Worked example: GEMM", SMALL)
+
+
+def test_the_accuracy_tab_measures_the_held_out_list(latency, monkeypatch):
+    monkeypatch.setattr(held_out, "HELD_OUT", TINY_LIST)
+    calibration = synthetic_calibration(here_fingerprint())
+    calibration_file.store(calibration)
+    latency = open_page("pages/latency.py")
+    latency.session_state["latency_tab"] = "Accuracy here"  # its chart is drawn in the open tab only
+    latency.run()
+    button = latency.button(key="latency_accuracy_run")
+    assert button.label == f"Measure the {len(TINY_LIST)} held-out models"
+    button.click().run()
+    assert not latency.exception, latency.exception
+    rows = next(iter(latency.session_state["latency_accuracy"].values()))
+    assert set(rows) == set(TINY_LIST)
+    for name, row in rows.items():
+        assert row.predicted_s == held_out.predictions(zoo.count(name), calibration)
+    chart = json.loads(latency.get("plotly_chart")[-1].proto.spec)
+    calibrated = next(trace for trace in chart["data"] if trace.get("name", "").startswith("calibrated"))
+    assert calibrated["x"] == pytest.approx([rows[name].measured_s * 1e3 for name in TINY_LIST])
+    hits = next(frame.value for frame in latency.dataframe if "predictor" in frame.value)
+    summaries = held_out.summarize([rows[name] for name in TINY_LIST])
+    assert list(hits["within ±25%"]) == [summary.hit_rate for summary in summaries]
+    assert latency.button(key="latency_accuracy_run").disabled  # nothing left to measure
+
+
+def test_the_concepts_reality_gap_points_to_the_accuracy_tab():
+    concepts = open_page("pages/concepts.py")
+    concepts.session_state["concepts_tab"] = "The reality gap"
+    concepts.run()
+    links = [link.proto for link in concepts.get("page_link") if "accuracy" in link.proto.label.lower()]
+    assert [(link.page, link.query_string) for link in links] == [("latency", "tab=Accuracy+here")]
