@@ -74,14 +74,14 @@ def _hardware(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quiet_torch_benchmark() -> None:
+def quiet_torch_benchmark() -> None:
     """torch.utils.benchmark imports cpp_extension, which warns on stderr where a CUDA toolkit has no GPU;
     nothing is compiled here, and stderr is kept for our one-line errors."""
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
 def _peak(args: argparse.Namespace) -> int:
-    _quiet_torch_benchmark()
+    quiet_torch_benchmark()
     from calc.torch_probe import probe
 
     measured = probe(args.device, dtypes=(args.dtype,))
@@ -147,7 +147,7 @@ def _latency(args: argparse.Namespace) -> int:
     input_shape = report.input_shape  # one sample, as counted (a text model's own default length)
     measurement = None
     if args.device:
-        _quiet_torch_benchmark()
+        quiet_torch_benchmark()
         from calc import torch_measure, torch_memory
         from calc.torch_precision import check_device
         from calc.torch_probe import probe

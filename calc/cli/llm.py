@@ -80,9 +80,9 @@ def _llm(args: argparse.Namespace) -> int:
         raise _as_option(error) from None
     bound = TimeBound.starting_now(MEASURE_SECONDS)
     if args.device:
-        from calc.cli.latency import _quiet_torch_benchmark
+        from calc.cli.latency import quiet_torch_benchmark
 
-        _quiet_torch_benchmark()
+        quiet_torch_benchmark()
     _check_device(args)
     counts, target = count_source(args.model)
     try:
