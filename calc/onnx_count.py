@@ -19,7 +19,7 @@ from calc.analyze import Report, Row
 from calc.cost import Cost
 from calc.errors import SpecError
 from calc.onnx_graph import INDEX_TYPES, Graph, Node
-from calc.onnx_ops import NodeShapes
+from calc.onnx_ops import OWN_OUTPUT_SHAPE, NodeShapes
 from calc.onnx_rules import OPS, ZERO_COST
 from calc.units import DTYPE_BYTES
 from calc.work import Work
@@ -29,9 +29,9 @@ _ATTENTION_PATH = frozenset({"Mul", "Div", "Add", "Sub", "Where", "Cast", "Dropo
 _ATTENTION_HOPS = 3
 
 
-def count_graph(graph: Graph, batch: int, dtype: str | None = None) -> Report:
-    """The Report of ``graph`` (its inputs fixed at ``batch`` already), bytes at ``dtype`` or the
-    weights' own storage."""
+def count_graph(graph: Graph, dtype: str | None = None) -> Report:
+    """The Report of ``graph`` (its inputs fixed already: the first one's first axis is the batch),
+    bytes at ``dtype`` or the weights' own storage."""
     dtype = dtype or graph.dtype
     bytes_per_element = DTYPE_BYTES[dtype]
     owner = _weight_owners(graph)
@@ -61,13 +61,16 @@ def count_graph(graph: Graph, batch: int, dtype: str | None = None) -> Report:
                 bytes_per_element,
             )
         )
+    first = graph.shapes.get(graph.inputs[0].name) if graph.inputs else None
+    batch = first[0] if first else 1
     return Report(_input_sample(graph), batch, dtype, tuple(rows), tuple(sorted(unsupported.items())))
 
 
 def _node_cost(graph: Graph, node: Node, is_attention: bool, unsupported: Counter) -> Cost | None:
     inputs = tuple(graph.shapes.get(name) if name else None for name in node.inputs)
     outputs = tuple(graph.shapes.get(name) for name in node.outputs if name)
-    if any(shape is None for shape in outputs) or any(
+    own_output = node.op_type in OWN_OUTPUT_SHAPE
+    if (any(shape is None for shape in outputs) and not own_output) or any(
         name and shape is None for name, shape in zip(node.inputs, inputs, strict=True)
     ):
         unsupported[f"{node.op_type} (shape unresolved)"] += 1
@@ -81,10 +84,11 @@ def _node_cost(graph: Graph, node: Node, is_attention: bool, unsupported: Counte
         unsupported[f"{node.op_type} (shapes not understood)"] += 1  # a malformed node: named, not zero
         return None
     terms = counted.terms
+    output_shape = counted.output_shape if own_output and outputs[0] is None else outputs[0]
     if is_attention:
         terms = tuple(replace(term, work=Work.ATTENTION_MATMULS) for term in terms)
     return Cost(
-        output_shape=outputs[0],
+        output_shape=output_shape or (0,),
         params=0,
         terms=terms,
         other_ops=counted.other_ops,
@@ -93,7 +97,7 @@ def _node_cost(graph: Graph, node: Node, is_attention: bool, unsupported: Counte
             for name, shape in zip(node.inputs, inputs, strict=True)
             if shape is not None and name not in graph.constants
         ),
-        output_elements=sum(math.prod(shape) for shape in outputs),
+        output_elements=math.prod(output_shape or (0,)) if own_output else sum(map(math.prod, outputs)),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from calc.cost import Term
@@ -41,6 +41,12 @@ class NodeShapes:
 class NodeCost:
     terms: tuple[Term, ...] = ()
     other_ops: OtherOps = ()
+    output_shape: Shape | None = None  # given by rules of ops ONNX's shape inference does not know
+
+
+# Ops outside the default domain, which ONNX's shape inference leaves without output shapes: their
+# rules read the inputs only and give the output's shape themselves
+OWN_OUTPUT_SHAPE = frozenset({"com.microsoft.MultiHeadAttention", "com.microsoft.Attention"})
 
 
 Rule = Callable[[NodeShapes], NodeCost]
@@ -214,7 +220,8 @@ def multi_head_attention(node: NodeShapes) -> NodeCost:
         raise SpecError("packed query, key and value are not counted yet", field="inputs")
     source = key[1] if len(key) == 3 else key[2]
     value_hidden = value[-1] * (heads if len(value) == 4 else 1)
-    return _attention_cost(batch, heads, length, source, hidden // heads, value_hidden // heads)
+    cost = _attention_cost(batch, heads, length, source, hidden // heads, value_hidden // heads)
+    return replace(cost, output_shape=(batch, length, value_hidden))
 
 
 def fused_attention_with_projections(node: NodeShapes) -> NodeCost:
@@ -228,7 +235,7 @@ def fused_attention_with_projections(node: NodeShapes) -> NodeCost:
     )
     inner = _attention_cost(batch, heads, length, length, hidden[0] // heads, hidden[2] // heads)
     bias = (("bias add", batch * length * weight[1]),) if node.given(2) else ()
-    return NodeCost((projections, *inner.terms), bias + inner.other_ops)
+    return NodeCost((projections, *inner.terms), bias + inner.other_ops, (batch, length, hidden[2]))
 
 
 def recurrent(gates: int, activations: int, elementwise: int) -> Rule:

@@ -37,12 +37,13 @@ def load_graph(
     data: bytes,
     name: str,
     folder: str | None = None,
-    batch: int = 1,
+    batch: int | None = None,
     seq_len: int | None = None,
     resolution: int | None = None,
 ) -> Graph:
     """The graph of the ONNX model ``data`` (read from ``name``, in ``folder`` when a file),
-    its inputs fixed at ``batch`` (and ``seq_len`` tokens, ``resolution`` pixels where symbolic)."""
+    its inputs fixed at ``batch`` (and ``seq_len`` tokens, ``resolution`` pixels where symbolic);
+    without ``batch``, a fixed batch is the graph's own and a symbolic one is 1."""
     model = parse_model(data, name)
     check_domains(model)
     check_external_locations(model, folder)
@@ -80,7 +81,7 @@ def _declared_dims(value) -> tuple[int | str | None, ...]:
 
 
 def fix_input_dims(
-    inputs: tuple[GraphInput, ...], batch: int, seq_len: int | None, resolution: int | None
+    inputs: tuple[GraphInput, ...], batch: int | None, seq_len: int | None, resolution: int | None
 ) -> dict[str, tuple[int, ...]]:
     """Each input's shape with its symbolic dimensions fixed: axis 0 by ``batch``, a token input's
     axis 1 by ``seq_len``, an image's axes 2 and 3 by ``resolution``; one symbol, one size across
@@ -93,13 +94,13 @@ def fix_input_dims(
         for axis, dim in enumerate(graph_input.dims):
             size = None
             if axis == 0:
-                size = batch
+                size = batch or 1
             elif axis == 1 and tokens:
                 size = seq_len
             elif axis >= 2 and image:
                 size = resolution
             if isinstance(dim, int):
-                if axis == 0 and dim != batch:
+                if axis == 0 and batch is not None and dim != batch:
                     raise SpecError(
                         f"input {cut(graph_input.name)!r} is fixed at batch {dim} in the graph; count it at "
                         f"--batch {dim}, or export it with a dynamic batch axis",
@@ -123,7 +124,7 @@ def fix_input_dims(
         for axis, dim in enumerate(graph_input.dims):
             size = dim if isinstance(dim, int) else chosen.get((graph_input.name, axis), by_symbol.get(dim))
             if size is None:
-                unresolved.append(f"{cut(graph_input.name)!r} axis {axis} ({cut(str(dim or 'unnamed'))})")
+                unresolved.append(f"{cut(graph_input.name)!r} axis {axis} ({cut(str(dim or 'unnamed'))!r})")
             shape.append(size or 0)
         sizes[graph_input.name] = tuple(shape)
     if unresolved:

@@ -77,7 +77,6 @@ def _count(source: Source, resolution, seq_len, batch, dtype, device) -> Report:
     from calc.onnx_count import count_graph
     from calc.onnx_shapes import load_graph
 
-    batch = batch or 1
     fixed_seq_len = seq_len or (source.default_input[0] if source.takes is Takes.TOKENS else None)
     graph = load_graph(
         source.metadata["model_bytes"],
@@ -87,7 +86,7 @@ def _count(source: Source, resolution, seq_len, batch, dtype, device) -> Report:
         fixed_seq_len,
         resolution,
     )
-    return count_graph(graph, batch, dtype)
+    return count_graph(graph, dtype)
 
 
 def _module(source: Source, resolution: int | None):
