@@ -4,9 +4,11 @@ weights, named by its module path and node name, so the rows nest into a tree as
 A node's MACs and other ops come from its rule in calc.onnx_rules.OPS; ops in ZERO_COST move data
 only; any other op, a node whose shapes inference left symbolic, and control flow (If, Loop, Scan:
 their bodies run a data-dependent number of times) are listed as unsupported, never counted as zero.
-Params are the initializers (shapes, axes and indices excepted), each counted once, at the node
-reading it first. Exporters fold BatchNorm into the convolution before it, so a model's ONNX params
-can be fewer than its torch params by the folded BatchNorm's scale, shift and statistics.
+Params are the initializers (shapes, axes and indices excepted, and a BatchNormalization's running
+mean and variance, which torch keeps as buffers), each counted once, at the node reading it first.
+Exporters fold a BatchNorm into the convolution before it, so a model's ONNX params can be fewer
+than its torch params by that BatchNorm's scale and shift (and more where a folded convolution
+gains a bias it had not).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from calc.work import Work
 # What may sit between attention's matmuls and its softmax: a scale, a mask, a cast
 _ATTENTION_PATH = frozenset({"Mul", "Div", "Add", "Sub", "Where", "Cast", "Dropout", "Identity"})
 _ATTENTION_HOPS = 3
+# Inputs that are running statistics, not learned parameters (torch keeps them as buffers)
+_STATISTICS = {"BatchNormalization": (3, 4)}
 
 
 def count_graph(graph: Graph, dtype: str | None = None) -> Report:
@@ -112,10 +116,11 @@ def _weight_owners(graph: Graph) -> dict[int, list[str]]:
     owners: dict[int, list[str]] = {}
     seen: set[str] = set()
     for node in graph.nodes:
-        for name in node.inputs:
+        statistics = _STATISTICS.get(node.op_type, ())
+        for position, name in enumerate(node.inputs):
             if name in graph.initializers and name not in seen:
                 seen.add(name)
-                if graph.initializers[name][1] not in INDEX_TYPES:
+                if graph.initializers[name][1] not in INDEX_TYPES and position not in statistics:
                     owners.setdefault(node.index, []).append(name)
     return owners
 

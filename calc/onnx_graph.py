@@ -149,7 +149,7 @@ def _all_nodes(graph):
                     pending.extend(attribute.graphs)
 
 
-def _all_tensors(model):
+def all_tensors(model):
     """Every TensorProto that may carry data: initializers, sparse ones, Constant attributes."""
     import onnx
 
@@ -172,7 +172,7 @@ def external_locations(model) -> list[tuple[str, str]]:
     import onnx
 
     found = []
-    for tensor in _all_tensors(model):
+    for tensor in all_tensors(model):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             location = next((entry.value for entry in tensor.external_data if entry.key == "location"), "")
             found.append((tensor.name, location))

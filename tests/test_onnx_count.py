@@ -158,6 +158,12 @@ def test_params_are_the_float_initializers_each_once():
     assert report.macs == 2 * (2 * 8 * 8)
 
 
+def test_batchnorm_statistics_are_not_params():
+    weights = {"scale": (4,), "shift": (4,), "mean": (4,), "var": (4,)}
+    report = count(one_node("BatchNormalization", {"x": (1, 4, 8, 8)}, weights))
+    assert report.params == 4 + 4  # scale and shift, as torch counts nn.BatchNorm2d(4)
+
+
 def test_symbolic_batch_is_fixed_by_batch():
     data = one_node("Conv", {"x": ("N", 3, 8, 8)}, {"w": (4, 3, 3, 3)})
     assert count(data, batch=4).macs == 4 * count(data, batch=1).macs == 4 * (4 * 6 * 6 * 3 * 9)
