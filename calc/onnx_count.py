@@ -4,8 +4,9 @@ weights, named by its module path and node name, so the rows nest into a tree as
 A node's MACs and other ops come from its rule in calc.onnx_rules.OPS; ops in ZERO_COST move data
 only; any other op, a node whose shapes inference left symbolic, and control flow (If, Loop, Scan:
 their bodies run a data-dependent number of times) are listed as unsupported, never counted as zero.
-Params are the initializers (shapes, axes and indices excepted, and a BatchNormalization's running
-mean and variance, which torch keeps as buffers), each counted once, at the node reading it first.
+Params are the initializers, each counted once, at the node reading it first; not shapes, axes and
+indices, nor a BatchNormalization's running mean and variance (torch's buffers), nor a recurrent
+layer's initial state.
 Exporters fold a BatchNorm into the convolution before it, so a model's ONNX params can be fewer
 than its torch params by that BatchNorm's scale and shift (and more where a folded convolution
 gains a bias it had not).
@@ -29,8 +30,8 @@ from calc.work import Work
 # What may sit between attention's matmuls and its softmax: a scale, a mask, a cast
 _ATTENTION_PATH = frozenset({"Mul", "Div", "Add", "Sub", "Where", "Cast", "Dropout", "Identity"})
 _ATTENTION_HOPS = 3
-# Inputs that are running statistics, not learned parameters (torch keeps them as buffers)
-_STATISTICS = {"BatchNormalization": (3, 4)}
+# Inputs that are not learned parameters: running statistics (torch's buffers), initial states
+_NOT_PARAMS = {"BatchNormalization": (3, 4), "LSTM": (5, 6), "GRU": (5,), "RNN": (5,)}
 
 
 def count_graph(graph: Graph, dtype: str | None = None) -> Report:
@@ -116,7 +117,7 @@ def _weight_owners(graph: Graph) -> dict[int, list[str]]:
     owners: dict[int, list[str]] = {}
     seen: set[str] = set()
     for node in graph.nodes:
-        statistics = _STATISTICS.get(node.op_type, ())
+        statistics = _NOT_PARAMS.get(node.op_type, ())
         for position, name in enumerate(node.inputs):
             if name in graph.initializers and name not in seen:
                 seen.add(name)
