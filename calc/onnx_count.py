@@ -23,7 +23,7 @@ from calc.cost import Cost
 from calc.errors import SpecError
 from calc.onnx_graph import INDEX_TYPES, Graph, Node
 from calc.onnx_ops import OWN_OUTPUT_SHAPE, NodeShapes
-from calc.onnx_rules import OPS, ZERO_COST
+from calc.onnx_rules import OPS, OUTPUT_SHAPED, ZERO_COST
 from calc.units import DTYPE_BYTES
 from calc.work import Work
 
@@ -75,9 +75,10 @@ def _node_cost(graph: Graph, node: Node, is_attention: bool, unsupported: Counte
     inputs = tuple(graph.shapes.get(name) if name else None for name in node.inputs)
     outputs = tuple(graph.shapes.get(name) for name in node.outputs if name)
     own_output = node.op_type in OWN_OUTPUT_SHAPE
-    if (any(shape is None for shape in outputs) and not own_output) or any(
+    inputs_known = node.op_type in OUTPUT_SHAPED or not any(
         name and shape is None for name, shape in zip(node.inputs, inputs, strict=True)
-    ):
+    )
+    if (any(shape is None for shape in outputs) and not own_output) or not inputs_known:
         unsupported[f"{node.op_type} (shape unresolved)"] += 1
         return None
     view = NodeShapes(

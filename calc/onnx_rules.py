@@ -230,6 +230,10 @@ LAYER_NORMS = (
     "com.microsoft.SkipLayerNormalization",
 )
 
+# Rules that count from the output's shape (and the inputs' where known: a bias, one scale): an
+# input inference left symbolic (a position slice in a text model) does not stop them
+OUTPUT_SHAPED = frozenset((*ACTIVATIONS, *ELEMENTWISE, "Add", "Mul", "Div", "Softmax", "LogSoftmax"))
+
 OPS = rule_table(
     (("Conv",), conv),
     (("ConvTranspose",), conv_transpose),
@@ -261,4 +265,4 @@ OPS = rule_table(
     (REDUCTIONS, per_input_element("reduction")),
 )
 
-__all__ = ["OPS", "ZERO_COST", "NodeCost", "NodeShapes", "Rule"]
+__all__ = ["OPS", "OUTPUT_SHAPED", "ZERO_COST", "NodeCost", "NodeShapes", "Rule"]

@@ -28,6 +28,7 @@ from calc.onnx_graph import (
 )
 from calc.registry import MAX_ELEMENTS
 
+SHAPE_PASSES = 4  # inference, then again after each folding of Shape ops into constants
 VALUE_ELEMENTS = 64  # initializers this small keep their values for inference (shapes, scales, axes)
 _SCOPE = re.compile(r"'([A-Za-z0-9_.]{1,200})'")  # one module path in a name_scopes list
 _ZERO_COST_CONSTANT_OPS = ("Constant", "ConstantOfShape")
@@ -198,29 +199,70 @@ def _inferred_shapes(model, inputs, sizes, initializers) -> dict[str, tuple[int,
             stripped.graph.input.append(
                 onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tuple(tensor.dims))
             )
-    try:
-        inferred = onnx.shape_inference.infer_shapes(
-            stripped, check_type=False, strict_mode=False, data_prop=True
-        )
-    except Exception as error:  # onnx raises InferenceError, ValidationError, RuntimeError
-        raise SpecError(
-            f"ONNX shape inference refused the graph: {cut(str(error), 200)}", field="graph"
-        ) from None
-    shapes: dict[str, tuple[int, ...] | None] = {name: shape for name, (shape, _) in initializers.items()}
-    shapes.update(sizes)
-    for value in list(inferred.graph.value_info) + list(inferred.graph.output):
-        if value.name in shapes:
-            continue
-        tensor_type = value.type.tensor_type
-        dims = tensor_type.shape.dim if tensor_type.HasField("shape") else None
-        known = dims is not None and all(dim.HasField("dim_value") for dim in dims)
-        shapes[value.name] = tuple(dim.dim_value for dim in dims) if known else None
+    shapes: dict[str, tuple[int, ...] | None] = {}
+    for _ in range(SHAPE_PASSES):
+        shapes = {name: shape for name, (shape, _) in initializers.items()}
+        shapes.update(sizes)
+        inferred = _infer(stripped)
+        for value in list(inferred.graph.value_info) + list(inferred.graph.output):
+            if value.name not in shapes:
+                shapes[value.name] = _known_shape(value)
+        folded = _fold_shape_ops(stripped, shapes)
+        shapes.update(folded)
+        if not folded:
+            break
     for name, shape in shapes.items():
         if shape is not None and math.prod(shape) > MAX_ELEMENTS:
             raise SpecError(
                 f"tensor {cut(name)!r} would be of shape {list(shape)[:8]}: absurd", field="shape"
             )
     return shapes
+
+
+def _infer(model):
+    import onnx
+
+    try:
+        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except Exception as error:  # onnx raises InferenceError, ValidationError, RuntimeError
+        raise SpecError(
+            f"ONNX shape inference refused the graph: {cut(str(error), 200)}", field="graph"
+        ) from None
+
+
+def _known_shape(value) -> tuple[int, ...] | None:
+    tensor_type = value.type.tensor_type
+    dims = tensor_type.shape.dim if tensor_type.HasField("shape") else None
+    known = dims is not None and all(dim.HasField("dim_value") for dim in dims)
+    return tuple(dim.dim_value for dim in dims) if known else None
+
+
+def _fold_shape_ops(model, shapes: dict) -> dict[str, tuple[int, ...]]:
+    """Shape ops of tensors whose shape is now known become constants in ``model`` (the copy made
+    for inference): ONNX's inference reads a Slice's ends, say, only from constants, so a text model's
+    positions sliced to the sequence length resolve on the next pass. Returns the new constants' shapes."""
+    import numpy as np
+    import onnx
+
+    folded: dict[str, tuple[int, ...]] = {}
+    kept = []
+    for node in model.graph.node:
+        shape = (
+            shapes.get(node.input[0]) if node.op_type == "Shape" and node.domain in ("", "ai.onnx") else None
+        )
+        if shape is None:
+            kept.append(node)
+            continue
+        attributes = {attribute.name: attribute.i for attribute in node.attribute}
+        value = np.array(
+            shape[attributes.get("start", 0) : attributes.get("end", len(shape))], dtype=np.int64
+        )
+        model.graph.initializer.append(onnx.numpy_helper.from_array(value, node.output[0]))
+        folded[node.output[0]] = value.shape
+    if folded:
+        del model.graph.node[:]
+        model.graph.node.extend(kept)
+    return folded
 
 
 def _node(position: int, proto) -> Node:
