@@ -155,3 +155,23 @@ def test_local_functions_are_inlined_and_counted():
     report = source_from_bytes("upload.onnx", model.SerializeToString()).count()
     assert report.macs == 2 * 8 * 4
     assert report.other_ops_by_label() == {"activation": 2 * 4}
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2), written by hand."""
+    length, size = b"", len(payload)
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        length += bytes([byte | (0x80 if size else 0)])
+        if not size:
+            break
+    return bytes([number << 3 | 2]) + length + payload
+
+
+def test_subgraphs_nested_past_protobufs_depth_are_refused():
+    # ModelProto.graph (7) -> GraphProto.node (1) -> NodeProto.attribute (5) -> AttributeProto.g (6) -> ...
+    graph = b""
+    for _ in range(300):
+        graph = _field(1, _field(5, _field(6, graph)))
+    with pytest.raises(SpecError, match="not an ONNX model"):
+        source_from_bytes("deep.onnx", _field(7, graph))
