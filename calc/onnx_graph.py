@@ -124,7 +124,8 @@ def parse_model(data: bytes, name: str):
 def check_domains(model) -> None:
     """Every node's domain is one ONNX Runtime implements, or a function the file defines."""
     local = {(function.domain, function.name) for function in model.functions}
-    for node in _all_nodes(model.graph):
+    inside_functions = [node for function in model.functions for node in function.node]
+    for node in [*_all_nodes(model.graph), *inside_functions]:
         if node.domain not in KNOWN_DOMAINS and (node.domain, node.op_type) not in local:
             raise SpecError(
                 f"node {cut(node.name)!r} is {cut(node.domain)}.{cut(node.op_type)}: an op of an unknown "

@@ -163,10 +163,13 @@ def _inlined(model):
             sizes[key] = total
         return sizes[key]
 
-    total = sum(
-        expanded((node.domain, node.op_type), ()) if (node.domain, node.op_type) in functions else 1
-        for node in model.graph.node
-    )
+    try:
+        total = sum(
+            expanded((node.domain, node.op_type), ()) if (node.domain, node.op_type) in functions else 1
+            for node in model.graph.node
+        )
+    except RecursionError:  # a chain of functions each calling the next, past Python's depth
+        raise SpecError("its functions call each other too deeply: refused", field="functions") from None
     if total > MAX_NODES:
         raise SpecError(f"its functions expand to over {MAX_NODES:,} nodes: refused", field="functions")
     try:

@@ -143,6 +143,29 @@ def test_functions_calling_themselves_are_refused():
         source_from_bytes("upload.onnx", model.SerializeToString()).count()
 
 
+def test_unknown_domains_inside_functions_are_refused():
+    model = graph_model([helper.make_node("Block", ["x"], ["y"], domain="local")], {"x": (1, 4)})
+    body = [helper.make_node("Backdoor", ["a"], ["b"], domain="evil.custom")]
+    model.functions.append(
+        helper.make_function("local", "Block", ["a"], ["b"], body, [helper.make_opsetid("", 23)])
+    )
+    model.opset_import.append(helper.make_opsetid("local", 1))
+    with pytest.raises(SpecError, match=r"evil\.custom"):
+        source_from_bytes("upload.onnx", model.SerializeToString())
+
+
+def test_function_chains_past_pythons_depth_are_refused():
+    model = graph_model([helper.make_node("F0", ["x"], ["y"], domain="local")], {"x": (1, 4)})
+    for depth in range(3000):  # F0 calls F1 calls F2 ... calls Relu
+        inner = helper.make_node(f"F{depth + 1}", ["a"], ["b"], domain="local") if depth < 2999 else None
+        body = [inner or helper.make_node("Relu", ["a"], ["b"])]
+        opsets = [helper.make_opsetid("", 23), helper.make_opsetid("local", 1)]
+        model.functions.append(helper.make_function("local", f"F{depth}", ["a"], ["b"], body, opsets))
+    model.opset_import.append(helper.make_opsetid("local", 1))
+    with pytest.raises(SpecError, match="too deeply"):
+        source_from_bytes("upload.onnx", model.SerializeToString()).count()
+
+
 def test_local_functions_are_inlined_and_counted():
     model = graph_model(
         [helper.make_node("Block", ["x", "w"], ["y"], domain="local")], {"x": (2, 8)}, {"w": (8, 4)}
