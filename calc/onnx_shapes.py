@@ -107,6 +107,12 @@ def fix_input_dims(
                         f"--batch {dim}, or export it with a dynamic batch axis",
                         field="--batch",
                     )
+                if axis == 1 and tokens and seq_len is not None and dim != seq_len:
+                    raise SpecError(
+                        f"input {cut(graph_input.name)!r} is fixed at {dim} tokens in the graph; "
+                        f"it cannot be counted at {seq_len}",
+                        field="--seq-len",
+                    )
                 if axis >= 2 and image and resolution is not None and dim != resolution:
                     raise SpecError(
                         f"input {cut(graph_input.name)!r} is fixed at {dim} pixels in the graph; "

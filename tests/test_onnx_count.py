@@ -215,6 +215,18 @@ def test_unresolved_dimensions_are_named(inputs, settings, named):
         count(data, **settings)
 
 
+def test_a_fixed_sequence_length_is_the_graphs_own():
+    nodes = [
+        helper.make_node("Gather", ["table", "ids"], ["e"]),
+        helper.make_node("MatMul", ["e", "w"], ["y"]),
+    ]
+    model = graph_model(nodes, {"ids": (1, 32)}, {"table": (100, 16), "w": (16, 8)}, input_type=INT64)
+    source = source_from_bytes("tokens.onnx", model.SerializeToString())
+    assert source.count().macs == 32 * 16 * 8
+    with pytest.raises(SpecError, match="--seq-len"):
+        source.count(seq_len=64)
+
+
 def test_resolution_fixes_symbolic_image_sides():
     data = one_node("Conv", {"x": (1, 3, "height", "width")}, {"w": (4, 3, 3, 3)})
     assert count(data, resolution=16).macs == 4 * 14 * 14 * 3 * 9
