@@ -370,6 +370,8 @@ def source_from_json(path: str, text: str) -> Source:
 
 
 def _file_source(path: str) -> Source:
+    if path.endswith(".onnx"):  # a binary graph: calc.onnx_source reads and checks it
+        return KINDS["onnx"].resolve(path)
     from calc.cli.files import read_limited
 
     data = read_limited(path, MAX_JSON_BYTES)
@@ -385,7 +387,7 @@ def _file_source(path: str) -> Source:
 
 
 def is_path(text: str) -> bool:
-    return os.path.exists(text) or text.endswith(".json")
+    return os.path.exists(text) or text.endswith((".json", ".onnx"))
 
 
 def resolve(text: str, field: str = "SOURCE") -> Source:
@@ -419,5 +421,7 @@ def unknown(text: str, candidates: tuple[str, ...], field: str = "SOURCE") -> Sp
         field=field,
     )
 
+
+from calc import onnx_source  # noqa: E402, F401  (registers the "onnx" kind)
 
 __all__ = ["DEFAULT_SEQ_LEN", "KINDS", "Source", "SourceKind", "Takes", "all_names", "resolve", "stack_at"]

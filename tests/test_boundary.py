@@ -23,6 +23,8 @@ def module_name(path: Path) -> str:
 
 
 TORCH_FREE = [module_name(path) for path in MODULES if not path.stem.startswith("torch_")]
+# onnx, its runtime and exporter (and protobuf under them): imported inside functions of calc/onnx_*.py only
+ONNX_ROOTS = ("onnx", "onnxruntime", "onnxscript", "google")
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -35,6 +37,7 @@ def test_calc_works_with_torch_absent():
     result = run_python(f"""
         import importlib, sys
         sys.modules["torch"] = None  # import torch now raises ImportError
+        sys.modules["onnx"] = sys.modules["onnxruntime"] = None  # so do onnx and its runtime
         for name in {TORCH_FREE!r}:
             importlib.import_module(name)
         import calc
@@ -71,9 +74,10 @@ def test_torch_free_modules_include_the_core():
 def test_importing_calc_loads_no_torch_streamlit_or_plotly():
     result = run_python(f"""
         import importlib, sys
+        roots = ("torch", "streamlit", "plotly") + {ONNX_ROOTS!r}
         for name in {TORCH_FREE!r}:
             importlib.import_module(name)
-        heavy = sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "streamlit", "plotly"))
+        heavy = sorted(name for name in sys.modules if name.split(".")[0] in roots)
         print(heavy)
     """)
     assert result.returncode == 0, result.stderr
@@ -127,6 +131,15 @@ def test_only_torch_modules_import_torch(path: Path):
     if "torch" in roots:
         assert path.name.startswith("torch_"), f"{path.name} imports torch at import time"
     assert not roots & {"streamlit", "plotly"}, f"{path.name} imports a UI library"
+    assert not roots & set(ONNX_ROOTS), f"{path.name} imports onnx at import time"
+
+
+@pytest.mark.parametrize("path", [pytest.param(path, id=str(path.relative_to(CALC))) for path in MODULES])
+def test_only_onnx_modules_import_onnx_even_lazily(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    roots = set().union(*(_imported_roots(node) for node in ast.walk(tree)))
+    if roots & set(ONNX_ROOTS):
+        assert path.name.startswith("onnx_"), f"{path.name} imports onnx"
 
 
 @pytest.mark.parametrize("path", [pytest.param(path, id=str(path.relative_to(CALC))) for path in MODULES])

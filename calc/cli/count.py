@@ -135,13 +135,14 @@ def add_commands(commands) -> None:
     stack.set_defaults(run=_stack)
     count = commands.add_parser(
         "count",
-        help="count models: torchvision or timm classifiers, Hugging Face models, stack or config.json files",
+        help="count models: torchvision or timm classifiers, Hugging Face models, stack, config.json or "
+        ".onnx files",
     )
     count.add_argument(
         "sources",
         nargs="+",
         metavar="SOURCE",
-        help="a zoo name (resnet50), timm:NAME, hf:NAME, or a stack or config.json file; "
+        help="a zoo name (resnet50), timm:NAME, hf:NAME, a stack or config.json file, or an .onnx file; "
         "`python -m calc zoo --source KIND` lists names",
     )
     count.add_argument("--resolution", type=int, help="input height and width (default: the model's native)")

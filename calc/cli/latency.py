@@ -146,7 +146,10 @@ def _latency(args: argparse.Namespace) -> int:
     report = source.count(args.resolution, args.seq_len, batch, dtype=storage)
     input_shape = report.input_shape  # one sample, as counted (a text model's own default length)
     measurement = None
-    if args.device:
+    if args.runtime == "onnxruntime":
+        measured_here, measurement = _onnxruntime_measurement(source, report, args, bound)
+        device_hardware = measured_here.as_hardware()
+    elif args.device:
         quiet_torch_benchmark()
         from calc import torch_measure, torch_memory
         from calc.torch_precision import check_device
@@ -197,6 +200,8 @@ def _latency(args: argparse.Namespace) -> int:
         "memory_bound_layers": len(times.memory_bound_layers),
         "layer_count": len(times.layers),
     }
+    if args.runtime == "onnxruntime":  # ONNX Runtime's own precision; weights generated where absent
+        out.update(runtime="onnxruntime", generated_weights=measurement.generated_weights)
     if measurement is not None:
         out.update(
             device=measurement.device,
@@ -219,6 +224,20 @@ def _latency(args: argparse.Namespace) -> int:
         out.update(predicted_s=None, calibration=None)  # none stored for this machine: `calc calibrate`
     print(json.dumps(out, indent=2) if args.json else _format_latency(out))
     return 0
+
+
+def _onnxruntime_measurement(source, report, args: argparse.Namespace, bound: TimeBound):
+    """This machine's roofs (probed with torch) and the model timed with ONNX Runtime."""
+    from calc.onnx_measure import measure_source
+    from calc.torch_probe import probe
+
+    if not args.device:
+        raise SpecError("measures on this machine: give --device cpu (or cuda)", field="--runtime")
+    measured_here = probe(args.device, dtypes=(report.dtype,), bound=bound)
+    measurement = measure_source(
+        source, report, args.resolution, args.seq_len, args.batch, args.device, bound, args.dtype
+    )
+    return measured_here, measurement
 
 
 def _format_latency(out: dict) -> str:
@@ -300,6 +319,8 @@ def _format_latency(out: dict) -> str:
                 ),
             ),
         ]
+        if out.get("generated_weights"):
+            lines.append(("weights", "generated (its external weight files are absent), of the right shapes"))
         if out.get("prediction_error") is not None:
             lines.append(("error", f"predicted / measured − 1 = {out['prediction_error']:+.1%}"))
         if out["disturbed"]:
@@ -342,7 +363,8 @@ def add_commands(commands) -> None:
     latency.add_argument(
         "model",
         metavar="MODEL",
-        help="a SOURCE: a zoo name (see `python -m calc zoo`), timm:NAME, hf:NAME, or a stack JSON file",
+        help="a SOURCE: a zoo name (see `python -m calc zoo`), timm:NAME, hf:NAME, a stack JSON file, "
+        "or an .onnx file",
     )
     where = latency.add_mutually_exclusive_group(required=True)
     where.add_argument("--hardware", metavar="NAME", help="a preset, see `python -m calc hardware`")
@@ -362,5 +384,11 @@ def add_commands(commands) -> None:
     latency.add_argument("--batch", type=int, help="default: the stack file's, else 1")
     latency.add_argument("--resolution", type=int, help="input height and width (default: the model's)")
     latency.add_argument("--seq-len", type=int, help="tokens of a text model's input (default 128)")
+    latency.add_argument(
+        "--runtime",
+        choices=("torch", "onnxruntime"),
+        default="torch",
+        help="what runs the model with --device: torch, or ONNX Runtime (an .onnx MODEL)",
+    )
     latency.add_argument("--json", action="store_true", help="print JSON instead of lines")
     latency.set_defaults(run=_latency)
