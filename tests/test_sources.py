@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from calc import sources
+from calc import source_hf, sources
 from calc.errors import SpecError
 from calc.presets import preset
 from calc.sources import DEFAULT_SEQ_LEN, Takes, resolve
@@ -121,7 +121,7 @@ def test_cli_unknown_name_exits_2_with_suggestions(arguments):
 
 
 def test_hf_without_its_counter_says_it_is_not_available(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(sources, "HF_COUNT", ("calc.no_such_module", "count_hf"))
+    monkeypatch.setattr(source_hf, "HF_COUNT", ("calc.no_such_module", "count_hf"))
     with pytest.raises(SpecError, match="not available"):
         resolve("hf:llama").count()
 
@@ -132,7 +132,7 @@ def test_hf_sources_are_counted_by_count_hf(monkeypatch: pytest.MonkeyPatch, fil
     fake = types.ModuleType("fake_torch_hf")
     fake.count_hf = lambda *arguments: calls.append(arguments) or "report"
     monkeypatch.setitem(sys.modules, "fake_torch_hf", fake)
-    monkeypatch.setattr(sources, "HF_COUNT", ("fake_torch_hf", "count_hf"))
+    monkeypatch.setattr(source_hf, "HF_COUNT", ("fake_torch_hf", "count_hf"))
     assert resolve("hf:llama").count(seq_len=256, batch=2) == "report"
     assert resolve(files["CONFIG"]).count(dtype="bf16", device="cpu") == "report"
     assert calls == [("llama", 256, 2, "fp32", "meta"), (TINY_CONFIG, None, 1, "bf16", "cpu")]

@@ -342,7 +342,8 @@ def add_commands(commands) -> None:
     latency.add_argument(
         "model",
         metavar="MODEL",
-        help="a SOURCE: a zoo name (see `python -m calc zoo`), timm:NAME, hf:NAME, or a stack JSON file",
+        help="a SOURCE: a zoo name (see `python -m calc zoo`), timm:NAME, hf:NAME, or a stack or "
+        "config.json file",
     )
     where = latency.add_mutually_exclusive_group(required=True)
     where.add_argument("--hardware", metavar="NAME", help="a preset, see `python -m calc hardware`")
