@@ -1,8 +1,8 @@
 """The Hugging Face kind: ``hf:MODEL_TYPE`` (a transformers architecture at its config class's
 defaults), a curated checkpoint's name (calc.hf_models; bare too), and config.json files
-(calc.sources reads them, calc.hf_config checks them). Torch-free: the model types and the
-image inputs of the vision encoders are read from transformers once per version and kept in
-calc.disk_cache; calc.torch_hf builds and counts.
+(calc.sources reads them, calc.hf_config checks them). Torch-free: the model types, and whether each
+takes an image, are read from transformers once per version and kept in calc.disk_cache;
+calc.torch_hf builds and counts.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from calc.source_kind import DEFAULT_SEQ_LEN, Source, SourceKind, Takes, registe
 HF_COUNT = ("calc.torch_hf", "count_hf")  # (name or config, seq_len, batch, dtype, device) -> Report
 
 
-def _read_once(kind: str, read):
+def _read_once(kind: str, read, **key_parts):
     """What ``read()`` returns (plain JSON data, from transformers), read once per transformers
-    version and code, then kept in calc.disk_cache; None where transformers is absent."""
+    version, code and ``key_parts``, then kept in calc.disk_cache; None where transformers is absent."""
     version = disk_cache.library_version("transformers")
     if version == "absent":
         return None
-    key = {"transformers": version, "code": disk_cache.source_hash("torch_hf")}
+    key = {"transformers": version, "code": disk_cache.source_hash("torch_hf"), **key_parts}
     cached = disk_cache.read(kind, key)
     if cached is not None:
         return cached
@@ -44,19 +44,18 @@ def _hf_model_types() -> tuple[str, ...]:
     return tuple(cached) if isinstance(cached, list) and all(isinstance(n, str) for n in cached) else ()
 
 
-def _hf_image_inputs() -> dict[str, tuple[int, ...]]:
-    """Model type -> one image [C, H, W] at its config's defaults, for the encoders whose main input
-    is an image (ViT, Swin, ConvNeXt, ...); the others take token ids."""
+def _hf_image_input(model_type: str) -> tuple[int, ...] | None:
+    """One image [C, H, W] at ``model_type``'s config defaults when its main input is an image
+    (ViT, Swin, ConvNeXt, ...); None when it takes token ids (or transformers does not know it)."""
 
-    def read() -> dict[str, list[int]]:
-        from calc.torch_hf import image_inputs
+    def read() -> list[int] | str:
+        from calc.torch_hf import image_input
 
-        return {name: list(shape) for name, shape in image_inputs().items()}
+        shape = image_input(model_type)
+        return "tokens" if shape is None else list(shape)
 
-    cached = _read_once("hf-image-inputs", read)
-    if not isinstance(cached, dict):
-        return {}
-    return {name: tuple(shape) for name, shape in cached.items() if isinstance(shape, list)}
+    cached = _read_once("hf-image-input", read, model_type=model_type)
+    return tuple(cached) if isinstance(cached, list) else None
 
 
 def _image_side(value) -> tuple[int, int] | None:
@@ -72,7 +71,7 @@ def _input_of(model_type: str, config: dict | None) -> tuple[Takes, tuple[int, .
     """What a source of ``model_type`` takes, and its default input: an image encoder's image at
     its config's size (a checkpoint's or a file's own image_size and num_channels where given),
     else DEFAULT_SEQ_LEN token ids."""
-    default = _hf_image_inputs().get(model_type)
+    default = _hf_image_input(model_type)
     if default is None:
         return Takes.TOKENS, (DEFAULT_SEQ_LEN,)
     config = config or {}

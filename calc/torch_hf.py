@@ -252,23 +252,20 @@ def image_shape(config) -> tuple[int, int, int]:
     return getattr(vision, "num_channels", IMAGE_CHANNELS), height, width
 
 
-def image_inputs() -> dict[str, tuple[int, int, int]]:
-    """Model type -> one image at its config's defaults, for each encoder whose main input is an
-    image (its model class's main_input_name, "pixel_values"); imports each encoder's model code."""
+def image_input(model_type: str) -> tuple[int, int, int] | None:
+    """One image at ``model_type``'s config defaults when it is an encoder whose main input is an
+    image (its model class's main_input_name is "pixel_values"); None when it takes token ids, or
+    transformers does not know it. Imports that encoder's model code."""
     _, encoders = _auto_mappings()
+    if model_type not in encoders:
+        return None
     transformers = _transformers()
     from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
-    shapes = {}
-    for model_type in sorted(encoders):
-        try:
-            config = transformers.AutoConfig.for_model(model_type)
-            main_input = MODEL_MAPPING[type(config)].main_input_name
-        except Exception:  # a model whose code does not import here: refused when it is counted
-            continue
-        if main_input == "pixel_values":
-            shapes[model_type] = image_shape(config)
-    return shapes
+    config = transformers.AutoConfig.for_model(model_type)
+    if MODEL_MAPPING[type(config)].main_input_name != "pixel_values":
+        return None
+    return image_shape(config)
 
 
 def _sample_shape(inputs: dict[str, torch.Tensor]) -> tuple[int, ...]:
