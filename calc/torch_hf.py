@@ -262,8 +262,14 @@ def image_input(model_type: str) -> tuple[int, int, int] | None:
     transformers = _transformers()
     from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
-    config = transformers.AutoConfig.for_model(model_type)
-    if MODEL_MAPPING[type(config)].main_input_name != "pixel_values":
+    try:
+        config = transformers.AutoConfig.for_model(model_type)
+        model_class = MODEL_MAPPING[type(config)]
+    except Exception:  # its code does not import here: counting it says why
+        return None
+    if isinstance(model_class, tuple):  # several classes for one config: the first is the default
+        model_class = model_class[0]
+    if getattr(model_class, "main_input_name", None) != "pixel_values":
         return None
     return image_shape(config)
 
