@@ -134,7 +134,7 @@ def _count_hf(source, resolution, seq_len, batch, dtype, device) -> Report:
 
 
 def _hf_module(source: Source, resolution: int | None):
-    from calc.torch_hf import module
+    from calc.torch_hf_measure import module
 
     return module(_target(source, resolution))
 

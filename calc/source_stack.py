@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from calc.analyze import Report, analyze
 from calc.source_kind import Source, SourceKind, register
-from calc.source_torchvision import _count_zoo, _zoo_module, zoo_source
+from calc.source_torchvision import count_zoo, zoo_module, zoo_source
 from calc.spec import Stack, parse_stack, stack_to_json
 
 
@@ -17,7 +17,7 @@ def _preset_names() -> tuple[str, ...]:
 
 def _count_stack(source, resolution, seq_len, batch, dtype, device) -> Report:
     if source.stack is None:  # a preset: the zoo's
-        return _count_zoo(source, resolution, seq_len, batch, dtype, device)
+        return count_zoo(source, resolution, seq_len, batch, dtype, device)
     return analyze(stack_at(source.stack, resolution, batch, dtype))
 
 
@@ -31,7 +31,7 @@ def stack_at(stack: Stack, resolution: int | None, batch: int | None, dtype: str
 
 def _stack_module(source: Source, resolution: int | None):
     if source.stack is None:
-        return _zoo_module(source, resolution)
+        return zoo_module(source, resolution)
     from calc.torch_build import build_stack
 
     return build_stack(stack_at(source.stack, resolution, None, None))

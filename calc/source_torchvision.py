@@ -32,13 +32,13 @@ def zoo_source(name: str) -> Source | None:
     )
 
 
-def _count_zoo(source, resolution, seq_len, batch, dtype, device) -> Report:
+def count_zoo(source, resolution, seq_len, batch, dtype, device) -> Report:
     from calc import zoo
 
     return zoo.count(source.target, resolution, batch or 1, dtype or "fp32", device=device)
 
 
-def _zoo_module(source: Source, resolution: int | None):
+def zoo_module(source: Source, resolution: int | None):
     from calc import zoo
 
     return zoo.module(source.target, resolution)
@@ -58,7 +58,7 @@ register(
         "torchvision's ImageNet classifiers (a bare name is one of these)",
         _torchvision_names,
         lambda name: source if (source := zoo_source(name)) and source.kind == "torchvision" else None,
-        _count_zoo,
-        _zoo_module,
+        count_zoo,
+        zoo_module,
     )
 )

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import inspect
 import os
 import types
@@ -34,7 +33,6 @@ from torch import nn
 from calc import hf_config, hf_models
 from calc.analyze import Report
 from calc.errors import SpecError, cut
-from calc.torch_build import BUILDER_ON_DEVICE
 from calc.torch_hf_checks import answered_on_meta
 
 # Read by huggingface_hub and transformers when they are imported: no request ever leaves.
@@ -110,12 +108,12 @@ def config_for(source: str | dict):
         close = difflib.get_close_matches(model_type, known, n=5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise SpecError(f"transformers has no architecture {model_type!r}{hint}", field="model_type")
-    with _refused_by_transformers(f"transformers refuses this {model_type} config"):
+    with refused_by_transformers(f"transformers refuses this {model_type} config"):
         return transformers.AutoConfig.for_model(model_type, **overrides)
 
 
 @contextmanager
-def _refused_by_transformers(what: str) -> Iterator[None]:
+def refused_by_transformers(what: str) -> Iterator[None]:
     """Whatever transformers raises on a user's config values (its own validation error types,
     a KeyError for an unknown activation, a shape mismatch in the forward) as a SpecError."""
     try:
@@ -210,11 +208,17 @@ def active_params(model: nn.Module, experts: list[nn.Module]) -> int:
     return total - idle
 
 
-def _max_positions(config) -> int | None:
+def text_config(config):
+    """A config's text part (a CLIP's text_config); the top level's where there are two (MusicGen's
+    encoder and decoder) or none."""
     try:
-        text = config.get_text_config()
-    except ValueError:  # two text configs (MusicGen's encoder and decoder): the top level's, if any
-        text = config
+        return config.get_text_config()
+    except ValueError:
+        return config
+
+
+def _max_positions(config) -> int | None:
+    text = text_config(config)
     for name in ("n_positions", "max_position_embeddings"):
         value = getattr(text, name, None)
         if isinstance(value, int):
@@ -303,7 +307,7 @@ def count_hf(
         )
     if torch.device(device).type != "meta":
         _check_weights_fit(config, device)
-    with _refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
+    with refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
         model = build(config, device)
         inputs = example_inputs(model, config, seq_len, batch, device)
         with experts_by_rule(model) as experts, answered_on_meta():
@@ -311,78 +315,6 @@ def count_hf(
                 model, _sample_shape(inputs), batch=batch, dtype=dtype, device=device, example_inputs=inputs
             )
     return dataclasses.replace(report, active_params=active_params(model, experts)) if experts else report
-
-
-def _without_cache(config):
-    """``config`` with its key/value cache off: a forward computes what count_hf counts, no more."""
-    for part in {id(config): config, id(text := _text_config(config)): text}.values():
-        if getattr(part, "use_cache", None):
-            part.use_cache = False
-    return config
-
-
-def _text_config(config):
-    try:
-        return config.get_text_config()
-    except ValueError:  # two text configs (MusicGen's)
-        return config
-
-
-def _mask_of_ones(model: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    """A decoder's forward given token ids alone also gets an attention mask of ones (no padding),
-    as count_hf gives it: without one, transformers looks for packed sequences in the values of
-    the position ids, which the meta device has not."""
-    if kwargs.get("attention_mask") is None:
-        ids = args[0] if args else kwargs["input_ids"]
-        kwargs["attention_mask"] = torch.ones_like(ids)
-    return args, kwargs
-
-
-def _measurable(config, device) -> nn.Module:
-    """The model of ``config`` on ``device`` whose forward takes its main input alone (token ids,
-    or pixels for a vision encoder); on a real device transformers computes its buffers there
-    (RoPE frequencies, position ids) and initializes its weights (random: no checkpoint)."""
-    with _refused_by_transformers(f"transformers cannot build this {config.model_type} config"):
-        model = build(config, device)
-    inputs = example_inputs(model, config, 1, 1, "meta")
-    takes = set(inputs) - {"attention_mask", "use_cache"}
-    if takes != {model.main_input_name}:
-        raise SpecError(
-            f"{config.model_type} takes {' and '.join(sorted(takes))} together: it is counted here, but "
-            "measured or changed only with one input (token ids, or an image)",
-            field="SOURCE",
-        )
-    if "attention_mask" in inputs:
-        model.register_forward_pre_hook(_mask_of_ones, with_kwargs=True)
-    _answer_checks_while_running(model)
-    return model
-
-
-def _answer_checks_while_running(model: nn.Module) -> None:
-    """Each forward of ``model`` runs inside calc.torch_hf_checks.answered_on_meta (a forward on
-    meta sizes its memory; on a real device the checks read the values as usual)."""
-    entered: list = []
-
-    def enter(module, args):
-        entered.append(answered_on_meta())
-        entered[-1].__enter__()
-
-    def leave(module, args, output):
-        entered.pop().__exit__(None, None, None)
-
-    model.register_forward_pre_hook(enter)
-    model.register_forward_hook(leave, always_call=True)
-
-
-def module(source: str | dict) -> nn.Module:
-    """The model of a source on the meta device, for a measurement or a what-if: its forward
-    takes its main input alone, with no cache. calc.torch_build.materialize builds it anew on a
-    real device (BUILDER_ON_DEVICE), so nothing its constructor computed is lost; the memory it
-    needs there is checked on meta first (calc.torch_memory)."""
-    config = _without_cache(config_for(source))
-    model = _measurable(config, "meta")
-    setattr(model, BUILDER_ON_DEVICE, functools.partial(_measurable, config))
-    return model
 
 
 def _check_weights_fit(config, device: str) -> None:
@@ -401,4 +333,4 @@ def _check_weights_fit(config, device: str) -> None:
         )
 
 
-__all__ = ["OFFLINE_ENVIRONMENT", "build", "config_for", "count_hf", "module", "supported_model_types"]
+__all__ = ["OFFLINE_ENVIRONMENT", "build", "config_for", "count_hf", "supported_model_types"]

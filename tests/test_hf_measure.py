@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from calc import sources, torch_hf
+from calc import sources, torch_hf, torch_hf_measure
 from calc.cli import main
 from calc.errors import SpecError
 from calc.torch_inputs import example_input
@@ -116,7 +116,7 @@ def test_a_model_past_the_memory_budget_is_refused_naming_its_weights(capsys):
 
 
 def test_the_memory_of_a_token_forward_is_bounded_on_meta():
-    module = torch_hf.module(TINY_GPT2)
+    module = torch_hf_measure.module(TINY_GPT2)
     memory = check_forward_memory(module, (SEQ,), 2, "fp32", memory_budget_bytes("cpu"))
     assert memory.input_bytes == 8 * 2 * SEQ  # int64 ids
     with pytest.raises(SpecError, match=f"batch 2 of {SEQ} tokens") as refused:
@@ -132,7 +132,7 @@ def test_a_model_of_two_inputs_is_counted_but_not_measured():
         "vision_config": {**TINY_VIT, "model_type": "clip_vision_model"},
     }
     with pytest.raises(SpecError, match="input_ids and pixel_values together"):
-        torch_hf.module(clip)
+        torch_hf_measure.module(clip)
 
 
 def test_whatif_makes_an_image_encoders_patch_embedding_separable(tmp_path, capsys):
