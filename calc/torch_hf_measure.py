@@ -57,13 +57,14 @@ def _measurable(config, device) -> nn.Module:
         )
     if "attention_mask" in inputs:
         model.register_forward_pre_hook(_mask_of_ones, with_kwargs=True)
-    _answer_checks_while_running(model)
+    if torch.device(device).type == "meta":  # a real device's forwards, timed, carry no patching
+        _answer_checks_while_running(model)
     return model
 
 
 def _answer_checks_while_running(model: nn.Module) -> None:
-    """Each forward of ``model`` runs inside calc.torch_hf_checks.answered_on_meta (a forward on
-    meta sizes its memory; on a real device the checks read the values as usual)."""
+    """Each forward of ``model`` (on meta: it sizes a forward's memory) runs inside
+    calc.torch_hf_checks.answered_on_meta."""
     entered: list = []
 
     def enter(module, args):

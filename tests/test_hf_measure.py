@@ -99,6 +99,7 @@ def test_a_measured_model_keeps_the_buffers_its_constructor_computes(config, nam
     model = prepare(module, "cpu", "fp32")
     torch.testing.assert_close(model.get_buffer(name), expected.to(model.get_buffer(name).dtype))
     assert not any(tensor.is_meta for tensor in (*model.parameters(), *model.buffers()))
+    assert not model._forward_hooks  # a timed forward patches nothing (on meta the checks are answered)
     ids = example_input(model, (SEQ,), 2, "bf16", "cpu")
     assert ids.dtype == torch.int64 and ids.shape == (2, SEQ)
     assert int(ids.min()) >= 0 and int(ids.max()) < config["vocab_size"]
