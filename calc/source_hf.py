@@ -70,11 +70,15 @@ def _image_side(value) -> tuple[int, int] | None:
 def _input_of(model_type: str, config: dict | None) -> tuple[Takes, tuple[int, ...]]:
     """What a source of ``model_type`` takes, and its default input: an image encoder's image at
     its config's size (a checkpoint's or a file's own image_size and num_channels where given),
-    else DEFAULT_SEQ_LEN token ids."""
+    else DEFAULT_SEQ_LEN token ids, or fewer when the config has fewer positions (CLIP's 77), as
+    calc.torch_hf.count_hf counts them."""
     default = _hf_image_input(model_type)
-    if default is None:
-        return Takes.TOKENS, (DEFAULT_SEQ_LEN,)
     config = config or {}
+    if default is None:
+        text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+        positions = [text.get(name) for name in ("n_positions", "max_position_embeddings")]
+        limit = next((value for value in positions if type(value) is int and value > 0), DEFAULT_SEQ_LEN)
+        return Takes.TOKENS, (min(DEFAULT_SEQ_LEN, limit),)
     channels = config.get("num_channels") if type(config.get("num_channels")) is int else default[0]
     height, width = _image_side(config.get("image_size")) or default[1:]
     return Takes.IMAGE, (channels, height, width)

@@ -85,6 +85,7 @@ PARSING = [
     pytest.param("VIT_CONFIG", "hf", "VIT_CONFIG", Takes.IMAGE, (1, 64, 64), id="vit-config-json"),
     pytest.param("hf:bert", "hf", "hf:bert", Takes.TOKENS, (DEFAULT_SEQ_LEN,), id="hf-bert-tokens"),
     pytest.param("hf:clip", "hf", "hf:clip", Takes.TOKENS, (DEFAULT_SEQ_LEN,), id="hf-clip-text-first"),
+    pytest.param("CLIP ViT-B/32", "hf", "CLIP ViT-B/32", Takes.TOKENS, (77,), id="clip-77-positions"),
 ]
 
 
