@@ -54,8 +54,16 @@ class TorchFailed(Exception):
 
 
 def bare_flop_counter(model: torch.nn.Module, input_shape: tuple[int, ...]) -> tuple[float, int]:
+    try:
+        return _bare_flop_counter(model, input_shape, torch.no_grad)
+    except AssertionError:  # "Expected gradient function to be set": its module tracker under no_grad
+        # on a few models (CaiT's class attention); with grad on, the same forward counts the same
+        return _bare_flop_counter(model, input_shape, torch.enable_grad)
+
+
+def _bare_flop_counter(model: torch.nn.Module, input_shape: tuple[int, ...], grad_mode) -> tuple[float, int]:
     start = time.perf_counter()
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
+    with FlopCounterMode(display=False) as counter, grad_mode():
         model(torch.empty((1, *input_shape), device="meta"))
     return time.perf_counter() - start, counter.get_total_flops()
 
