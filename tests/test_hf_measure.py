@@ -125,15 +125,27 @@ def test_the_memory_of_a_token_forward_is_bounded_on_meta():
     assert "lower the sequence length or the batch" in str(refused.value)
 
 
-def test_a_model_of_two_inputs_is_counted_but_not_measured():
-    clip = {
-        "model_type": "clip",
-        "projection_dim": 16,
-        "text_config": {**TINY_BERT, "model_type": "clip_text_model"},
-        "vision_config": {**TINY_VIT, "model_type": "clip_vision_model"},
-    }
+TINY_CLIP = {
+    "model_type": "clip",
+    "projection_dim": 16,
+    "text_config": {**TINY_BERT, "model_type": "clip_text_model"},
+    "vision_config": {**TINY_VIT, "model_type": "clip_vision_model"},
+}
+
+
+def test_a_model_of_two_inputs_is_counted_but_not_measured(tmp_path, capsys):
     with pytest.raises(SpecError, match="input_ids and pixel_values together"):
-        torch_hf_measure.module(clip)
+        torch_hf_measure.module(TINY_CLIP)
+    assert main(["count", _config_file(tmp_path, TINY_CLIP), "--device", "cpu", "--seq-len", str(SEQ)]) == 0
+
+
+def test_a_count_on_the_cpu_bounds_a_text_models_forward(tmp_path, capsys):
+    path = _config_file(tmp_path, {**TINY_GPT2, "n_positions": 256})
+    assert main(["count", path, "--device", "cpu", "--seq-len", "256", "--batch", "4096"]) == 2
+    error = capsys.readouterr().err
+    # one layer's attention scores: batch × heads × L × L fp32
+    assert "batch 4,096 of 256 tokens" in error and si_bytes(4 * 4096 * 4 * 256 * 256) in error
+    assert "--device meta" in error
 
 
 def test_whatif_makes_an_image_encoders_patch_embedding_separable(tmp_path, capsys):
