@@ -13,13 +13,21 @@ needs two inputs together (CLIP: text and images) is counted, not measured.
 from __future__ import annotations
 
 import functools
+from contextlib import ExitStack
 
 import torch
 from torch import nn
 
 from calc.errors import SpecError
 from calc.torch_build import BUILDER_ON_DEVICE
-from calc.torch_hf import build, config_for, example_inputs, refused_by_transformers, text_config
+from calc.torch_hf import (
+    build,
+    config_for,
+    example_inputs,
+    experts_by_rule,
+    refused_by_transformers,
+    text_config,
+)
 from calc.torch_hf_checks import answered_on_meta
 
 
@@ -58,21 +66,25 @@ def _measurable(config, device) -> nn.Module:
     if "attention_mask" in inputs:
         model.register_forward_pre_hook(_mask_of_ones, with_kwargs=True)
     if torch.device(device).type == "meta":  # a real device's forwards, timed, carry no patching
-        _answer_checks_while_running(model)
+        _counted_ways_on_meta(model)
     return model
 
 
-def _answer_checks_while_running(model: nn.Module) -> None:
-    """Each forward of ``model`` (on meta: it sizes a forward's memory) runs inside
-    calc.torch_hf_checks.answered_on_meta."""
-    entered: list = []
+def _counted_ways_on_meta(model: nn.Module) -> None:
+    """Each forward of ``model`` on meta (it sizes a forward's memory) runs as count_hf runs it:
+    transformers' checks of input values answered (calc.torch_hf_checks), and experts by the
+    routing-independent rule (torch._grouped_mm has no fp32 meta kernel; every token's top_k rows
+    go through one expert's weights, the rows a real forward runs)."""
+    entered: list[ExitStack] = []
 
     def enter(module, args):
-        entered.append(answered_on_meta())
-        entered[-1].__enter__()
+        stack = ExitStack()
+        stack.enter_context(answered_on_meta())
+        stack.enter_context(experts_by_rule(module))  # the module run: forward_memory runs a copy
+        entered.append(stack)
 
     def leave(module, args, output):
-        entered.pop().__exit__(None, None, None)
+        entered.pop().close()
 
     model.register_forward_pre_hook(enter)
     model.register_forward_hook(leave, always_call=True)

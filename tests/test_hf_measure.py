@@ -133,6 +133,17 @@ TINY_CLIP = {
 }
 
 
+def test_a_mixture_of_experts_is_sized_on_meta_and_runs_on_the_cpu():
+    # torch._grouped_mm has no fp32 meta kernel: the meta forward runs the experts by the counting rule
+    mixtral = {**TINY_LLAMA, "model_type": "mixtral", "num_local_experts": 4, "num_experts_per_tok": 2}
+    module = torch_hf_measure.module(mixtral)
+    memory = check_forward_memory(module, (SEQ,), 1, "fp32", memory_budget_bytes("cpu"))
+    assert memory.peak_activation_bytes > 0
+    model = prepare(module, "cpu", "fp32")
+    with torch.inference_mode():
+        assert torch.isfinite(model(example_input(model, (SEQ,), 1, "fp32", "cpu")).logits).all()
+
+
 def test_a_model_of_two_inputs_is_counted_but_not_measured(tmp_path, capsys):
     with pytest.raises(SpecError, match="input_ids and pixel_values together"):
         torch_hf_measure.module(TINY_CLIP)
