@@ -13,6 +13,13 @@ router's choice, that is, on values meta tensors do not have. The work does not:
 token goes to exactly top_k experts of one shape. So while counting, each experts module
 runs every token's top_k rows through one expert's weights: expert MACs = tokens × top_k ×
 one expert's MACs, whatever the router picks, the same on meta, CPU and CUDA.
+
+Checks of input values. Some models look at their input's values first (any padding? packed
+sequences? a mask of ones?); meta tensors have none. MACscope's inputs are fixed (no padding,
+consecutive positions), so calc.torch_hf_checks answers those checks on meta as a real device
+would. The few whose own forward reads values (XLM's sequence lengths, Reformer's positions,
+Longformer's global attention) are refused on meta with a message that sends them to the CPU.
+Measuring a model (one input, built anew on the device): calc.torch_hf_measure.
 """
 
 from __future__ import annotations
