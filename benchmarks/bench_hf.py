@@ -3,6 +3,7 @@ checkpoint, with params, active params (MoE), MACs at the default sequence lengt
 
     python benchmarks/bench_hf.py          # the defaults and the checkpoints
     python benchmarks/bench_hf.py --all    # also every model type hf: accepts, at its defaults
+    python benchmarks/bench_hf.py --types deberta,mamba2   # only these model types, at their defaults
 
 With --all, each model type is counted at its config class's defaults; the ones that fail are
 listed with their reason (the sweep is slow: transformers imports each model's code once).
@@ -10,6 +11,7 @@ listed with their reason (the sweep is slow: transformers imports each model's c
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -46,16 +48,21 @@ def _line(name: str, source) -> str:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--all", action="store_true", help="also every model type hf: accepts")
+    parser.add_argument("--types", help="only these model types (comma-separated), at their defaults")
+    args = parser.parse_args()
     print(f"{'source':<22}{'params':>18}{'active params':>18}{'MACs':>22}")
-    for model_type in ISSUE_DEFAULTS:
-        print(_line(f"hf:{model_type}", model_type))
-    for name in hf_models.CHECKPOINTS:
-        print(_line(name, name))
-    if "--all" not in sys.argv:
-        return 0
+    if args.types is None:
+        for model_type in ISSUE_DEFAULTS:
+            print(_line(f"hf:{model_type}", model_type))
+        for name in hf_models.CHECKPOINTS:
+            print(_line(name, name))
+        if not args.all:
+            return 0
     failures = {}
     start = time.perf_counter()
-    types = supported_model_types()
+    types = supported_model_types() if args.types is None else tuple(args.types.split(","))
     for model_type in types:
         try:
             print(_line(f"hf:{model_type}", model_type), flush=True)
@@ -64,6 +71,8 @@ def main() -> int:
             print(f"hf:{model_type:<19} refused: {error}", flush=True)
     seconds = time.perf_counter() - start
     print(f"\n{len(types) - len(failures)} of {len(types)} model types counted in {seconds:.0f} s")
+    on_cpu_only = [name for name, reason in failures.items() if "count it on cpu" in reason]
+    print(f"{len(on_cpu_only)} read their input's values on meta (count on cpu): {' '.join(on_cpu_only)}")
     return 0
 
 

@@ -54,8 +54,16 @@ class TorchFailed(Exception):
 
 
 def bare_flop_counter(model: torch.nn.Module, input_shape: tuple[int, ...]) -> tuple[float, int]:
+    try:
+        return _bare_flop_counter(model, input_shape, torch.no_grad)
+    except AssertionError:  # "Expected gradient function to be set": its module tracker under no_grad
+        # on a few models (CaiT's class attention); with grad on, the same forward counts the same
+        return _bare_flop_counter(model, input_shape, torch.enable_grad)
+
+
+def _bare_flop_counter(model: torch.nn.Module, input_shape: tuple[int, ...], grad_mode) -> tuple[float, int]:
     start = time.perf_counter()
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
+    with FlopCounterMode(display=False) as counter, grad_mode():
         model(torch.empty((1, *input_shape), device="meta"))
     return time.perf_counter() - start, counter.get_total_flops()
 
@@ -97,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         "--match", help="only names matching one of these shell patterns, e.g. 'vit_*_r50_*,vitamin_*'"
     )
     parser.add_argument("--verbose", action="store_true", help="a line per model")
+    parser.add_argument(
+        "--progress",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the figures so far every N models (a run stopped early still reports)",
+    )
     args = parser.parse_args(argv)
     names = select(timm_models.list_names(), args.match, args.every, args.limit)
     timings: list[Timing] = []
@@ -117,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name:48s} FAILED {last[:100]}", flush=True)
             continue
         timings.append(timing)
+        if args.progress and (index + 1) % args.progress == 0 and index + 1 < len(names):
+            print(f"--- after {index + 1} of {len(names)} models", flush=True)
+            report(names, timings, failures, torch_failures, time.perf_counter() - start)
         if args.verbose:
             print(
                 f"  {name:48s} build {timing.build_s:6.2f} s  bare {timing.bare_s:6.3f} s  "
@@ -124,7 +142,17 @@ def main(argv: list[str] | None = None) -> int:
                 + ("" if timing.macs_match and timing.params_match else "  MISMATCH"),
                 flush=True,
             )
-    wall_s = time.perf_counter() - start
+    return report(names, timings, failures, torch_failures, time.perf_counter() - start)
+
+
+def report(
+    names: list[str],
+    timings: list[Timing],
+    failures: list[tuple[str, str]],
+    torch_failures: list[tuple[str, str]],
+    wall_s: float,
+) -> int:
+    """Print the figures over the models timed so far; 0 when all is well."""
     build = sum(t.build_s for t in timings)
     bare = sum(t.bare_s for t in timings)
     ours = sum(t.ours_s for t in timings)
@@ -132,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     mismatches = [t.name for t in timings if not (t.macs_match and t.params_match)]
     print(
         f"{len(names)} timm models selected of {len(timm_models.list_names())}, meta device, "
-        "each at its config's input size"
+        "each at its config's input size",
+        flush=True,
     )
     print(f"  counted                                  {len(timings):7d}")
     print(f"  building (params on meta)                {build:7.2f} s")
@@ -156,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    {name}: {reason}")
     print(f"  counted; bare FlopCounterMode failed     {len(torch_failures):7d}  (no oracle, not timed)")
     for name, reason in torch_failures:
-        print(f"    {name}: {reason}")
+        print(f"    {name}: {reason}", flush=True)
     return 0 if not failures and not mismatches and ratio <= TARGET_RATIO else 1
 
 

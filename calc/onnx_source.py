@@ -14,7 +14,7 @@ import os
 from calc.analyze import Report
 from calc.errors import SpecError, cut
 from calc.onnx_graph import FLOAT_TYPES, INTEGER_INPUT_TYPES, read_model_bytes
-from calc.sources import DEFAULT_SEQ_LEN, Source, SourceKind, Takes, register
+from calc.source_kind import DEFAULT_SEQ_LEN, Source, SourceKind, Takes, register
 
 KIND = "onnx"
 SUFFIX = ".onnx"

@@ -201,9 +201,16 @@ def _filled(name: str, tensor: torch.Tensor, emptied: dict[str, torch.Tensor]) -
     return not bool(unfilled.any())
 
 
+# A model that knows how to build itself on a real device sets this attribute to that builder
+# (device -> model): calc.torch_hf's, where transformers computes every buffer (RoPE frequencies,
+# position ids) and initializes every weight on the device itself.
+BUILDER_ON_DEVICE = "macscope_build_on"
+
+
 def materialize(model: nn.Module, device: str | torch.device) -> nn.Module:
     """Move a model built on meta to ``device`` with freshly initialized parameters (in
-    eval mode): for counting on a real device, or timing there.
+    eval mode): for counting on a real device, or timing there. A model carrying its own
+    builder (BUILDER_ON_DEVICE) is built anew on ``device`` by it.
 
     Modules with an initializer run it; every other parameter and buffer gets the value
     its constructor computed (kept by ``parameters_on_meta``). A buffer that the initializer
@@ -211,6 +218,9 @@ def materialize(model: nn.Module, device: str | torch.device) -> nn.Module:
     each is set to a sentinel first, so one it leaves alone is seen. A tensor with none of
     these is refused: ``to_empty`` leaves whatever bytes were in memory, NaNs and all.
     """
+    build_on = getattr(model, BUILDER_ON_DEVICE, None)
+    if build_on is not None:
+        return build_on(device).eval()
     model = model.to_empty(device=device)
     with torch.no_grad():
         for path, module in model.named_modules():

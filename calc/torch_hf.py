@@ -13,6 +13,13 @@ router's choice, that is, on values meta tensors do not have. The work does not:
 token goes to exactly top_k experts of one shape. So while counting, each experts module
 runs every token's top_k rows through one expert's weights: expert MACs = tokens × top_k ×
 one expert's MACs, whatever the router picks, the same on meta, CPU and CUDA.
+
+Checks of input values. Some models look at their input's values first (any padding? packed
+sequences? a mask of ones?); meta tensors have none. MACscope's inputs are fixed (no padding,
+consecutive positions), so calc.torch_hf_checks answers those checks on meta as a real device
+would. The few whose own forward reads values (XLM's sequence lengths, Reformer's positions,
+Longformer's global attention) are refused on meta with a message that sends them to the CPU.
+Measuring a model (one input, built anew on the device): calc.torch_hf_measure.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from torch import nn
 from calc import hf_config, hf_models
 from calc.analyze import Report
 from calc.errors import SpecError, cut
+from calc.torch_hf_checks import answered_on_meta
 
 # Read by huggingface_hub and transformers when they are imported: no request ever leaves.
 OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -107,12 +115,12 @@ def config_for(source: str | dict):
         close = difflib.get_close_matches(model_type, known, n=5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise SpecError(f"transformers has no architecture {model_type!r}{hint}", field="model_type")
-    with _refused_by_transformers(f"transformers refuses this {model_type} config"):
+    with refused_by_transformers(f"transformers refuses this {model_type} config"):
         return transformers.AutoConfig.for_model(model_type, **overrides)
 
 
 @contextmanager
-def _refused_by_transformers(what: str) -> Iterator[None]:
+def refused_by_transformers(what: str) -> Iterator[None]:
     """Whatever transformers raises on a user's config values (its own validation error types,
     a KeyError for an unknown activation, a shape mismatch in the forward) as a SpecError."""
     try:
@@ -207,11 +215,17 @@ def active_params(model: nn.Module, experts: list[nn.Module]) -> int:
     return total - idle
 
 
-def _max_positions(config) -> int | None:
+def text_config(config):
+    """A config's text part (a CLIP's text_config); the top level's where there are two (MusicGen's
+    encoder and decoder) or none."""
     try:
-        text = config.get_text_config()
-    except ValueError:  # two text configs (MusicGen's encoder and decoder): the top level's, if any
-        text = config
+        return config.get_text_config()
+    except ValueError:
+        return config
+
+
+def _max_positions(config) -> int | None:
+    text = text_config(config)
     for name in ("n_positions", "max_position_embeddings"):
         value = getattr(text, name, None)
         if isinstance(value, int):
@@ -237,12 +251,38 @@ def example_inputs(model: nn.Module, config, seq_len: int, batch: int, device) -
             inputs["attention_mask"] = torch.ones((batch, seq_len), dtype=torch.int64, device=device)
             inputs["use_cache"] = False
     if "pixel_values" in names and not decoder:
-        vision = getattr(config, "vision_config", config)
-        side = getattr(vision, "image_size", IMAGE_SIDE)
-        height, width = (side, side) if isinstance(side, int) else tuple(side)
-        channels = getattr(vision, "num_channels", IMAGE_CHANNELS)
-        inputs["pixel_values"] = torch.zeros((batch, channels, height, width), device=device)
+        inputs["pixel_values"] = torch.zeros((batch, *image_shape(config)), device=device)
     return inputs
+
+
+def image_shape(config) -> tuple[int, int, int]:
+    """One image [C, H, W] at a vision config's size (its vision_config's, in a CLIP)."""
+    vision = getattr(config, "vision_config", config)
+    side = getattr(vision, "image_size", IMAGE_SIDE)
+    height, width = (side, side) if isinstance(side, int) else tuple(side)
+    return getattr(vision, "num_channels", IMAGE_CHANNELS), height, width
+
+
+def image_input(model_type: str) -> tuple[int, int, int] | None:
+    """One image at ``model_type``'s config defaults when it is an encoder whose main input is an
+    image (its model class's main_input_name is "pixel_values"); None when it takes token ids, or
+    transformers does not know it. Imports that encoder's model code."""
+    _, encoders = _auto_mappings()
+    if model_type not in encoders:
+        return None
+    transformers = _transformers()
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+    try:
+        config = transformers.AutoConfig.for_model(model_type)
+        model_class = MODEL_MAPPING[type(config)]
+    except Exception:  # its code does not import here: counting it says why
+        return None
+    if isinstance(model_class, tuple):  # several classes for one config: the first is the default
+        model_class = model_class[0]
+    if getattr(model_class, "main_input_name", None) != "pixel_values":
+        return None
+    return image_shape(config)
 
 
 def _sample_shape(inputs: dict[str, torch.Tensor]) -> tuple[int, ...]:
@@ -274,10 +314,10 @@ def count_hf(
         )
     if torch.device(device).type != "meta":
         _check_weights_fit(config, device)
-    with _refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
+    with refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
         model = build(config, device)
         inputs = example_inputs(model, config, seq_len, batch, device)
-        with experts_by_rule(model) as experts:
+        with experts_by_rule(model) as experts, answered_on_meta():
             report = count_module(
                 model, _sample_shape(inputs), batch=batch, dtype=dtype, device=device, example_inputs=inputs
             )

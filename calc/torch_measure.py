@@ -38,6 +38,7 @@ from calc import machine_load
 from calc.analyze import ROOT_NAME, Report
 from calc.errors import SpecError
 from calc.time_bound import TimeBound
+from calc.torch_inputs import example_input
 from calc.torch_memory import MEMORY_BUDGET_BYTES, memory_budget_bytes  # noqa: F401  (the budget lives there)
 from calc.torch_precision import TORCH_DTYPE, check_device, compute_precision
 
@@ -296,7 +297,7 @@ def measure(
     check_device(device, (dtype,))
     bound = bound or TimeBound.starting_now(max_seconds)
     started = time.perf_counter()
-    x = torch.randn((batch, *input_shape), device=device).to(TORCH_DTYPE[dtype])
+    x = example_input(model, input_shape, batch, dtype, device)
     forward = _forward_of(model, x)
     with compute_precision(dtype):
         warm, warmup_runs = _warm_up(model, x, device, bound, reserve_forwards, progress, least_forward_s)
@@ -343,7 +344,7 @@ def measure_pair(
     check_device(device, (dtype,))
     bound = bound or TimeBound.starting_now(30.0)
     started = time.perf_counter()
-    x = torch.randn((batch, *input_shape), device=device).to(TORCH_DTYPE[dtype])
+    x = example_input(first, input_shape, batch, dtype, device)
     forwards = [_forward_of(first, x), _forward_of(second, x)]
     with compute_precision(dtype):
         warm_first, runs_first = _warm_up(first, x, device, bound, reserve_forwards, progress)
@@ -436,7 +437,7 @@ def profile_layers(
     check_device(device, (dtype,))
     bound = bound or TimeBound.starting_now(math.inf)
     names = [row.name for row in report.rows]
-    x = torch.randn((batch, *input_shape), device=device).to(TORCH_DTYPE[dtype])
+    x = example_input(model, input_shape, batch, dtype, device)
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.startswith("cuda"):
         activities.append(torch.profiler.ProfilerActivity.CUDA)

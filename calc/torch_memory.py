@@ -30,6 +30,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from calc.errors import SpecError
+from calc.torch_inputs import example_input, takes_tokens
 from calc.torch_precision import TORCH_DTYPE
 from calc.units import si_bytes
 
@@ -111,7 +112,7 @@ def forward_memory(model: nn.Module, input_shape: tuple[int, ...], batch: int, d
         t.untyped_storage()._cdata: t.untyped_storage().nbytes()
         for t in [*meta.parameters(), *meta.buffers()]
     }
-    x = torch.empty((batch, *input_shape), device="meta", dtype=TORCH_DTYPE[dtype])
+    x = example_input(meta, input_shape, batch, dtype, "meta")
     held = set(weights) | {x.untyped_storage()._cdata}
     tally = _LiveStorages(held)
     with torch.inference_mode(), tally:
@@ -124,15 +125,44 @@ def check_forward_memory(
     model: nn.Module, input_shape: tuple[int, ...], batch: int, dtype: str, budget_bytes: int
 ) -> ForwardMemory:
     """Refuse, before anything is allocated, a forward whose peak is beyond ``budget_bytes``;
-    the message names what to lower: the batch, and the resolution or the sequence length."""
+    the message names what to lower: the batch, and the resolution or the sequence length. Weights
+    beyond the budget on their own are refused first, without running the forward."""
+    _check_weights(model, dtype, budget_bytes)
     memory = forward_memory(model, input_shape, batch, dtype)
     if memory.peak_bytes <= budget_bytes:
         return memory
-    raise SpecError(refusal(memory, input_shape, batch, budget_bytes), field="batch")
+    raise SpecError(refusal(memory, input_shape, batch, budget_bytes, takes_tokens(model)), field="batch")
 
 
-def refusal(memory: ForwardMemory, input_shape: tuple[int, ...], batch: int, budget_bytes: int) -> str:
-    if len(input_shape) == 3:
+def weight_bytes(model: nn.Module, dtype: str) -> int:
+    """The bytes of ``model``'s parameters and buffers in ``dtype`` (integer buffers kept as they are)."""
+    itemsize = torch.empty((), dtype=TORCH_DTYPE[dtype]).element_size()
+    tensors = {id(t): t for t in (*model.parameters(), *model.buffers())}.values()  # a tied weight once
+    return sum(t.numel() * (itemsize if t.is_floating_point() else t.element_size()) for t in tensors)
+
+
+def _check_weights(model: nn.Module, dtype: str, budget_bytes: int) -> None:
+    weights = weight_bytes(model, dtype)
+    if WEIGHT_COPIES * weights <= budget_bytes:
+        return
+    raise SpecError(
+        f"its {dtype} weights alone are {si_bytes(weights)} ({si_bytes(WEIGHT_COPIES * weights)} to run: "
+        f"they are held twice), beyond the memory budget of {si_bytes(budget_bytes)} for a real forward "
+        "here; count it instead (on meta nothing is allocated), or measure a smaller model",
+        field="model",
+    )
+
+
+def refusal(
+    memory: ForwardMemory,
+    input_shape: tuple[int, ...],
+    batch: int,
+    budget_bytes: int,
+    tokens: bool = False,
+) -> str:
+    if tokens:  # token ids: one sample is (L,)
+        what, lower = f"batch {batch:,} of {input_shape[0]:,} tokens", "the sequence length or the batch"
+    elif len(input_shape) == 3:
         what, lower = (
             f"batch {batch:,} at {input_shape[1]}×{input_shape[2]} px",
             "the batch or the resolution",
@@ -162,4 +192,4 @@ def memory_budget_bytes(device: str = "cpu") -> int:
     return min(MEMORY_BUDGET_BYTES, physical // 4)
 
 
-__all__ = ["ForwardMemory", "check_forward_memory", "forward_memory", "memory_budget_bytes"]
+__all__ = ["ForwardMemory", "check_forward_memory", "forward_memory", "memory_budget_bytes", "weight_bytes"]

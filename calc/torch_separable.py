@@ -49,8 +49,9 @@ def what_if_model(name: str, resolution: int | None = None) -> WhatIf:
     return what_if_convs(zoo.count(name, resolution), conv_settings(zoo.build(name)))
 
 
-def what_if_source(source, resolution: int | None = None) -> WhatIf:
-    """The what-if of any calc.sources.Source at ``resolution`` (default: native): a stack
+def what_if_source(source, resolution: int | None = None, seq_len: int | None = None) -> WhatIf:
+    """The what-if of any calc.sources.Source at ``resolution`` (default: native; a text model at
+    ``seq_len`` tokens): a stack
     through its layers, a zoo model through ``what_if_model``, any other torch model (timm) through
     its count and its convs' settings. A source that cannot be built in torch is a SpecError."""
     from calc.sources import stack_at
@@ -60,7 +61,7 @@ def what_if_source(source, resolution: int | None = None) -> WhatIf:
     if source.kind in ("torchvision", "stack"):
         return what_if_model(source.target, resolution)
     module = source.module(resolution)  # first: a source not built in torch is refused before its count
-    return what_if_convs(source.count(resolution), conv_settings(module))
+    return what_if_convs(source.count(resolution, seq_len), conv_settings(module))
 
 
 def _separable_twin(conv: nn.Conv2d) -> nn.Sequential:

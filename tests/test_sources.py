@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from calc import sources
+from calc import source_hf
+from calc.cli import main as cli_main
 from calc.errors import SpecError
 from calc.presets import preset
 from calc.sources import DEFAULT_SEQ_LEN, Takes, resolve
@@ -21,6 +22,13 @@ from calc.sources import DEFAULT_SEQ_LEN, Takes, resolve
 ROOT = Path(__file__).resolve().parents[1]
 RGB_CONV = preset("Worked example: 3x3 conv, RGB in").stack
 TINY_CONFIG = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2}
+GRAY_VIT_CONFIG = {
+    "model_type": "vit",
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "image_size": 64,
+    "num_channels": 1,
+}
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -31,10 +39,12 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, str]:
-    stack, config = tmp_path / "block.json", tmp_path / "config.json"
+    stack, config, vit = tmp_path / "block.json", tmp_path / "config.json", tmp_path / "vit" / "config.json"
     stack.write_text(json.dumps(RGB_CONV), encoding="utf-8")
     config.write_text(json.dumps(TINY_CONFIG), encoding="utf-8")
-    return {"STACK": str(stack), "CONFIG": str(config)}
+    vit.parent.mkdir()
+    vit.write_text(json.dumps(GRAY_VIT_CONFIG), encoding="utf-8")
+    return {"STACK": str(stack), "CONFIG": str(config), "VIT_CONFIG": str(vit)}
 
 
 PARSING = [
@@ -65,6 +75,17 @@ PARSING = [
     pytest.param(
         "Llama-3.1-8B", "hf", "Llama-3.1-8B", Takes.TOKENS, (DEFAULT_SEQ_LEN,), id="bare-checkpoint"
     ),
+    # image encoders take an image at their config's size: its image_size and num_channels
+    pytest.param("hf:vit", "hf", "hf:vit", Takes.IMAGE, (3, 224, 224), id="hf-vit"),
+    pytest.param("hf:swin", "hf", "hf:swin", Takes.IMAGE, (3, 224, 224), id="hf-swin"),
+    pytest.param(
+        "hf:efficientnet", "hf", "hf:efficientnet", Takes.IMAGE, (3, 600, 600), id="hf-efficientnet"
+    ),
+    pytest.param("ViT-B/16", "hf", "ViT-B/16", Takes.IMAGE, (3, 224, 224), id="vit-checkpoint"),
+    pytest.param("VIT_CONFIG", "hf", "VIT_CONFIG", Takes.IMAGE, (1, 64, 64), id="vit-config-json"),
+    pytest.param("hf:bert", "hf", "hf:bert", Takes.TOKENS, (DEFAULT_SEQ_LEN,), id="hf-bert-tokens"),
+    pytest.param("hf:clip", "hf", "hf:clip", Takes.TOKENS, (DEFAULT_SEQ_LEN,), id="hf-clip-text-first"),
+    pytest.param("CLIP ViT-B/32", "hf", "CLIP ViT-B/32", Takes.TOKENS, (77,), id="clip-77-positions"),
 ]
 
 
@@ -87,6 +108,23 @@ def test_hf_names_resolve_through_the_hf_kind():
         "llama",
         (256,),
     )
+
+
+def test_an_hf_image_encoder_is_counted_at_the_resolution_asked(files):
+    from calc.torch_hf import count_hf
+
+    report = resolve(files["VIT_CONFIG"]).count(resolution=32)
+    assert report.input_shape == (1, 32, 32)
+    assert report.macs == count_hf({**GRAY_VIT_CONFIG, "image_size": 32}).macs
+    assert resolve("hf:bert").count(resolution=32, seq_len=8).input_shape == (8,)  # tokens: no resolution
+
+
+def test_the_zoo_shows_an_image_encoders_image_not_tokens(capsys):
+    assert cli_main(["zoo", "--source", "hf"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert " 3x224x224 " in rows["hf:vit"] and "tokens" not in rows["hf:vit"]
+    assert " 3x224x224 " in rows["ViT-B/16"]
+    assert f" {DEFAULT_SEQ_LEN} tokens " in rows["hf:bert"]
 
 
 UNKNOWN = [
@@ -121,7 +159,7 @@ def test_cli_unknown_name_exits_2_with_suggestions(arguments):
 
 
 def test_hf_without_its_counter_says_it_is_not_available(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(sources, "HF_COUNT", ("calc.no_such_module", "count_hf"))
+    monkeypatch.setattr(source_hf, "HF_COUNT", ("calc.no_such_module", "count_hf"))
     with pytest.raises(SpecError, match="not available"):
         resolve("hf:llama").count()
 
@@ -132,7 +170,7 @@ def test_hf_sources_are_counted_by_count_hf(monkeypatch: pytest.MonkeyPatch, fil
     fake = types.ModuleType("fake_torch_hf")
     fake.count_hf = lambda *arguments: calls.append(arguments) or "report"
     monkeypatch.setitem(sys.modules, "fake_torch_hf", fake)
-    monkeypatch.setattr(sources, "HF_COUNT", ("fake_torch_hf", "count_hf"))
+    monkeypatch.setattr(source_hf, "HF_COUNT", ("fake_torch_hf", "count_hf"))
     assert resolve("hf:llama").count(seq_len=256, batch=2) == "report"
     assert resolve(files["CONFIG"]).count(dtype="bf16", device="cpu") == "report"
     assert calls == [("llama", 256, 2, "fp32", "meta"), (TINY_CONFIG, None, 1, "bf16", "cpu")]

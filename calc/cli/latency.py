@@ -363,8 +363,8 @@ def add_commands(commands) -> None:
     latency.add_argument(
         "model",
         metavar="MODEL",
-        help="a SOURCE: a zoo name (see `python -m calc zoo`), timm:NAME, hf:NAME, a stack JSON file, "
-        "or an .onnx file",
+        help="a SOURCE: a zoo name (see `python -m calc zoo`), timm:NAME, hf:NAME, a stack or "
+        "config.json file, or an .onnx file",
     )
     where = latency.add_mutually_exclusive_group(required=True)
     where.add_argument("--hardware", metavar="NAME", help="a preset, see `python -m calc hardware`")

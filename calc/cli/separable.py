@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from calc.cli.arguments import check_batch_and_resolution, read_source
+from calc.cli.arguments import check_batch_and_resolution, check_seq_len, read_source
 from calc.cost import Cost
 from calc.errors import SpecError
 from calc.separable import Comparison, WhatIf, compare, what_if_stack
-from calc.sources import stack_at
+from calc.sources import Takes, stack_at
 from calc.units import exact
 
 
@@ -102,13 +102,14 @@ def _format_separable(c: Comparison) -> str:
 
 def _whatif(args: argparse.Namespace) -> int:
     check_batch_and_resolution(None, args.resolution)
+    check_seq_len(args.seq_len)
     source = read_source(args.model, "MODEL")
     if source.stack is not None:  # torch-free: a stack's own layers
         what_if = what_if_stack(stack_at(source.stack, args.resolution, None, None))
     else:
         from calc.torch_separable import what_if_source
 
-        what_if = what_if_source(source, args.resolution)
+        what_if = what_if_source(source, args.resolution, args.seq_len)
     out = {
         "model": source.name,
         "input_shape": list(what_if.before.input_shape),
@@ -134,11 +135,12 @@ def _whatif(args: argparse.Namespace) -> int:
         ],
         "skipped": list(what_if.skipped),
     }
-    print(json.dumps(out, indent=2) if args.json else _format_whatif(out, what_if))
+    text_model = source.takes is Takes.TOKENS
+    print(json.dumps(out, indent=2) if args.json else _format_whatif(out, what_if, text_model))
     return 0
 
 
-def _format_whatif(out: dict, what_if: WhatIf) -> str:
+def _format_whatif(out: dict, what_if: WhatIf, text_model: bool = False) -> str:
     lines = [
         f"{out['model']}: input {'x'.join(map(str, out['input_shape']))}, batch {out['batch']}",
         f"MACs    {exact(out['macs_before'])} -> {exact(out['macs_after'])}, savings {out['savings']:.4f}",
@@ -147,7 +149,12 @@ def _format_whatif(out: dict, what_if: WhatIf) -> str:
             f"savings {out['params_savings']:.4f}"
         ),
     ]
-    if not what_if.changes:
+    if not what_if.changes and text_model:
+        lines.append(
+            "a text model: its work is in linear layers and attention, and it has no standard conv "
+            "(groups 1, kernel over 1x1) to replace: the separable what-if does not apply, nothing changes"
+        )
+    elif not what_if.changes:
         lines.append("no standard conv (groups 1, kernel over 1x1) to replace: nothing changes")
     else:
         count = len(what_if.changes)
@@ -210,8 +217,10 @@ def add_commands(commands) -> None:
     whatif.add_argument(
         "model",
         metavar="MODEL",
-        help="a SOURCE: a zoo name (see `python -m calc zoo`), timm:NAME, or a stack JSON file",
+        help="a SOURCE: a zoo name (see `python -m calc zoo`), timm:NAME, hf:NAME, or a stack or "
+        "config.json file",
     )
     whatif.add_argument("--resolution", type=int, help="input height and width (default: the model's)")
+    whatif.add_argument("--seq-len", type=int, help="tokens of a text model's input (default 128)")
     whatif.add_argument("--json", action="store_true", help="print JSON instead of lines")
     whatif.set_defaults(run=_whatif)
