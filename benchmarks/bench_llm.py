@@ -31,9 +31,9 @@ DEVICE = "NVIDIA A100 80GB SXM"
 
 def main(names: list[str]) -> None:
     start = time.perf_counter()
-    from calc.torch_hf import _transformers
+    from calc.torch_hf import load_transformers
 
-    _transformers()
+    load_transformers()
     print(f"import transformers: {time.perf_counter() - start:.2f} s (once per process)")
     a100 = hardware(DEVICE)
     roofs = a100.roofs("bf16")

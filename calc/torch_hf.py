@@ -49,7 +49,7 @@ MAX_SEQ_LEN = 1_048_576
 MAX_BATCH = 65_536
 
 
-def _transformers():
+def load_transformers():
     os.environ.update(OFFLINE_ENVIRONMENT)
     import transformers
 
@@ -61,7 +61,7 @@ def _auto_mappings() -> tuple[dict[str, str], frozenset[str]]:
     """(model type -> its causal LM class) for decoder-only LMs; the model types built as encoders.
     By transformers' own task mappings: an encoder has a masked-LM or an image-classification head
     (BERT also has a causal one, so encoders are taken first); encoder-decoders (BART, T5) are neither."""
-    _transformers()
+    load_transformers()
     from transformers.models.auto import modeling_auto as auto
 
     encoder_decoders = set(auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
@@ -107,7 +107,7 @@ def resolve(source: str | dict) -> tuple[str, dict[str, Any]]:
 def config_for(source: str | dict):
     """The transformers config of a source; SpecError naming the model type it does not know."""
     model_type, overrides = resolve(source)
-    transformers = _transformers()
+    transformers = load_transformers()
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
     if model_type not in CONFIG_MAPPING_NAMES:
@@ -137,7 +137,7 @@ def refused_by_transformers(what: str) -> Iterator[None]:
 
 def auto_class_for(config):
     causal, encoders = _auto_mappings()
-    transformers = _transformers()
+    transformers = load_transformers()
     encoder_decoder = getattr(config, "is_encoder_decoder", False)
     if config.model_type in encoders and not encoder_decoder:
         return transformers.AutoModel
@@ -224,7 +224,7 @@ def text_config(config):
         return config
 
 
-def _max_positions(config) -> int | None:
+def max_positions(config) -> int | None:
     text = text_config(config)
     for name in ("n_positions", "max_position_embeddings"):
         value = getattr(text, name, None)
@@ -241,7 +241,7 @@ def example_inputs(model: nn.Module, config, seq_len: int, batch: int, device) -
     attention mask of ones (no padding); an encoder that sees images (ViT, CLIP) also gets
     pixels [batch, C, H, W] at its config's size."""
     names = inspect.signature(model.forward).parameters
-    decoder = auto_class_for(config) is _transformers().AutoModelForCausalLM
+    decoder = auto_class_for(config) is load_transformers().AutoModelForCausalLM
     inputs: dict[str, Any] = {}
     if "input_ids" in names:
         inputs["input_ids"] = torch.zeros((batch, seq_len), dtype=torch.int64, device=device)
@@ -270,7 +270,7 @@ def image_input(model_type: str) -> tuple[int, int, int] | None:
     _, encoders = _auto_mappings()
     if model_type not in encoders:
         return None
-    transformers = _transformers()
+    transformers = load_transformers()
     from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
     try:
@@ -300,7 +300,7 @@ def count_hf(
     from calc.torch_count import count_module
 
     config = config_for(source)
-    limit = _max_positions(config)
+    limit = max_positions(config)
     if seq_len is None:
         seq_len = min(DEFAULT_SEQ_LEN, limit or DEFAULT_SEQ_LEN)
     if type(batch) is not int or not 1 <= batch <= MAX_BATCH:

@@ -23,13 +23,13 @@ from calc.llm import DECODE_FIT, PREFILL_FIT, LlmCounts, fit
 
 
 def _is_causal_lm(config, model: nn.Module) -> bool:
-    from calc.torch_hf import _transformers, auto_class_for
+    from calc.torch_hf import auto_class_for, load_transformers
 
-    causal = auto_class_for(config) is _transformers().AutoModelForCausalLM
+    causal = auto_class_for(config) is load_transformers().AutoModelForCausalLM
     return causal and "past_key_values" in inspect.signature(model.forward).parameters
 
 
-def _empty_cache(model: nn.Module):
+def empty_cache(model: nn.Module):
     from transformers import DynamicCache
 
     return DynamicCache(config=model.config)
@@ -121,9 +121,9 @@ def count_llm(source: str | dict, name: str | None = None) -> LlmCounts:
 def count_config(config, name: str | None = None) -> LlmCounts:
     """count_llm of a transformers config (a reduced copy's, for a measurement)."""
     from calc.torch_count import count_module
-    from calc.torch_hf import _max_positions, _refused_by_transformers, active_params, build, experts_by_rule
+    from calc.torch_hf import active_params, build, experts_by_rule, max_positions, refused_by_transformers
 
-    with _refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
+    with refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
         model = build(config, "meta")
         if not _is_causal_lm(config, model) or getattr(config, "is_encoder_decoder", False):
             raise SpecError(
@@ -132,7 +132,7 @@ def count_config(config, name: str | None = None) -> LlmCounts:
             )
         with experts_by_rule(model) as experts:
             # the second prefill fills the cache the decode steps extend (one forward fewer)
-            cache = _empty_cache(model)
+            cache = empty_cache(model)
             prefill = [
                 count_module(model, (prompt,), example_inputs=prefill_inputs(model, prompt, cache=kept))
                 for prompt, kept in zip(PREFILL_FIT, (None, cache), strict=True)
@@ -166,7 +166,7 @@ def count_config(config, name: str | None = None) -> LlmCounts:
         config.model_type,
         sum(parameter.numel() for parameter in model.parameters()),
         active,
-        _max_positions(config),
+        max_positions(config),
         geometry,
         rows,
         tuple(sorted(unsupported.items())),

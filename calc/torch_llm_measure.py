@@ -25,7 +25,7 @@ from calc.llm_phases import Forms, Setting, memory, serve
 from calc.roofline import Roofs
 from calc.time_bound import TimeBound
 from calc.torch_hf import build
-from calc.torch_llm import _empty_cache, count_config, decode_inputs, prefill_inputs
+from calc.torch_llm import count_config, decode_inputs, empty_cache, prefill_inputs
 from calc.torch_memory import WEIGHT_COPIES
 from calc.units import DTYPE_BYTES, si_bytes
 
@@ -146,7 +146,7 @@ def measure_llm(
         cache = None
         while len(prefills) < MAX_PREFILLS and (len(prefills) < MIN_PREFILLS or bound.fits(first * 4)):
             bound.check()
-            cache = _empty_cache(model)
+            cache = empty_cache(model)
             inputs = prefill_inputs(model, setting.prompt, setting.batch, cache=cache)
             prefills.append(_timed(lambda inputs=inputs: model(**inputs), device))
         steps: list[float] = []

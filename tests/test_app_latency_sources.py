@@ -1,6 +1,6 @@
 """AppTest of the Latency page and the Separable what-if on any source: a timm model's theory,
-its measurement on this CPU and its what-if; a Hugging Face model's theory with a plain word that
-it is not measured (nor rewritten) here; and links that keep the source."""
+its measurement on this CPU and its what-if; a Hugging Face model's theory, and a plain word where
+one is not measured (nor rewritten) here; and links that keep the source."""
 
 from __future__ import annotations
 
@@ -30,15 +30,23 @@ def test_a_timm_model_gets_its_theory_and_is_measured_here(latency, cpu_probe): 
     assert url(latency)["model"] == "timm:resnet18" and url(latency)["res"] == "64"
 
 
-def test_a_hugging_face_model_gets_its_theory_and_says_it_is_not_measured(latency):
+def test_a_hugging_face_model_gets_its_theory_and_no_word_against_measuring(latency):
     latency.radio(key="latency_kind").set_value("hf").run()
     latency.selectbox(key="latency_hf").set_value("GPT-2").run()
     assert not latency.exception and not latency.error
     assert shown(latency) == theory(sources.resolve("GPT-2").count(), "NVIDIA RTX 3090", "fp32")
+    assert "Theory only" not in " ".join(read_text(info.value) for info in latency.info)
+
+
+def test_a_model_of_two_inputs_gets_its_theory_and_says_it_is_not_measured(latency):
+    latency.radio(key="latency_kind").set_value("hf").run()
+    latency.selectbox(key="latency_hf").set_value("CLIP ViT-B/32").run()
+    assert not latency.exception and not latency.error
+    assert shown(latency) == theory(sources.resolve("CLIP ViT-B/32").count(), "NVIDIA RTX 3090", "fp32")
     assert "Theory only" in " ".join(read_text(info.value) for info in latency.info)
     latency.button(key="latency_measure").click().run()  # pressed anyway: said, not raised
     assert not latency.exception
-    assert "not yet built for measurement" in " ".join(read_text(error.value) for error in latency.error)
+    assert "input_ids and pixel_values" in " ".join(read_text(error.value) for error in latency.error)
     assert metrics(latency)["(b) Roofline"]  # the rest of the page stays
 
 
@@ -81,8 +89,15 @@ def test_the_what_if_link_keeps_a_timm_model():
     assert "MACs saved" in metrics(app)
 
 
-def test_the_what_if_on_a_hugging_face_model_says_why_not():
-    app = what_if_tab({"model": "GPT-2"})
+@pytest.mark.parametrize(
+    ("model", "said"),
+    [
+        pytest.param("GPT-2", "has no standard k×k convolution", id="a text model: nothing to replace"),
+        pytest.param("CLIP ViT-B/32", "input_ids and pixel_values", id="two inputs: not built to change"),
+    ],
+)
+def test_the_what_if_on_a_hugging_face_model_says_what_it_found(model, said):
+    app = what_if_tab({"model": model})
     assert not app.exception
-    assert "not yet built" in " ".join(read_text(error.value) for error in app.error)
+    assert said in " ".join(read_text(message.value) for message in [*app.error, *app.info])
     assert "Standard MACs" in metrics(app)  # the layer's comparison above stays
