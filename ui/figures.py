@@ -17,6 +17,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from charts.layers import for_presentation
+from ui import shell
 
 READY = "figures_ready"  # past the session's first run: charts are drawn at once
 HELD = "figures_held"  # this run held a chart back
@@ -51,6 +52,7 @@ def show(figure: go.Figure, key: str, where=st) -> None:
 def _draw_held() -> None:
     if st.session_state.pop(ARMED, False):
         return  # called by the run that held the charts: this sets the browser's timer
+    st.session_state[shell.REDRAW] = True
     st.rerun()  # the whole page, with its charts; the timer stops with a full run
 
 
@@ -59,6 +61,7 @@ def draw_held() -> None:
     browser ask for it in a moment. Only the session's first run holds charts back: a widget
     changed before the timer fires reruns the page, charts and all, and a fragment's rerun
     (which does not come here) draws its own."""
+    st.session_state.pop(shell.REDRAW, None)
     if st.session_state.pop(HELD, False):
         st.session_state[READY] = True
         st.session_state[ARMED] = True
