@@ -13,7 +13,6 @@ onnxruntime and onnx are imported inside functions only.
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from dataclasses import dataclass
 
@@ -22,16 +21,16 @@ from calc.analyze import Report
 from calc.errors import SpecError, cut
 from calc.onnx_graph import PROTOBUF_LIMIT_BYTES
 from calc.time_bound import TimeBound
+from calc.timings import Timings
 
 MEMORY_BUDGET_BYTES = 4 * 1024**3  # the torch measurement's (calc.torch_memory): a quarter of RAM at most
 MIN_RUNS = 5
 MAX_RUNS = 10_000
-NOISY_SPREAD = 0.1  # IQR / median beyond which the runs disagree (calc.torch_measure's threshold)
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
 @dataclass(frozen=True)
-class RuntimeMeasurement:
+class RuntimeMeasurement(Timings):
     device: str  # "cpu (onnxruntime)"
     threads: int
     times_s: tuple[float, ...]  # seconds per forward, one per run
@@ -41,29 +40,9 @@ class RuntimeMeasurement:
     repeat_median_s: float | None = None  # no quick repeat here (the torch measurement makes one)
 
     @property
-    def median_s(self) -> float:
-        return statistics.median(self.times_s)
-
-    @property
-    def iqr_s(self) -> float:
-        if len(self.times_s) < 2:
-            return 0.0
-        quartiles = statistics.quantiles(self.times_s, n=4, method="inclusive")
-        return quartiles[2] - quartiles[0]
-
-    @property
-    def min_s(self) -> float:
-        return min(self.times_s)
-
-    @property
-    def max_s(self) -> float:
-        return max(self.times_s)
-
-    @property
     def disturbed(self) -> bool:
-        """Other programs were busy, or the runs disagree by more than NOISY_SPREAD."""
-        busy = self.other_cores is not None and self.other_cores > machine_load.BUSY_OTHER_CORES
-        return busy or self.iqr_s > NOISY_SPREAD * self.median_s
+        """Other programs were busy, or the runs disagree by more than calc.timings.NOISY_SPREAD."""
+        return self.busy_machine or self.noisy
 
 
 def memory_budget_bytes() -> int:

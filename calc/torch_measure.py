@@ -38,6 +38,7 @@ from calc import machine_load
 from calc.analyze import ROOT_NAME, Report
 from calc.errors import SpecError
 from calc.time_bound import TimeBound
+from calc.timings import NOISY_SPREAD, Timings  # noqa: F401  (NOISY_SPREAD: the pages read it here)
 from calc.torch_inputs import example_input
 from calc.torch_memory import MEMORY_BUDGET_BYTES, memory_budget_bytes  # noqa: F401  (the budget lives there)
 from calc.torch_precision import TORCH_DTYPE, check_device, compute_precision
@@ -48,13 +49,12 @@ MIN_BLOCKS = 5
 BLOCK_SECONDS = 0.01  # a block runs at least this long, like blocked_autorange's
 CALIBRATION_SHARES = (64, 8)  # a large batch is first tried at 1/64, then 1/8 of its size
 REPEAT_BLOCKS = 3  # the quick repeat after the timing
-NOISY_SPREAD = 0.25  # IQR / median beyond which a measurement is flagged as disturbed
 PROGRESS_INTERVAL_SECONDS = 0.5
 RANGE_PREFIX = "macscope::"
 
 
 @dataclass(frozen=True)
-class Measurement:
+class Measurement(Timings):
     device: str
     dtype: str
     batch: int
@@ -67,42 +67,8 @@ class Measurement:
     repeat_median_s: float | None = None  # a short repeat right after the timing
 
     @property
-    def median_s(self) -> float:
-        return statistics.median(self.times_s)
-
-    @property
-    def iqr_s(self) -> float:
-        if len(self.times_s) < 2:
-            return 0.0
-        quartiles = statistics.quantiles(self.times_s, n=4, method="inclusive")
-        return quartiles[2] - quartiles[0]
-
-    @property
-    def min_s(self) -> float:
-        return min(self.times_s)
-
-    @property
-    def max_s(self) -> float:
-        return max(self.times_s)
-
-    @property
-    def spread(self) -> float:
-        """IQR / median: how far apart the blocks' times are."""
-        return self.iqr_s / self.median_s
-
-    @property
-    def noisy(self) -> bool:
-        """The blocks disagree by more than NOISY_SPREAD: other work disturbed the timing."""
-        return self.spread > NOISY_SPREAD
-
-    @property
     def samples_per_s(self) -> float:
         return self.batch / self.median_s
-
-    @property
-    def busy_machine(self) -> bool:
-        """Other programs used a noticeable share of the CPU while this was timed."""
-        return self.other_cores is not None and self.other_cores > machine_load.BUSY_OTHER_CORES
 
     @property
     def repeat_drift(self) -> float | None:
