@@ -20,6 +20,7 @@ shell.require_navigation()
 
 PROMPT, GENERATE, BATCH = links.Whole(1, 131_072), links.Whole(1, 32_768), links.Whole(1, 4096)
 KV_DTYPES = tuple(name for name in KV_DTYPE_BYTES if name != "fp32")
+TABS = ["Roofline", "Batch sweep", "Context sweep"]
 LINK = [
     links.choice("model", "llm_source", models.sources),
     links.integer("prompt", "llm_prompt", PROMPT),
@@ -29,6 +30,7 @@ LINK = [
     links.choice("weights", "llm_weights", lambda: tuple(WEIGHT_FORMATS)),
     links.choice("kv", "llm_kv", lambda: KV_DTYPES),
     links.choice("hw", "llm_hardware", lambda: tuple(models.devices())),
+    links.choice("tab", "llm_tab", lambda: TABS),
 ]
 links.restore("llm", LINK)
 st.session_state.setdefault("llm_source", "hf:llama")
@@ -95,16 +97,18 @@ for formula, caption in models.formulas(counted, forms, setting, served, held, d
     st.latex(formula)
     st.caption(caption)
 
-roofline_tab, batch_tab, context_tab = st.tabs(["Roofline", "Batch sweep", "Context sweep"])
-with roofline_tab:
+# A chart in a closed tab costs the browser its drawing for nothing: each tab draws when open.
+roofline_tab, batch_tab, context_tab = st.tabs(TABS, key="llm_tab", on_change="rerun")
+if roofline_tab.open:
     figures.show(
         charts.roofline(served.prefill, served.decode, forms.names, roofs), "llm_roofline", roofline_tab
     )
 for tab, axis in ((batch_tab, "batch"), (context_tab, "context")):
-    with tab:
+    if tab.open:
         points = sweep(forms, setting, roofs, device.memory_bytes, axis)
         figures.show(
             charts.sweep(points, axis, device.memory_bytes, first_unfit(points)), f"llm_sweep_{axis}", tab
         )
 
-links.share_box(links.publish(LINK))
+with st.sidebar:
+    links.share_box(links.publish(LINK))

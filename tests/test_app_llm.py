@@ -47,7 +47,16 @@ def test_a_larger_batch_is_priced_again(page):
     page.number_input(key="llm_batch").set_value(8).run()
     assert not page.exception
     assert metrics(page) == expected("hf:llama", Setting(512, 128, 8, "bf16", "bf16", "bf16"))
-    assert len(page.get("plotly_chart")) == 3  # roofline, batch sweep, context sweep
+    charts = {}
+    for tab in ("Roofline", "Batch sweep", "Context sweep"):  # a tab draws its chart when open
+        page.session_state["llm_tab"] = tab
+        page.run()
+        charts[tab] = [chart.key for chart in page.get("plotly_chart")]
+    assert charts == {
+        "Roofline": ["llm_roofline"],
+        "Batch sweep": ["llm_sweep_batch"],
+        "Context sweep": ["llm_sweep_context"],
+    }
 
 
 def test_a_context_beyond_the_models_positions_is_refused_by_name(page):

@@ -52,7 +52,8 @@ class View:
         return f"{self.width}x{self.height}-{'presentation' if self.presentation else 'normal'}"
 
     def url(self, server_url: str, app_page: AppPage) -> str:
-        return f"{server_url}/{app_page.url_path}" + ("?present=1" if self.presentation else "")
+        joint = "&" if "?" in app_page.url_path else "?"  # a page opened with a query of its own (llm)
+        return f"{server_url}/{app_page.url_path}" + (f"{joint}present=1" if self.presentation else "")
 
 
 VIEWS = tuple(

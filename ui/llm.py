@@ -96,11 +96,12 @@ def formulas(
     )
     decode = (
         (
-            rf"\text{{TPOT}} \geq \frac{{\text{{bytes per step}}}}{{\text{{bandwidth}}}}"
+            # two lines: one would be wider than a 1024-pixel window
+            rf"\begin{{aligned}}\text{{TPOT}} &\geq \frac{{\text{{bytes per step}}}}{{\text{{bandwidth}}}}"
             rf" = \frac{{\text{{{si_bytes(served.decode.bytes)}}}}}{{\text{{{si_bytes(bandwidth)}/s}}}}"
-            rf" = \text{{{duration(served.decode.bytes / bandwidth)}}}"
-            rf"\quad\gg\quad \frac{{\text{{FLOPs}}}}{{\text{{peak}}}}"
-            rf" = \text{{{duration(served.decode.theoretical_s)}}}"
+            rf" = \text{{{duration(served.decode.bytes / bandwidth)}}} \\"
+            rf" &\gg \frac{{\text{{FLOPs}}}}{{\text{{peak}}}}"
+            rf" = \text{{{duration(served.decode.theoretical_s)}}}\end{{aligned}}"
         ),
         (
             "Why decode is memory-bound: each step reads every weight and the whole KV cache to make one "
@@ -117,9 +118,10 @@ def formulas(
         out.append(
             (
                 (
-                    rf"\text{{memory}} = \text{{weights}} + \text{{KV cache}} + \text{{activations}}"
-                    rf" = \text{{{si_bytes(held.weight_bytes)} + {si_bytes(held.kv_cache_bytes)} + "
-                    rf"{si_bytes(held.activation_bytes)} = {si_bytes(held.total_bytes)}}}"
+                    rf"\begin{{aligned}}\text{{memory}} &= \text{{weights}} + \text{{KV cache}}"
+                    rf" + \text{{activations}} \\"
+                    rf" &= \text{{{si_bytes(held.weight_bytes)} + {si_bytes(held.kv_cache_bytes)} + "
+                    rf"{si_bytes(held.activation_bytes)} = {si_bytes(held.total_bytes)}}}\end{{aligned}}"
                 ),
                 (
                     f"Of {si_bytes(device.memory_bytes)}: at most {most:,} sequences of {context:,} tokens, "
