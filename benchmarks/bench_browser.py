@@ -25,7 +25,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,6 +259,20 @@ class Visit:
         return self.timed(start, case.answer, messages_before=messages)
 
 
+@contextmanager
+def empty_cache() -> Iterator[str]:
+    """A new, empty cache folder for the servers a benchmark starts; the caller's setting is put back."""
+    previous = os.environ.get(CACHE_DIR_ENV)
+    try:
+        with tempfile.TemporaryDirectory(prefix="macscope-bench-cache-") as cache:
+            yield cache
+    finally:
+        if previous is None:
+            os.environ.pop(CACHE_DIR_ENV, None)
+        else:
+            os.environ[CACHE_DIR_ENV] = previous
+
+
 def started_server(cache: str) -> StreamlitServer:
     os.environ[CACHE_DIR_ENV] = cache  # the server inherits it
     server = StreamlitServer()
@@ -357,15 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = args.pages or (QUICK if args.quick else [case.name for case in PAGES])
     cases = [case for case in PAGES if case.name in chosen]
-    previous = os.environ.get(CACHE_DIR_ENV)
-    try:
-        with tempfile.TemporaryDirectory(prefix="macscope-bench-cache-") as cache:
-            figures = measure(cases, cache)
-    finally:
-        if previous is None:
-            os.environ.pop(CACHE_DIR_ENV, None)
-        else:
-            os.environ[CACHE_DIR_ENV] = previous
+    with empty_cache() as cache:
+        figures = measure(cases, cache)
     print(
         f"{len(cases)} pages, headless Chromium {VIEWPORT['width']}x{VIEWPORT['height']}, "
         f"{os.cpu_count()} CPUs, load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}"

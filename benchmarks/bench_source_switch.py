@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,7 @@ if str(ROOT) not in sys.path:
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from benchmarks.bench_browser import METRIC, PageCase, Visit, started_server  # noqa: E402
-from calc.disk_cache import CACHE_DIR_ENV  # noqa: E402
+from benchmarks.bench_browser import METRIC, PageCase, Visit, empty_cache, started_server  # noqa: E402
 from tests.test_e2e_browser import CHROMIUM, VIEWPORT  # noqa: E402
 
 COUNTED_BEFORE_TARGET_S = 1.0
@@ -135,15 +133,8 @@ def passed(results: list[tuple[Step, float | None, str]]) -> bool:
 
 
 def main() -> int:
-    previous = os.environ.get(CACHE_DIR_ENV)
-    try:
-        with tempfile.TemporaryDirectory(prefix="macscope-bench-cache-") as cache:
-            results = measure(cache)
-    finally:
-        if previous is None:
-            os.environ.pop(CACHE_DIR_ENV, None)
-        else:
-            os.environ[CACHE_DIR_ENV] = previous
+    with empty_cache() as cache:
+        results = measure(cache)
     print(
         f"Model page, headless Chromium {VIEWPORT['width']}x{VIEWPORT['height']}, {os.cpu_count()} CPUs, "
         f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}"
