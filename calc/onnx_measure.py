@@ -31,7 +31,7 @@ PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 @dataclass(frozen=True)
 class RuntimeMeasurement(Timings):
-    device: str  # "cpu (onnxruntime)"
+    device: str  # "cpu (onnxruntime)", "cuda:0 (onnxruntime)"
     threads: int
     times_s: tuple[float, ...]  # seconds per forward, one per run
     wall_seconds: float  # session creation, warm-up and timing
@@ -125,19 +125,25 @@ def measure(
 
     started = time.perf_counter()
     bound = bound or TimeBound.starting_now(60)
-    provider = PROVIDERS[device]
-    if provider not in onnxruntime.get_available_providers():
-        raise SpecError(f"ONNX Runtime has no {device} provider on this machine", field="--device")
+    provider, provider_options = execution_provider(device)
     check_memory(report, memory_budget_bytes())
     model, generated = runnable_model(data, folder)
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: a page shows our message, not the runtime's log
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
-        session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=[provider])
+        session = onnxruntime.InferenceSession(
+            model.SerializeToString(), options, providers=[(provider, provider_options)]
+        )
     except Exception as error:  # the runtime's errors arrive as several types
         raise SpecError(f"ONNX Runtime cannot load it: {cut(str(error), 200)}", field="MODEL") from None
     del model
+    if session.get_providers()[0] != provider:  # a CUDA provider whose libraries fail to load falls back
+        raise SpecError(
+            f"ONNX Runtime could not start its {provider} here (its CUDA libraries did not load) and "
+            "would have run on the CPU instead; use --device cpu",
+            field="--device",
+        )
     feeds = _inputs(graph)
     try:
         first = _timed(session, feeds)  # warm-up: allocations, kernel choices
@@ -166,6 +172,27 @@ def measure(
         generated,
         machine_load.other_cores(before, machine_load.sample()),
     )
+
+
+def execution_provider(device: str) -> tuple[str, dict]:
+    """ONNX Runtime's provider for ``device`` ("cpu", "cuda", "cuda:1") and its options; SpecError
+    naming what is installed when this onnxruntime lacks it (the PyPI "onnxruntime" package is
+    CPU-only: the CUDA provider comes with "onnxruntime-gpu")."""
+    import onnxruntime
+
+    kind, _, index = device.partition(":")
+    if kind not in PROVIDERS or (index and not index.isdigit()):
+        raise SpecError(f"{cut(device)!r} is not a device here: give cpu or cuda", field="--device")
+    provider = PROVIDERS[kind]
+    available = onnxruntime.get_available_providers()
+    if provider not in available:
+        raise SpecError(
+            f"this onnxruntime ({onnxruntime.__version__}) has no {provider}, only "
+            f"{', '.join(available)}: the onnxruntime package runs on the CPU; ONNX Runtime on CUDA needs "
+            "onnxruntime-gpu instead. Measure with --device cpu, or with --runtime torch on cuda",
+            field="--device",
+        )
+    return provider, ({"device_id": int(index or 0)} if kind == "cuda" else {})
 
 
 def _timed(session, feeds: dict) -> float:
@@ -203,4 +230,11 @@ def measure_source(
     return measure(data, folder, graph, report, device, bound)
 
 
-__all__ = ["RuntimeMeasurement", "check_memory", "measure", "measure_source", "runnable_model"]
+__all__ = [
+    "RuntimeMeasurement",
+    "check_memory",
+    "execution_provider",
+    "measure",
+    "measure_source",
+    "runnable_model",
+]

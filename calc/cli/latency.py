@@ -117,6 +117,10 @@ MEASURE_SECONDS = 60  # the whole of `latency --device`: probe, build, warm-up a
 def _latency(args: argparse.Namespace) -> int:
     bound = TimeBound.starting_now(MEASURE_SECONDS)
     check_batch_and_resolution(args.batch, args.resolution)
+    if args.runtime == "onnxruntime" and args.device:
+        from calc.onnx_measure import execution_provider
+
+        execution_provider(args.device)  # this onnxruntime's providers: said before anything is counted
     if args.device == "cuda":
         import torch
 
@@ -220,8 +224,10 @@ def _latency(args: argparse.Namespace) -> int:
         )
     if calibration is not None:
         out.update(prediction_fields(report, calibration, measurement and measurement.median_s))
-    elif args.device:
-        out.update(predicted_s=None, calibration=None)  # none stored for this machine: `calc calibrate`
+    elif args.device and args.runtime == "torch":
+        # none stored for this machine: `calc calibrate`. A calibration fits torch's times, so ONNX
+        # Runtime's measurement gets no predicted line at all.
+        out.update(predicted_s=None, calibration=None)
     print(json.dumps(out, indent=2) if args.json else _format_latency(out))
     return 0
 
@@ -288,7 +294,8 @@ def _format_latency(out: dict) -> str:
                 "predicted",
                 f"{duration(out['predicted_s'])} = sum over layers of max(FLOPs / (e_c × peak), bytes / "
                 f"(e_b × bandwidth)) + overhead, calibrated on {printed['label']}"
-                + (" (quick)" if printed["quick"] else ""),
+                + (" (quick)" if printed["quick"] else "")
+                + ("; torch's time there, not ONNX Runtime's" if out["source"] == "onnx" else ""),
             )
         )
     elif "predicted_s" in out:
@@ -388,7 +395,9 @@ def add_commands(commands) -> None:
         "--runtime",
         choices=("torch", "onnxruntime"),
         default="torch",
-        help="what runs the model with --device: torch, or ONNX Runtime (an .onnx MODEL)",
+        help="what runs the model with --device: torch, or ONNX Runtime (an .onnx MODEL; its CPU "
+        "provider, or CUDA where onnxruntime-gpu is installed). ONNX Runtime's time gets no calibrated "
+        "prediction: a calibration fits torch's",
     )
     latency.add_argument("--json", action="store_true", help="print JSON instead of lines")
     latency.set_defaults(run=_latency)
