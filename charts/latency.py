@@ -20,6 +20,7 @@ from charts.colors import WORK_COLORS
 from charts.layers import layout, log_axis
 
 MEASURED_COLOR, THEORY_COLOR, ROOF_COLOR = "#d9730d", "#1f5fbf", "#8a8f98"
+RUNTIME_COLOR = "#7a3e9d"  # another runtime's measurement (ONNX Runtime): apart from torch's orange
 
 
 def rate_text(flops_per_s: float) -> str:
@@ -31,18 +32,25 @@ def bandwidth_text(bytes_per_s: float) -> str:
 
 
 def comparison(
-    theory: list[tuple[str, float, str]], measured: tuple[str, float, float] | None = None
+    theory: list[tuple[str, float, str]],
+    measured: tuple[str, float, float] | None = None,
+    runtime: tuple[str, float, float] | None = None,
 ) -> go.Figure:
     """Horizontal bars of latency: the theory bars, (label, seconds, how it was obtained) each,
-    then the measured bar, (label, median seconds, IQR seconds), with its IQR as an error bar."""
+    then the measured bar, (label, median seconds, IQR seconds), with its IQR as an error bar, and
+    ``runtime``'s, another runtime's measurement of the same model (ONNX Runtime), in its own color."""
     bars = list(theory)
     colors = [THEORY_COLOR] * len(bars)
     error = None
-    if measured is not None:
-        label, median_s, iqr_s = measured
+    timed = [
+        (entry, color) for entry, color in ((measured, MEASURED_COLOR), (runtime, RUNTIME_COLOR)) if entry
+    ]
+    for label, median_s, iqr_s in (entry for entry, _ in timed):
         bars.append((label, median_s, f"IQR {duration(iqr_s)}"))
-        colors.append(MEASURED_COLOR)
-        error = {"type": "data", "array": [0] * len(theory) + [iqr_s * 1e3 / 2], "visible": True}
+    colors += [color for _, color in timed]
+    if timed:
+        halves = [entry[2] * 1e3 / 2 for entry, _ in timed]
+        error = {"type": "data", "array": [0] * len(theory) + halves, "visible": True}
     labels = [label for label, _, _ in bars]
     values = [seconds * 1e3 for _, seconds, _ in bars]
     figure = go.Figure(

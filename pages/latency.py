@@ -14,11 +14,11 @@ from calc.machine_load import disturbance_text
 from calc.units import duration, exact, si, si_bytes
 from charts import latency as charts
 from charts.tables import csv_bytes
-from ui import figures, links, shell, stack_state, tables
+from ui import figures, links, onnx_runs, shell, stack_state, tables
 from ui import latency_runs as runs
 from ui import prediction_panel as prediction_view
 from ui import source_picker as picker
-from ui.counts import count_source, read_zoo
+from ui.counts import count_onnx, count_source, read_zoo
 from ui.devices import CUSTOM, MAX_BANDWIDTH, MAX_PEAK, add_custom_device, devices, read_device, write_device
 from ui.text import plain
 
@@ -80,6 +80,16 @@ with st.sidebar:
     if picked.kind == "builder":
         builder_stack = st.session_state[stack_state.STACK]
         subject = runs.Subject("Builder stack", None, builder_stack, None, tuple(builder_stack["input"]))
+    elif picked.source.kind == "onnx":  # an uploaded file: the picker hands its Source over, no text names it
+        subject = runs.Subject(
+            picker.shown_label(picked),
+            None,
+            None,
+            inputs.resolution,
+            picked.source.input_shape(inputs.resolution, inputs.seq_len),
+            seq_len=inputs.seq_len,
+            source=picked.source,
+        )
     else:
         subject = runs.Subject(
             picker.shown_label(picked),
@@ -154,6 +164,8 @@ links.report_problems("latency")
 
 def report_at(size: int):
     """The report of what is timed at batch ``size`` (zoo models counted once, then cached)."""
+    if subject.source is not None:
+        return count_onnx(subject.source, subject.resolution, subject.seq_len, size, storage)
     if subject.name is not None:
         return count_source(subject.name, subject.payload, subject.resolution, subject.seq_len, size, storage)
     return subject.report(size, storage)
@@ -183,6 +195,7 @@ except SpecError as error:
 estimate = roofline.estimate(report, roofs)
 here_device = st.session_state.get("latency_device", "cpu")
 here = runs.result(subject, batch, dtype, here_device)
+here_onnx = onnx_runs.result(subject, batch, dtype, here_device)
 if here is not None:  # theory on this machine's measured roofs, beside the measured times
     here_roofs = st.session_state[runs.PROBES][here_device].as_hardware().roofs(dtype)
     here_table = charts.layer_times_table(roofline.estimate(report, here_roofs), here.profile.seconds)
@@ -208,11 +221,14 @@ columns[2].metric(
     f"/ bandwidth exceed their FLOPs / peak (ridge {roofs.ridge_flops_per_byte:.3g} "
     "FLOPs/byte)",
 )
+measured_here = here or here_onnx  # an ONNX file has no torch model: ONNX Runtime's time
 columns[3].metric(
     "Measured here",
-    duration(here.measurement.median_s) if here else "not yet",
+    duration(measured_here.measurement.median_s) if measured_here else "not yet",
     border=True,
-    help="Median of timed blocks of forwards on this machine; see the Measure tab",
+    help="Median of timed blocks of forwards on this machine"
+    + (" with torch" if here else " with ONNX Runtime" if here_onnx else "")
+    + "; see the Measure tab",
 )
 
 for formula in charts.theory_formulas(estimate):
@@ -230,14 +246,18 @@ def measure_panel() -> None:
     device = left.selectbox(
         "Measure on", options, key="latency_device", help="CUDA devices are listed when torch sees one"
     )
-    right.button(
-        "Measure on this machine",
-        key="latency_measure",
-        type="primary",
-        on_click=runs.request,
-        args=("measure",),
-        help=runs.DURATION_HELP,
-    )
+    onnx_only = onnx_runs.is_onnx(subject)  # no torch model: ONNX Runtime measures it
+    if onnx_only:
+        onnx_runs.measure_button(right, subject, report, batch, dtype, device, beside_torch=False)
+    else:
+        right.button(
+            "Measure on this machine",
+            key="latency_measure",
+            type="primary",
+            on_click=runs.request,
+            args=("measure",),
+            help=runs.DURATION_HELP,
+        )
     if runs.requested("measure"):
         try:
             runs.measure(subject, report, batch, dtype, device)
@@ -246,18 +266,40 @@ def measure_panel() -> None:
             return
         st.rerun()
     run = runs.result(subject, batch, dtype, device)
-    if run is None:
-        st.info("Press **Measure on this machine** to time one forward pass here and compare it with theory.")
+    onnx_run = onnx_runs.result(subject, batch, dtype, device)
+    exportable = not onnx_only and onnx_runs.exportable(subject)
+    if onnx_only:
+        st.caption(
+            "An ONNX file has no torch model: ONNX Runtime measures it here (its CPU provider; CUDA where "
+            "onnxruntime-gpu is installed), and the theory comes from its graph, node by node."
+        )
+    if run is None and onnx_run is None:
+        st.info(
+            "Press **Measure with ONNX Runtime** to time one forward pass here and compare it with theory."
+            if onnx_only
+            else "Press **Measure on this machine** to time one forward pass here and compare it with theory."
+        )
+        if exportable:
+            onnx_runs.measure_button(st, subject, report, batch, dtype, device, beside_torch=True)
         return
     probed = st.session_state[runs.PROBES][device].as_hardware()
-    m = run.measurement
     nominal = machine().spec_peak(device, dtype)  # (FLOP/s, where it comes from) or None
     spec_peak, spec_source = nominal or (None, None)
-    gap = roofline.against_measurement(report, probed.roofs(dtype), m.median_s, spec_peak)
+    median_s = (run or onnx_run).measurement.median_s
+    gap = roofline.against_measurement(report, probed.roofs(dtype), median_s, spec_peak)
     bars = charts.comparison_bars(estimate, gap, device, spec_source, probed.source)
-    figures.show(
-        charts.comparison(bars, ("measured here (median)", m.median_s, m.iqr_s)), key="latency_comparison"
+    torch_bar = (
+        ("measured here, torch (median)", run.measurement.median_s, run.measurement.iqr_s) if run else None
     )
+    figures.show(
+        charts.comparison(bars, torch_bar, onnx_run and onnx_runs.measured_bar(onnx_run)),
+        key="latency_comparison",
+    )
+    if onnx_run is not None:
+        onnx_runs.show(onnx_run, run, gap.probed, exported=not onnx_only)
+    if run is None:
+        return
+    m = run.measurement
     cells = st.columns(4)
     cells[0].metric(
         "Median",
@@ -320,6 +362,8 @@ def measure_panel() -> None:
         "and the measurement: kernel launches and framework overhead, cache effects, tensor shapes that "
         "fit the hardware badly."
     )
+    if exportable and onnx_run is None:
+        onnx_runs.measure_button(st, subject, report, batch, dtype, device, beside_torch=True)
 
 
 with measure_tab:
@@ -418,6 +462,9 @@ with sweep_tab:
             on_click=runs.request,
             args=("sweep",),
         )
+        if onnx_runs.is_onnx(subject):
+            st.caption("The batch sweep measures with torch: an ONNX file gets the theory of each batch.")
+            return
         if runs.requested("sweep"):
             try:
                 skipped = runs.sweep(subject, sorted(batches), dtype, device)

@@ -70,6 +70,37 @@ def count_source(
     return _count_source(text, payload, resolution, seq_len, batch, storage_dtype)
 
 
+@st.cache_data(show_spinner=False, max_entries=MAX_COUNTS)
+def _count_onnx(
+    digest: str,
+    _source,
+    resolution: int | None,
+    seq_len: int | None,
+    batch: int,
+    storage_dtype: str,
+) -> Report:
+    return _source.count(resolution, seq_len, batch, storage_dtype)
+
+
+def count_onnx(
+    source,
+    resolution: int | None = None,
+    seq_len: int | None = None,
+    batch: int = 1,
+    storage_dtype: str = "fp32",
+) -> Report:
+    """The Report of an ONNX Source (calc.onnx_source: an uploaded file, named by no text), cached
+    in memory by a hash of its bytes (hashing the bytes on every rerun would cost more than a key)."""
+    import hashlib
+
+    digest = hashlib.sha256(source.metadata["model_bytes"]).hexdigest()
+    if source.takes is Takes.TOKENS:
+        resolution = None
+    else:
+        seq_len = None
+    return _count_onnx(digest, source, resolution, seq_len, batch, storage_dtype)
+
+
 @st.cache_data(show_spinner=False)
 def _zoo_names(source: str | None) -> tuple[str, ...]:
     return zoo.list_models(source)

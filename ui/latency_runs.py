@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
@@ -53,9 +53,14 @@ class Subject:
     input_shape: tuple[int, ...]
     payload: str | None = None  # an uploaded config.json's JSON text, for name "config.json"
     seq_len: int | None = None  # a text model's tokens
+    # A Source that no text names (an uploaded .onnx file: the picker hands its Source over), or None
+    source: Any = field(default=None, compare=False)
 
     def key(self, batch: int | None, dtype: str, device: str) -> str:
-        identity = self.name or "builder:" + _digest(self.stack)
+        if self.source is not None:
+            identity = f"{self.source.kind}:{_source_digest(self.source)}"
+        else:
+            identity = self.name or "builder:" + _digest(self.stack)
         if self.payload is not None:
             identity += ":" + _digest(self.payload)
         if self.seq_len is not None:
@@ -63,6 +68,8 @@ class Subject:
         return f"{identity}|{self.resolution}|{batch}|{dtype}|{device}"
 
     def report(self, batch: int, storage_dtype: str) -> Report:
+        if self.source is not None:
+            return self.source.count(self.resolution, self.seq_len, batch, storage_dtype)
         if self.name is not None:
             return source_of(self.name, self.payload).count(
                 self.resolution, self.seq_len, batch, storage_dtype
@@ -71,7 +78,9 @@ class Subject:
 
     def module(self):
         """The model on the meta device; a SpecError says so where a source cannot be built for
-        measurement yet (Hugging Face models)."""
+        measurement yet (Hugging Face models, ONNX files)."""
+        if self.source is not None:
+            return self.source.module(self.resolution)
         if self.name is not None:
             return source_of(self.name, self.payload).module(self.resolution)
         from calc.torch_build import build_stack
@@ -81,6 +90,12 @@ class Subject:
 
 def _digest(value: Any) -> str:
     return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _source_digest(source) -> str:
+    """A Source's identity: its file's bytes where it has them (an ONNX model), else its name."""
+    data = source.metadata.get("model_bytes")
+    return hashlib.sha1(data).hexdigest()[:12] if data is not None else _digest(source.name)
 
 
 @dataclass(frozen=True)
@@ -140,6 +155,12 @@ def _probe_in_turn(device: str, dtype: str | None, bound, progress, rerun: bool 
         )
         probes[device] = fresh if rerun or known is None else torch_probe.merged(known, fresh)
     return probes[device]
+
+
+def probe_in_turn(device: str, dtype: str | None, bound, progress):
+    """The session's probe of ``device`` with ``dtype``'s peak, probing now when it lacks it: for
+    work already in its turn on the device (ui.onnx_runs)."""
+    return _probe_in_turn(device, dtype, bound, progress)
 
 
 def probe(device: str, rerun: bool = False):
