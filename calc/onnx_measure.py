@@ -1,5 +1,7 @@
 """An ONNX model measured with ONNX Runtime, the runtime people deploy it with: median and spread
-of forward times on the CPU provider, bounded in time and memory.
+of forward times on the CPU provider (the CUDA provider where onnxruntime-gpu is installed: its
+times then include copying the inputs to the GPU and the outputs back, as a caller's would),
+bounded in time and memory.
 
 Only ONNX Runtime's own kernels run: no custom-op library is ever registered, so nothing from the
 file is executed beyond its graph of standard ops. Weights stored as external data are loaded from
@@ -141,7 +143,7 @@ def measure(
     if session.get_providers()[0] != provider:  # a CUDA provider whose libraries fail to load falls back
         raise SpecError(
             f"ONNX Runtime could not start its {provider} here (its CUDA libraries did not load) and "
-            "would have run on the CPU instead; use --device cpu",
+            "would have run on the CPU instead; measure it on the CPU",
             field="--device",
         )
     feeds = _inputs(graph)
@@ -189,7 +191,7 @@ def execution_provider(device: str) -> tuple[str, dict]:
         raise SpecError(
             f"this onnxruntime ({onnxruntime.__version__}) has no {provider}, only "
             f"{', '.join(available)}: the onnxruntime package runs on the CPU; ONNX Runtime on CUDA needs "
-            "onnxruntime-gpu instead. Measure with --device cpu, or with --runtime torch on cuda",
+            "onnxruntime-gpu instead. Measure it on the CPU, or with torch on CUDA",
             field="--device",
         )
     return provider, ({"device_id": int(index or 0)} if kind == "cuda" else {})

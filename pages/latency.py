@@ -295,9 +295,10 @@ def measure_panel() -> None:
         charts.comparison(bars, torch_bar, onnx_run and onnx_runs.measured_bar(onnx_run)),
         key="latency_comparison",
     )
-    if onnx_run is not None:
-        onnx_runs.show(onnx_run, run, gap.probed, exported=not onnx_only)
-    if run is None:
+    if run is None:  # ONNX Runtime's alone (an ONNX file, or torch not measured at these settings)
+        onnx_runs.show(onnx_run, None, gap.probed, exported=not onnx_only)
+        if exportable:
+            onnx_runs.measure_button(st, subject, report, batch, dtype, device, beside_torch=True)
         return
     m = run.measurement
     cells = st.columns(4)
@@ -362,7 +363,9 @@ def measure_panel() -> None:
         "and the measurement: kernel launches and framework overhead, cache effects, tensor shapes that "
         "fit the hardware badly."
     )
-    if exportable and onnx_run is None:
+    if onnx_run is not None:  # beside torch's, below it
+        onnx_runs.show(onnx_run, run, gap.probed, exported=True)
+    if exportable:
         onnx_runs.measure_button(st, subject, report, batch, dtype, device, beside_torch=True)
 
 
@@ -442,6 +445,11 @@ with roofline_tab:
     )
 
 with prediction_tab:
+    if here_onnx is not None or onnx_runs.is_onnx(subject):
+        st.caption(
+            "The calibrated prediction is of torch's time on this machine: a calibration fits torch's "
+            "kernels, not ONNX Runtime's (whose measurement is on the first tab)."
+        )
     prediction_view.prediction_panel(report, here, here_device, dtype, drawn=prediction_tab.open)
 
 with accuracy_tab:

@@ -109,6 +109,7 @@ def test_a_torchvision_model_is_measured_with_torch_and_onnx_runtime(cpu_probe):
     assert shown_metrics["Measured here"] == duration(torch_s)  # torch's, as before
     assert shown_metrics["ONNX Runtime median"] == duration(onnx_s)
     assert shown_metrics["ONNX Runtime / torch"] == f"{onnx_s / torch_s:.2f}×"
+    assert "Roofline efficiency" in shown_metrics and "ONNX Runtime efficiency" in shown_metrics  # both rows
     chart = next(chart for chart in latency.get("plotly_chart") if "theory against" in chart.proto.spec)
     assert "measured here, torch (median)" in chart.proto.spec
     assert "measured here, ONNX Runtime (median)" in chart.proto.spec

@@ -156,7 +156,11 @@ def measure_button(
         None if is_onnx(subject) or dtype == "fp32" else "The ONNX export is fp32: pick fp32 to compare."
     )
     place.button(
-        "Also measure with ONNX Runtime" if beside_torch else "Measure with ONNX Runtime",
+        "Measure again with ONNX Runtime"
+        if result(subject, batch, dtype, device)
+        else "Also measure with ONNX Runtime"
+        if beside_torch
+        else "Measure with ONNX Runtime",
         key="latency_measure_onnx",
         type="secondary" if beside_torch else "primary",
         on_click=runs.request,
@@ -210,7 +214,7 @@ def show(run: RuntimeRun, torch_run, probed, exported: bool) -> None:
             help="(a) on the probed matmul peak / ONNX Runtime's median",
         )
     cells[3].metric(
-        "Roofline efficiency" + (" (ONNX Runtime)" if torch_run is not None else ""),
+        "ONNX Runtime efficiency" if torch_run is not None else "Roofline efficiency",
         f"{roofline.efficiency(probed.roofline_seconds, m.median_s):.1%}",
         border=True,
         help="(b) on the probed peak and bandwidth / ONNX Runtime's median",
