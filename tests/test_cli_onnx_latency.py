@@ -10,12 +10,14 @@ import onnxruntime
 import pytest
 from onnx import helper
 
+from calc import calibration_file, disk_cache, torch_calibrate
 from calc.__main__ import main
 from calc.errors import SpecError
 from calc.onnx_measure import execution_provider, measure_source
 from calc.onnx_source import source_from_bytes
 from calc.time_bound import TimeBound
 from tests.onnx_graphs import graph_model
+from tests.test_calibration import calibration_with
 
 HAS_CUDA_PROVIDER = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
 RTX_3090_FP32 = 35.6e12  # calc.hardware's preset: FLOP/s
@@ -58,7 +60,9 @@ def test_a_preset_gives_the_theory_of_the_graph(capsys, model_file):
     assert "measured_median_s" not in result and "predicted_s" not in result
 
 
-def test_onnx_runtime_gets_no_prediction_calibrated_on_torch(capsys, model_file):
+def test_onnx_runtime_gets_no_prediction_calibrated_on_torch(capsys, model_file, tmp_path, monkeypatch):
+    monkeypatch.setenv(disk_cache.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    calibration_file.store(calibration_with(fingerprint=torch_calibrate.fingerprint("cpu", "fp32")))
     status, out, err = run(capsys, model_file, "--device", "cpu", "--runtime", "onnxruntime", "--json")
     assert status == 0, err
     result = json.loads(out)
@@ -69,6 +73,16 @@ def test_onnx_runtime_gets_no_prediction_calibrated_on_torch(capsys, model_file)
     assert status == 0, err
     labels = [line.split()[0] for line in out.splitlines()]
     assert "measured" in labels and "predicted" not in labels
+
+
+def test_a_calibration_asked_for_an_onnx_file_says_it_predicts_torch(capsys, model_file, tmp_path):
+    calibration = calibration_with(fingerprint=torch_calibrate.fingerprint("cpu", "fp32"))
+    path = tmp_path / "box.json"
+    path.write_text(calibration_file.calibration_to_json(calibration), encoding="utf-8")
+    status, out, err = run(capsys, model_file, "--calibration", str(path))
+    assert status == 0, err
+    predicted = next(line for line in out.splitlines() if line.startswith("predicted"))
+    assert "torch's time there, not ONNX Runtime's" in predicted
 
 
 @pytest.mark.skipif(HAS_CUDA_PROVIDER, reason="this onnxruntime has the CUDA provider")

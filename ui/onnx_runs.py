@@ -73,9 +73,10 @@ def measure(subject: runs.Subject, report: Report, batch: int, dtype: str, devic
     """Probe (once, for the roofs the efficiencies use), export where needed, then time ``subject``
     with ONNX Runtime on ``device``, in this session's turn; SpecError when refused."""
     from calc import onnx_export
-    from calc.onnx_measure import execution_provider, measure_source
+    from calc.onnx_measure import check_memory, execution_provider, measure_source, memory_budget_bytes
 
     execution_provider(device)  # this onnxruntime's providers, said before waiting
+    check_memory(report, memory_budget_bytes())  # before an export's tens of seconds, not after
     if dtype != "fp32" and not is_onnx(subject):
         raise SpecError(
             f"the ONNX export is fp32: ONNX Runtime is compared with torch in fp32, not {dtype}",
