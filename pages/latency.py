@@ -463,6 +463,9 @@ with sweep_tab:
     @st.fragment
     def sweep_panel() -> None:
         device = st.session_state.get("latency_device", "cpu")
+        if onnx_runs.is_onnx(subject):
+            st.caption("The batch sweep measures with torch: an ONNX file gets the theory of each batch.")
+            return
         st.button(
             f"Measure these batch sizes on {device}",
             key="latency_sweep",
@@ -470,9 +473,6 @@ with sweep_tab:
             on_click=runs.request,
             args=("sweep",),
         )
-        if onnx_runs.is_onnx(subject):
-            st.caption("The batch sweep measures with torch: an ONNX file gets the theory of each batch.")
-            return
         if runs.requested("sweep"):
             try:
                 skipped = runs.sweep(subject, sorted(batches), dtype, device)

@@ -1,6 +1,6 @@
-"""AppTest of the Latency page with ONNX Runtime: an ONNX file's theory from its graph and its
-measurement with ONNX Runtime (there is no torch model), and a torchvision model exported to ONNX
-and measured with ONNX Runtime beside torch, both in the metrics and in the chart.
+"""AppTest of the Latency page with an ONNX file: its theory from its graph, node by node, and its
+measurement with ONNX Runtime (there is no torch model). A torchvision model measured with ONNX
+Runtime beside torch: tests/test_app_latency_onnx_torch.py.
 
 The ONNX file reaches the page as the sidebar picker hands it over: a Picked whose Source is
 calc.onnx_source's (the picker's upload is tested with the picker)."""
@@ -15,13 +15,11 @@ from streamlit.testing.v1 import AppTest
 from test_app import metrics, open_page
 from test_app_latency import cpu_probe, shown, theory  # noqa: F401  (cpu_probe: a fixture)
 
-from calc import onnx_export, roofline, zoo
+from calc import roofline
 from calc.onnx_source import source_from_bytes
 from calc.units import duration
 from tests.onnx_graphs import graph_model
 from ui import source_picker
-
-TORCH_MODEL, RESOLUTION = "squeezenet1_0", 64  # small at 64 px: exported and timed in seconds
 
 
 def conv_net() -> bytes:
@@ -66,6 +64,23 @@ def test_an_onnx_file_gets_the_theory_of_its_graph(onnx_latency):
     )
 
 
+CHARTED_TABS = {"Per layer": "roofline time", "Roofline": "Roofline", "Batch sweep": "Batch sweep"}
+
+
+def test_each_node_of_an_onnx_file_is_charted(onnx_latency):
+    report = source_from_bytes("conv_net.onnx", conv_net()).count(batch=1)
+    for tab, chart_title in CHARTED_TABS.items():  # one page for the three tabs: AppTests are slow here
+        onnx_latency.session_state["latency_tab"] = tab  # charts are drawn in the open tab only
+        onnx_latency.run()
+        assert not onnx_latency.exception, (tab, onnx_latency.exception)
+        specs = [chart.proto.spec for chart in onnx_latency.get("plotly_chart")]
+        assert any(chart_title in spec for spec in specs), tab
+        if tab != "Batch sweep":
+            assert all(row.name in "".join(specs) for row in report.rows if row.macs), tab  # nodes by name
+    assert not [button for button in onnx_latency.button if button.key == "latency_sweep"]
+    assert any("measures with torch" in caption.value for caption in onnx_latency.caption)
+
+
 def test_an_onnx_file_is_measured_with_onnx_runtime(onnx_latency, cpu_probe):  # noqa: F811
     onnx_latency.session_state["latency_probes"] = {"cpu": cpu_probe}
     onnx_latency.button(key="latency_measure_onnx").click().run()
@@ -85,35 +100,3 @@ def test_an_onnx_file_is_measured_with_onnx_runtime(onnx_latency, cpu_probe):  #
     chart = next(chart for chart in onnx_latency.get("plotly_chart") if "theory against" in chart.proto.spec)
     assert "measured here, ONNX Runtime (median)" in chart.proto.spec
     assert "measured here, torch" not in chart.proto.spec
-
-
-def test_a_torchvision_model_is_measured_with_torch_and_onnx_runtime(cpu_probe):  # noqa: F811
-    latency = open_page("pages/latency.py")
-    latency.session_state["latency_probes"] = {"cpu": cpu_probe}
-    latency.selectbox(key="latency_model").set_value(TORCH_MODEL).run()
-    latency.number_input(key="latency_resolution").set_value(RESOLUTION).run()
-    latency.button(key="latency_measure").click().run()
-    assert not latency.exception, latency.exception
-    assert latency.button(key="latency_measure_onnx").label == "Also measure with ONNX Runtime"
-    assert onnx_export.cached(TORCH_MODEL, RESOLUTION, 1) is None  # exported on the press, not before
-    latency.button(key="latency_measure_onnx").click().run()
-    assert not latency.exception, latency.exception
-    assert not latency.error, [error.value for error in latency.error]
-    exported = onnx_export.cached(TORCH_MODEL, RESOLUTION, 1)
-    assert exported is not None  # kept for the next press, per model, resolution and batch
-    torch_run = next(iter(latency.session_state["latency_results"].values()))
-    onnx_run = next(iter(latency.session_state["latency_onnx_results"].values()))
-    assert onnx_run.exported_s is not None and onnx_run.exported_s > 0
-    torch_s, onnx_s = torch_run.measurement.median_s, onnx_run.measurement.median_s
-    shown_metrics = metrics(latency)
-    assert shown_metrics["Measured here"] == duration(torch_s)  # torch's, as before
-    assert shown_metrics["ONNX Runtime median"] == duration(onnx_s)
-    assert shown_metrics["ONNX Runtime / torch"] == f"{onnx_s / torch_s:.2f}×"
-    assert "Roofline efficiency" in shown_metrics and "ONNX Runtime efficiency" in shown_metrics  # both rows
-    chart = next(chart for chart in latency.get("plotly_chart") if "theory against" in chart.proto.spec)
-    assert "measured here, torch (median)" in chart.proto.spec
-    assert "measured here, ONNX Runtime (median)" in chart.proto.spec
-    # The export counts as the torch model does (the ONNX count's oracle): the same model was timed
-    from calc.onnx_source import source_from_path
-
-    assert source_from_path(str(exported)).count().macs == zoo.count(TORCH_MODEL, RESOLUTION).macs
