@@ -10,7 +10,7 @@ import onnxruntime
 import pytest
 from onnx import helper
 
-from calc import calibration_file, disk_cache, torch_calibrate
+from calc import calibration_file, disk_cache, onnx_export, torch_calibrate, zoo
 from calc.__main__ import main
 from calc.errors import SpecError
 from calc.onnx_measure import execution_provider, measure_source
@@ -37,6 +37,21 @@ def model_file(tmp_path):
     return str(path)
 
 
+@pytest.fixture(scope="module")
+def cpu_probe():
+    """One short real probe of this CPU for the module: each `latency --device` would probe again."""
+    from calc import torch_probe
+
+    return torch_probe.probe("cpu", budget_seconds_per_dtype=0.3)
+
+
+@pytest.fixture
+def probed(cpu_probe, monkeypatch):
+    from calc import torch_probe
+
+    monkeypatch.setattr(torch_probe, "probe", lambda *args, **kwargs: cpu_probe)
+
+
 def run(capsys, *args: str) -> tuple[int, str, str]:
     status = main(["latency", *args])
     captured = capsys.readouterr()
@@ -60,6 +75,7 @@ def test_a_preset_gives_the_theory_of_the_graph(capsys, model_file):
     assert "measured_median_s" not in result and "predicted_s" not in result
 
 
+@pytest.mark.usefixtures("probed")
 def test_onnx_runtime_gets_no_prediction_calibrated_on_torch(capsys, model_file, tmp_path, monkeypatch):
     monkeypatch.setenv(disk_cache.CACHE_DIR_ENV, str(tmp_path / "cache"))
     calibration_file.store(calibration_with(fingerprint=torch_calibrate.fingerprint("cpu", "fp32")))
@@ -73,6 +89,20 @@ def test_onnx_runtime_gets_no_prediction_calibrated_on_torch(capsys, model_file,
     assert status == 0, err
     labels = [line.split()[0] for line in out.splitlines()]
     assert "measured" in labels and "predicted" not in labels
+
+
+@pytest.mark.usefixtures("probed")
+def test_a_zoo_model_is_exported_and_measured_with_onnx_runtime(capsys):
+    model = "stack: Small CNN (CIFAR-10)"
+    status, out, err = run(capsys, model, "--device", "cpu", "--runtime", "onnxruntime", "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["source"] == "stack" and result["exported_to_onnx"] is True
+    assert result["macs"] == zoo.count(model).macs  # the torch count, the export's oracle
+    assert result["device"] == "cpu (onnxruntime)" and result["measured_median_s"] > 0
+    assert onnx_export.cached(model, None, 1) is not None  # kept for the next time
+    status, out, err = run(capsys, model, "--device", "cpu", "--runtime", "onnxruntime", "--dtype", "fp16")
+    assert status == 2 and "the ONNX export is fp32" in err and "--dtype" in err
 
 
 def test_a_calibration_asked_for_an_onnx_file_says_it_predicts_torch(capsys, model_file, tmp_path):

@@ -151,7 +151,7 @@ def _latency(args: argparse.Namespace) -> int:
     input_shape = report.input_shape  # one sample, as counted (a text model's own default length)
     measurement = None
     if args.runtime == "onnxruntime":
-        measured_here, measurement = _onnxruntime_measurement(source, report, args, bound)
+        measured_here, measurement, exported = _onnxruntime_measurement(source, report, args, batch, bound)
         device_hardware = measured_here.as_hardware()
     elif args.device:
         quiet_torch_benchmark()
@@ -205,7 +205,9 @@ def _latency(args: argparse.Namespace) -> int:
         "layer_count": len(times.layers),
     }
     if args.runtime == "onnxruntime":  # ONNX Runtime's own precision; weights generated where absent
-        out.update(runtime="onnxruntime", generated_weights=measurement.generated_weights)
+        out.update(
+            runtime="onnxruntime", generated_weights=measurement.generated_weights, exported_to_onnx=exported
+        )
     if measurement is not None:
         out.update(
             device=measurement.device,
@@ -232,18 +234,40 @@ def _latency(args: argparse.Namespace) -> int:
     return 0
 
 
-def _onnxruntime_measurement(source, report, args: argparse.Namespace, bound: TimeBound):
-    """This machine's roofs (probed with torch) and the model timed with ONNX Runtime."""
-    from calc.onnx_measure import measure_source
+def _onnxruntime_measurement(source, report, args: argparse.Namespace, batch: int, bound: TimeBound):
+    """This machine's roofs (probed with torch) and the model timed with ONNX Runtime; a torchvision
+    or timm model (or a stack) is exported to ONNX first (calc.onnx_export: bounded on its own, and
+    kept for the next time). Returns (probe, measurement, whether it was exported)."""
+    from calc import onnx_export
+    from calc.onnx_measure import check_memory, measure_source, memory_budget_bytes
+    from calc.onnx_source import source_from_path
     from calc.torch_probe import probe
 
     if not args.device:
         raise SpecError("measures on this machine: give --device cpu (or cuda)", field="--runtime")
+    exported = source.kind in onnx_export.EXPORTABLE_KINDS
+    if exported:
+        if (args.dtype or report.dtype) != "fp32":
+            raise SpecError(
+                f"the ONNX export is fp32: ONNX Runtime runs {source.name} in fp32, not "
+                f"{args.dtype or report.dtype}",
+                field="--dtype",
+            )
+        check_memory(report, memory_budget_bytes())  # before the export's tens of seconds
+        source = source_from_path(str(onnx_export.export(source.name, args.resolution, batch)))
+        bound = TimeBound.starting_now(MEASURE_SECONDS)  # the export had its own bound
     measured_here = probe(args.device, dtypes=(report.dtype,), bound=bound)
     measurement = measure_source(
-        source, report, args.resolution, args.seq_len, args.batch, args.device, bound, args.dtype
+        source,
+        report,
+        None if exported else args.resolution,  # an export's input is fixed at its resolution
+        args.seq_len,
+        batch if exported else args.batch,
+        args.device,
+        bound,
+        None if exported else args.dtype,
     )
-    return measured_here, measurement
+    return measured_here, measurement, exported
 
 
 def _format_latency(out: dict) -> str:
@@ -326,6 +350,13 @@ def _format_latency(out: dict) -> str:
                 ),
             ),
         ]
+        if out.get("exported_to_onnx"):
+            lines.append(
+                (
+                    "export",
+                    "torch.onnx.export (dynamo) with fresh weights, kept on disk for the next time",
+                )
+            )
         if out.get("generated_weights"):
             lines.append(("weights", "generated (its external weight files are absent), of the right shapes"))
         if out.get("prediction_error") is not None:
@@ -395,9 +426,9 @@ def add_commands(commands) -> None:
         "--runtime",
         choices=("torch", "onnxruntime"),
         default="torch",
-        help="what runs the model with --device: torch, or ONNX Runtime (an .onnx MODEL; its CPU "
-        "provider, or CUDA where onnxruntime-gpu is installed). ONNX Runtime's time gets no calibrated "
-        "prediction: a calibration fits torch's",
+        help="what runs the model with --device: torch, or ONNX Runtime (an .onnx MODEL, or a torchvision "
+        "or timm model exported to ONNX first, once; its CPU provider, or CUDA where onnxruntime-gpu is "
+        "installed). ONNX Runtime's time gets no calibrated prediction: a calibration fits torch's",
     )
     latency.add_argument("--json", action="store_true", help="print JSON instead of lines")
     latency.set_defaults(run=_latency)
