@@ -52,9 +52,11 @@ except SpecError as error:
     fix = {
         "seq_len": "Set a shorter sequence length in the sidebar.",
         "resolution": f"Set the resolution back to {picked.source.default_input[-1]} in the sidebar.",
+        "--batch": "Set Batch N in the sidebar to the graph's own.",
+        "--seq-len": f"Set the sequence length back to {picked.source.default_input[0]} in the sidebar.",
     }.get(error.field, f"{name} cannot be counted; pick another model in the sidebar.")
     message = f"{error}. {fix}"
-    st.error(plain(message) if picked.kind == "config" else message, icon=":material/error:")
+    st.error(plain(message) if picked.kind in ("config", "onnx") else message, icon=":material/error:")
     st.stop()
 
 info = picked.source.metadata
