@@ -167,3 +167,22 @@ def test_each_uploader_caps_its_files_in_the_browser(page, key, cap):
     if key.startswith("source_onnx"):
         app.radio(key="model_kind").set_value("onnx").run()
     assert app.file_uploader(key=key).proto.max_upload_size_mb == cap
+
+
+def test_an_open_image_size_takes_the_resolution(model_page):
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[1] * 4)
+    data = graph_model([conv], {"x": ("N", 3, "H", "W")}, {"w": (8, 3, 3, 3)}).SerializeToString()
+    upload(model_page, data, "open.onnx")
+    assert model_page.number_input(key="model_resolution").value == 224
+    model_page.number_input(key="model_resolution").set_value(64).run()
+    assert not model_page.error
+    assert metrics(model_page)["MACs"] == si(8 * 3 * 3 * 3 * 64 * 64)  # C_out·C_in·K·K·H·W
+
+
+def test_a_fixed_image_size_holds_the_resolution_box(model_page):
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="conv")
+    data = graph_model([conv], {"x": (1, 3, 24, 32)}, {"w": (8, 3, 1, 1)}).SerializeToString()
+    upload(model_page, data, "fixed.onnx")
+    box = model_page.number_input(key="model_resolution")
+    assert box.disabled and not model_page.error
+    assert metrics(model_page)["MACs"] == si(8 * 3 * 24 * 32)  # its own 24×32, not a square
