@@ -63,7 +63,7 @@ info = picked.source.metadata
 facts = [
     f"input {'×'.join(map(str, report.input_shape))}" + (" token ids" if inputs.seq_len else ""),
     f"batch {report.batch}",
-    f"{len(report.rows)} modules with work",
+    f"{len(report.rows)} {'nodes' if picked.kind == 'onnx' else 'modules'} with work",
 ]
 if info.get("acc1") is not None:
     facts += [

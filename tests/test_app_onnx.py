@@ -15,6 +15,7 @@ from test_app_graph import drawn_dot, open_graph_tab
 from test_graph_onnx import resnet_like
 from test_links import open_with, url
 
+from calc.errors import SpecError
 from calc.onnx_source import source_from_bytes
 from calc.units import si
 from ui import onnx_files, stack_state
@@ -186,3 +187,25 @@ def test_a_fixed_image_size_holds_the_resolution_box(model_page):
     box = model_page.number_input(key="model_resolution")
     assert box.disabled and not model_page.error
     assert metrics(model_page)["MACs"] == si(8 * 3 * 24 * 32)  # its own 24×32, not a square
+
+
+def test_a_file_no_session_holds_is_asked_for_again():
+    with pytest.raises(SpecError, match="upload it again"):
+        onnx_files.held("0" * 64)
+
+
+def test_a_file_over_the_upload_limit_is_refused_before_it_is_parsed(monkeypatch):
+    monkeypatch.setattr(onnx_files, "MAX_UPLOAD_BYTES", len(MODEL) - 1)
+    with pytest.raises(SpecError, match=f"is {len(MODEL):,} bytes, beyond the upload limit"):
+        onnx_files.read_upload("big.onnx", MODEL)
+
+
+def test_the_server_holds_a_bounded_number_of_files():
+    digests = []
+    for channels in range(1, onnx_files.MAX_FILES + 2):
+        relu = helper.make_node("Relu", ["x"], ["y"], name="relu")
+        data = graph_model([relu], {"x": (1, channels)}).SerializeToString()
+        digests.append(onnx_files.read_upload(f"{channels}.onnx", data)[0])
+    with pytest.raises(SpecError):
+        onnx_files.held(digests[0])  # the oldest let go
+    assert onnx_files.held(digests[-1]).name == f"{onnx_files.MAX_FILES + 1}.onnx"

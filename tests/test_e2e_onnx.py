@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -26,8 +25,10 @@ SMALL = resnet_like(2)
 def upload(tab: Tab, name: str, data: bytes, heading: str) -> None:  # noqa: F811
     """Choose "ONNX file" as the source, then give the file chooser ``data`` as ``name``."""
     sidebar = tab.page.get_by_test_id("stSidebar")
-    tab.rerun(sidebar.locator(".st-key-model_kind").get_by_text("ONNX file", exact=True).click, "Model:")
+    sidebar.locator(".st-key-model_kind").get_by_text("ONNX file", exact=True).click()
     chooser = sidebar.locator('[data-testid="stFileUploader"] input[type="file"]')
+    expect(chooser).to_be_attached()
+    tab.wait_until_done("Model: none picked")
     payload = {"name": name, "mimeType": "application/octet-stream", "buffer": data}
     tab.rerun(lambda: chooser.set_input_files(payload), heading)
 
@@ -47,7 +48,7 @@ def test_an_uploaded_file_shows_its_macs(tab: Tab):  # noqa: F811
 def test_a_truncated_file_gets_calcs_message_and_the_page_stays(tab: Tab):  # noqa: F811
     log_offset = tab.server.log_size()
     tab.open(MODEL)
-    upload(tab, "cut.onnx", SMALL[: len(SMALL) // 2], "Model: ONNX file")
+    upload(tab, "cut.onnx", SMALL[: len(SMALL) // 2], "Model: none picked")
     message = tab.page.get_by_test_id("stSidebar").get_by_test_id("stAlertContentError")
     expect(message).to_contain_text("cut.onnx was not loaded")
     expect(message).to_contain_text("is not an ONNX model (truncated or malformed")
@@ -92,10 +93,13 @@ def test_model_page_with_an_onnx_file_is_shown_whole(
     try:
         tab = Tab(context.new_page(), server)
         log_offset = server.log_size()
-        query = urlencode({"present": "1"} if present else {})
-        tab.page.goto(f"{server.url}/{MODEL.url_path}?{query}")
+        tab.page.goto(f"{server.url}/{MODEL.url_path}")
         tab.wait_until_done(MODEL.heading)
         upload(tab, "resnet18.onnx", resnet18_onnx, "Model: resnet18.onnx")
+        if present:  # turned on once the file is in: a link cannot bring the file (?present=1)
+            toggle = tab.page.get_by_test_id("stSidebar").locator(".st-key-presentation label")
+            tab.rerun(toggle.click, "Model: resnet18.onnx")
+            assert "present=1" in tab.page.url
         for label in ("MACs", "FLOPs", "Parameters", "Memory traffic", "Other ops"):
             value = tab.metric_value(label)
             expect(value).to_be_visible()
@@ -107,5 +111,7 @@ def test_model_page_with_an_onnx_file_is_shown_whole(
         expect(tab.page.get_by_test_id("stGraphVizChart").locator("svg")).to_be_visible()
         tab.assert_no_error(log_offset)
         tab.screenshot(f"model-onnx-resnet18-graph-{suffix}")
+        tab.page.get_by_test_id("stGraphVizChart").scroll_into_view_if_needed()
+        tab.screenshot(f"model-onnx-resnet18-graph-drawn-{suffix}")
     finally:
         context.close()

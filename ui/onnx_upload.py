@@ -25,8 +25,8 @@ NOT_IN_LINK = (
 )
 # calc.onnx_count's params are the file's initializers
 ONNX_PARAMS_NOTE = (
-    "params are the file's weights: an exporter that folded BatchNorm into the convolutions left out "
-    "its scale and shift (and may have added a bias), so they can differ from the source model's"
+    "params are the file's own weights: an exporter that folded BatchNorm into the convolutions "
+    "dropped its scale and shift"
 )
 SHARE_NOTE = (
     "An uploaded ONNX file is not in the link (a link cannot carry a file): the recipient must upload "
