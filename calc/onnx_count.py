@@ -39,10 +39,31 @@ def count_graph(graph: Graph, dtype: str | None = None) -> Report:
     bytes at ``dtype`` or the weights' own storage."""
     dtype = dtype or graph.dtype
     bytes_per_element = DTYPE_BYTES[dtype]
+    counted, unsupported = node_costs(graph)
+    rows = [
+        Row(
+            index,
+            row_name(node),
+            node.op_type,
+            _sample(_first_shape(graph, node.inputs)),
+            _sample(cost.output_shape),
+            cost,
+            bytes_per_element,
+        )
+        for index, (node, cost) in enumerate(counted)
+    ]
+    first = graph.shapes.get(graph.inputs[0].name) if graph.inputs else None
+    batch = first[0] if first else 1
+    return Report(_input_sample(graph), batch, dtype, tuple(rows), tuple(sorted(unsupported.items())))
+
+
+def node_costs(graph: Graph) -> tuple[list[tuple[Node, Cost]], Counter[str]]:
+    """The nodes that compute or read weights first, each with its Cost (a Report's rows, and
+    calc.onnx_dataflow's nodes), and the count of each op left unsupported."""
     owner = _weight_owners(graph)
     attention = _attention_matmuls(graph)
     unsupported: Counter[str] = Counter()
-    rows: list[Row] = []
+    counted: list[tuple[Node, Cost]] = []
     for node in graph.nodes:
         params = sum(math.prod(graph.initializers[name][0]) for name in owner.get(node.index, ()))
         cost = None
@@ -54,21 +75,10 @@ def count_graph(graph: Graph, dtype: str | None = None) -> Report:
             unsupported[node.op_type] += 1
         if cost is None and not params:
             continue
-        cost = replace(cost, params=params) if cost is not None else _weights_only(graph, node, params)
-        rows.append(
-            Row(
-                len(rows),
-                row_name(node),
-                node.op_type,
-                _sample(_first_shape(graph, node.inputs)),
-                _sample(cost.output_shape),
-                cost,
-                bytes_per_element,
-            )
+        counted.append(
+            (node, replace(cost, params=params) if cost is not None else _weights_only(graph, node, params))
         )
-    first = graph.shapes.get(graph.inputs[0].name) if graph.inputs else None
-    batch = first[0] if first else 1
-    return Report(_input_sample(graph), batch, dtype, tuple(rows), tuple(sorted(unsupported.items())))
+    return counted, unsupported
 
 
 def _node_cost(graph: Graph, node: Node, is_attention: bool, unsupported: Counter) -> Cost | None:
@@ -195,4 +205,4 @@ def _input_sample(graph: Graph) -> tuple[int, ...]:
     return _sample(shape)
 
 
-__all__ = ["count_graph", "row_name"]
+__all__ = ["count_graph", "node_costs", "row_name"]

@@ -51,6 +51,8 @@ class Node:
     outputs: tuple[str, ...]
     attributes: dict[str, Any]  # ints, floats, strings, lists of them; tensors and graphs as None
     has_subgraph: bool = False
+    # (module path, its class) of each module the node runs inside, where the exporter recorded them
+    module_types: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

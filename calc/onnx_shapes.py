@@ -31,6 +31,7 @@ from calc.registry import MAX_ELEMENTS
 SHAPE_PASSES = 4  # inference, then again after each folding of Shape ops into constants
 VALUE_ELEMENTS = 64  # initializers this small keep their values for inference (shapes, scales, axes)
 _SCOPE = re.compile(r"'([A-Za-z0-9_.]{1,200})'")  # one module path in a name_scopes list
+_QUOTED = re.compile(r"'([^'\\]{0,200})'")  # one entry of a metadata list, the root's '' included
 _ZERO_COST_CONSTANT_OPS = ("Constant", "ConstantOfShape")
 
 
@@ -304,6 +305,7 @@ def _node(position: int, proto) -> Node:
         tuple(proto.output),
         attributes,
         has_subgraph,
+        _module_types(proto),
     )
 
 
@@ -315,6 +317,22 @@ def _scope(proto) -> str:
             paths = [path for path in _SCOPE.findall(entry.value[:4000]) if path]
             return paths[-2] if len(paths) >= 2 else ""
     return ""
+
+
+def _module_types(proto) -> tuple[tuple[str, str], ...]:
+    """(module path, class name) of the modules a node runs inside, outermost first, where torch.onnx's
+    dynamo exporter recorded them (name_scopes beside class_hierarchy, entry for entry); the root and
+    the op's own entry are left out."""
+    entries = {entry.key: entry.value[:4000] for entry in proto.metadata_props}
+    paths = _QUOTED.findall(entries.get("pkg.torch.onnx.name_scopes", ""))
+    classes = _QUOTED.findall(entries.get("pkg.torch.onnx.class_hierarchy", ""))
+    if len(paths) != len(classes):
+        return ()
+    return tuple(
+        (path, cut(kind.rsplit(".", 1)[-1], 60))
+        for path, kind in list(zip(paths, classes, strict=True))[1:-1]
+        if _SCOPE.fullmatch(f"'{path}'")
+    )
 
 
 def _constants(nodes: tuple[Node, ...], initializers: dict) -> frozenset[str]:

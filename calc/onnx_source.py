@@ -73,12 +73,13 @@ def source_from_path(path: str) -> Source:
     return source_from_bytes(path, data, os.path.dirname(os.path.abspath(path)))
 
 
-def _count(source: Source, resolution, seq_len, batch, dtype, device) -> Report:
-    from calc.onnx_count import count_graph
+def load(source: Source, resolution: int | None, seq_len: int | None, batch: int | None):
+    """The source's calc.onnx_graph.Graph, its inputs fixed at the batch, sequence length (a token
+    model's own by default) and resolution asked."""
     from calc.onnx_shapes import load_graph
 
     fixed_seq_len = seq_len or (source.default_input[0] if source.takes is Takes.TOKENS else None)
-    graph = load_graph(
+    return load_graph(
         source.metadata["model_bytes"],
         source.name,
         source.metadata["folder"],
@@ -86,7 +87,12 @@ def _count(source: Source, resolution, seq_len, batch, dtype, device) -> Report:
         fixed_seq_len,
         resolution,
     )
-    return count_graph(graph, dtype)
+
+
+def _count(source: Source, resolution, seq_len, batch, dtype, device) -> Report:
+    from calc.onnx_count import count_graph
+
+    return count_graph(load(source, resolution, seq_len, batch), dtype)
 
 
 def _module(source: Source, resolution: int | None):
@@ -117,4 +123,4 @@ register(
 )
 
 
-__all__ = ["KIND", "SUFFIX", "source_from_bytes", "source_from_path"]
+__all__ = ["KIND", "SUFFIX", "load", "source_from_bytes", "source_from_path"]

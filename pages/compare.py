@@ -15,8 +15,9 @@ from charts.tables import csv_bytes
 from ui import config_upload, figures, links, shell, stack_state, tables
 from ui import source_picker as picker
 from ui.counts import count_source, read_zoo, zoo_names
+from ui.onnx_upload import NOT_IN_LINK, ONNX_KEY, onnx_payload
 from ui.source_text import BUILDER as BUILDER_KIND
-from ui.source_text import CONFIG_TEXT, PICKER_KINDS, resolve_name, source_of
+from ui.source_text import CONFIG_TEXT, ONNX_TEXT, PICKER_KINDS, resolve_name, source_of
 from ui.text import plain
 
 shell.require_navigation()
@@ -42,6 +43,9 @@ def read_models(text: str) -> list[str]:
                 raise ValueError(
                     "names config.json, whose contents (config=) this link lacks or could not give"
                 )
+        elif name == ONNX_TEXT:
+            if ONNX_KEY not in st.session_state:
+                raise ValueError(NOT_IN_LINK)
         else:
             resolve_name(name, "models")
     return names
@@ -93,7 +97,7 @@ with st.sidebar:
         key="compare_models",
         help="Type to search; the stack presets are at the end. Add timm and Hugging Face models below",
     )
-    with st.expander("Add any model (timm, Hugging Face, config.json)", icon=":material/add:"):
+    with st.expander("Add any model (timm, Hugging Face, config.json, ONNX)", icon=":material/add:"):
         added = picker.pick("compare_add", "compare_add_zoo", kinds=ADD_KINDS)
         st.button(
             "Add to the comparison",
@@ -133,7 +137,9 @@ for name in chosen:
             continue
         entries.append((name, own, None))
     else:
-        payload = config_upload.config_payload() if name == CONFIG_TEXT else None
+        payload = {CONFIG_TEXT: config_upload.config_payload, ONNX_TEXT: onnx_payload}.get(
+            name, lambda: None
+        )()
         try:
             source = source_of(name, payload)
             with st.spinner(f"Counting {name} at its native input on the meta device…"):

@@ -14,6 +14,7 @@ from calc.units import duration, si_bytes
 from charts import llm as charts
 from ui import figures, links, shell
 from ui import llm as models
+from ui.stack_state import MAX_UPLOAD_MB
 from ui.text import plain
 
 shell.require_navigation()
@@ -49,6 +50,7 @@ with st.sidebar:
         "Or a config.json",
         type=["json"],
         key="llm_upload",
+        max_upload_size=MAX_UPLOAD_MB,
         help="A Hugging Face config.json: counted from its sizes, no weights, never custom code; "
         "an uploaded file is not part of the share link",
     )

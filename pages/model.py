@@ -52,16 +52,18 @@ except SpecError as error:
     fix = {
         "seq_len": "Set a shorter sequence length in the sidebar.",
         "resolution": f"Set the resolution back to {picked.source.default_input[-1]} in the sidebar.",
+        "--batch": "Set Batch N in the sidebar to the graph's own.",
+        "--seq-len": f"Set the sequence length back to {picked.source.default_input[0]} in the sidebar.",
     }.get(error.field, f"{name} cannot be counted; pick another model in the sidebar.")
     message = f"{error}. {fix}"
-    st.error(plain(message) if picked.kind == "config" else message, icon=":material/error:")
+    st.error(plain(message) if picked.kind in ("config", "onnx") else message, icon=":material/error:")
     st.stop()
 
 info = picked.source.metadata
 facts = [
     f"input {'×'.join(map(str, report.input_shape))}" + (" token ids" if inputs.seq_len else ""),
     f"batch {report.batch}",
-    f"{len(report.rows)} modules with work",
+    f"{len(report.rows)} {'nodes' if picked.kind == 'onnx' else 'modules'} with work",
 ]
 if info.get("acc1") is not None:
     facts += [

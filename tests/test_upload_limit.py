@@ -1,6 +1,6 @@
-"""The Builder's JSON upload: a file over the stack limit is refused before it is read
-whole (the browser and the server cap uploads at the limit rounded up to a MiB), and an
-upload's bytes are let go once read, refused or not."""
+"""Upload limits: the server caps every upload at the ONNX file limit; the Builder's JSON upload
+is capped in the browser at the stack limit rounded up to a MiB, and a file over the stack limit
+is refused in code before it is parsed; an upload's bytes are let go once read, refused or not."""
 
 from __future__ import annotations
 
@@ -11,17 +11,23 @@ from pathlib import Path
 import pytest
 from test_app import metrics, open_page, read_text
 
+from calc.onnx_graph import MAX_ONNX_BYTES
 from calc.presets import preset
 from calc.spec import MAX_JSON_BYTES
+from ui import onnx_files
 from ui.stack_state import MAX_UPLOAD_MB
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = preset("Transformer encoder block (ViT-B/16)").stack
 
 
-def test_the_server_caps_uploads_at_the_stack_limit():
+def test_the_server_caps_uploads_at_the_onnx_limit():
     server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]
-    assert server["maxUploadSize"] == MAX_UPLOAD_MB
+    assert server["maxUploadSize"] == onnx_files.MAX_UPLOAD_MB
+    assert onnx_files.MAX_UPLOAD_MB * 2**20 <= MAX_ONNX_BYTES  # calc reads whatever the server takes
+
+
+def test_the_json_uploads_keep_the_stack_limit():
     assert (
         (MAX_UPLOAD_MB - 1) * 2**20 < MAX_JSON_BYTES <= MAX_UPLOAD_MB * 2**20
     )  # the smallest MiB cap that fits

@@ -15,6 +15,7 @@ import streamlit as st
 
 from calc import zoo
 from calc.analyze import Report
+from calc.errors import SpecError
 from calc.sources import Takes
 from ui import shell
 from ui.source_text import source_of
@@ -123,4 +124,11 @@ def what_if_source(text: str, payload: str | None = None):
     its separable twin (builds the model in torch; a stack is counted through its layers)."""
     from calc.torch_separable import what_if_source as what_if
 
-    return what_if(source_of(text, payload))
+    source = source_of(text, payload)
+    if source.kind == "onnx":
+        raise SpecError(
+            f"{source.name} is an ONNX graph: the separable what-if rewrites the convolutions of a torch "
+            "model (torchvision, timm, Hugging Face) or of the Builder's stack, and an ONNX file has none "
+            "to rewrite; its own count is on the Model page"
+        )
+    return what_if(source)

@@ -20,6 +20,8 @@ import streamlit as st
 from calc.errors import SpecError, cut
 from calc.share import MAX_URL_CHARS
 from ui import shell
+from ui.onnx_upload import SHARE_NOTE
+from ui.source_text import ONNX_TEXT
 from ui.text import plain
 
 RESTORED = "links_restored"  # pages whose link was read in this session
@@ -220,3 +222,5 @@ def share_box(query: dict[str, str]) -> None:
             return
         st.code(link or "(this page)", language=None, wrap_lines=True)
         st.caption("Copy the link (button at its right): it opens this page with the same settings.")
+        if ONNX_TEXT in (query.get("model"), *query.get("models", "").split(",")):
+            st.info(SHARE_NOTE, icon=":material/upload_file:")

@@ -1,11 +1,12 @@
 """The source picker every page shares: a kind (torchvision, timm, Hugging Face, an uploaded
-config.json, the Builder's stack), then a name; the input it takes (a resolution, or a sequence
-length for a text model); and the link parameters that keep the choice.
+config.json, an uploaded ONNX file, the Builder's stack), then a name; the input it takes (a
+resolution, or a sequence length for a text model); and the link parameters that keep the choice.
 
 Each page gives a ``prefix`` for its widget keys ("model", "latency", ...), so two pages keep
 their own choices. Listing timm's or transformers' names reads calc.disk_cache, and is done
 only once that kind is chosen: a page on torchvision imports neither library. The uploaded
-config.json is one per session (every page's picker shows it), as the Builder's stack is.
+config.json and the uploaded ONNX file are one each per session (every page's picker shows
+them), as the Builder's stack is; an ONNX file never travels in a link (ui.onnx_upload).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from calc.spec import stack_to_json
 from ui import links, stack_state
 from ui.config_upload import CONFIG_KEY, config_choice, config_param
 from ui.counts import zoo_names
+from ui.onnx_upload import NOT_IN_LINK, ONNX_KEY, ONNX_PARAMS_NOTE, onnx_choice
+from ui.onnx_upload import described as describe_onnx
 from ui.source_text import (
     BUILDER,
     BUILDER_TEXT,
@@ -31,6 +34,9 @@ from ui.source_text import (
     CONFIG_TEXT,
     HF,
     KIND_LABELS,
+    ONNX,
+    ONNX_TEXT,
+    OWN_TEXTS,
     PICKER_KINDS,
     TIMM,
     TORCHVISION,
@@ -43,6 +49,7 @@ from ui.source_text import (
 from ui.text import plain
 
 DEFAULT_NAMES = {TIMM: "timm:resnet50", HF: "GPT-2"}
+ONNX_RESOLUTION = 224  # where an ONNX image model leaves its size open, the box's first value
 SEQ_LEN = links.Whole(1, 131_072, 64)  # tokens; a model's own position limit is checked by the count
 
 
@@ -141,6 +148,11 @@ def pick(
         if payload is None:
             st.info("Upload a config.json to count it.")
             return None
+    elif kind == ONNX:
+        text, payload, label = onnx_choice()
+        if payload is None:
+            st.info("Upload an .onnx file to count it.")
+            return None
     else:
         stack_state.ensure_stack()
         stack = st.session_state[stack_state.STACK]
@@ -163,7 +175,10 @@ def pick(
 
 
 def native_seq_len(source: Source) -> int:
-    """The default sequence length, within the positions a known config has (CLIP's text: 77)."""
+    """The default sequence length, within the positions a known config has (CLIP's text: 77); an
+    ONNX graph's own where it fixes one."""
+    if source.kind == ONNX:
+        return source.default_input[0]
     config = source.config
     if config is None and source.target in hf_models.CHECKPOINTS:
         config = hf_models.CHECKPOINTS[source.target].config
@@ -207,6 +222,10 @@ def _image_facts(picked: Picked) -> tuple[bool, bool, str]:
             f"Native: {native} (its pretrained config's input size)"
             + ("; its config says the size is fixed" if fixed else ""),
         )
+    if picked.kind == ONNX and source.takes is Takes.IMAGE:
+        if native:  # fixed in the graph: counted at its own size (height and width may differ)
+            return False, True, "Fixed in the ONNX graph: " + "×".join(map(str, source.default_input))
+        return True, False, "The ONNX graph leaves the image size open: counted at this resolution"
     return False, True, "This source has the input it was written for"
 
 
@@ -232,7 +251,7 @@ def input_widgets(prefix: str, picked: Picked, resolution_key: str, seq_key: str
     if picked.kind == BUILDER:  # the stack's own input, said under the picker: no box to change it here
         return Inputs(None, None)
     image, fixed, help_text = _image_facts(picked)
-    native = source.default_input[-1]
+    native = source.default_input[-1] or ONNX_RESOLUTION  # 0: an ONNX graph's open size
     if changed or fixed or resolution_key not in st.session_state:
         st.session_state[resolution_key] = native
     resolution = st.number_input(
@@ -254,14 +273,27 @@ def _read_text(text: str) -> str:
         raise ValueError(
             "needs the config.json's contents (config=), which this link lacks or could not give"
         )
-    if text in (CONFIG_TEXT, BUILDER_TEXT):
+    if text in OWN_TEXTS:
         return text
     return resolve_name(text).name if text not in hf_models.CHECKPOINTS else text
 
 
+def _text_reader(prefix: str) -> Callable[[str], str]:
+    """``_read_text``; a link naming an uploaded ONNX file the session lacks opens the uploader and
+    says that the file must be uploaded (a link cannot carry it)."""
+
+    def read(text: str) -> str:
+        if text == ONNX_TEXT and ONNX_KEY not in st.session_state:
+            st.session_state[f"{prefix}_kind"] = ONNX
+            raise ValueError(NOT_IN_LINK)
+        return _read_text(text)
+
+    return read
+
+
 def _apply_text(prefix: str, zoo_key: str) -> Callable[[str], None]:
     def apply(text: str) -> None:
-        kind = {CONFIG_TEXT: CONFIG, BUILDER_TEXT: BUILDER}.get(text)
+        kind = OWN_TEXTS.get(text)
         if kind is None:
             kind = picker_kind(resolve_name(text), text)
         st.session_state[f"{prefix}_kind"] = kind
@@ -273,7 +305,7 @@ def _apply_text(prefix: str, zoo_key: str) -> Callable[[str], None]:
 
 def resized(text: str) -> bool:
     """Whether a source's input is an image a resolution sets (a resolution sweep applies)."""
-    if text in (CONFIG_TEXT, BUILDER_TEXT):
+    if text in OWN_TEXTS:
         return False
     try:
         return resolve_name(text).takes is Takes.IMAGE
@@ -295,7 +327,9 @@ def link_params(prefix: str, zoo_key: str, seq_key: str | None = None) -> list[l
             apply=lambda stack: stack_state.replace_stack(stack_to_json(stack)),
             max_chars=MAX_LINK_CHARS,
         ),
-        links.Param("model", f"{prefix}_link_model", _read_text, apply=_apply_text(prefix, zoo_key)),
+        links.Param(
+            "model", f"{prefix}_link_model", _text_reader(prefix), apply=_apply_text(prefix, zoo_key)
+        ),
         links.integer("seq", seq_key or f"{prefix}_seq_len", SEQ_LEN),
     ]
 
@@ -307,6 +341,8 @@ def chosen_text(prefix: str, zoo_key: str, kinds: Sequence[str] = PICKER_KINDS) 
     kind = kind if kind in kinds else kinds[0]
     if kind == CONFIG:
         return CONFIG_TEXT if CONFIG_KEY in st.session_state else None
+    if kind == ONNX:
+        return ONNX_TEXT if ONNX_KEY in st.session_state else None
     if kind == BUILDER:
         return BUILDER_TEXT
     return st.session_state.get({TORCHVISION: zoo_key}.get(kind, f"{prefix}_{kind}"), DEFAULT_NAMES.get(kind))
@@ -333,7 +369,7 @@ def shown_label(picked: Picked | None) -> str:
     user's text, shown as plain text."""
     if picked is None:
         return "none picked"
-    return plain(picked.label) if picked.kind == CONFIG else picked.label
+    return plain(picked.label) if picked.kind in (CONFIG, ONNX) else picked.label
 
 
 def input_facts(picked: Picked) -> list[str]:
@@ -346,6 +382,9 @@ def input_facts(picked: Picked) -> list[str]:
         facts.append(f"config values from {metadata['config_source']}")
     if picked.kind == CONFIG:
         facts.append(f"your config.json, model_type {metadata.get('model_type')}")
+    if picked.kind == ONNX:
+        facts.append(plain(f"your ONNX file: {describe_onnx(picked.source)}"))
+        facts.append(ONNX_PARAMS_NOTE)
     return facts
 
 

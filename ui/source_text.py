@@ -1,10 +1,11 @@
 """What a page's ``model=`` says: a source as text, and back to a calc.sources.Source.
 
 The text is calc.sources' SOURCE (``resnet50``, ``timm:convnext_tiny``, ``hf:llama``, a
-checkpoint's name such as ``Llama-3.1-8B``) with two names of the app's own: the uploaded
+checkpoint's name such as ``Llama-3.1-8B``) with three names of the app's own: the uploaded
 config.json and the Builder's stack, whose contents travel beside the text (in a link, as
-``config=`` and ``stack=`` tokens; in the count cache, as canonical JSON). A file path is
-never a source here: a link must not make the server read its files.
+``config=`` and ``stack=`` tokens; in the count cache, as canonical JSON), and the uploaded ONNX
+file, whose payload is its SHA-256 (ui.onnx_files holds the bytes; no link carries them). A file
+path is never a source here: a link must not make the server read its files.
 
 Torch-free and streamlit-free; timm's and transformers' names come from calc.disk_cache.
 """
@@ -17,21 +18,24 @@ from typing import Any
 from calc import hf_models, sources
 from calc.errors import SpecError, cut
 from calc.sources import KINDS, Source
+from ui import onnx_files
 
 # The kinds a picker offers, in its order: calc.sources' kinds (presets ride with torchvision,
-# as the zoo lists them) and the app's two own.
-TORCHVISION, TIMM, HF, CONFIG, BUILDER = "torchvision", "timm", "hf", "config", "builder"
-PICKER_KINDS = (TORCHVISION, TIMM, HF, CONFIG, BUILDER)
+# as the zoo lists them) and the app's own uploads and stack.
+TORCHVISION, TIMM, HF, CONFIG, ONNX, BUILDER = "torchvision", "timm", "hf", "config", "onnx", "builder"
+PICKER_KINDS = (TORCHVISION, TIMM, HF, CONFIG, ONNX, BUILDER)
 KIND_LABELS = {
     TORCHVISION: "torchvision",
     TIMM: "timm",
     HF: "Hugging Face",
     CONFIG: "config.json",
+    ONNX: "ONNX file",
     BUILDER: "Builder stack",
 }
 CONFIG_TEXT = "config.json"  # the uploaded config's text; its contents travel beside it
 BUILDER_TEXT = "Builder stack"  # the Builder's stack; its JSON travels beside it
-OWN_TEXTS = {CONFIG_TEXT: CONFIG, BUILDER_TEXT: BUILDER}
+ONNX_TEXT = "ONNX file"  # the session's uploaded .onnx; its payload is its digest, never in a link
+OWN_TEXTS = {CONFIG_TEXT: CONFIG, BUILDER_TEXT: BUILDER, ONNX_TEXT: ONNX}
 
 
 def canonical_json(value: Any) -> str:
@@ -66,7 +70,10 @@ def resolve_name(text: str, field: str = "model") -> Source:
 
 def source_of(text: str, payload: str | None = None) -> Source:
     """The Source of a picker's text; ``payload`` is the uploaded config's or the Builder stack's
-    JSON text for those two (checked again here: a bad one is a SpecError naming its field)."""
+    JSON text for those two (checked again here: a bad one is a SpecError naming its field), an
+    uploaded ONNX file's digest (its bytes checked when uploaded, held by ui.onnx_files)."""
+    if text == ONNX_TEXT:
+        return onnx_files.held(payload)
     if text in OWN_TEXTS:
         if payload is None:
             raise SpecError(f"the {KIND_LABELS[OWN_TEXTS[text]]} has no contents", field="model")
@@ -85,6 +92,7 @@ __all__ = [
     "BUILDER_TEXT",
     "CONFIG_TEXT",
     "KIND_LABELS",
+    "ONNX_TEXT",
     "PICKER_KINDS",
     "canonical_json",
     "picker_kind",
