@@ -84,7 +84,15 @@ def sweep(
         col=2,
     )
     if capacity_bytes is not None:
-        figure.add_hline(y=capacity_bytes / 1e9, line_dash="dash", line_color="black", row=1, col=2)
+        figure.add_hline(
+            y=capacity_bytes / 1e9,
+            line_dash="dash",
+            line_color="black",
+            annotation_text="device memory",
+            annotation_position="top left",
+            row=1,
+            col=2,
+        )
     if unfit is not None:
         for col in (1, 2):
             figure.add_vline(x=unfit, line_dash="dot", line_color="#d62728", row=1, col=col)
@@ -93,6 +101,9 @@ def sweep(
     figure.update_xaxes(type="log")
     figure.update_yaxes(title_text="ms", row=1, col=1)
     figure.update_yaxes(title_text="GB", row=1, col=2)
+    # Each subplot's title and axis say what its one line is: a legend would only sit on the
+    # right subplot's title (the layout's legend is a row above the plot's top right).
+    figure.update_layout(showlegend=False)
     return figure
 
 
