@@ -57,6 +57,31 @@ def roofline(prefill: Phase, decode: Phase, names: tuple[str, ...], roofs: Roofs
     return figure
 
 
+def layout_title(axis: str) -> str:
+    return "batch (sequences)" if axis == "batch" else "context (tokens)"
+
+
+def log_ticks(low: float, high: float, most: int = 8) -> list[int]:
+    """Round values from ``low`` to ``high`` for a log axis: 1-2-5 steps, every digit when those
+    give fewer than three, fewer per decade when they give more than ``most``."""
+    digits = tuple(range(1, 10))
+    for steps in (digits, (1, 2, 5), (1, 3), (1,)):
+        ticks = [
+            step * 10**power
+            for power in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+            for step in steps
+            if low <= step * 10**power <= high
+        ]
+        if len(ticks) <= most and (len(ticks) >= 3 or steps != digits):
+            return ticks or [int(low)]
+    return ticks[:: -(-len(ticks) // most)]
+
+
+def tick_text(value: int) -> str:
+    """1000 -> "1K", 131072 -> "131K": K is a thousand, as everywhere in MACscope."""
+    return f"{value // 1000:,}K" if value >= 1000 and value % 1000 == 0 else f"{value:,}"
+
+
 def sweep(
     points: tuple[SweepPoint, ...], axis: str, capacity_bytes: float | None, unfit: int | None
 ) -> go.Figure:
@@ -97,8 +122,16 @@ def sweep(
         for col in (1, 2):
             figure.add_vline(x=unfit, line_dash="dot", line_color="#d62728", row=1, col=col)
     title = f"Over {axis}" + (f": from {unfit:,} it does not fit" if unfit is not None else "")
-    layout(figure, title, "", "batch" if axis == "batch" else "context (tokens)")
-    figure.update_xaxes(type="log")
+    layout(figure, title, "", layout_title(axis))
+    ticks = log_ticks(min(values), max(values))
+    # Plotly's own log ticks tilt and collide at a 1024-pixel window ("9001000"): a few round values.
+    figure.update_xaxes(
+        type="log",
+        tickvals=ticks,
+        ticktext=[tick_text(tick) for tick in ticks],
+        tickangle=0,
+        title_text=layout_title(axis),
+    )
     figure.update_yaxes(title_text="ms", row=1, col=1)
     figure.update_yaxes(title_text="GB", row=1, col=2)
     # Each subplot's title and axis say what its one line is: a legend would only sit on the
@@ -107,4 +140,4 @@ def sweep(
     return figure
 
 
-__all__ = ["roofline", "sweep"]
+__all__ = ["log_ticks", "roofline", "sweep", "tick_text"]
