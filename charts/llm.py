@@ -3,6 +3,8 @@ context with the point where memory runs out marked. Phase/SweepPoint in, plotly
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -10,9 +12,10 @@ from plotly.subplots import make_subplots
 from calc.llm_phases import Phase
 from calc.llm_sweep import SweepPoint
 from calc.roofline import Roofs
-from charts.layers import layout
+from charts.layers import layout, log_axis
 
 PHASE_COLORS = {"prefill": "#1f77b4", "decode": "#d62728"}
+MOST_TICKS = 9  # on the x axis of a sweep's half-width subplot
 
 
 def roofline(prefill: Phase, decode: Phase, names: tuple[str, ...], roofs: Roofs) -> go.Figure:
@@ -61,25 +64,19 @@ def layout_title(axis: str) -> str:
     return "batch (sequences)" if axis == "batch" else "context (tokens)"
 
 
-def log_ticks(low: float, high: float, most: int = 8) -> list[int]:
-    """Round values from ``low`` to ``high`` for a log axis: 1-2-5 steps, every digit when those
-    give fewer than three, fewer per decade when they give more than ``most``."""
-    digits = tuple(range(1, 10))
-    for steps in (digits, (1, 2, 5), (1, 3), (1,)):
-        ticks = [
-            step * 10**power
-            for power in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
-            for step in steps
-            if low <= step * 10**power <= high
-        ]
-        if len(ticks) <= most and (len(ticks) >= 3 or steps != digits):
-            return ticks or [int(low)]
-    return ticks[:: -(-len(ticks) // most)]
+def sweep_axis(values: list[int]) -> dict:
+    """charts.layers.log_axis (1-2-5 ticks and a range from tick to tick) for a half-width subplot:
+    only powers of ten where more would run together at a 1024-pixel window, written 1K, 100K."""
+    axis = log_axis(values)
+    ticks = axis["tickvals"]
+    if len(ticks) > MOST_TICKS:
+        ticks = [tick for tick in ticks if math.log10(tick).is_integer()]
+    return {**axis, "tickvals": ticks, "ticktext": [tick_text(tick) for tick in ticks], "tickangle": 0}
 
 
-def tick_text(value: int) -> str:
-    """1000 -> "1K", 131072 -> "131K": K is a thousand, as everywhere in MACscope."""
-    return f"{value // 1000:,}K" if value >= 1000 and value % 1000 == 0 else f"{value:,}"
+def tick_text(value: float) -> str:
+    """1000 -> "1K", 200000 -> "200K": K is a thousand, as everywhere in MACscope."""
+    return f"{value / 1000:g}K" if value >= 1000 else f"{value:g}"
 
 
 def sweep(
@@ -123,15 +120,8 @@ def sweep(
             figure.add_vline(x=unfit, line_dash="dot", line_color="#d62728", row=1, col=col)
     title = f"Over {axis}" + (f": from {unfit:,} it does not fit" if unfit is not None else "")
     layout(figure, title, "", layout_title(axis))
-    ticks = log_ticks(min(values), max(values))
-    # Plotly's own log ticks tilt and collide at a 1024-pixel window ("9001000"): a few round values.
-    figure.update_xaxes(
-        type="log",
-        tickvals=ticks,
-        ticktext=[tick_text(tick) for tick in ticks],
-        tickangle=0,
-        title_text=layout_title(axis),
-    )
+    # Plotly's own log ticks tilt and run together at a 1024-pixel window ("9001000").
+    figure.update_xaxes(**sweep_axis(values), title_text=layout_title(axis))
     figure.update_yaxes(title_text="ms", row=1, col=1)
     figure.update_yaxes(title_text="GB", row=1, col=2)
     # Each subplot's title and axis say what its one line is: a legend would only sit on the
@@ -140,4 +130,4 @@ def sweep(
     return figure
 
 
-__all__ = ["log_ticks", "roofline", "sweep", "tick_text"]
+__all__ = ["roofline", "sweep", "sweep_axis", "tick_text"]
