@@ -79,6 +79,7 @@ class Real:
 
     high: float
     step: float = 1.0
+    unit: str = ""  # as the input's label states it: "TFLOP/s", "GB"
 
     def widget(self) -> dict[str, float]:
         """The number_input's arguments; 0 is let in so that the page can say it must be above 0."""
@@ -93,7 +94,9 @@ def real(name: str, key: str, bounds: Real) -> Param:
     def read(text: str) -> float:
         value = float(text) if _DECIMAL.fullmatch(text) else math.nan
         if not 0 < value <= bounds.high:  # nan fails too
-            raise ValueError(f"must be a number above 0 and at most {bounds.high:,.12g}")
+            raise ValueError(
+                f"must be a number above 0 and at most {bounds.high:,.12g} {bounds.unit}".rstrip()
+            )
         return value
 
     return Param(name, key, read, lambda value: format(value, ".12g"))

@@ -19,9 +19,9 @@ from ui.devices import BANDWIDTH_UNIT, PEAK_UNIT
 CUSTOM, MACHINE = "Custom device", "This machine (CPU)"
 DEFAULT = "NVIDIA A100 80GB SXM"
 MEMORY_UNIT = 1e9  # GB: powers of 1000, as every byte count here
-PEAK = links.Real(hw.MAX_PEAK_FLOPS_PER_S / PEAK_UNIT, 10.0)  # TFLOP/s
-BANDWIDTH = links.Real(hw.MAX_BANDWIDTH_BYTES_PER_S / BANDWIDTH_UNIT, 100.0)  # GB/s
-MEMORY = links.Real(hw.MAX_MEMORY_BYTES / MEMORY_UNIT, 8.0)  # GB
+PEAK = links.Real(hw.MAX_PEAK_FLOPS_PER_S / PEAK_UNIT, 10.0, "TFLOP/s")
+BANDWIDTH = links.Real(hw.MAX_BANDWIDTH_BYTES_PER_S / BANDWIDTH_UNIT, 100.0, "GB/s")
+MEMORY = links.Real(hw.MAX_MEMORY_BYTES / MEMORY_UNIT, 8.0, "GB")
 KEYS = {"peak": "llm_custom_peak", "bandwidth": "llm_custom_bandwidth", "memory": "llm_custom_memory"}
 
 
@@ -35,10 +35,10 @@ def choices() -> tuple[str, ...]:
 
 
 def peak_label(dtype: str) -> str:
-    return f"Peak {dtype} (TFLOP/s)"
+    return f"Peak {dtype} ({PEAK.unit})"
 
 
-LABELS = {"bandwidth": "Memory bandwidth (GB/s)", "memory": "Memory (GB)"}
+LABELS = {"bandwidth": f"Memory bandwidth ({BANDWIDTH.unit})", "memory": f"Memory ({MEMORY.unit})"}
 
 
 def link_values(choice: str) -> dict[str, None]:
