@@ -212,3 +212,17 @@ def test_the_default_llama_caption_names_no_window(page):
     captions = [read_text(caption.value) for caption in page.caption]
     kv = next(text for text in captions if "bytes per token" in text)
     assert "window" not in kv and "MLA" not in kv, kv
+
+
+def test_this_machine_probes_again_once_for_a_dtype_the_sessions_probe_lacks(monkeypatch):
+    from calc import torch_probe
+
+    fresh, calls = fake_probe(), []
+    monkeypatch.setattr(torch_probe, "probe", lambda *args, **kwargs: calls.append(args) or fresh)
+    app = open_page("pages/llm.py")
+    app.session_state[PROBES] = {"cpu": dataclasses.replace(fresh, peaks=(("fp32", 2e11),))}  # fp32 only
+    app.selectbox(key="llm_hardware").set_value(devices.MACHINE).run()
+    app.number_input(key="llm_batch").set_value(2).run()
+    assert not app.exception and len(calls) == 1  # probed for bf16 once, not on every run
+    machine = dataclasses.replace(fresh.as_hardware(), memory_bytes=hw.machine_memory_bytes())
+    assert metrics(app) == expected(machine, dataclasses.replace(LLAMA, batch=2))

@@ -22,6 +22,7 @@ MEMORY_UNIT = 1e9  # GB: powers of 1000, as every byte count here
 PEAK = links.Real(hw.MAX_PEAK_FLOPS_PER_S / PEAK_UNIT, 10.0, "TFLOP/s")
 BANDWIDTH = links.Real(hw.MAX_BANDWIDTH_BYTES_PER_S / BANDWIDTH_UNIT, 100.0, "GB/s")
 MEMORY = links.Real(hw.MAX_MEMORY_BYTES / MEMORY_UNIT, 8.0, "GB")
+PROBED_FOR = "llm_probed_for"  # the dtypes this session's LLM page has had this CPU probed for
 KEYS = {"peak": "llm_custom_peak", "bandwidth": "llm_custom_bandwidth", "memory": "llm_custom_memory"}
 
 
@@ -92,10 +93,15 @@ def custom_device(dtype: str) -> hw.Hardware:
         raise SpecError(error.reason, field=label) from None
 
 
-def this_machine() -> hw.Hardware:
-    """This CPU's probed roofs (probing now, with a progress bar, if this session has not yet)
-    and this machine's RAM as its memory."""
-    probed = runs.probe("cpu").as_hardware()
+def this_machine(dtype: str) -> hw.Hardware:
+    """This CPU's probed roofs (probing now, with a progress bar, if this session has not yet, or
+    has only for other dtypes, as a Latency measurement does) and this machine's RAM as its memory."""
+    known = st.session_state.get(runs.PROBES, {}).get("cpu")
+    asked = st.session_state.setdefault(PROBED_FOR, set())
+    # Once per dtype: a dtype this CPU cannot run stays missing, and is said, not probed again each run.
+    missing = known is not None and dtype not in known.peak_flops_per_s and dtype not in asked
+    asked.add(dtype)
+    probed = runs.probe("cpu", rerun=missing).as_hardware()
     return dataclasses.replace(probed, memory_bytes=hw.machine_memory_bytes())
 
 
@@ -112,7 +118,7 @@ def device(choice: str, dtype: str) -> hw.Hardware:
     if choice == CUSTOM:
         return custom_device(dtype)
     if choice == MACHINE:
-        return this_machine()
+        return this_machine(dtype)
     return presets()[choice]
 
 
