@@ -39,6 +39,4 @@ def test_the_sweep_has_no_legend_to_sit_on_the_memory_title():
         "Memory",
         "device memory",
     ]
-    assert (
-        list(figure.layout.xaxis.tickvals) == list(figure.layout.xaxis2.tickvals) == [1, 2, 5, 10]
-    )
+    assert list(figure.layout.xaxis.tickvals) == list(figure.layout.xaxis2.tickvals) == [1, 2, 5, 10]
