@@ -12,6 +12,7 @@ Compute dtypes: fp32, tf32 (fp32 storage, tensor-core math), fp16, bf16, int8.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 
@@ -216,6 +217,7 @@ _BY_DEVICE_NAME = {_device_key(name): entry for entry in PRESETS for name in ent
 
 MAX_PEAK_FLOPS_PER_S = 1e19  # ten exaFLOP/s: beyond any single device
 MAX_BANDWIDTH_BYTES_PER_S = 1e15
+MAX_MEMORY_BYTES = 1e15  # a petabyte: beyond any single device's memory or a machine's RAM
 
 
 def hardware(name: str) -> Hardware:
@@ -251,9 +253,13 @@ def _rate(value: object, field: str) -> float | None:
 
 
 def custom_hardware(
-    name: str, peaks: dict[str, float], bandwidth_bytes_per_s: float, kind: str = "GPU"
+    name: str,
+    peaks: dict[str, float],
+    bandwidth_bytes_per_s: float,
+    kind: str = "GPU",
+    memory_bytes: float | None = None,
 ) -> Hardware:
-    """A device the user describes; SpecError naming the field that is wrong."""
+    """A device the user describes (its memory optional); SpecError naming the field that is wrong."""
     name = name.strip() if isinstance(name, str) else ""
     if not name or len(name) > 60:
         raise SpecError("give the device a name of 1 to 60 characters", field="name")
@@ -285,6 +291,23 @@ def custom_hardware(
         or not 0 < bandwidth_bytes_per_s <= MAX_BANDWIDTH_BYTES_PER_S
     ):
         raise SpecError(f"must be above 0 and at most 1 PB/s, got {bandwidth_bytes_per_s}", field="bandwidth")
+    if memory_bytes is not None:
+        memory_bytes = _rate(memory_bytes, "memory")
+        if not math.isfinite(memory_bytes) or not 0 < memory_bytes <= MAX_MEMORY_BYTES:
+            raise SpecError(f"must be above 0 and at most 1 PB, got {memory_bytes}", field="memory")
     return Hardware(
-        name, kind, peaks_of(**chosen), float(bandwidth_bytes_per_s), "custom: entered in this session"
+        name,
+        kind,
+        peaks_of(**chosen),
+        float(bandwidth_bytes_per_s),
+        "custom: entered in this session",
+        memory_bytes=memory_bytes,
     )
+
+
+def machine_memory_bytes() -> float | None:
+    """This machine's RAM (what a model served on its CPU lives in); None where the OS does not say."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # a name this OS lacks; no sysconf at all (Windows)
+        return None

@@ -1,5 +1,5 @@
 """Tables and the one figure of the Concepts page: the units ladder, the worked examples,
-and where the roofline puts a model's time. No streamlit."""
+where the roofline puts a model's time, and why LLM decode is memory-bound. No streamlit."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from calc.analyze import Report
+from calc.decode_bound import DecodeBound
 from calc.roofline import Estimate
-from calc.units import duration, exact, si
+from calc.units import duration, exact, si, si_bytes
 from charts.latency import MEASURED_COLOR, THEORY_COLOR
 from charts.layers import LEGEND_RIGHT, layout
 
@@ -130,3 +131,38 @@ def gap_bars(estimates: dict[str, Estimate]) -> go.Figure:
         legend={**LEGEND_RIGHT, "traceorder": "normal"},
     )
     return figure
+
+
+def decode_formulas(bound: DecodeBound) -> list[str]:
+    """Why decode is memory-bound, as LaTeX with the numbers substituted: the intensity of one
+    step, the device's ridge point, and the two floors of the time per token. Each on lines
+    that fit a 1024-pixel window."""
+
+    def text(value: str) -> str:
+        return rf"\text{{{value}}}"
+
+    peak, bandwidth = (
+        text(si(bound.peak_flops_per_s, "FLOP/s")),
+        text(si_bytes(bound.bandwidth_bytes_per_s) + "/s"),
+    )
+    weights, kv = text(si_bytes(bound.weight_bytes)), text(si_bytes(bound.kv_cache_bytes))
+    memory_floor, compute_floor = text(duration(bound.memory_seconds)), text(duration(bound.compute_seconds))
+    return [
+        (
+            r"\begin{aligned}\text{intensity} &= \frac{\text{FLOPs}}{\text{bytes read}}"
+            r" \approx \frac{2N}{N\,b + \text{KV}} \\"
+            rf" &= \frac{{2 \times {text(si(bound.params))}}}{{{weights} + {kv}}}"
+            rf" = {text(f'{bound.intensity:.2f} FLOPs/byte')}\end{{aligned}}"
+        ),
+        (
+            r"\text{ridge} = \frac{\text{peak}}{\text{bandwidth}}"
+            rf" = \frac{{{peak}}}{{{bandwidth}}} = {text(f'{bound.ridge_flops_per_byte:.0f} FLOPs/byte')}"
+        ),
+        (
+            r"\begin{aligned}\text{TPOT} &\geq \frac{\text{bytes read}}{\text{bandwidth}}"
+            rf" = \frac{{{text(si_bytes(bound.bytes))}}}{{{bandwidth}}} = {memory_floor} \\"
+            r" &\gg \frac{\text{FLOPs}}{\text{peak}}"
+            rf" = \frac{{{text(si(bound.flops, 'FLOPs'))}}}{{{peak}}} = {compute_floor}"
+            r"\end{aligned}"
+        ),
+    ]

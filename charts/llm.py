@@ -3,6 +3,8 @@ context with the point where memory runs out marked. Phase/SweepPoint in, plotly
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -10,9 +12,10 @@ from plotly.subplots import make_subplots
 from calc.llm_phases import Phase
 from calc.llm_sweep import SweepPoint
 from calc.roofline import Roofs
-from charts.layers import layout
+from charts.layers import layout, log_axis
 
 PHASE_COLORS = {"prefill": "#1f77b4", "decode": "#d62728"}
+MOST_TICKS = 9  # on the x axis of a sweep's half-width subplot
 
 
 def roofline(prefill: Phase, decode: Phase, names: tuple[str, ...], roofs: Roofs) -> go.Figure:
@@ -57,6 +60,25 @@ def roofline(prefill: Phase, decode: Phase, names: tuple[str, ...], roofs: Roofs
     return figure
 
 
+def layout_title(axis: str) -> str:
+    return "batch (sequences)" if axis == "batch" else "context (tokens)"
+
+
+def sweep_axis(values: list[int]) -> dict:
+    """charts.layers.log_axis (1-2-5 ticks and a range from tick to tick) for a half-width subplot:
+    only powers of ten where more would run together at a 1024-pixel window, written 1K, 100K."""
+    axis = log_axis(values)
+    ticks = axis["tickvals"]
+    if len(ticks) > MOST_TICKS:
+        ticks = [tick for tick in ticks if math.log10(tick).is_integer()]
+    return {**axis, "tickvals": ticks, "ticktext": [tick_text(tick) for tick in ticks], "tickangle": 0}
+
+
+def tick_text(value: float) -> str:
+    """1000 -> "1K", 200000 -> "200K": K is a thousand, as everywhere in MACscope."""
+    return f"{value / 1000:g}K" if value >= 1000 else f"{value:g}"
+
+
 def sweep(
     points: tuple[SweepPoint, ...], axis: str, capacity_bytes: float | None, unfit: int | None
 ) -> go.Figure:
@@ -84,16 +106,28 @@ def sweep(
         col=2,
     )
     if capacity_bytes is not None:
-        figure.add_hline(y=capacity_bytes / 1e9, line_dash="dash", line_color="black", row=1, col=2)
+        figure.add_hline(
+            y=capacity_bytes / 1e9,
+            line_dash="dash",
+            line_color="black",
+            annotation_text="device memory",
+            annotation_position="top left",
+            row=1,
+            col=2,
+        )
     if unfit is not None:
         for col in (1, 2):
             figure.add_vline(x=unfit, line_dash="dot", line_color="#d62728", row=1, col=col)
     title = f"Over {axis}" + (f": from {unfit:,} it does not fit" if unfit is not None else "")
-    layout(figure, title, "", "batch" if axis == "batch" else "context (tokens)")
-    figure.update_xaxes(type="log")
+    layout(figure, title, "", layout_title(axis))
+    # Plotly's own log ticks tilt and run together at a 1024-pixel window ("9001000").
+    figure.update_xaxes(**sweep_axis(values), title_text=layout_title(axis))
     figure.update_yaxes(title_text="ms", row=1, col=1)
     figure.update_yaxes(title_text="GB", row=1, col=2)
+    # Each subplot's title and axis say what its one line is: a legend would only sit on the
+    # right subplot's title (the layout's legend is a row above the plot's top right).
+    figure.update_layout(showlegend=False)
     return figure
 
 
-__all__ = ["roofline", "sweep"]
+__all__ = ["roofline", "sweep", "sweep_axis", "tick_text"]

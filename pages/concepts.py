@@ -4,11 +4,14 @@ figures that are wrong. Every number here is computed by calc when the page runs
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 import calc
 from calc import hardware as hw
 from calc import roofline, zoo
+from calc.decode_bound import decode_bound
 from calc.errors import SpecError
 from calc.explain import explain
 from calc.presets import PRESETS, preset
@@ -26,8 +29,18 @@ STANDARD, SEPARABLE = (
     "Worked example: separable 3x3 conv 32 -> 64",
 )
 GPU, TPU = "NVIDIA RTX 3090", "Google TPU v4"
-TABS = ["MACs and FLOPs", "K, M, G, T, P", "Worked examples", "The reality gap", "Wrong published figures"]
+TABS = [
+    "MACs and FLOPs",
+    "K, M, G, T, P",
+    "Worked examples",
+    "The reality gap",
+    "LLM decode",
+    "Wrong published figures",
+]
 BIG_BATCH = 1_000_000  # images, for the P row: a count scales linearly with the batch
+# The LLM decode example: a curated checkpoint (its config values, no torch) on the LLM page's default
+# device, at the LLM page's default prompt and output lengths.
+LLM, LLM_DEVICE, LLM_PROMPT, LLM_GENERATED = "Llama-3.1-8B", "NVIDIA A100 80GB SXM", 512, 128
 
 
 def counted(name: str) -> calc.Report:
@@ -86,7 +99,9 @@ st.caption(
     "when the page runs; none is typed in."
 )
 resnet, mobilenet, vit_h = counted("resnet50"), counted("mobilenet_v2"), counted("vit_h_14")
-basics_tab, units_tab, worked_tab, gap_tab, wrong_tab = st.tabs(TABS, key="concepts_tab", on_change="rerun")
+basics_tab, units_tab, worked_tab, gap_tab, decode_tab, wrong_tab = st.tabs(
+    TABS, key="concepts_tab", on_change="rerun"
+)
 
 with basics_tab:
     left, right = st.columns(2, gap="large")
@@ -248,6 +263,45 @@ with gap_tab:
         label="Latency: accuracy of the predictions here",
         icon=":material/target:",
         query_params={"tab": "Accuracy here"},
+    )
+
+with decode_tab:
+    st.subheader("Why decode is memory-bound")
+    bound = decode_bound(LLM, hw.hardware(LLM_DEVICE), LLM_PROMPT + LLM_GENERATED)
+    st.markdown(
+        "A language model writes one token at a time. Each **decode step** multiplies every weight once "
+        "(a multiply-add: **2 FLOPs per parameter**) but must first read every weight from memory, and "
+        f"the **KV cache** of the tokens so far. {LLM} (*N* = {si(bound.params)} parameters, from its "
+        f"config.json) in {bound.dtype} (*b* = {bound.bytes_per_weight} bytes per weight), "
+        f"{exact(bound.context)} tokens of context, one sequence, on the {bound.device}:"
+    )
+    for formula in charts.decode_formulas(bound):
+        st.latex(formula)
+    reach = bound.batch_at_ridge
+    st.markdown(
+        f"**{bound.intensity:.2f} FLOPs per byte against a ridge point of "
+        f"{bound.ridge_flops_per_byte:.0f}**: "
+        f"the step waits on memory {bound.memory_seconds / bound.compute_seconds:.0f}× longer than its "
+        "arithmetic takes. *Prefill* is different: the prompt's tokens share one read of the weights, so "
+        "its intensity grows with the prompt and it is compute-bound. Decoding *B* sequences together "
+        "shares the reads too, 2NB ÷ (Nb + B·KV) FLOPs per byte: "
+        + (
+            f"it reaches the ridge at B ≈ {reach:,.0f}, whose KV caches alone would take "
+            f"{si_bytes(bound.kv_bytes_per_sequence * math.ceil(reach))}."
+            if reach is not None
+            else "at this context the KV cache grows as fast as the work, so it never reaches the ridge."
+        )
+    )
+    st.page_link(
+        "pages/llm.py",
+        label=f"LLM: {LLM} counted on the real model, any device, batch and context",
+        icon=":material/chat:",
+        query_params={
+            "model": LLM,
+            "prompt": str(LLM_PROMPT),
+            "generate": str(LLM_GENERATED),
+            "hw": LLM_DEVICE,
+        },
     )
 
 with wrong_tab:

@@ -14,6 +14,7 @@ from calc.units import duration, si_bytes
 from charts import llm as charts
 from ui import figures, links, shell
 from ui import llm as models
+from ui import llm_devices as devices
 from ui.stack_state import MAX_UPLOAD_MB
 from ui.text import plain
 
@@ -30,12 +31,15 @@ LINK = [
     links.choice("dtype", "llm_dtype", lambda: ACTIVATION_DTYPES),
     links.choice("weights", "llm_weights", lambda: tuple(WEIGHT_FORMATS)),
     links.choice("kv", "llm_kv", lambda: KV_DTYPES),
-    links.choice("hw", "llm_hardware", lambda: tuple(models.devices())),
+    links.choice("hw", "llm_hardware", devices.choices),
+    links.real("peak", devices.KEYS["peak"], devices.PEAK),  # a custom device's figures
+    links.real("bw", devices.KEYS["bandwidth"], devices.BANDWIDTH),
+    links.real("mem", devices.KEYS["memory"], devices.MEMORY),
     links.choice("tab", "llm_tab", lambda: TABS),
 ]
 links.restore("llm", LINK)
 st.session_state.setdefault("llm_source", "hf:llama")
-st.session_state.setdefault("llm_hardware", "NVIDIA A100 80GB SXM")
+devices.set_defaults()
 for key, default in (("llm_prompt", 512), ("llm_generate", 128), ("llm_batch", 1)):
     st.session_state.setdefault(key, default)
 st.session_state.setdefault("llm_dtype", "bf16")
@@ -60,12 +64,21 @@ with st.sidebar:
     dtype = st.selectbox("Activations", ACTIVATION_DTYPES, key="llm_dtype")
     weights = st.selectbox("Weights", tuple(WEIGHT_FORMATS), key="llm_weights")
     kv_dtype = st.selectbox("KV cache", KV_DTYPES, key="llm_kv")
-    device = models.devices()[st.selectbox("Device", tuple(models.devices()), key="llm_hardware")]
+    choice = st.selectbox(
+        "Device",
+        devices.choices(),
+        key="llm_hardware",
+        help="A preset; a custom device (its peak, bandwidth and memory); or this machine: its CPU's "
+        "probed roofs (as on the Latency page, once per session) and its RAM",
+    )
+    if choice == devices.CUSTOM:
+        devices.custom_inputs(dtype)
 
 st.title("LLM inference")
 links.report_problems("llm")
 setting = Setting(int(prompt), int(generate), int(batch), dtype, weights, kv_dtype)
 try:
+    device = devices.device(choice, dtype)
     counted = models.uploaded_counts(upload) if upload is not None else models.counts(source)
     forms = Forms(counted)
     roofs = device.roofs(dtype)
@@ -75,6 +88,9 @@ except SpecError as error:
     st.stop()
 held = memory(forms, setting, device.memory_bytes)
 st.caption(plain(models.described(counted, setting, device), limit=300))
+note = devices.provenance(choice, device)
+if note:
+    st.caption(plain(note, limit=400))
 
 columns = st.columns(6)
 columns[0].metric("Time to first token", duration(served.time_to_first_token_s))
@@ -82,8 +98,8 @@ columns[1].metric("Time per output token", duration(served.time_per_output_token
 columns[2].metric("Tokens/s", f"{served.tokens_per_s:,.1f}")
 columns[3].metric("KV cache", si_bytes(held.kv_cache_bytes))
 columns[4].metric("Weights", si_bytes(held.weight_bytes))
-columns[5].metric("Fits?", "yes" if held.fits else "no")
-if not held.fits:
+columns[5].metric("Fits?", {True: "yes", False: "no", None: "unknown"}[held.fits])
+if held.fits is False:
     most = largest_batch(forms, setting, device.memory_bytes)
     st.warning(
         f"{si_bytes(held.total_bytes)} do not fit {device.name}'s {si_bytes(device.memory_bytes)}: "
@@ -113,4 +129,4 @@ for tab, axis in ((batch_tab, "batch"), (context_tab, "context")):
         )
 
 with st.sidebar:
-    links.share_box(links.publish(LINK))
+    links.share_box(links.publish(LINK, devices.link_values(choice)))

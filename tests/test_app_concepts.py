@@ -61,7 +61,7 @@ def frame(app: AppTest, column: str):
     return next(element.value for element in app.dataframe if column in element.value)
 
 
-def test_the_page_runs_with_its_five_sections(concepts):
+def test_the_page_runs_with_its_six_sections(concepts):
     assert not concepts.exception
     assert concepts.title[0].value == "Concepts"
     assert [tab.label for tab in concepts.tabs] == [
@@ -69,6 +69,7 @@ def test_the_page_runs_with_its_five_sections(concepts):
         "K, M, G, T, P",
         "Worked examples",
         "The reality gap",
+        "LLM decode",
         "Wrong published figures",
     ]
 
@@ -167,7 +168,8 @@ def test_reality_gap_is_the_roofline_of_both_models(concepts, resnet50):
     for cause in ("Data transfer", "Kernel launch overhead", "Tensor shapes", "Software overhead"):
         assert f"**{cause}.**" in text(concepts)
     links = [link.proto for link in concepts.get("page_link")]
-    assert [link.page for link in links] == ["latency", "latency"]  # the gap, then the accuracy here
+    # the gap, then the accuracy here; then the LLM decode tab's link to the LLM page
+    assert [link.page for link in links] == ["latency", "latency", "llm"]
 
 
 def test_torchvision_gflops_are_gmacs(concepts, resnet50):

@@ -25,7 +25,7 @@ from ui.text import ZERO_WIDTH_SPACE, plain
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "pages").glob("*.py"))
-PARAM_MAKERS = {"integer", "choice", "choices", "text", "flag", "Param"}
+PARAM_MAKERS = {"integer", "real", "choice", "choices", "text", "flag", "Param"}
 FREE_TEXT = {
     ("pages/model.py", "filter")
 }  # a search box: any short text is a valid value, shown in its input

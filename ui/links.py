@@ -10,6 +10,8 @@ bar follows without a rerun), and ``share_box`` shows the link with a copy butto
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +71,37 @@ def integer(name: str, key: str, bounds: Whole) -> Param:
         return int(text)
 
     return Param(name, key, read)
+
+
+@dataclass(frozen=True)
+class Real:
+    """A positive decimal setting's range (above 0, at most ``high``) in the unit its input
+    states, declared once: its number_input takes ``widget()`` and its link parameter (``real``)
+    refuses what the page would refuse."""
+
+    high: float
+    step: float = 1.0
+    unit: str = ""  # as the input's label states it: "TFLOP/s", "GB"
+
+    def widget(self) -> dict[str, float]:
+        """The number_input's arguments; 0 is let in so that the page can say it must be above 0."""
+        return {"min_value": 0.0, "max_value": self.high, "step": self.step}
+
+
+# A plain decimal as a person writes it: no sign, no "nan" or "inf", no hex, no underscores.
+_DECIMAL = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?")
+
+
+def real(name: str, key: str, bounds: Real) -> Param:
+    def read(text: str) -> float:
+        value = float(text) if _DECIMAL.fullmatch(text) else math.nan
+        if not 0 < value <= bounds.high:  # nan fails too
+            raise ValueError(
+                f"must be a number above 0 and at most {bounds.high:,.12g} {bounds.unit}".rstrip()
+            )
+        return value
+
+    return Param(name, key, read, lambda value: format(value, ".12g"))
 
 
 def choice(name: str, key: str, options: Callable[[], Sequence[str]]) -> Param:

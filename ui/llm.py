@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import streamlit as st
 
 from calc import hardware as hw
 from calc import hf_models
 from calc.errors import SpecError
+from calc.kv_cache import CacheGeometry
 from calc.llm import LlmCounts
 from calc.llm_phases import Forms, Memory, Serving, Setting, largest_batch, longest_context
 from calc.spec import MAX_JSON_BYTES
@@ -71,9 +74,27 @@ def described(counted: LlmCounts, setting: Setting, device: hw.Hardware) -> str:
     )
 
 
-def devices() -> dict[str, hw.Hardware]:
-    """The presets with a memory figure (what fits is the point), by name."""
-    return {entry.name: entry for entry in hw.PRESETS if entry.memory_bytes is not None}
+def cache_text(cache: CacheGeometry) -> str:
+    """What each layer caches per token, as calc's cache geometry says."""
+    layers = len(cache.layers)
+    if cache.latent:  # DeepSeek's MLA: one latent per token, K and V expanded from it
+        return f"the compressed MLA latent of {layers} layers, not full keys and values"
+    return f"keys and values of {layers} layers"
+
+
+def windows_text(cache: CacheGeometry, context: int) -> str:
+    """A sliding window's cap, said only for a model that has one (Mistral, Gemma-2)."""
+    windows = Counter(window for window in cache.windows if window is not None)
+    if not windows:
+        return ""
+    kept = ", ".join(
+        f"the last {window - 1:,} tokens in {count} of the {len(cache.layers)} layers"
+        for window, count in sorted(windows.items())
+    )
+    capped = any(context > window - 1 for window in windows)
+    return f"; a sliding window keeps only {kept}" + (
+        f" ({context:,} tokens here: the cache is smaller than the product)" if capped else ""
+    )
 
 
 def formulas(
@@ -90,9 +111,11 @@ def formulas(
             rf" = \text{{{setting.batch:,}}} \times \text{{{context:,}}} \times \text{{{exact(per_token)}}}"
             rf" = \text{{{si_bytes(held.kv_cache_bytes)}}}"
         ),
-        f"{exact(per_token)} bytes per token: keys and values of {len(counted.cache.layers)} layers"
-        + (" (MLA: the compressed latent)" if counted.cache.latent else "")
-        + f", {setting.cache_dtype}; a sliding window caps a layer's tokens.",
+        f"{exact(per_token)} bytes per token: "
+        + cache_text(counted.cache)
+        + f", {setting.cache_dtype}"
+        + windows_text(counted.cache, context)
+        + ".",
     )
     decode = (
         (
@@ -132,4 +155,4 @@ def formulas(
     return out
 
 
-__all__ = ["counts", "counts_of_config", "described", "devices", "formulas", "sources", "uploaded_counts"]
+__all__ = ["cache_text", "counts", "counts_of_config", "described", "formulas", "sources", "uploaded_counts"]
