@@ -12,12 +12,13 @@ from onnx_graphs import graph_model
 from streamlit.testing.v1 import AppTest
 from test_app import metrics, open_page, read_text
 from test_app_graph import drawn_dot, open_graph_tab
+from test_app_latency import cpu_probe  # noqa: F401  (a fixture)
 from test_graph_onnx import resnet_like
 from test_links import open_with, url
 
 from calc.errors import SpecError
 from calc.onnx_source import source_from_bytes
-from calc.units import si
+from calc.units import duration, si
 from ui import onnx_files, stack_state
 from ui.onnx_upload import NOT_IN_LINK, ONNX_PARAMS_NOTE, SHARE_NOTE
 from ui.source_text import ONNX_TEXT
@@ -153,6 +154,17 @@ def test_latency_gets_the_uploaded_source():
     macs = source_from_bytes("tiny.onnx", MODEL).count().macs
     captions = " ".join(read_text(caption.value) for caption in app.caption)
     assert f"tiny.onnx: input 3×16×16, batch 1, fp32 · {macs:,} MACs" in captions  # the theory's count
+
+
+def test_latency_measures_the_uploaded_file_with_onnx_runtime(cpu_probe):  # noqa: F811
+    app = open_page("pages/latency.py")
+    upload(app, MODEL, prefix="latency")
+    app.session_state["latency_probes"] = {"cpu": cpu_probe}
+    app.button(key="latency_measure_onnx").click().run()
+    assert not app.exception and not app.error, (app.exception, errors(app))
+    run = next(iter(app.session_state["latency_onnx_results"].values()))
+    assert run.measurement.device == "cpu (onnxruntime)"
+    assert metrics(app)["ONNX Runtime median"] == duration(run.measurement.median_s)
 
 
 @pytest.mark.parametrize(
