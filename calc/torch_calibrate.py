@@ -124,8 +124,8 @@ def _other(kind: model.OtherWork, name: str, build: Callable[[], nn.Module], sha
     return Bench(kind, name, build, tuple(shape))
 
 
-N, A, E, P = (model.OtherWork.NORMALIZATION, model.OtherWork.ACTIVATION, model.OtherWork.ELEMENTWISE,
-              model.OtherWork.POOLING)  # fmt: skip
+N, A, E, P, R = (model.OtherWork.NORMALIZATION, model.OtherWork.ACTIVATION, model.OtherWork.ELEMENTWISE,
+                 model.OtherWork.POOLING, model.OtherWork.REDUCTION)  # fmt: skip
 
 # Per kind, the first two are the quick grid. Shapes from torchvision's classifiers at 224×224, down
 # to the small ops of a MobileNet's last stages and squeeze-excitation blocks (below the smallest
@@ -235,12 +235,20 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
     ),
     P: (
         _other(P, "max pool 3×3/2 64×112×112", lambda: nn.MaxPool2d(3, 2, 1), (64, 112, 112)),
-        _other(P, "global avg pool 1280×7×7", lambda: nn.AdaptiveAvgPool2d(1), (1280, 7, 7)),
-        _other(P, "global avg pool 72×28×28", lambda: nn.AdaptiveAvgPool2d(1), (72, 28, 28)),
         _other(P, "max pool 2×2/2 128×56×56", lambda: nn.MaxPool2d(2, 2), (128, 56, 56)),
         _other(P, "avg pool 3×3/1 192×28×28", lambda: nn.AvgPool2d(3, 1, 1), (192, 28, 28)),
-        _other(P, "global avg pool 576×7×7", lambda: nn.AdaptiveAvgPool2d(1), (576, 7, 7)),
-        _other(P, "global avg pool 96×14×14", lambda: nn.AdaptiveAvgPool2d(1), (96, 14, 14)),
+        _other(P, "max pool 3×3/2 24×112×112", lambda: nn.MaxPool2d(3, 2, 1), (24, 112, 112)),
+        _other(P, "max pool 3×3/1 480×14×14", lambda: nn.MaxPool2d(3, 1, 1), (480, 14, 14)),
+        _other(P, "max pool 3×3/2 192×56×56", lambda: nn.MaxPool2d(3, 2, 1), (192, 56, 56)),
+    ),
+    R: (
+        _other(R, "global avg pool 1280×7×7", lambda: nn.AdaptiveAvgPool2d(1), (1280, 7, 7)),
+        _other(R, "global avg pool 96×112×112", lambda: nn.AdaptiveAvgPool2d(1), (96, 112, 112)),
+        _other(R, "global avg pool 72×28×28", lambda: nn.AdaptiveAvgPool2d(1), (72, 28, 28)),
+        _other(R, "global avg pool 576×7×7", lambda: nn.AdaptiveAvgPool2d(1), (576, 7, 7)),
+        _other(R, "global avg pool 96×14×14", lambda: nn.AdaptiveAvgPool2d(1), (96, 14, 14)),
+        _other(R, "global avg pool 32×112×112", lambda: nn.AdaptiveAvgPool2d(1), (32, 112, 112)),
+        _other(R, "global avg pool 240×28×28", lambda: nn.AdaptiveAvgPool2d(1), (240, 28, 28)),
     ),
 }
 QUICK_PER_KIND = 2
