@@ -24,8 +24,8 @@ predicted the same way: a layer's MAC terms by their kind of work (calc.work), i
 (Row.memory_bytes) shared among them by MACs; other ops in a layer with MACs run inside
 its kernels (bias adds, fused attention's scaling and softmax) and are not priced again;
 a layer without MACs is priced by its other ops' labels (normalization, activation,
-elementwise, window pooling, and reduction: global pooling included), its bytes shared by their counts. Torch-free: arithmetic on a
-Report; calc.calibration_file reads and writes calibrations as JSON.
+elementwise, window pooling, and reduction: global pooling included), its bytes shared by
+their counts. Torch-free: arithmetic on a Report; calc.calibration_file reads and writes calibrations as JSON.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from calc.analyze import Report, Row
 from calc.cost import Cost
 from calc.errors import SpecError
 from calc.hardware import STORAGE_DTYPE
+from calc.machine_load import BUSY_OTHER_CORES
 from calc.units import flops_from_macs
 from calc.work import Work
 
@@ -160,6 +161,40 @@ class Fingerprint:
 
 
 @dataclass(frozen=True)
+class Disturbance:
+    """How disturbed a calibration's timing was: a calibration made while other programs ran
+    holds their load in its efficiencies (a busy machine's ops look slower) and predicts a quiet
+    machine badly, so it says so and the page and the CLI warn."""
+
+    other_cores: float | None = None  # other programs' average CPU use while it ran, in cores; None: unknown
+    benchmarks: int = 0  # micro-benchmarks timed
+    disturbed: int = 0  # of them, timed in a group while other programs used the CPU
+    noisy: int = 0  # of them, whose rounds disagreed (calc.timings.NOISY_SPREAD)
+
+    def __post_init__(self):
+        if self.other_cores is not None and not (math.isfinite(self.other_cores) and self.other_cores >= 0):
+            raise ValueError("other_cores must be zero or positive")
+        if not 0 <= self.disturbed <= self.benchmarks or not 0 <= self.noisy <= self.benchmarks:
+            raise ValueError("disturbed and noisy benchmarks must be between 0 and the benchmarks timed")
+
+    @property
+    def busy_machine(self) -> bool:
+        """Other programs used the CPU while it ran (calc.machine_load's rule for a measurement)."""
+        return self.other_cores is not None and self.other_cores > BUSY_OTHER_CORES
+
+    def warning(self) -> str:
+        """What to tell a user of a calibration made on a busy machine; "" for a quiet one."""
+        if not self.busy_machine:
+            return ""
+        return (
+            f"calibrated while other programs used {self.other_cores:.1f} CPU cores on average "
+            f"({self.disturbed} of {self.benchmarks} benchmarks timed while the machine was busy, "
+            f"{self.noisy} with rounds that disagreed): its predictions carry that load; "
+            "recalibrate on a quiet machine"
+        )
+
+
+@dataclass(frozen=True)
 class Calibration:
     fingerprint: Fingerprint
     peak_flops_per_s: float  # the probed roofs the efficiencies are fractions of
@@ -169,6 +204,7 @@ class Calibration:
     fits: tuple[KindFit, ...]  # one per CALIBRATED_KINDS
     quick: bool = False  # a short grid (tests, previews): less accurate
     seconds: float = 0.0  # wall time of the calibration
+    disturbance: Disturbance = Disturbance()
 
     def __post_init__(self):
         kinds = [fit.kind for fit in self.fits]
@@ -314,6 +350,7 @@ __all__ = [
     "CALIBRATED_KINDS",
     "Calibration",
     "Component",
+    "Disturbance",
     "EfficiencyTable",
     "Fingerprint",
     "Kind",

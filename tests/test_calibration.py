@@ -300,3 +300,65 @@ def test_prediction_error_is_predicted_over_measured_minus_one():
     assert model.prediction_error(1.25, 1.0) == pytest.approx(0.25)
     assert model.prediction_error(0.8, 1.0) == pytest.approx(-0.2)
     assert math.isnan(model.prediction_error(1.0, 0.0))
+
+
+# ------------------------------------------------------------------ how disturbed the calibration was
+
+BUSY = model.Disturbance(other_cores=1.6, benchmarks=91, disturbed=91, noisy=12)
+
+
+@pytest.mark.parametrize(
+    "disturbance, busy",
+    [
+        pytest.param(BUSY, True, id="busy"),
+        pytest.param(model.Disturbance(0.05, 91, 0, 3), False, id="quiet"),
+        pytest.param(model.Disturbance(0.25, 91, 0, 0), False, id="at-the-threshold"),
+        pytest.param(model.Disturbance(None, 91, 0, 0), False, id="load-unknown"),
+        pytest.param(model.Disturbance(), False, id="not-recorded"),
+    ],
+)
+def test_the_disturbance_round_trips_through_json_and_says_when_to_recalibrate(disturbance, busy):
+    calibration = calibration_with(disturbance=disturbance)
+    back = calibration_file.calibration_from_json(calibration_file.calibration_to_json(calibration))
+    assert back == calibration and back.disturbance == disturbance
+    assert back.disturbance.busy_machine == busy
+    assert ("recalibrate on a quiet machine" in back.disturbance.warning()) == busy
+    if not busy:
+        assert back.disturbance.warning() == ""
+
+
+def test_a_busy_calibrations_warning_names_the_load():
+    assert BUSY.warning().startswith(
+        "calibrated while other programs used 1.6 CPU cores on average (91 of 91"
+    )
+
+
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        pytest.param(lambda d: d.pop("disturbance"), "missing \\['disturbance'\\]", id="missing"),
+        pytest.param(lambda d: d["disturbance"].update(other_cores=-1.0), "zero or positive", id="negative"),
+        pytest.param(lambda d: d["disturbance"].update(disturbed=92), "between", id="more-than-timed"),
+        pytest.param(lambda d: d["disturbance"].update(noisy=1.5), "integer", id="noisy-not-an-int"),
+    ],
+)
+def test_a_corrupt_disturbance_is_refused(edit, fragment):
+    data = calibration_file.calibration_to_data(calibration_with(disturbance=BUSY))
+    edit(data)
+    with pytest.raises(ValueError, match=fragment):
+        calibration_file.calibration_from_json(json.dumps(data))
+
+
+def test_a_calibration_of_the_previous_format_is_stale_not_a_crash(cache_folder):
+    """Format 2 had no disturbance and priced global pooling as pooling: imported, it is refused with
+    "calibrate again"; in the cache folder, under its old key or this one, it is no calibration."""
+    data = calibration_file.calibration_to_data(TRUTH)
+    data.pop("disturbance")
+    data["fits"] = [fit for fit in data["fits"] if fit["kind"] != model.OtherWork.REDUCTION.value]
+    data["format"] = 2
+    with pytest.raises(ValueError, match="format 2, not 3: calibrate again"):
+        calibration_file.calibration_from_json(json.dumps(data))
+    old_key = {**calibration_file.cache_key(FINGERPRINT), "calibration_format": 2}
+    disk_cache.write(calibration_file.CACHE_KIND, old_key, data)
+    disk_cache.write(calibration_file.CACHE_KIND, calibration_file.cache_key(FINGERPRINT), data)
+    assert calibration_file.stored(FINGERPRINT) is None

@@ -291,6 +291,8 @@ def _format_latency(out: dict) -> str:
                 + (" (quick)" if printed["quick"] else ""),
             )
         )
+        if printed["warning"]:
+            lines.append(("warning", printed["warning"]))
     elif "predicted_s" in out:
         lines.append(
             (
