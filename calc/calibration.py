@@ -91,6 +91,21 @@ PRICED_AS: dict[Kind, Kind] = {
 MAC_KINDS = frozenset(kind for kind in CALIBRATED_KINDS if isinstance(kind, Work))
 
 
+# Kinds whose compute efficiency is keyed by intensity I = F / B (FLOPs per byte moved), not by F: a
+# GEMM's efficiency follows how often each weight is reused, its rows (tokens), which I tracks. At the
+# same 0.23 GFLOP on this machine (one thread) a linear of 49 tokens, 768→3072 (I = 23), attained 67
+# GFLOP/s, one of 197 tokens, 768→768 (I = 65), 95, and 3136×96→384 (I = 37) 94; keyed by F alone they
+# shared one efficiency, and vit_b_32's 50-token linears were predicted 20 % fast.
+INTENSITY_KEYED: frozenset[Kind] = frozenset({Work.LINEAR, Work.ATTENTION_MATMULS})
+
+
+def compute_size(kind: Kind, flops: float, memory_bytes: float) -> float:
+    """What a kind's compute table is keyed by: F, or F / B for the INTENSITY_KEYED kinds."""
+    if PRICED_AS.get(kind, kind) in INTENSITY_KEYED:
+        return flops / memory_bytes if memory_bytes > 0 else flops
+    return flops
+
+
 def kind_of(value: str) -> Kind:
     """A kind from its JSON value; ValueError for anything else."""
     for enum in (Work, OtherWork):
@@ -281,7 +296,11 @@ class ComponentTime:
 def component_time(component: Component, calibration: Calibration) -> ComponentTime:
     fit = calibration.fit_of(component.kind)
     compute = (
-        component.flops / (fit.compute.at(component.flops) * calibration.peak_flops_per_s)
+        component.flops
+        / (
+            fit.compute.at(compute_size(component.kind, component.flops, component.memory_bytes))
+            * calibration.peak_flops_per_s
+        )
         if fit.compute is not None and component.flops
         else 0.0
     )

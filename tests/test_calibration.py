@@ -13,7 +13,9 @@ import pytest
 import calc
 from calc import calibration as model
 from calc import calibration_file, disk_cache
+from calc.analyze import Row
 from calc.calibration_fit import Sample, fit
+from calc.cost import Cost
 from calc.work import Work
 
 PEAK = 100e9  # FLOP/s
@@ -115,10 +117,60 @@ def test_the_fit_finds_which_roof_binds_near_the_ridge():
         else timed(truth, kind, 0, 1e6)
         for kind in model.CALIBRATED_KINDS
         for intensity in intensities
-    ]
+    ] + [timed(truth, Work.LINEAR, round(size / 2), size) for size in (1e6, 1e7, 1e8)]  # memory-bound ones
     result = fitted(Work.LINEAR, samples)
     assert result.compute.at(1e8) == pytest.approx(0.5, rel=1e-6)
     assert result.memory.at(1e8 / 7.0) == pytest.approx(0.8, rel=1e-6)
+
+
+GEMM_BY_INTENSITY = model.EfficiencyTable((1.0, 1.5, 2.0), (0.2, 0.5, 0.8))  # few tokens: weights reused less
+
+
+def test_a_linears_compute_efficiency_is_keyed_by_its_intensity():
+    """Linear layers of the same FLOPs and different intensity (tokens) attain different fractions
+    of the peak: the fit recovers the table by F / B, and predict() prices them apart."""
+    truth = calibration_with(compute={Work.LINEAR: GEMM_BY_INTENSITY})
+    flops = round(2.3e8)
+    intensities = [10.0, 10**1.5, 100.0]  # FLOPs a byte, every half decade: compute-bound
+    samples = [
+        timed(truth, kind, flops, flops / intensity)
+        if kind in model.MAC_KINDS
+        else timed(truth, kind, 0, 1e6)
+        for kind in model.CALIBRATED_KINDS
+        for intensity in intensities
+    ] + [timed(truth, Work.LINEAR, round(size / 2), size) for size in (1e6, 1e7, 1e8)]  # memory-bound ones
+    result = fitted(Work.LINEAR, samples)
+    for intensity in intensities:
+        assert result.compute.at(intensity) == pytest.approx(GEMM_BY_INTENSITY.at(intensity), rel=1e-6)
+    few_tokens, many_tokens = (
+        model.component_time(model.Component(Work.LINEAR, flops, flops / intensity), truth).compute_seconds
+        for intensity in (10.0, 100.0)
+    )
+    assert few_tokens / many_tokens == pytest.approx(0.8 / 0.2)
+
+
+def _pooling(input_elements: int, output_elements: int) -> model.Component:
+    cost = Cost(
+        (1, output_elements), 0, other_ops=(("pooling", input_elements),), input_elements=input_elements,
+        output_elements=output_elements,
+    )  # fmt: skip
+    (piece,) = model.components(Row(0, "pool", "Pool", (), (), cost, 4))
+    return piece
+
+
+@pytest.mark.parametrize(
+    "input_elements, output_elements, kind",
+    [
+        pytest.param(64 * 112 * 112, 64 * 56 * 56, model.OtherWork.POOLING, id="max-pool-3x3-stride-2"),
+        pytest.param(256 * 13 * 13, 256 * 6 * 6, model.OtherWork.POOLING, id="alexnet-adaptive-6x6"),
+        pytest.param(96 * 112 * 112, 96, model.OtherWork.REDUCTION, id="global-average-pool"),
+        pytest.param(1280 * 7 * 7, 1280, model.OtherWork.REDUCTION, id="global-pool-of-7x7"),
+    ],
+)
+def test_global_pooling_is_priced_as_a_reduction(input_elements, output_elements, kind):
+    piece = _pooling(input_elements, output_elements)
+    assert piece.kind == kind
+    assert piece.memory_bytes == (input_elements + output_elements) * 4
 
 
 def test_a_kind_without_samples_is_named():
