@@ -25,7 +25,9 @@ predicted the same way: a layer's MAC terms by their kind of work (calc.work), i
 its kernels (bias adds, fused attention's scaling and softmax) and are not priced again;
 a layer without MACs is priced by its other ops' labels (normalization, activation,
 elementwise, window pooling, and reduction: global pooling included), its bytes shared by
-their counts. Torch-free: arithmetic on a Report; calc.calibration_file reads and writes calibrations as JSON.
+their counts. Nothing that runs is free: a layer's views, reshapes and copies (Cost.layout_ops,
+copied_elements) pay the op overhead each and their copies' bytes (layout_time). Torch-free:
+arithmetic on a Report; calc.calibration_file reads and writes calibrations as JSON.
 """
 
 from __future__ import annotations
@@ -310,6 +312,36 @@ def component_time(component: Component, calibration: Calibration) -> ComponentT
     return ComponentTime(component, compute, memory, calibration.op_overhead_s)
 
 
+def layout_time(cost: Cost, bytes_per_element: int, calibration: Calibration) -> ComponentTime | None:
+    """What a layer's views, reshapes and copies cost (calc.torch_count's Cost.layout_ops and
+    copied_elements; None for a layer without any): each dispatch the op overhead, and the copies'
+    bytes, read and written, at the elementwise kind's bandwidth (a copy streams like an add)."""
+    if not cost.layout_ops and not cost.copied_elements:
+        return None
+    moved_bytes = 2 * cost.copied_elements * bytes_per_element
+    memory = (
+        moved_bytes
+        / (
+            calibration.fit_of(OtherWork.ELEMENTWISE).memory.at(moved_bytes)
+            * calibration.bandwidth_bytes_per_s
+        )
+        if moved_bytes
+        else 0.0
+    )
+    return ComponentTime(
+        Component(OtherWork.ELEMENTWISE, 0, moved_bytes),
+        0.0,
+        memory,
+        cost.layout_ops * calibration.op_overhead_s,
+    )
+
+
+def _layer(row: Row, calibration: Calibration) -> LayerPrediction:
+    times = [component_time(piece, calibration) for piece in components(row)]
+    layout = layout_time(row.cost, row.bytes_per_element, calibration)
+    return LayerPrediction(row, tuple(times + ([layout] if layout else [])))
+
+
 @dataclass(frozen=True)
 class LayerPrediction:
     row: Row
@@ -353,10 +385,7 @@ def predict(report: Report, calibration: Calibration) -> Prediction:
             f"counted in {report.dtype}; calibrate for {report.dtype} or count the model in {storage}",
             field="dtype",
         )
-    layers = tuple(
-        LayerPrediction(row, tuple(component_time(piece, calibration) for piece in components(row)))
-        for row in report.rows
-    )
+    layers = tuple(_layer(row, calibration) for row in report.rows)
     return Prediction(layers, calibration.call_overhead_s)
 
 

@@ -158,8 +158,9 @@ def add_commands(commands) -> None:
         "calibrate",
         help="time this machine's kinds of work once and fit a latency model (stored for latency)",
         description="Times micro-benchmarks per kind of work (convolutions, linear, attention, norms, "
-        "activations, elementwise, pooling) and the per-op overhead on this device, fits the attained "
-        "fraction of the probed compute and bandwidth roofs by size, and stores it for `latency --device`. "
+        "activations, elementwise, pooling, reductions) and the per-op overhead on this device, fits the "
+        "attained fraction of the probed compute and bandwidth roofs by size (linear and attention: by "
+        "FLOPs per byte), and stores it for `latency --device`. "
         "At most a minute (--quick: ten seconds, less accurate).",
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
