@@ -24,8 +24,10 @@ predicted the same way: a layer's MAC terms by their kind of work (calc.work), i
 (Row.memory_bytes) shared among them by MACs; other ops in a layer with MACs run inside
 its kernels (bias adds, fused attention's scaling and softmax) and are not priced again;
 a layer without MACs is priced by its other ops' labels (normalization, activation,
-elementwise, pooling), its bytes shared by their counts. Torch-free: arithmetic on a
-Report; calc.calibration_file reads and writes calibrations as JSON.
+elementwise, window pooling, and reduction: global pooling included), its bytes shared by
+their counts. Nothing that runs is free: a layer's views, reshapes and copies (Cost.layout_ops,
+copied_elements) pay the op overhead each and their copies' bytes (layout_time). Torch-free:
+arithmetic on a Report; calc.calibration_file reads and writes calibrations as JSON.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from calc.analyze import Report, Row
 from calc.cost import Cost
 from calc.errors import SpecError
 from calc.hardware import STORAGE_DTYPE
+from calc.machine_load import BUSY_OTHER_CORES
 from calc.units import flops_from_macs
 from calc.work import Work
 
@@ -50,6 +53,7 @@ class OtherWork(StrEnum):
     ACTIVATION = "activation"
     ELEMENTWISE = "elementwise"
     POOLING = "pooling"
+    REDUCTION = "reduction"
 
 
 Kind = Work | OtherWork
@@ -63,8 +67,14 @@ LABEL_WORK: dict[str, OtherWork] = {
     "bias add": OtherWork.ELEMENTWISE,
     "scaling": OtherWork.ELEMENTWISE,
     "pooling": OtherWork.POOLING,
-    "reduction": OtherWork.POOLING,  # a mean or sum over axes streams like global pooling
+    "reduction": OtherWork.REDUCTION,
 }
+# A pooling that shrinks its input this much or more reads each channel once and writes a value or a
+# few: global pooling, a reduction, not a window sliding over its input. Apart in the calibration
+# because they stream at different rates: on this shared 2-core machine (one thread) efficientnet_b0's
+# 17 squeeze-excitation and final pools, priced as 3×3 max pools, were predicted at 5.7 ms for 0.7 ms
+# measured (the model +19 %).
+GLOBAL_POOLING_SHRINK = 16
 
 # Kinds a calibration times, and the kinds priced as one of them.
 CALIBRATED_KINDS: tuple[Kind, ...] = (
@@ -81,6 +91,21 @@ PRICED_AS: dict[Kind, Kind] = {
     Work.OTHER_MATMULS: Work.LINEAR,  # a GEMM outside a Linear module runs the same BLAS call
 }
 MAC_KINDS = frozenset(kind for kind in CALIBRATED_KINDS if isinstance(kind, Work))
+
+
+# Kinds whose compute efficiency is keyed by intensity I = F / B (FLOPs per byte moved), not by F: a
+# GEMM's efficiency follows how often each weight is reused, its rows (tokens), which I tracks. At the
+# same 0.23 GFLOP on this machine (one thread) a linear of 49 tokens, 768→3072 (I = 23), attained 67
+# GFLOP/s, one of 197 tokens, 768→768 (I = 65), 95, and 3136×96→384 (I = 37) 94; keyed by F alone they
+# shared one efficiency, and vit_b_32's 50-token linears were predicted 20 % fast.
+INTENSITY_KEYED: frozenset[Kind] = frozenset({Work.LINEAR, Work.ATTENTION_MATMULS})
+
+
+def compute_size(kind: Kind, flops: float, memory_bytes: float) -> float:
+    """What a kind's compute table is keyed by: F, or F / B for the INTENSITY_KEYED kinds."""
+    if PRICED_AS.get(kind, kind) in INTENSITY_KEYED:
+        return flops / memory_bytes if memory_bytes > 0 else flops
+    return flops
 
 
 def kind_of(value: str) -> Kind:
@@ -153,6 +178,40 @@ class Fingerprint:
 
 
 @dataclass(frozen=True)
+class Disturbance:
+    """How disturbed a calibration's timing was: a calibration made while other programs ran
+    holds their load in its efficiencies (a busy machine's ops look slower) and predicts a quiet
+    machine badly, so it says so and the page and the CLI warn."""
+
+    other_cores: float | None = None  # other programs' average CPU use while it ran, in cores; None: unknown
+    benchmarks: int = 0  # micro-benchmarks timed
+    disturbed: int = 0  # of them, timed in a group while other programs used the CPU
+    noisy: int = 0  # of them, whose rounds disagreed (calc.timings.NOISY_SPREAD)
+
+    def __post_init__(self):
+        if self.other_cores is not None and not (math.isfinite(self.other_cores) and self.other_cores >= 0):
+            raise ValueError("other_cores must be zero or positive")
+        if not 0 <= self.disturbed <= self.benchmarks or not 0 <= self.noisy <= self.benchmarks:
+            raise ValueError("disturbed and noisy benchmarks must be between 0 and the benchmarks timed")
+
+    @property
+    def busy_machine(self) -> bool:
+        """Other programs used the CPU while it ran (calc.machine_load's rule for a measurement)."""
+        return self.other_cores is not None and self.other_cores > BUSY_OTHER_CORES
+
+    def warning(self) -> str:
+        """What to tell a user of a calibration made on a busy machine; "" for a quiet one."""
+        if not self.busy_machine:
+            return ""
+        return (
+            f"calibrated while other programs used {self.other_cores:.1f} CPU cores on average "
+            f"({self.disturbed} of {self.benchmarks} benchmarks timed while the machine was busy, "
+            f"{self.noisy} with rounds that disagreed): its predictions carry that load; "
+            "recalibrate on a quiet machine"
+        )
+
+
+@dataclass(frozen=True)
 class Calibration:
     fingerprint: Fingerprint
     peak_flops_per_s: float  # the probed roofs the efficiencies are fractions of
@@ -162,6 +221,7 @@ class Calibration:
     fits: tuple[KindFit, ...]  # one per CALIBRATED_KINDS
     quick: bool = False  # a short grid (tests, previews): less accurate
     seconds: float = 0.0  # wall time of the calibration
+    disturbance: Disturbance = Disturbance()
 
     def __post_init__(self):
         kinds = [fit.kind for fit in self.fits]
@@ -201,8 +261,11 @@ def _cost_components(cost: Cost, bytes_per_element: int) -> list[Component]:
             if term.value
         ]
     by_kind: dict[OtherWork, int] = {}
+    shrinks = cost.output_elements * GLOBAL_POOLING_SHRINK <= cost.input_elements
     for label, count in cost.other_ops:
         kind = LABEL_WORK.get(label, OtherWork.ELEMENTWISE)  # an unknown label: the simplest streaming op
+        if kind == OtherWork.POOLING and shrinks:
+            kind = OtherWork.REDUCTION
         by_kind[kind] = by_kind.get(kind, 0) + count
     total = sum(by_kind.values())
     return [
@@ -235,7 +298,11 @@ class ComponentTime:
 def component_time(component: Component, calibration: Calibration) -> ComponentTime:
     fit = calibration.fit_of(component.kind)
     compute = (
-        component.flops / (fit.compute.at(component.flops) * calibration.peak_flops_per_s)
+        component.flops
+        / (
+            fit.compute.at(compute_size(component.kind, component.flops, component.memory_bytes))
+            * calibration.peak_flops_per_s
+        )
         if fit.compute is not None and component.flops
         else 0.0
     )
@@ -243,6 +310,36 @@ def component_time(component: Component, calibration: Calibration) -> ComponentT
         fit.memory.at(component.memory_bytes) * calibration.bandwidth_bytes_per_s
     )
     return ComponentTime(component, compute, memory, calibration.op_overhead_s)
+
+
+def layout_time(cost: Cost, bytes_per_element: int, calibration: Calibration) -> ComponentTime | None:
+    """What a layer's views, reshapes and copies cost (calc.torch_count's Cost.layout_ops and
+    copied_elements; None for a layer without any): each dispatch the op overhead, and the copies'
+    bytes, read and written, at the elementwise kind's bandwidth (a copy streams like an add)."""
+    if not cost.layout_ops and not cost.copied_elements:
+        return None
+    moved_bytes = 2 * cost.copied_elements * bytes_per_element
+    memory = (
+        moved_bytes
+        / (
+            calibration.fit_of(OtherWork.ELEMENTWISE).memory.at(moved_bytes)
+            * calibration.bandwidth_bytes_per_s
+        )
+        if moved_bytes
+        else 0.0
+    )
+    return ComponentTime(
+        Component(OtherWork.ELEMENTWISE, 0, moved_bytes),
+        0.0,
+        memory,
+        cost.layout_ops * calibration.op_overhead_s,
+    )
+
+
+def _layer(row: Row, calibration: Calibration) -> LayerPrediction:
+    times = [component_time(piece, calibration) for piece in components(row)]
+    layout = layout_time(row.cost, row.bytes_per_element, calibration)
+    return LayerPrediction(row, tuple(times + ([layout] if layout else [])))
 
 
 @dataclass(frozen=True)
@@ -288,10 +385,7 @@ def predict(report: Report, calibration: Calibration) -> Prediction:
             f"counted in {report.dtype}; calibrate for {report.dtype} or count the model in {storage}",
             field="dtype",
         )
-    layers = tuple(
-        LayerPrediction(row, tuple(component_time(piece, calibration) for piece in components(row)))
-        for row in report.rows
-    )
+    layers = tuple(_layer(row, calibration) for row in report.rows)
     return Prediction(layers, calibration.call_overhead_s)
 
 
@@ -304,6 +398,7 @@ __all__ = [
     "CALIBRATED_KINDS",
     "Calibration",
     "Component",
+    "Disturbance",
     "EfficiencyTable",
     "Fingerprint",
     "Kind",

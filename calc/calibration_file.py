@@ -17,6 +17,7 @@ import math
 from calc import disk_cache
 from calc.calibration import (
     Calibration,
+    Disturbance,
     EfficiencyTable,
     Fingerprint,
     KindFit,
@@ -27,7 +28,9 @@ from calc.errors import SpecError
 from calc.hardware import STORAGE_DTYPE
 from calc.jsontext import read_json
 
-FORMAT = 2  # of a calibration's JSON: a new model, grid or timing gets a new number; old files are stale
+# of a calibration's JSON: a new model, grid or timing gets a new number; old files are stale (rebuilt,
+# or refused with "calibrate again" when imported). 3: global pooling a kind apart, the disturbance
+FORMAT = 3
 MAX_JSON_CHARS = 200_000  # a calibration is a few kB
 
 
@@ -74,6 +77,12 @@ def calibration_to_data(calibration: Calibration) -> dict:
         "call_overhead_s": calibration.call_overhead_s,
         "quick": calibration.quick,
         "seconds": calibration.seconds,
+        "disturbance": {
+            "other_cores": calibration.disturbance.other_cores,
+            "benchmarks": calibration.disturbance.benchmarks,
+            "disturbed": calibration.disturbance.disturbed,
+            "noisy": calibration.disturbance.noisy,
+        },
         "fits": [
             {
                 "kind": fit.kind.value,
@@ -95,6 +104,7 @@ CALIBRATION_KEYS = {
     "call_overhead_s",
     "quick",
     "seconds",
+    "disturbance",
     "fits",
 }
 
@@ -102,9 +112,14 @@ CALIBRATION_KEYS = {
 def calibration_from_data(value: object) -> Calibration:
     """The inverse of calibration_to_data, every field's type checked; ValueError on anything else
     (another format's file included: it is stale)."""
+    # the format first: another format's file has other keys, and "calibrate again" is what helps
+    if (
+        isinstance(value, dict)
+        and "format" in value
+        and (value["format"] != FORMAT or isinstance(value["format"], bool))
+    ):
+        raise ValueError(f"a calibration of format {value['format']!r:.20}, not {FORMAT}: calibrate again")
     data = _object(value, CALIBRATION_KEYS)
-    if data["format"] != FORMAT or isinstance(data["format"], bool):
-        raise ValueError(f"a calibration of format {data['format']!r:.20}, not {FORMAT}: calibrate again")
     print_ = _object(data["fingerprint"], {"device", "label", "threads", "torch_version", "dtype"})
     fingerprint = Fingerprint(
         checked_str(print_["device"]),
@@ -130,6 +145,7 @@ def calibration_from_data(value: object) -> Calibration:
                 checked_int(fit["samples"]),
             )
         )
+    disturbance = _object(data["disturbance"], {"other_cores", "benchmarks", "disturbed", "noisy"})
     return Calibration(
         fingerprint,
         _number(data["peak_flops_per_s"]),
@@ -139,6 +155,12 @@ def calibration_from_data(value: object) -> Calibration:
         tuple(fits),
         data["quick"],
         _number(data["seconds"]),
+        Disturbance(
+            None if disturbance["other_cores"] is None else _number(disturbance["other_cores"]),
+            checked_int(disturbance["benchmarks"]),
+            checked_int(disturbance["disturbed"]),
+            checked_int(disturbance["noisy"]),
+        ),
     )
 
 

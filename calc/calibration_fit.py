@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from calc.calibration import CALIBRATED_KINDS, MAC_KINDS, EfficiencyTable, Kind, KindFit
+from calc.calibration import CALIBRATED_KINDS, MAC_KINDS, EfficiencyTable, Kind, KindFit, compute_size
 
 STEP = 0.5  # decades between table points
 MAX_ROUNDS = 10  # of deciding sides and refitting
@@ -78,7 +78,7 @@ def fit_kind(
     has_macs = kind in MAC_KINDS
     own = [own_seconds(sample, op_overhead_s, call_overhead_s) for sample in samples]
     compute_bounds = [
-        (math.log10(s.flops), s.flops / (peak_flops_per_s * t))
+        (math.log10(max(compute_size(kind, s.flops, s.memory_bytes), 1.0)), s.flops / (peak_flops_per_s * t))
         for s, t in zip(samples, own, strict=True)
         if has_macs
     ]
@@ -104,7 +104,7 @@ def fit_kind(
         sides = [
             compute is None
             or s.memory_bytes / (memory.at(s.memory_bytes) * bandwidth_bytes_per_s)
-            > s.flops / (compute.at(s.flops) * peak_flops_per_s)
+            > s.flops / (compute.at(compute_size(kind, s.flops, s.memory_bytes)) * peak_flops_per_s)
             for s in samples
         ]
         if sides == memory_side:

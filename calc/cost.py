@@ -45,6 +45,10 @@ class Cost:
     output_elements: int = 0
     shape_latex: tuple[str, ...] = ()  # how the output shape follows, numbers substituted
     parts: tuple[tuple[str, Cost], ...] = ()  # sub-layers (separable: depthwise, pointwise)
+    # no arithmetic, but time (calc.calibration prices them): dispatched ops that view or move data
+    # (reshapes, concatenations, copies), and the elements the copying ones write
+    layout_ops: int = 0
+    copied_elements: int = 0
 
     @property
     def macs(self) -> int:
@@ -102,6 +106,8 @@ def cost_to_data(cost: Cost) -> dict:
         "output_elements": cost.output_elements,
         "shape_latex": list(cost.shape_latex),
         "parts": [[name, cost_to_data(part)] for name, part in cost.parts],
+        "layout_ops": cost.layout_ops,
+        "copied_elements": cost.copied_elements,
     }
 
 
@@ -123,4 +129,6 @@ def cost_from_data(data: dict) -> Cost:
         checked_int(data["output_elements"]),
         tuple(checked_str(line) for line in _list(data["shape_latex"])),
         parts,
+        checked_int(data["layout_ops"]),  # a cache file without them is older: counted again
+        checked_int(data["copied_elements"]),
     )

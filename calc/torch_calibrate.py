@@ -17,7 +17,10 @@ Each keeps its best round: an op of microseconds, run on threads that another pr
 deschedule, is now and then held for a whole scheduler slice (milliseconds; seen on this
 shared 2-core machine). Two more calls measure the overheads: an empty module (the call
 of a whole model) and a chain of 100 ReLUs on one element (the dispatch of one op). The
-roofs come from calc.torch_probe.
+roofs come from calc.torch_probe. How disturbed the timing was goes with the calibration
+(calc.calibration.Disturbance): other programs' CPU use over the whole run, and how many
+benchmarks were timed in a group while the machine was busy or had rounds that disagreed;
+on a busy machine the page and the CLI say to recalibrate on a quiet one.
 
 Bounded: the whole calibration within CALIBRATE_SECONDS (QUICK_SECONDS for --quick); each
 group gets an equal share of what is left, and its rounds stop when the next would not
@@ -38,7 +41,7 @@ from torch import nn
 from torch.nn import functional
 
 from calc import calibration as model
-from calc import calibration_file
+from calc import calibration_file, machine_load
 from calc.calibration_fit import Sample, fit
 from calc.errors import SpecError
 from calc.hardware import STORAGE_DTYPE
@@ -124,8 +127,8 @@ def _other(kind: model.OtherWork, name: str, build: Callable[[], nn.Module], sha
     return Bench(kind, name, build, tuple(shape))
 
 
-N, A, E, P = (model.OtherWork.NORMALIZATION, model.OtherWork.ACTIVATION, model.OtherWork.ELEMENTWISE,
-              model.OtherWork.POOLING)  # fmt: skip
+N, A, E, P, R = (model.OtherWork.NORMALIZATION, model.OtherWork.ACTIVATION, model.OtherWork.ELEMENTWISE,
+                 model.OtherWork.POOLING, model.OtherWork.REDUCTION)  # fmt: skip
 
 # Per kind, the first two are the quick grid. Shapes from torchvision's classifiers at 224×224, down
 # to the small ops of a MobileNet's last stages and squeeze-excitation blocks (below the smallest
@@ -235,12 +238,20 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
     ),
     P: (
         _other(P, "max pool 3×3/2 64×112×112", lambda: nn.MaxPool2d(3, 2, 1), (64, 112, 112)),
-        _other(P, "global avg pool 1280×7×7", lambda: nn.AdaptiveAvgPool2d(1), (1280, 7, 7)),
-        _other(P, "global avg pool 72×28×28", lambda: nn.AdaptiveAvgPool2d(1), (72, 28, 28)),
         _other(P, "max pool 2×2/2 128×56×56", lambda: nn.MaxPool2d(2, 2), (128, 56, 56)),
         _other(P, "avg pool 3×3/1 192×28×28", lambda: nn.AvgPool2d(3, 1, 1), (192, 28, 28)),
-        _other(P, "global avg pool 576×7×7", lambda: nn.AdaptiveAvgPool2d(1), (576, 7, 7)),
-        _other(P, "global avg pool 96×14×14", lambda: nn.AdaptiveAvgPool2d(1), (96, 14, 14)),
+        _other(P, "max pool 3×3/2 24×112×112", lambda: nn.MaxPool2d(3, 2, 1), (24, 112, 112)),
+        _other(P, "max pool 3×3/1 480×14×14", lambda: nn.MaxPool2d(3, 1, 1), (480, 14, 14)),
+        _other(P, "max pool 3×3/2 192×56×56", lambda: nn.MaxPool2d(3, 2, 1), (192, 56, 56)),
+    ),
+    R: (
+        _other(R, "global avg pool 1280×7×7", lambda: nn.AdaptiveAvgPool2d(1), (1280, 7, 7)),
+        _other(R, "global avg pool 96×112×112", lambda: nn.AdaptiveAvgPool2d(1), (96, 112, 112)),
+        _other(R, "global avg pool 72×28×28", lambda: nn.AdaptiveAvgPool2d(1), (72, 28, 28)),
+        _other(R, "global avg pool 576×7×7", lambda: nn.AdaptiveAvgPool2d(1), (576, 7, 7)),
+        _other(R, "global avg pool 96×14×14", lambda: nn.AdaptiveAvgPool2d(1), (96, 14, 14)),
+        _other(R, "global avg pool 32×112×112", lambda: nn.AdaptiveAvgPool2d(1), (32, 112, 112)),
+        _other(R, "global avg pool 240×28×28", lambda: nn.AdaptiveAvgPool2d(1), (240, 28, 28)),
     ),
 }
 QUICK_PER_KIND = 2
@@ -273,7 +284,7 @@ class CalibrationRun:
     calibration: model.Calibration
     samples: tuple[Sample, ...]
     skipped: tuple[str, ...]  # benchmarks that did not fit their time share
-    disturbed: int  # benchmarks timed while other programs used the CPU
+    disturbed: int  # benchmarks timed while other programs used the CPU (calibration.disturbance has more)
 
 
 def _share(bound: TimeBound, seconds: float) -> TimeBound:
@@ -312,7 +323,7 @@ def calibrate(
 ) -> CalibrationRun:
     """Time the grid on ``device`` in ``dtype`` and fit; within ``bound`` (default CALIBRATE_SECONDS,
     or QUICK_SECONDS with ``quick``). SpecError when a kind got no benchmark in time."""
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), machine_load.sample()
     bound = bound or TimeBound.starting_now(QUICK_SECONDS if quick else CALIBRATE_SECONDS)
     printed = fingerprint(device, dtype)
     device = "cuda:0" if device == "cuda" else device
@@ -344,7 +355,7 @@ def calibrate(
     # layers of its size in a network: a small op is not timed right after a 64 MiB one
     order = sorted(range(len(chosen)), key=lambda i: counted[i][1])
     groups = [order[start : start + NEIGHBOURS] for start in range(0, len(order), NEIGHBOURS)]
-    samples, busy = [], False
+    samples, disturbed, noisy = [], 0, 0
     for number, group in enumerate(groups):
         if progress:
             progress(
@@ -361,13 +372,13 @@ def calibrate(
             max_rounds=QUICK_ROUNDS if quick else ROUNDS,
             first_round_bound=bound,
         )
-        busy = busy or timing.disturbed
-        for i, seconds in zip(group, timing.best_s, strict=True):
+        for i, seconds, op_noisy in zip(group, timing.best_s, timing.noisy, strict=True):
             if seconds is None:  # the bound ran out before its first round
                 skipped.append(chosen[i].name)
             else:
                 samples.append(Sample(chosen[i].kind, *counted[i], seconds, chosen[i].name))
-    disturbed = len(samples) if busy else 0
+                disturbed += timing.disturbed
+                noisy += op_noisy
     missing = [kind.value for kind in model.CALIBRATED_KINDS if not any(s.kind == kind for s in samples)]
     if missing:
         raise SpecError(
@@ -375,8 +386,11 @@ def calibrate(
             "calibrate now"
         )
     fits = fit(samples, peak, bandwidth, op, call)
+    disturbance = model.Disturbance(
+        machine_load.other_cores(load_before, machine_load.sample()), len(samples), disturbed, noisy
+    )
     calibration = model.Calibration(
-        printed, peak, bandwidth, op, call, fits, quick, time.perf_counter() - started
+        printed, peak, bandwidth, op, call, fits, quick, time.perf_counter() - started, disturbance
     )
     if progress:
         progress(1.0, "done")

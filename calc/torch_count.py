@@ -138,6 +138,36 @@ ZERO_COST = {
     "scatter",
     "scatter_",
 }
+# What a calibrated prediction (calc.calibration) still prices of them, for none runs free: every
+# dispatch but an allocation pays the per-op overhead (Cost.layout_ops), and the ops that write what
+# they read (a concatenation, a contiguous copy, a pad, a shuffle) move those bytes (Cost.copied_elements).
+# ShuffleNet's channel shuffles are views and copies only: 2.2 of its 12 ms forward (one thread).
+ALLOCATING = frozenset(
+    {"empty", "empty_like", "new_empty", "lift_fresh", "sym_size", "sym_numel", "sym_stride"}
+)
+COPYING = frozenset(
+    {
+        "cat",
+        "stack",
+        "clone",
+        "contiguous",
+        "copy_",
+        "_to_copy",
+        "to",
+        "constant_pad_nd",
+        "pad",
+        "roll",
+        "repeat",
+        "index",
+        "index_select",
+        "gather",
+        "masked_fill",
+        "pixel_shuffle",
+        "channel_shuffle",
+        "lift_fresh_copy",
+        "where",
+    }
+)
 
 # Kernels that run all of softmax(Q·Kᵀ·scale)·V at once. With bmm and baddbmm they are the
 # attention matmuls: ATTENTION_OPS, the one list of them.
@@ -399,6 +429,8 @@ class _ModuleTally:
     output_elements: int = 0
     input_shape: tuple[int, ...] = ()
     output_shape: tuple[int, ...] = ()
+    layout_ops: int = 0  # ZERO_COST dispatches but allocations
+    copied_elements: int = 0  # written by the COPYING ones
 
 
 class _Counter(TorchDispatchMode):
@@ -438,6 +470,10 @@ class _Counter(TorchDispatchMode):
             self.unsupported[f"aten.{name}"] = self.unsupported.get(f"aten.{name}", 0) + 1
         leaves, _ = tree_flatten((args, kwargs))
         if name in ZERO_COST:
+            if name not in ALLOCATING:
+                tally.layout_ops += 1
+            if name in COPYING:
+                tally.copied_elements += sum(_numel(leaf) for leaf in tree_flatten(out)[0])
             if any(self.is_weight(leaf) for leaf in leaves):
                 for made in tree_flatten(out)[0]:
                     if isinstance(made, torch.Tensor):
@@ -562,6 +598,8 @@ def _row(index: int, tally: _ModuleTally, params: int, bytes_per_element: int) -
         other_ops=tuple(tally.other_ops.items()),
         input_elements=tally.input_elements,
         output_elements=tally.output_elements,
+        layout_ops=tally.layout_ops,
+        copied_elements=tally.copied_elements,
     )
     sample = lambda shape: tuple(shape[1:])  # noqa: E731
     return Row(
@@ -625,7 +663,7 @@ def count_with(
 
     for tally in counter.order:
         params = own_params(tally.module)
-        if tally.macs or tally.other_ops or params or tally.input_elements:
+        if tally.macs or tally.other_ops or params or tally.input_elements or tally.layout_ops:
             rows.append(_row(len(rows), tally, params, bytes_per_element))
     for tally in tallies.values():  # modules that never ran still hold parameters (an aux classifier)
         params = own_params(tally.module) if id(tally.module) not in counter.ran else 0

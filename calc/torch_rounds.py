@@ -17,6 +17,7 @@ program is a scheduler slice, not the op).
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from torch import nn
 
 from calc import machine_load
 from calc.time_bound import TimeBound
+from calc.timings import NOISY_SPREAD
 from calc.torch_precision import TORCH_DTYPE, compute_precision
 
 WARMUP_ROUNDS = 1  # the first call of an op pays for its setup (oneDNN primitives, allocations)
@@ -38,6 +40,14 @@ class RoundsTiming:
     best_s: tuple[float | None, ...]  # per op, its best round; None for an op never timed in the bound
     rounds: int  # timed rounds run in full
     disturbed: bool  # other programs used the CPU while it ran
+    noisy: tuple[bool, ...] = ()  # per op, its rounds disagreed: IQR / median beyond NOISY_SPREAD
+
+
+def _noisy(times_s: list[float]) -> bool:
+    if len(times_s) < MIN_ROUNDS:
+        return False
+    quartiles = statistics.quantiles(times_s, n=4, method="inclusive")
+    return (quartiles[2] - quartiles[0]) / statistics.median(times_s) > NOISY_SPREAD
 
 
 def _synchronize(device: str) -> None:
@@ -61,6 +71,7 @@ def time_in_rounds(
     first_round_bound = first_round_bound or bound
     inputs = [torch.randn((1, *shape), device=device).to(TORCH_DTYPE[dtype]) for shape in input_shapes]
     best: list[float | None] = [None] * len(modules)
+    times: list[list[float]] = [[] for _ in modules]
     rounds, round_seconds = 0, 0.0
     before = machine_load.sample()
     with compute_precision(dtype), torch.inference_mode():
@@ -85,6 +96,7 @@ def time_in_rounds(
                 _synchronize(device)
                 seconds = time.perf_counter() - call_started
                 best[i] = seconds if best[i] is None else min(best[i], seconds)
+                times[i].append(seconds)
             else:
                 rounds += 1
                 round_seconds = time.perf_counter() - started
@@ -96,7 +108,12 @@ def time_in_rounds(
                 continue
             break  # the bound ran out inside a round
     others = machine_load.other_cores(before, machine_load.sample())
-    return RoundsTiming(tuple(best), rounds, others is not None and others > machine_load.BUSY_OTHER_CORES)
+    return RoundsTiming(
+        tuple(best),
+        rounds,
+        others is not None and others > machine_load.BUSY_OTHER_CORES,
+        tuple(_noisy(op_times) for op_times in times),
+    )
 
 
 __all__ = ["RoundsTiming", "time_in_rounds"]

@@ -6,6 +6,7 @@ the "Accuracy here" tab measures a small monkeypatched list of held-out models."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -90,10 +91,35 @@ def test_an_imported_calibration_predicts_with_calcs_numbers(latency):
 
 
 @pytest.mark.parametrize(
+    "disturbance, warned",
+    [
+        pytest.param(model.Disturbance(1.6, 91, 91, 12), True, id="busy"),
+        pytest.param(model.Disturbance(0.05, 91, 0, 0), False, id="quiet"),
+        pytest.param(model.Disturbance(None, 91, 0, 0), False, id="load-unknown"),
+    ],
+)
+def test_a_calibration_made_on_a_busy_machine_is_flagged(latency, disturbance, warned):
+    calibration = dataclasses.replace(synthetic_calibration(ELSEWHERE), disturbance=disturbance)
+    text = calibration_file.calibration_to_json(calibration).encode()
+    latency.file_uploader(key="latency_calibration_upload_0").upload(
+        "box.json", text, "application/json"
+    ).run()
+    latency.radio(key="latency_calibration_source").set_value("Imported file").run()
+    assert not latency.exception, latency.exception
+    assert shown_predictions(latency)  # predicted all the same
+    warnings = [read_text(warning.value) for warning in latency.warning]
+    busy = [text for text in warnings if "recalibrate on a quiet machine" in text]
+    assert bool(busy) == warned, warnings
+    if warned:
+        assert "1.6 CPU cores" in busy[0] and "91 of 91 benchmarks" in busy[0]
+
+
+@pytest.mark.parametrize(
     "text, reason",
     [
         pytest.param(b"{", "not valid JSON", id="not-json"),
-        pytest.param(b'{"format": 1}', "missing", id="keys-missing"),
+        pytest.param(b'{"seconds": 1}', "missing", id="keys-missing"),
+        pytest.param(b'{"format": 2}', "calibrate again", id="an-older-format"),
         pytest.param(b"\xff\xfe", "not UTF-8", id="not-text"),
     ],
 )

@@ -56,7 +56,7 @@ def test_a_stored_calibration_is_reused_and_a_corrupt_one_rebuilt(cache_folder, 
     assert calls == [("cpu", "fp32", False)]
     assert torch_calibrate.calibration_here("cpu", "fp32") == first and len(calls) == 1  # reused
     path = disk_cache.path_of(calibration_file.CACHE_KIND, calibration_file.cache_key(first.fingerprint))
-    path.write_text('{"format": 2, "kind": "calibration", "key": "broken', encoding="utf-8")
+    path.write_text('{"format": 3, "kind": "calibration", "key": "broken', encoding="utf-8")
     assert torch_calibrate.calibration_here("cpu", "fp32") == first and len(calls) == 2  # rebuilt
     assert calibration_file.stored(first.fingerprint) == first  # and stored again, whole
 
@@ -133,3 +133,16 @@ def test_the_benchmark_summary_is_hit_rates_and_median_errors():
     summaries = summarize(rows)
     assert [s.hit_rate for s in summaries] == pytest.approx([0 / 3, 2 / 3, 2 / 3])
     assert [s.median_abs_error for s in summaries] == pytest.approx([0.5, 0.2, 0.1])
+
+
+def test_latency_warns_of_a_calibration_made_on_a_busy_machine(tmp_path, capsys):
+    busy = model.Disturbance(other_cores=1.2, benchmarks=91, disturbed=40, noisy=5)
+    path = tmp_path / "busy.json"
+    path.write_text(
+        calibration_file.calibration_to_json(calibration_with(disturbance=busy)), encoding="utf-8"
+    )
+    assert main(["latency", SMALL_CNN, "--calibration", str(path), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)["calibration"]
+    assert printed["busy_machine"] is True and printed["warning"] == busy.warning()
+    assert main(["latency", SMALL_CNN, "--calibration", str(path)]) == 0
+    assert "recalibrate on a quiet machine" in capsys.readouterr().out

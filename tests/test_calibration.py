@@ -13,7 +13,9 @@ import pytest
 import calc
 from calc import calibration as model
 from calc import calibration_file, disk_cache
+from calc.analyze import Row
 from calc.calibration_fit import Sample, fit
+from calc.cost import Cost
 from calc.work import Work
 
 PEAK = 100e9  # FLOP/s
@@ -115,10 +117,60 @@ def test_the_fit_finds_which_roof_binds_near_the_ridge():
         else timed(truth, kind, 0, 1e6)
         for kind in model.CALIBRATED_KINDS
         for intensity in intensities
-    ]
+    ] + [timed(truth, Work.LINEAR, round(size / 2), size) for size in (1e6, 1e7, 1e8)]  # memory-bound ones
     result = fitted(Work.LINEAR, samples)
     assert result.compute.at(1e8) == pytest.approx(0.5, rel=1e-6)
     assert result.memory.at(1e8 / 7.0) == pytest.approx(0.8, rel=1e-6)
+
+
+GEMM_BY_INTENSITY = model.EfficiencyTable((1.0, 1.5, 2.0), (0.2, 0.5, 0.8))  # few tokens: weights reused less
+
+
+def test_a_linears_compute_efficiency_is_keyed_by_its_intensity():
+    """Linear layers of the same FLOPs and different intensity (tokens) attain different fractions
+    of the peak: the fit recovers the table by F / B, and predict() prices them apart."""
+    truth = calibration_with(compute={Work.LINEAR: GEMM_BY_INTENSITY})
+    flops = round(2.3e8)
+    intensities = [10.0, 10**1.5, 100.0]  # FLOPs a byte, every half decade: compute-bound
+    samples = [
+        timed(truth, kind, flops, flops / intensity)
+        if kind in model.MAC_KINDS
+        else timed(truth, kind, 0, 1e6)
+        for kind in model.CALIBRATED_KINDS
+        for intensity in intensities
+    ] + [timed(truth, Work.LINEAR, round(size / 2), size) for size in (1e6, 1e7, 1e8)]  # memory-bound ones
+    result = fitted(Work.LINEAR, samples)
+    for intensity in intensities:
+        assert result.compute.at(intensity) == pytest.approx(GEMM_BY_INTENSITY.at(intensity), rel=1e-6)
+    few_tokens, many_tokens = (
+        model.component_time(model.Component(Work.LINEAR, flops, flops / intensity), truth).compute_seconds
+        for intensity in (10.0, 100.0)
+    )
+    assert few_tokens / many_tokens == pytest.approx(0.8 / 0.2)
+
+
+def _pooling(input_elements: int, output_elements: int) -> model.Component:
+    cost = Cost(
+        (1, output_elements), 0, other_ops=(("pooling", input_elements),), input_elements=input_elements,
+        output_elements=output_elements,
+    )  # fmt: skip
+    (piece,) = model.components(Row(0, "pool", "Pool", (), (), cost, 4))
+    return piece
+
+
+@pytest.mark.parametrize(
+    "input_elements, output_elements, kind",
+    [
+        pytest.param(64 * 112 * 112, 64 * 56 * 56, model.OtherWork.POOLING, id="max-pool-3x3-stride-2"),
+        pytest.param(256 * 13 * 13, 256 * 6 * 6, model.OtherWork.POOLING, id="alexnet-adaptive-6x6"),
+        pytest.param(96 * 112 * 112, 96, model.OtherWork.REDUCTION, id="global-average-pool"),
+        pytest.param(1280 * 7 * 7, 1280, model.OtherWork.REDUCTION, id="global-pool-of-7x7"),
+    ],
+)
+def test_global_pooling_is_priced_as_a_reduction(input_elements, output_elements, kind):
+    piece = _pooling(input_elements, output_elements)
+    assert piece.kind == kind
+    assert piece.memory_bytes == (input_elements + output_elements) * 4
 
 
 def test_a_kind_without_samples_is_named():
@@ -300,3 +352,65 @@ def test_prediction_error_is_predicted_over_measured_minus_one():
     assert model.prediction_error(1.25, 1.0) == pytest.approx(0.25)
     assert model.prediction_error(0.8, 1.0) == pytest.approx(-0.2)
     assert math.isnan(model.prediction_error(1.0, 0.0))
+
+
+# ------------------------------------------------------------------ how disturbed the calibration was
+
+BUSY = model.Disturbance(other_cores=1.6, benchmarks=91, disturbed=91, noisy=12)
+
+
+@pytest.mark.parametrize(
+    "disturbance, busy",
+    [
+        pytest.param(BUSY, True, id="busy"),
+        pytest.param(model.Disturbance(0.05, 91, 0, 3), False, id="quiet"),
+        pytest.param(model.Disturbance(0.25, 91, 0, 0), False, id="at-the-threshold"),
+        pytest.param(model.Disturbance(None, 91, 0, 0), False, id="load-unknown"),
+        pytest.param(model.Disturbance(), False, id="not-recorded"),
+    ],
+)
+def test_the_disturbance_round_trips_through_json_and_says_when_to_recalibrate(disturbance, busy):
+    calibration = calibration_with(disturbance=disturbance)
+    back = calibration_file.calibration_from_json(calibration_file.calibration_to_json(calibration))
+    assert back == calibration and back.disturbance == disturbance
+    assert back.disturbance.busy_machine == busy
+    assert ("recalibrate on a quiet machine" in back.disturbance.warning()) == busy
+    if not busy:
+        assert back.disturbance.warning() == ""
+
+
+def test_a_busy_calibrations_warning_names_the_load():
+    assert BUSY.warning().startswith(
+        "calibrated while other programs used 1.6 CPU cores on average (91 of 91"
+    )
+
+
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        pytest.param(lambda d: d.pop("disturbance"), "missing \\['disturbance'\\]", id="missing"),
+        pytest.param(lambda d: d["disturbance"].update(other_cores=-1.0), "zero or positive", id="negative"),
+        pytest.param(lambda d: d["disturbance"].update(disturbed=92), "between", id="more-than-timed"),
+        pytest.param(lambda d: d["disturbance"].update(noisy=1.5), "integer", id="noisy-not-an-int"),
+    ],
+)
+def test_a_corrupt_disturbance_is_refused(edit, fragment):
+    data = calibration_file.calibration_to_data(calibration_with(disturbance=BUSY))
+    edit(data)
+    with pytest.raises(ValueError, match=fragment):
+        calibration_file.calibration_from_json(json.dumps(data))
+
+
+def test_a_calibration_of_the_previous_format_is_stale_not_a_crash(cache_folder):
+    """Format 2 had no disturbance and priced global pooling as pooling: imported, it is refused with
+    "calibrate again"; in the cache folder, under its old key or this one, it is no calibration."""
+    data = calibration_file.calibration_to_data(TRUTH)
+    data.pop("disturbance")
+    data["fits"] = [fit for fit in data["fits"] if fit["kind"] != model.OtherWork.REDUCTION.value]
+    data["format"] = 2
+    with pytest.raises(ValueError, match="format 2, not 3: calibrate again"):
+        calibration_file.calibration_from_json(json.dumps(data))
+    old_key = {**calibration_file.cache_key(FINGERPRINT), "calibration_format": 2}
+    disk_cache.write(calibration_file.CACHE_KIND, old_key, data)
+    disk_cache.write(calibration_file.CACHE_KIND, calibration_file.cache_key(FINGERPRINT), data)
+    assert calibration_file.stored(FINGERPRINT) is None

@@ -55,6 +55,13 @@ def _import_box() -> None:
         (st.success if message[0] == "success" else st.error)(plain(message[1]))
 
 
+def _busy_warning(calibration: Calibration) -> None:
+    """A calibration made while other programs used the CPU says so (calc.calibration.Disturbance)."""
+    warning = calibration.disturbance.warning()
+    if warning:
+        st.warning(plain(warning[0].upper() + warning[1:] + "."), icon=":material/warning:")
+
+
 def chosen_calibration(device: str, dtype: str) -> tuple[Calibration | None, bool, str]:
     """The calibration the tab predicts with, whether it is this machine's, and why there is none."""
     source = st.radio(
@@ -88,6 +95,7 @@ def prediction_panel(report: Report, measured_run, device: str, dtype: str, draw
             icon=":material/info:",
         )
         return
+    _busy_warning(calibration)
     try:
         predicted = predict(report, calibration)
     except SpecError as error:
@@ -168,6 +176,7 @@ def accuracy_panel(device: str, drawn: bool = True) -> None:
         _calibrate_button(device, ACCURACY_DTYPE, "latency_accuracy_calibrate", have=False)
         st.info("Calibrate this machine first: the calibrated prediction needs it.", icon=":material/info:")
         return
+    _busy_warning(calibration)
     rows = prediction.accuracy_rows(device, calibration, names)
     left = len(prediction.unmeasured(device, calibration, names))
     st.button(

@@ -35,17 +35,14 @@ def _calibrate(args: argparse.Namespace) -> int:
     if not args.json:
         print(file=sys.stderr)
     calibration_file.store(run.calibration)
+    if run.calibration.disturbance.busy_machine:  # on stderr: --json's stdout stays the file
+        print(f"warning: {run.calibration.disturbance.warning()}", file=sys.stderr)
     if args.json:
         print(calibration_file.calibration_to_json(run.calibration))
         return 0
     print(format_calibration(run.calibration))
     if run.skipped:
         print(f"skipped (no time left for them): {', '.join(run.skipped)}")
-    if run.disturbed:
-        print(
-            f"{run.disturbed} of {len(run.samples)} benchmarks ran while other programs used the CPU: "
-            "calibrate again on a quiet machine for figures to trust"
-        )
     return 0
 
 
@@ -80,7 +77,12 @@ def prediction_fields(report, calibration: model.Calibration, measured_s: float 
     prediction = model.predict(report, calibration)
     out = {
         "predicted_s": prediction.seconds,
-        "calibration": {**calibration.fingerprint.as_data(), "quick": calibration.quick},
+        "calibration": {
+            **calibration.fingerprint.as_data(),
+            "quick": calibration.quick,
+            "busy_machine": calibration.disturbance.busy_machine,
+            "warning": calibration.disturbance.warning() or None,  # on a busy machine: recalibrate
+        },
         "layers": [
             {
                 "name": layer.row.name,
@@ -104,6 +106,19 @@ def _range(table: model.EfficiencyTable | None) -> str:
     return f"{low:.0%}" if round(low, 2) == round(high, 2) else f"{low:.0%} to {high:.0%}"
 
 
+def _timing(disturbance: model.Disturbance) -> str:
+    load = (
+        "machine load unknown"
+        if disturbance.other_cores is None
+        else f"other programs used {disturbance.other_cores:.1f} CPU cores on average"
+    )
+    return (
+        f"{load}; {disturbance.disturbed} of {disturbance.benchmarks} benchmarks timed on a busy machine, "
+        f"{disturbance.noisy} noisy"
+        + (" — BUSY: recalibrate on a quiet machine" if disturbance.busy_machine else "")
+    )
+
+
 def format_calibration(calibration: model.Calibration) -> str:
     printed = calibration.fingerprint
     lines = [
@@ -120,6 +135,7 @@ def format_calibration(calibration: model.Calibration) -> str:
             f"{duration(calibration.call_overhead_s)} per model call"
         ),
         f"took       {calibration.seconds:.1f} s",
+        f"timing     {_timing(calibration.disturbance)}",
         "",
     ]
     header = ("kind of work", "benchmarks", "of compute roof", "of bandwidth roof")
@@ -142,8 +158,9 @@ def add_commands(commands) -> None:
         "calibrate",
         help="time this machine's kinds of work once and fit a latency model (stored for latency)",
         description="Times micro-benchmarks per kind of work (convolutions, linear, attention, norms, "
-        "activations, elementwise, pooling) and the per-op overhead on this device, fits the attained "
-        "fraction of the probed compute and bandwidth roofs by size, and stores it for `latency --device`. "
+        "activations, elementwise, pooling, reductions) and the per-op overhead on this device, fits the "
+        "attained fraction of the probed compute and bandwidth roofs by size (linear and attention: by "
+        "FLOPs per byte), and stores it for `latency --device`. "
         "At most a minute (--quick: ten seconds, less accurate).",
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

@@ -322,6 +322,8 @@ def _format_latency(out: dict) -> str:
                 + ("; torch's time there, not ONNX Runtime's" if out["source"] == "onnx" else ""),
             )
         )
+        if printed["warning"]:
+            lines.append(("warning", printed["warning"]))
     elif "predicted_s" in out:
         lines.append(
             (
