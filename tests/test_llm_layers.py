@@ -6,6 +6,7 @@ model's FLOPs per FlopCounterMode (torch as the oracle)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cache
 
 import pytest
@@ -13,8 +14,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from calc import torch_hf
+from calc.analyze import Report, Row
+from calc.cost import Cost
 from calc.torch_llm import count_by_layer_kinds, count_config, decode_inputs, fill_cache, prefill_inputs
-from calc.torch_llm_layers import layer_plan
+from calc.torch_llm_layers import LayerPlan, layer_plan, repeat_report
 
 LAYERS = 6
 SMALL = {  # 4 heads of 16, 2 KV heads (GQA), LAYERS layers
@@ -118,3 +121,45 @@ def test_the_reduced_count_gives_the_whole_models_flops(config, representative):
 def test_a_model_of_two_layers_has_nothing_to_reduce():
     config = {**SMALL, "model_type": "llama", "num_hidden_layers": 2}
     assert layer_plan(_config(_key(config)), _model(_key(config))) is None
+
+
+# ---------------------------------------------------------------------------
+# repeat_report on rows as data: the layers' rows repeated in order, unsupported ops per layer
+
+
+def _row(index: int, name: str, params: int = 1):
+    return Row(index, name, "Linear", (7, 8), (7, 8), Cost((1, 7, 8), params, input_elements=56), 4)
+
+
+def _report(*names: str) -> Report:
+    return Report((7,), 1, "fp32", tuple(_row(index, name) for index, name in enumerate(names)))
+
+
+PLAN = LayerPlan("model.layers", ((), (), (), ()), (0, 1, 1, 1))  # 4 layers counted as 2
+
+
+def test_each_layer_gets_its_representatives_rows_renamed_and_in_order():
+    reduced = _report("(model)", "model.layers.0.q", "model.layers.1.q", "model.layers.1.o", "lm_head")
+    repeated = repeat_report(reduced, Counter(), PLAN, 4)
+    assert [row.name for row in repeated.rows] == [
+        "(model)",
+        "model.layers.0.q",
+        *(f"model.layers.{layer}.{part}" for layer in (1, 2, 3) for part in ("q", "o")),
+        "lm_head",
+    ]
+    assert [row.index for row in repeated.rows] == list(range(1 + 1 + 3 * 2 + 1))
+    assert repeated.params == reduced.params + 2 * 2  # layers 2 and 3: layer 1's two rows again
+
+
+def test_unsupported_ops_inside_a_layer_repeat_with_it():
+    unsupported = Counter(
+        {("model.layers.1.mlp", "aten.foo"): 2, ("", "aten.foo"): 1, ("model.layers.0", "aten.bar"): 1}
+    )
+    repeated = repeat_report(_report("(model)", "model.layers.0.q", "model.layers.1.q"), unsupported, PLAN, 4)
+    assert repeated.unsupported == (("aten.bar", 1), ("aten.foo", 2 * 3 + 1))
+
+
+def test_a_module_outside_the_layers_running_between_them_stops_the_repeat():
+    # a module the layers share (it runs inside each) would count once in the copy, per layer in the model
+    shared = _report("(model)", "model.layers.0.q", "model.rotary", "model.layers.1.q")
+    assert repeat_report(shared, Counter(), PLAN, 4) is None
