@@ -6,7 +6,9 @@ prefills, as transformers' generate() runs them (logits for the last position on
 decode steps of one new token against a DynamicCache that the second prefill filled, as
 generate() continues. A mixture of experts is counted by the routing-independent rule of
 calc.torch_hf. The cache's geometry is read off the cache itself: each layer's K and V (or MLA
-latent) elements per token, and its sliding window.
+latent) elements per token, and its sliding window. What is counted is a reduced copy with the
+first layer and one layer of each kind after it, each of the model's layers then given its kind's
+rows (calc.torch_llm_layers: the same counts; Llama-3.1-70B's 80 layers cost 2 a forward).
 """
 
 from __future__ import annotations
