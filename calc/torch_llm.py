@@ -27,7 +27,6 @@ from calc.errors import SpecError
 from calc.kv_cache import CacheGeometry, CacheLayer
 from calc.llm import DECODE_FIT, PREFILL_FIT, LlmCounts, fit
 from calc.torch_count import count_with
-from calc.torch_hf import experts_by_rule
 from calc.torch_llm_layers import (
     LayerCounter,
     cache_layer_kinds,
@@ -154,6 +153,8 @@ def _count(model: nn.Module, tokens: int, inputs: dict[str, Any]) -> tuple[Repor
 
 
 def _count_passes(model: nn.Module) -> _Passes:
+    from calc.torch_hf import experts_by_rule
+
     with experts_by_rule(model) as experts:
         # the second prefill fills the cache the decode steps extend (one forward fewer)
         cache = empty_cache(model)
@@ -178,7 +179,7 @@ def _count_passes(model: nn.Module) -> _Passes:
 def count_by_layer_kinds(config, model: nn.Module) -> _Passes | None:
     """The passes of ``model`` from a reduced copy with one layer of each kind (calc.torch_llm_layers),
     its layers' rows repeated; None where the plan does not hold."""
-    from calc.torch_hf import build
+    from calc.torch_hf import build, experts_by_rule
 
     plan = layer_plan(config, model)
     if plan is None:
