@@ -82,6 +82,7 @@ class LayerPlan:
     path: str  # of the decoder layers' ModuleList: "model.layers"
     kinds: tuple[tuple, ...]  # each layer's kind (module_signature, its per-layer config entries)
     representative: tuple[int, ...]  # each layer's first layer of its kind
+    per_layer: tuple[str, ...] = ()  # the config's per-layer lists, by name
 
     @property
     def kept(self) -> int:
@@ -106,8 +107,22 @@ def _layer_list(model: nn.Module, layers: int) -> tuple[str, nn.ModuleList] | No
     return found[0] if len(found) == 1 else None
 
 
-def layer_kinds(config, model: nn.Module) -> tuple[str, tuple[tuple, ...]] | None:
-    """(path of the decoder layers, each one's kind); None where they cannot be told apart."""
+def per_layer_lists(config) -> tuple[str, ...]:
+    """The config's lists with an entry per layer (layer_types, ...), by name; a list of the layer
+    indices themselves (Llama-4's moe_layers when all are) tells no layer from another."""
+    layers = config.num_hidden_layers
+    return tuple(
+        name
+        for name, value in vars(config).items()
+        if isinstance(value, list) and len(value) == layers and value != list(range(layers))
+    )
+
+
+def layer_kinds(
+    config, model: nn.Module, per_layer: tuple[str, ...] | None = None
+) -> tuple[str, tuple[tuple, ...]] | None:
+    """(path of the decoder layers, each one's kind, by the ``per_layer`` lists of the config, its
+    own by default); None where they cannot be told apart."""
     layers = getattr(config, "num_hidden_layers", None)
     if not isinstance(layers, int) or getattr(config, "is_heterogeneous", False):
         return None
@@ -115,9 +130,9 @@ def layer_kinds(config, model: nn.Module) -> tuple[str, tuple[tuple, ...]] | Non
     if found is None:
         return None
     path, modules = found
-    per_layer = [value for value in vars(config).values() if isinstance(value, list) and len(value) == layers]
+    lists = [getattr(config, name) for name in (per_layer_lists(config) if per_layer is None else per_layer)]
     kinds = tuple(
-        (module_signature(layer), tuple(repr(values[index]) for values in per_layer))
+        (module_signature(layer), tuple(repr(values[index]) for values in lists))
         for index, layer in enumerate(modules)
     )
     return path, kinds
@@ -133,13 +148,13 @@ def layer_plan(config, model: nn.Module) -> LayerPlan | None:
     # takes for a view of the embedding's weight (calc.torch_count), not another layer's output
     first: dict[tuple, int] = {}
     representative = (0, *(first.setdefault(kind, index) for index, kind in enumerate(kinds) if index))
-    plan = LayerPlan(path, kinds, representative)
+    plan = LayerPlan(path, kinds, representative, per_layer_lists(config))
     return plan if plan.kept < len(kinds) else None
 
 
 def same_kinds(plan: LayerPlan, config, model: nn.Module) -> bool:
     """Whether a reduced copy's layers are the plan's leading layers, kind for kind."""
-    found = layer_kinds(config, model)
+    found = layer_kinds(config, model, plan.per_layer)
     return found is not None and found[0] == plan.path and found[1] == plan.kinds[: len(found[1])]
 
 
