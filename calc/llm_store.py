@@ -13,7 +13,8 @@ from calc.kv_cache import CacheGeometry, CacheLayer
 from calc.llm import LlmCounts, RowForm
 
 KIND = "llm-counts"
-CODE = ("llm", "kv_cache", "torch_llm", "torch_hf", "torch_count")  # what the forms depend on
+# what the forms depend on
+CODE = ("llm", "kv_cache", "torch_llm", "torch_llm_layers", "torch_hf", "torch_count")
 
 
 def counts_to_data(counts: LlmCounts) -> dict[str, Any]:

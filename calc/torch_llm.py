@@ -6,20 +6,37 @@ prefills, as transformers' generate() runs them (logits for the last position on
 decode steps of one new token against a DynamicCache that the second prefill filled, as
 generate() continues. A mixture of experts is counted by the routing-independent rule of
 calc.torch_hf. The cache's geometry is read off the cache itself: each layer's K and V (or MLA
-latent) elements per token, and its sliding window.
+latent) elements per token, and its sliding window. What is counted is a reduced copy with the
+first layer and one layer of each kind after it, each of the model's layers then given its kind's
+rows (calc.torch_llm_layers: the same counts; Llama-3.1-70B's 80 layers cost 2 a forward).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from calc.analyze import Report
 from calc.errors import SpecError
 from calc.kv_cache import CacheGeometry, CacheLayer
 from calc.llm import DECODE_FIT, PREFILL_FIT, LlmCounts, fit
+from calc.torch_count import count_with
+from calc.torch_llm_layers import (
+    LayerCounter,
+    cache_layer_kinds,
+    layer_plan,
+    reduced_config,
+    repeat_cache,
+    repeat_paths,
+    repeat_report,
+    same_kinds,
+)
 
 
 def _is_causal_lm(config, model: nn.Module) -> bool:
@@ -118,10 +135,92 @@ def count_llm(source: str | dict, name: str | None = None) -> LlmCounts:
     return count_config(config_for(source), name or (source if isinstance(source, str) else None))
 
 
-def count_config(config, name: str | None = None) -> LlmCounts:
-    """count_llm of a transformers config (a reduced copy's, for a measurement)."""
-    from calc.torch_count import count_module
-    from calc.torch_hf import active_params, build, experts_by_rule, max_positions, refused_by_transformers
+@dataclass
+class _Passes:
+    """The four counts of one model (calc.llm's PREFILL_FIT and DECODE_FIT) and what they found."""
+
+    prefill: tuple[Report, Report]
+    decode: tuple[Report, Report]
+    unsupported: tuple[Counter[tuple[str, str]], ...]  # per count: (module path, op) -> runs
+    cache: CacheGeometry
+    top_k: dict[str, int]  # experts module path -> experts each token runs through
+
+
+def _count(model: nn.Module, tokens: int, inputs: dict[str, Any]) -> tuple[Report, Counter[tuple[str, str]]]:
+    """A Report of one forward of ``tokens`` new tokens, and its unsupported ops by module."""
+    report, counter = count_with(LayerCounter, model, (tokens,), example_inputs=inputs)
+    return report, counter.unsupported.by_module
+
+
+def _count_passes(model: nn.Module) -> _Passes:
+    from calc.torch_hf import experts_by_rule
+
+    with experts_by_rule(model) as experts:
+        # the second prefill fills the cache the decode steps extend (one forward fewer)
+        cache = empty_cache(model)
+        prefill = [
+            _count(model, prompt, prefill_inputs(model, prompt, cache=kept))
+            for prompt, kept in zip(PREFILL_FIT, (None, cache), strict=True)
+        ]
+        geometry = cache_geometry(cache)
+        # each step extends the cache by one: DECODE_FIT's steps in turn
+        decode = [_count(model, 1, decode_inputs(model, cache)) for _ in DECODE_FIT]
+        top_k = {id(module): module._macscope_top_k for module in experts}
+    counted = (*prefill, *decode)
+    return _Passes(
+        (prefill[0][0], prefill[1][0]),
+        (decode[0][0], decode[1][0]),
+        tuple(unsupported for _, unsupported in counted),
+        geometry,
+        {path: top_k[id(module)] for path, module in model.named_modules() if id(module) in top_k},
+    )
+
+
+def count_by_layer_kinds(config, model: nn.Module) -> _Passes | None:
+    """The passes of ``model`` from a reduced copy with one layer of each kind (calc.torch_llm_layers),
+    its layers' rows repeated; None where the plan does not hold."""
+    from calc.torch_hf import build, experts_by_rule
+
+    plan = layer_plan(config, model)
+    if plan is None:
+        return None
+    reduced, checked = (reduced_config(config, layers) for layers in (plan.kept, plan.kept + 1))
+    reduced_model, checked_model = build(reduced, "meta"), build(checked, "meta")
+    full_cache = cache_layer_kinds(empty_cache(model))
+    reduced_cache = cache_layer_kinds(empty_cache(reduced_model))
+    if (
+        not same_kinds(plan, reduced, reduced_model)
+        or not same_kinds(plan, checked, checked_model)
+        or full_cache != tuple(reduced_cache[kept] for kept in plan.representative)
+    ):
+        return None
+    passes = _count_passes(reduced_model)
+    # one layer more counts as the reduced count repeated: nothing outside the layers grows with them
+    with experts_by_rule(checked_model):
+        expected = repeat_report(passes.prefill[0], passes.unsupported[0], plan, plan.kept + 1)
+        inputs = prefill_inputs(checked_model, PREFILL_FIT[0])
+        if expected is None or _count(checked_model, PREFILL_FIT[0], inputs)[0] != expected:
+            return None
+    layers = len(plan.representative)
+    reports = [
+        repeat_report(report, unsupported, plan, layers)
+        for report, unsupported in zip((*passes.prefill, *passes.decode), passes.unsupported, strict=True)
+    ]
+    if None in reports:
+        return None
+    return _Passes(
+        (reports[0], reports[1]),
+        (reports[2], reports[3]),
+        (),
+        repeat_cache(passes.cache, plan),
+        repeat_paths(passes.top_k, plan),
+    )
+
+
+def count_config(config, name: str | None = None, by_layer_kinds: bool = True) -> LlmCounts:
+    """count_llm of a transformers config (a reduced copy's, for a measurement); every layer
+    counted, not each kind once and repeated, without ``by_layer_kinds`` (the same counts, slower)."""
+    from calc.torch_hf import active_params, build, max_positions, refused_by_transformers
 
     with refused_by_transformers(f"transformers cannot build or run this {config.model_type} config"):
         model = build(config, "meta")
@@ -130,42 +229,35 @@ def count_config(config, name: str | None = None) -> LlmCounts:
                 f"{config.model_type} is not a decoder-only language model with a KV cache",
                 field="model_type",
             )
-        with experts_by_rule(model) as experts:
-            # the second prefill fills the cache the decode steps extend (one forward fewer)
-            cache = empty_cache(model)
-            prefill = [
-                count_module(model, (prompt,), example_inputs=prefill_inputs(model, prompt, cache=kept))
-                for prompt, kept in zip(PREFILL_FIT, (None, cache), strict=True)
-            ]
-            geometry = cache_geometry(cache)
-            small = [
-                layer.window for layer in geometry.layers if layer.window and layer.window < DECODE_FIT[1] + 2
-            ]
-            if small:
-                raise SpecError(
-                    f"a sliding window of {min(small)} tokens is too small to model", field="sliding_window"
-                )
-            # each step extends the cache by one: DECODE_FIT's steps in turn
-            decode = [
-                count_module(model, (1,), example_inputs=decode_inputs(model, cache)) for _ in DECODE_FIT
-            ]
-            top_k = {id(module): module._macscope_top_k for module in experts}
-            expert_modules = {
-                path: (next(module.parameters(recurse=False)).shape[0], top_k[id(module)])
-                for path, module in model.named_modules()
-                if id(module) in top_k
-            }
-            active = active_params(model, experts) if experts else None
-    rows = fit(tuple(prefill), tuple(decode), geometry, _quantizable(model), expert_modules)
-    unsupported = dict(prefill[0].unsupported)
-    for report in (*prefill[1:], *decode):
+        passes = None
+        # a reduced copy transformers refuses: the whole model then says why, or counts
+        with contextlib.suppress(Exception):
+            passes = count_by_layer_kinds(config, model) if by_layer_kinds else None
+        passes = passes or _count_passes(model)
+    geometry = passes.cache
+    small = [layer.window for layer in geometry.layers if layer.window and layer.window < DECODE_FIT[1] + 2]
+    if small:
+        raise SpecError(
+            f"a sliding window of {min(small)} tokens is too small to model", field="sliding_window"
+        )
+    modules = dict(model.named_modules())
+    experts = [modules[path] for path in passes.top_k]
+    for path, module in zip(passes.top_k, experts, strict=True):
+        module._macscope_top_k = passes.top_k[path]
+    expert_modules = {
+        path: (next(modules[path].parameters(recurse=False)).shape[0], top_k)
+        for path, top_k in passes.top_k.items()
+    }
+    rows = fit(passes.prefill, passes.decode, geometry, _quantizable(model), expert_modules)
+    unsupported = dict(passes.prefill[0].unsupported)
+    for report in (passes.prefill[1], *passes.decode):
         for op, runs in report.unsupported:
             unsupported[op] = max(unsupported.get(op, 0), runs)
     return LlmCounts(
         name or config.model_type,
         config.model_type,
         sum(parameter.numel() for parameter in model.parameters()),
-        active,
+        active_params(model, experts) if experts else None,
         max_positions(config),
         geometry,
         rows,
@@ -173,4 +265,12 @@ def count_config(config, name: str | None = None) -> LlmCounts:
     )
 
 
-__all__ = ["cache_geometry", "count_config", "count_llm", "decode_inputs", "fill_cache", "prefill_inputs"]
+__all__ = [
+    "cache_geometry",
+    "count_by_layer_kinds",
+    "count_config",
+    "count_llm",
+    "decode_inputs",
+    "fill_cache",
+    "prefill_inputs",
+]

@@ -12,7 +12,6 @@ the copy's own count, for the same P, B and the decode steps that ran.
 
 from __future__ import annotations
 
-import copy
 import statistics
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from calc.roofline import Roofs
 from calc.time_bound import TimeBound
 from calc.torch_hf import build
 from calc.torch_llm import count_config, decode_inputs, empty_cache, prefill_inputs
+from calc.torch_llm_layers import reduced_config
 from calc.torch_memory import WEIGHT_COPIES
 from calc.units import DTYPE_BYTES, si_bytes
 
@@ -87,17 +87,6 @@ def layers_to_keep(counts: LlmCounts, setting: Setting, budget_bytes: float) -> 
             break
         kept = index + 1
     return kept
-
-
-def reduced_config(config, layers: int):
-    """``config`` with only its first ``layers`` decoder layers (per-layer lists cut to match)."""
-    total = config.num_hidden_layers
-    reduced = copy.deepcopy(config)
-    for name, value in vars(config).items():
-        if isinstance(value, list) and len(value) == total:
-            setattr(reduced, name, value[:layers])
-    reduced.num_hidden_layers = layers
-    return reduced
 
 
 def _sync(device: str) -> None:
