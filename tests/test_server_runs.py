@@ -4,8 +4,9 @@ After every run Streamlit collects all garbage by default (runner.postScriptGC: 
 on the script's thread), holding the GIL while the run's last messages wait to be sent. A
 full pass walks every object the process holds: about 0.1 s with streamlit, pandas and plotly
 imported, 0.24 s once torch and timm are (460,000 objects, measured on this 2-core machine),
-more under load. The Model page's switch to a model counted before took 0.3-0.5 s longer
-than its 0.03 s run for it (benchmarks/bench_source_switch.py). Python's own generational
+more under load. On the Model page's switch to a model counted before, the run's last message
+left the server 0.25-0.5 s after its 0.03 s run (benchmarks/bench_source_switch.py, timed
+in the browser's network log); without the pass, 0.02-0.07 s. Python's own generational
 collector still runs; the models a page builds are freed by their reference counts (no
 cycle holds their weights), so nothing waits for a full pass to be let go."""
 
