@@ -208,16 +208,18 @@ class Visit:
                 "() => window.__bench !== undefined", polling=20, timeout=WAIT_S * 1000
             )
             self.aim(numbers, idle=False)
-        self.page.wait_for_function(
+        # The moment is taken when the wait ends: a message arriving after it clears numbersAt again.
+        numbers_at = self.page.wait_for_function(
             """([before, settled]) => window.__bench.numbersAt !== null
                  && (before === null || window.__bench.messages > before)
                  && (!window.__bench.idle
-                     || performance.timeOrigin + performance.now() - window.__bench.numbersAt >= settled)""",
+                     || performance.timeOrigin + performance.now() - window.__bench.numbersAt >= settled)
+                 && window.__bench.numbersAt""",
             arg=[messages_before, SETTLED_MS],
             polling=20,
             timeout=WAIT_S * 1000,
-        )
-        numbers_s = self.page.evaluate("window.__bench.numbersAt") / 1000 - start_epoch
+        ).json_value()
+        numbers_s = numbers_at / 1000 - start_epoch
         deadline = time.monotonic() + WAIT_S
         state: dict = {}
         while time.monotonic() < deadline:

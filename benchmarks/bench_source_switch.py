@@ -54,14 +54,18 @@ def pick_kind(label: str) -> Callable[[Page], Callable[[Page], None]]:
 
 
 def pick_option(box_key: str, typed: str, option: str) -> Callable[[Page], Callable[[Page], None]]:
-    """Open the box and type (untimed, as a user reads the list), then click the option (timed)."""
+    """Open the box and type (untimed, as a user reads the list), then click the option (timed).
+
+    The option is waited for until it takes a click (a trial click): shown is not enough. While
+    the filtered list settles, the listbox covers the option and Playwright retries its click
+    after 20, 100, 100 ms...; those retries, 0.3-0.4 s, were timed as the switch's."""
 
     def prepare(page: Page) -> Callable[[Page], None]:
         page.get_by_test_id("stSidebar").locator(f".st-key-{box_key}").click()
         page.get_by_role("listbox").wait_for()
         page.keyboard.type(typed)
         choice = page.get_by_role("option", name=option, exact=True)
-        choice.wait_for()
+        choice.click(trial=True)
         return lambda page: choice.click()
 
     return prepare

@@ -65,20 +65,46 @@ PAGES = (
 )
 MEASURE_SECONDS = 120  # probe this CPU, time a small model, profile its layers
 
-# Installed before any page script: counts finished script runs (the app element's
-# data-test-script-state leaving "running") and stamps the last DOM change.
+# Installed before any page script: counts finished script runs and stamps the last DOM change.
+# A run ends with a script_finished message (ForwardMsg field 6; each websocket frame is one
+# ForwardMsg): a quick rerun may never show "running" in the app element's
+# data-test-script-state, as React draws the messages of one burst at once.
 OBSERVER_JS = """
 window.__e2eRunsFinished = 0;
 window.__e2eLastMutation = performance.now();
-new MutationObserver((records) => {
-  window.__e2eLastMutation = performance.now();
-  for (const record of records) {
-    if (record.attributeName === "data-test-script-state" && record.oldValue === "running") {
-      window.__e2eRunsFinished += 1;
-    }
+const topLevelFields = (bytes) => {  // the field numbers of a protobuf message
+  const fields = [];
+  let at = 0;
+  const varint = () => {
+    let value = 0, shift = 0, byte;
+    do { byte = bytes[at++]; value += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80);
+    return value;
+  };
+  while (at < bytes.length) {
+    const key = varint(), wire = key % 8;
+    fields.push(Math.floor(key / 8));
+    if (wire === 0) varint();
+    else if (wire === 1) at += 8;
+    else if (wire === 2) at += varint();
+    else if (wire === 5) at += 4;
+    else break;
   }
-}).observe(document, {subtree: true, childList: true, attributes: true, attributeOldValue: true,
-                      characterData: true});
+  return fields;
+};
+const E2eNativeSocket = window.WebSocket;
+window.WebSocket = class extends E2eNativeSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (event) => {
+      if (event.data instanceof ArrayBuffer && topLevelFields(new Uint8Array(event.data)).includes(6)) {
+        window.__e2eRunsFinished += 1;
+      }
+    });
+  }
+};
+new MutationObserver(() => {
+  window.__e2eLastMutation = performance.now();
+}).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 """
 
 APP_STATE_JS = """() => {
