@@ -10,6 +10,7 @@ from functools import cache
 
 import pytest
 import torch
+from test_hf import TINY_DEEPSEEK_V3
 from torch.utils.flop_counter import FlopCounterMode
 
 from calc import torch_hf
@@ -37,27 +38,7 @@ TINY_GPT2 = {
     "vocab_size": 256,
     "n_positions": 512,
 }
-TINY_MLA = {  # DeepSeek-V3's attention and routing: one dense layer, then 8 routed experts (2 per token)
-    "model_type": "deepseek_v3",
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "moe_intermediate_size": 16,
-    "num_hidden_layers": 2,
-    "first_k_dense_replace": 1,
-    "n_routed_experts": 8,
-    "n_shared_experts": 1,
-    "num_experts_per_tok": 2,
-    "n_group": 2,
-    "topk_group": 1,
-    "q_lora_rank": 16,
-    "kv_lora_rank": 16,
-    "qk_nope_head_dim": 8,
-    "qk_rope_head_dim": 8,
-    "v_head_dim": 8,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 4,
-    "vocab_size": 64,
-}
+TINY_MLA = TINY_DEEPSEEK_V3  # DeepSeek-V3's attention and routing: one dense layer, then experts
 TINY_MIXTRAL = {**TINY, "model_type": "mixtral", "num_local_experts": 4, "num_experts_per_tok": 2}
 
 DENSE = [

@@ -11,6 +11,7 @@ from functools import cache
 
 import pytest
 import torch
+from test_hf import TINY_DEEPSEEK_V3
 from torch.utils.flop_counter import FlopCounterMode
 
 from calc import torch_hf
@@ -30,27 +31,7 @@ SMALL = {  # 4 heads of 16, 2 KV heads (GQA), LAYERS layers
     "max_position_embeddings": 512,
 }
 DENSE_FIRST = 3  # DeepSeek-V3's first_k_dense_replace: layers 0-2 dense, 3-5 experts
-SMALL_DEEPSEEK = {
-    "model_type": "deepseek_v3",
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "moe_intermediate_size": 16,
-    "num_hidden_layers": LAYERS,
-    "first_k_dense_replace": DENSE_FIRST,
-    "n_routed_experts": 8,
-    "n_shared_experts": 1,
-    "num_experts_per_tok": 2,
-    "n_group": 2,
-    "topk_group": 1,
-    "q_lora_rank": 16,
-    "kv_lora_rank": 16,
-    "qk_nope_head_dim": 8,
-    "qk_rope_head_dim": 8,
-    "v_head_dim": 8,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 4,
-    "vocab_size": 64,
-}
+SMALL_DEEPSEEK = {**TINY_DEEPSEEK_V3, "num_hidden_layers": LAYERS, "first_k_dense_replace": DENSE_FIRST}
 
 # (config, each layer's representative: the first layer stands alone, then the first of each kind)
 KINDS = [
