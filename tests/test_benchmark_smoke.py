@@ -145,3 +145,13 @@ def test_source_switch_benchmark_table():
     assert (
         "(reported)" in lines[2] and "PASS" in lines[3] and "FAIL" in lines[4] and "TimeoutError" in lines[5]
     )
+
+
+def test_onnx_upload_benchmark_counts_its_chain(capsys):
+    from benchmarks import bench_onnx_upload as bench
+
+    bench.main(["--megabytes", "2", "--layers", "4"])  # the stall's verdict depends on the machine
+    printed = capsys.readouterr().out
+    width = 353  # the square weights' side: √(2 MB / 4 bytes / 4 layers) = √125,000, rounded down
+    assert f"MACs {4 * width * width:,}" in printed, printed  # batch 1: x[1, width] · w[width, width]
+    assert "check on upload" in printed and "other sessions wait at most" in printed
