@@ -34,8 +34,8 @@ times are lower bounds; counts do not depend on the load):
   232; mobilenet_v3's 40, 72, 120, 200, 184) take oneDNN's padded reorder ("jit:uni"), about
   10 GB/s against 30-50 GB/s for the blocked one: 58→58 1×1 at 28×28 spent 29.8 µs in the
   convolution and 39 µs in reorders, 64→64 29.8 µs and 11.7 µs. The calibration grid's
-  depthwise and oneDNN-path pointwise convolutions all have multiples of 16, so it never times
-  a padded reorder.
+  depthwise convolutions all have multiples of 16 and its oneDNN-path pointwise ones all but
+  one output (96→24), so it hardly times a padded reorder.
 - a 58→58 1×1 convolution at 28×28 took 66 µs at 1 thread and 125 µs at 2 (64→64: 77 and
   97 µs), the calibration predicting 67 µs at 2 threads; while a chain of 65536-element
   in-place adds cost 4.6 µs an op at 2 threads and 4.9 at 1: OpenMP's fork and join is not
