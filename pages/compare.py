@@ -118,12 +118,12 @@ with st.sidebar:
     builder_stack = st.session_state.get(stack_state.STACK) if BUILDER in chosen else None
     config = st.session_state.get(config_upload.CONFIG_KEY) if CONFIG_TEXT in chosen else None
     links.share_box(links.publish(LINK, {"stack": builder_stack, "config": config}))
-    if not chosen:
-        st.info("Pick at least one model.")
-        st.stop()
 
 st.title("Compare models")
 links.report_problems("compare")
+if not chosen:  # said under the title, not beside a blank page
+    st.info("Pick at least one model in the sidebar.")
+    st.stop()
 entries = []
 for name in chosen:
     if name == BUILDER:

@@ -373,3 +373,4 @@ def test_compare_page_with_nothing_chosen_says_so(compare_page):
     compare_page.multiselect(key="compare_models").set_value([]).run()
     assert not compare_page.exception
     assert any("Pick at least one model" in info.value for info in compare_page.info)
+    assert [title.value for title in compare_page.title] == ["Compare models"]  # not a blank page
