@@ -6,11 +6,12 @@
 
 Prints, per model: its first count in a fresh process (a new Python started, importing torch and
 transformers, building the config and the model on meta, counting; wall seconds to its answer and
-CPU seconds), the seconds to count it again in this process (transformers' import apart), its
-params and KV bytes per token, TTFT and TPOT on the A100 80GB at P = 512, G = 128, and the
-seconds of a 50-point batch sweep and a 50-point context sweep. The issue asks a 70B model's first count ≤ 5 s and a
-50-point sweep ≤ 1 s. Other programs running slow the wall clock: the load average and the other
-programs' share of the CPUs are printed, and the CPU seconds are the figure they disturb least.
+CPU seconds), the seconds to count it again in this process (transformers' import apart), its params
+and KV bytes per token, TTFT and TPOT on the A100 80GB at P = 512, G = 128, and the seconds of a
+50-point batch sweep and a 50-point context sweep. The issue asks a 70B model's first count ≤ 5 s
+and a 50-point sweep ≤ 1 s. Other programs running slow the wall clock: the load average and the
+other programs' share of the CPUs are printed, and the CPU seconds are the figure they disturb
+least.
 """
 
 from __future__ import annotations
