@@ -49,3 +49,21 @@ def one_node(
     node = helper.make_node(op, names, ["y"], name=f"the_{op.lower()}", domain=domain, **attributes)
     extra = ((domain, 1),) if domain else ()
     return graph_model([node], inputs, weights, extra_opsets=extra).SerializeToString()
+
+
+def exported_resnet18(pixels: int) -> bytes:
+    """torchvision's resnet18 (random weights) exported by torch.onnx's dynamo exporter, which
+    records its module scopes, at pixels × pixels: about 45 MB whatever the size."""
+    import io
+    import warnings
+
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet18().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, (torch.zeros(1, 3, pixels, pixels),), dynamo=True, verbose=False)
+    buffer = io.BytesIO()
+    program.save(buffer)
+    return buffer.getvalue()

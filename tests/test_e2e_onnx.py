@@ -5,10 +5,8 @@ size, normal and in presentation mode, saved as screenshots under artifacts/scre
 
 from __future__ import annotations
 
-import io
-import warnings
-
 import pytest
+from onnx_graphs import exported_resnet18
 from playwright.sync_api import Browser, expect
 from test_e2e_browser import OBSERVER_JS, PAGES, Tab, browser, server, tab  # noqa: F401  (fixtures)
 from test_graph_onnx import resnet_like
@@ -58,17 +56,7 @@ def test_a_truncated_file_gets_calcs_message_and_the_page_stays(tab: Tab):  # no
 
 @pytest.fixture(scope="module")
 def resnet18_onnx() -> bytes:
-    """torchvision's resnet18, exported by torch.onnx's dynamo exporter (about 45 MB)."""
-    import torch
-    import torchvision
-
-    model = torchvision.models.resnet18().eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(model, (torch.zeros(1, 3, 224, 224),), dynamo=True, verbose=False)
-    buffer = io.BytesIO()
-    program.save(buffer)
-    return buffer.getvalue()
+    return exported_resnet18(224)
 
 
 @pytest.mark.parametrize(

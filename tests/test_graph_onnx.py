@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 from onnx import helper
-from onnx_graphs import graph_model
+from onnx_graphs import exported_resnet18, graph_model
 
 from calc.graph import INPUT_TYPE, collapse, dangling_edges, max_depth, merge_nodes
 from calc.graph_fold import fold_repeats
@@ -173,20 +172,7 @@ def test_the_command_line_draws_an_onnx_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def resnet18_onnx() -> bytes:
-    """torchvision's resnet18 exported by torch.onnx's dynamo exporter (its module scopes recorded),
-    at 64×64 pixels to keep the export short."""
-    import io
-
-    import torch
-    import torchvision
-
-    model = torchvision.models.resnet18().eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(model, (torch.zeros(1, 3, 64, 64),), dynamo=True, verbose=False)
-    buffer = io.BytesIO()
-    program.save(buffer)
-    return buffer.getvalue()
+    return exported_resnet18(64)  # 64×64 pixels keep the export short
 
 
 def test_an_exported_resnet18_has_its_eight_residual_merges(resnet18_onnx):
