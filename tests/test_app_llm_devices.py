@@ -9,14 +9,14 @@ import dataclasses
 
 import pytest
 from test_app import metrics, open_page, read_text
+from test_app_llm import expected as expected_on
 from test_links import open_with, url
 
 from calc import hardware as hw
 from calc.errors import SpecError
 from calc.kv_cache import CacheGeometry, CacheLayer
-from calc.llm_phases import Forms, Setting, memory, serve
-from calc.llm_store import count_source
-from calc.units import duration, si_bytes
+from calc.llm_phases import Setting
+from calc.units import si_bytes
 from ui import llm as models
 from ui import llm_devices as devices
 
@@ -25,17 +25,7 @@ PROBES = "latency_probes"  # ui.latency_runs.PROBES: the session's probes, the L
 
 
 def expected(device: hw.Hardware, setting: Setting = LLAMA) -> dict[str, str]:
-    forms = Forms(count_source("hf:llama")[0])  # the disk cache holds the page's count
-    served = serve(forms, setting, device.roofs(setting.dtype))
-    held = memory(forms, setting, device.memory_bytes)
-    return {
-        "Time to first token": duration(served.time_to_first_token_s),
-        "Time per output token": duration(served.time_per_output_token_s),
-        "Tokens/s": f"{served.tokens_per_s:,.1f}",
-        "KV cache": si_bytes(held.kv_cache_bytes),
-        "Weights": si_bytes(held.weight_bytes),
-        "Fits?": {True: "yes", False: "no", None: "unknown"}[held.fits],
-    }
+    return expected_on("hf:llama", setting, device)
 
 
 def custom(peak_tflops: float, bandwidth_gbs: float, memory_gb: float) -> hw.Hardware:
