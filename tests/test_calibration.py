@@ -69,6 +69,18 @@ TRUTH = calibration_with(
 HALF_DECADES = [5.0 + 0.5 * i for i in range(9)]  # 1e5 ... 1e9
 
 
+def samples_by_intensity(truth: model.Calibration, flops: int, intensities) -> list[Sample]:
+    """Each kind with MACs at ``flops`` and each intensity (FLOPs a byte), the others at 1 MB, then
+    three memory-bound linears (a fit needs both sides of the ridge)."""
+    return [
+        timed(truth, kind, flops, flops / intensity)
+        if kind in model.MAC_KINDS
+        else timed(truth, kind, 0, 1e6)
+        for kind in model.CALIBRATED_KINDS
+        for intensity in intensities
+    ] + [timed(truth, Work.LINEAR, round(size / 2), size) for size in (1e6, 1e7, 1e8)]
+
+
 def synthetic_samples(truth: model.Calibration) -> list[Sample]:
     """Per kind, compute-bound samples (200 FLOPs a byte) and memory-bound ones (0.5 FLOP a byte)
     every half decade; kinds without MACs only the latter."""
@@ -111,13 +123,7 @@ def test_the_fit_finds_which_roof_binds_near_the_ridge():
     # memory-bound, though the probed roofs say compute; deciding the sides again with the fit finds it
     truth = calibration_with(compute={Work.LINEAR: flat(0.5)}, memory={Work.LINEAR: flat(0.8)})
     intensities = (1.0, 4.0, 7.0, 8.0, 9.0, 20.0, 100.0)
-    samples = [
-        timed(truth, kind, round(1e8), 1e8 / intensity)
-        if kind in model.MAC_KINDS
-        else timed(truth, kind, 0, 1e6)
-        for kind in model.CALIBRATED_KINDS
-        for intensity in intensities
-    ] + [timed(truth, Work.LINEAR, round(size / 2), size) for size in (1e6, 1e7, 1e8)]  # memory-bound ones
+    samples = samples_by_intensity(truth, round(1e8), intensities)
     result = fitted(Work.LINEAR, samples)
     assert result.compute.at(1e8) == pytest.approx(0.5, rel=1e-6)
     assert result.memory.at(1e8 / 7.0) == pytest.approx(0.8, rel=1e-6)
@@ -132,13 +138,7 @@ def test_a_linears_compute_efficiency_is_keyed_by_its_intensity():
     truth = calibration_with(compute={Work.LINEAR: GEMM_BY_INTENSITY})
     flops = round(2.3e8)
     intensities = [10.0, 10**1.5, 100.0]  # FLOPs a byte, every half decade: compute-bound
-    samples = [
-        timed(truth, kind, flops, flops / intensity)
-        if kind in model.MAC_KINDS
-        else timed(truth, kind, 0, 1e6)
-        for kind in model.CALIBRATED_KINDS
-        for intensity in intensities
-    ] + [timed(truth, Work.LINEAR, round(size / 2), size) for size in (1e6, 1e7, 1e8)]  # memory-bound ones
+    samples = samples_by_intensity(truth, flops, intensities)
     result = fitted(Work.LINEAR, samples)
     for intensity in intensities:
         assert result.compute.at(intensity) == pytest.approx(GEMM_BY_INTENSITY.at(intensity), rel=1e-6)
