@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from calc.analyze import Report, Row
+from calc.conv_path import ConvRules, ConvShape, padded, runs_onednn
 from calc.cost import Cost
 from calc.errors import SpecError
 from calc.hardware import STORAGE_DTYPE
@@ -56,7 +57,25 @@ class OtherWork(StrEnum):
     REDUCTION = "reduction"
 
 
-Kind = Work | OtherWork
+class RefinedConv(StrEnum):
+    """Convolutions of a kind that torch runs on another kernel, or with padded channels, on some
+    machines (calc.conv_path): calibrated apart where the calibrating machine runs them, else priced
+    as the kind they refine (REFINES)."""
+
+    POINTWISE_ONEDNN = "pointwise conv, oneDNN"
+    POINTWISE_PADDED = "pointwise conv, oneDNN, padded channels"
+    DEPTHWISE_PADDED = "depthwise conv, padded channels"
+
+
+Kind = Work | OtherWork | RefinedConv
+
+# The kind a refined one is priced as when its calibration has no fit of it (a machine that does not
+# run it: one thread, a GPU; a quick grid).
+REFINES: dict[RefinedConv, Kind] = {
+    RefinedConv.POINTWISE_ONEDNN: Work.POINTWISE_CONV,
+    RefinedConv.POINTWISE_PADDED: RefinedConv.POINTWISE_ONEDNN,
+    RefinedConv.DEPTHWISE_PADDED: Work.DEPTHWISE_CONV,
+}
 
 # The kind an other-op label runs as (calc.formulas and calc.torch_count's labels).
 LABEL_WORK: dict[str, OtherWork] = {
@@ -90,7 +109,7 @@ PRICED_AS: dict[Kind, Kind] = {
     Work.OTHER_CONV: Work.STANDARD_CONV,  # 1-D, 3-D and transposed convolutions: the closest dense kernel
     Work.OTHER_MATMULS: Work.LINEAR,  # a GEMM outside a Linear module runs the same BLAS call
 }
-MAC_KINDS = frozenset(kind for kind in CALIBRATED_KINDS if isinstance(kind, Work))
+MAC_KINDS = frozenset([*(kind for kind in CALIBRATED_KINDS if isinstance(kind, Work)), *RefinedConv])
 
 
 # Kinds whose compute efficiency is keyed by intensity I = F / B (FLOPs per byte moved), not by F: a
@@ -108,9 +127,16 @@ def compute_size(kind: Kind, flops: float, memory_bytes: float) -> float:
     return flops
 
 
+def base_kind(kind: Kind) -> Kind:
+    """The calibrated kind ``kind`` is one case of: a refined convolution's own kind, else itself."""
+    while kind in REFINES:
+        kind = REFINES[kind]
+    return PRICED_AS.get(kind, kind)
+
+
 def kind_of(value: str) -> Kind:
     """A kind from its JSON value; ValueError for anything else."""
-    for enum in (Work, OtherWork):
+    for enum in (Work, OtherWork, RefinedConv):
         try:
             return enum(value)
         except ValueError:
@@ -222,11 +248,18 @@ class Calibration:
     quick: bool = False  # a short grid (tests, previews): less accurate
     seconds: float = 0.0  # wall time of the calibration
     disturbance: Disturbance = Disturbance()
+    channel_block: int = 0  # oneDNN's fp32 channel block on a CPU (calc.conv_path); 0: no such rule
 
     def __post_init__(self):
         kinds = [fit.kind for fit in self.fits]
-        if sorted(kinds) != sorted(CALIBRATED_KINDS) or len(set(kinds)) != len(kinds):
-            raise ValueError("a calibration needs one fit for each calibrated kind of work")
+        required = [kind for kind in kinds if not isinstance(kind, RefinedConv)]
+        if sorted(required) != sorted(CALIBRATED_KINDS) or len(set(kinds)) != len(kinds):
+            raise ValueError(
+                "a calibration needs one fit for each calibrated kind of work, and at most one of each "
+                "refined convolution"
+            )
+        if self.channel_block < 0:
+            raise ValueError("channel_block must be zero or positive")
         for fit in self.fits:
             if (fit.compute is None) == (fit.kind in MAC_KINDS):
                 raise ValueError(f"{fit.kind.value}: a compute table exactly for kinds with MACs")
@@ -237,9 +270,17 @@ class Calibration:
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be zero or positive")
 
+    @property
+    def conv_rules(self) -> ConvRules:
+        return ConvRules(self.fingerprint.threads, self.channel_block)
+
     def fit_of(self, kind: Kind) -> KindFit:
         kind = PRICED_AS.get(kind, kind)
-        return next(fit for fit in self.fits if fit.kind == kind)
+        while True:
+            fit = next((fit for fit in self.fits if fit.kind == kind), None)
+            if fit is not None:
+                return fit
+            kind = REFINES[kind]  # a refined kind this calibration did not time
 
 
 @dataclass(frozen=True)
@@ -251,14 +292,31 @@ class Component:
     memory_bytes: float
 
 
-def _cost_components(cost: Cost, bytes_per_element: int) -> list[Component]:
+def refined_kind(conv: ConvShape, rules: ConvRules | None) -> Kind:
+    """The kind ``conv`` is priced as on a machine of ``rules``: its own, or the RefinedConv of the
+    kernel aten runs it on there (calc.conv_path); its own without rules."""
+    if rules is None or not runs_onednn(conv, rules):
+        return conv.work
+    if conv.work == Work.POINTWISE_CONV:
+        return RefinedConv.POINTWISE_PADDED if padded(conv, rules) else RefinedConv.POINTWISE_ONEDNN
+    if conv.work == Work.DEPTHWISE_CONV and padded(conv, rules):
+        return RefinedConv.DEPTHWISE_PADDED
+    return conv.work
+
+
+def _cost_components(
+    cost: Cost, bytes_per_element: int, input_shape: tuple[int, ...], rules: ConvRules | None
+) -> list[Component]:
     memory_bytes = (cost.params + cost.input_elements + cost.output_elements) * bytes_per_element
     if cost.terms:
         macs = cost.macs
+        terms = [term for term in cost.terms if term.value]
+        if len(terms) == 1:  # one convolution: its shapes are the layer's (a block of several is not refined)
+            conv = ConvShape(terms[0].work, input_shape, cost.output_shape[1:], cost.output_shape[0])
+            return [Component(refined_kind(conv, rules), flops_from_macs(terms[0].value), memory_bytes)]
         return [
             Component(term.work, flops_from_macs(term.value), memory_bytes * term.value / macs if macs else 0)
-            for term in cost.terms
-            if term.value
+            for term in terms
         ]
     by_kind: dict[OtherWork, int] = {}
     shrinks = cost.output_elements * GLOBAL_POOLING_SHRINK <= cost.input_elements
@@ -273,14 +331,17 @@ def _cost_components(cost: Cost, bytes_per_element: int) -> list[Component]:
     ]
 
 
-def components(row: Row) -> list[Component]:
-    """What is priced of ``row``: its parts' components when it has parts (a separable conv),
-    else its own."""
-    if row.cost.parts:
-        return [
-            piece for _, part in row.cost.parts for piece in _cost_components(part, row.bytes_per_element)
-        ]
-    return _cost_components(row.cost, row.bytes_per_element)
+def components(row: Row, rules: ConvRules | None = None) -> list[Component]:
+    """What is priced of ``row`` on a machine of ``rules`` (a convolution's kind refined by the kernel
+    it runs there; None: by its kind alone): its parts' components when it has parts (a separable
+    conv, each part's input the one before's output), else its own."""
+    if not row.cost.parts:
+        return _cost_components(row.cost, row.bytes_per_element, row.input_shape, rules)
+    pieces, input_shape = [], row.input_shape
+    for _, part in row.cost.parts:
+        pieces += _cost_components(part, row.bytes_per_element, input_shape, rules)
+        input_shape = part.output_shape[1:]
+    return pieces
 
 
 @dataclass(frozen=True)
@@ -337,7 +398,7 @@ def layout_time(cost: Cost, bytes_per_element: int, calibration: Calibration) ->
 
 
 def _layer(row: Row, calibration: Calibration) -> LayerPrediction:
-    times = [component_time(piece, calibration) for piece in components(row)]
+    times = [component_time(piece, calibration) for piece in components(row, calibration.conv_rules)]
     layout = layout_time(row.cost, row.bytes_per_element, calibration)
     return LayerPrediction(row, tuple(times + ([layout] if layout else [])))
 
@@ -405,6 +466,7 @@ __all__ = [
     "KindFit",
     "OtherWork",
     "Prediction",
+    "RefinedConv",
     "components",
     "predict",
     "prediction_error",

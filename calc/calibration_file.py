@@ -29,8 +29,9 @@ from calc.hardware import STORAGE_DTYPE
 from calc.jsontext import read_json
 
 # of a calibration's JSON: a new model, grid or timing gets a new number; old files are stale (rebuilt,
-# or refused with "calibrate again" when imported). 3: global pooling a kind apart, the disturbance
-FORMAT = 3
+# or refused with "calibrate again" when imported). 3: global pooling a kind apart, the disturbance;
+# 4: convolutions refined by the kernel torch runs them on (calc.conv_path), the channel block
+FORMAT = 4
 MAX_JSON_CHARS = 200_000  # a calibration is a few kB
 
 
@@ -77,6 +78,7 @@ def calibration_to_data(calibration: Calibration) -> dict:
         "call_overhead_s": calibration.call_overhead_s,
         "quick": calibration.quick,
         "seconds": calibration.seconds,
+        "channel_block": calibration.channel_block,
         "disturbance": {
             "other_cores": calibration.disturbance.other_cores,
             "benchmarks": calibration.disturbance.benchmarks,
@@ -105,6 +107,7 @@ CALIBRATION_KEYS = {
     "quick",
     "seconds",
     "disturbance",
+    "channel_block",
     "fits",
 }
 
@@ -161,6 +164,7 @@ def calibration_from_data(value: object) -> Calibration:
             checked_int(disturbance["disturbed"]),
             checked_int(disturbance["noisy"]),
         ),
+        checked_int(data["channel_block"]),
     )
 
 

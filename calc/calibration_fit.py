@@ -19,7 +19,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from calc.calibration import CALIBRATED_KINDS, MAC_KINDS, EfficiencyTable, Kind, KindFit, compute_size
+from calc.calibration import (
+    CALIBRATED_KINDS,
+    MAC_KINDS,
+    EfficiencyTable,
+    Kind,
+    KindFit,
+    RefinedConv,
+    compute_size,
+)
 
 STEP = 0.5  # decades between table points
 MAX_ROUNDS = 10  # of deciding sides and refitting
@@ -120,10 +128,12 @@ def fit(
     op_overhead_s: float,
     call_overhead_s: float,
 ) -> tuple[KindFit, ...]:
-    """One fit per calibrated kind; ValueError naming the kinds without a sample."""
+    """One fit per calibrated kind, and per refined convolution (calc.calibration.RefinedConv) that has
+    samples; ValueError naming the calibrated kinds without a sample."""
     missing = [kind.value for kind in CALIBRATED_KINDS if not any(s.kind == kind for s in samples)]
     if missing:
         raise ValueError(f"no sample of {', '.join(missing)}: the calibration cannot be fitted")
+    refined = [kind for kind in RefinedConv if any(s.kind == kind for s in samples)]
     return tuple(
         fit_kind(
             kind,
@@ -133,7 +143,7 @@ def fit(
             op_overhead_s,
             call_overhead_s,
         )
-        for kind in CALIBRATED_KINDS
+        for kind in (*CALIBRATED_KINDS, *refined)
     )
 
 

@@ -43,6 +43,7 @@ from torch.nn import functional
 from calc import calibration as model
 from calc import calibration_file, machine_load
 from calc.calibration_fit import Sample, fit
+from calc.conv_path import ConvRules
 from calc.errors import SpecError
 from calc.hardware import STORAGE_DTYPE
 from calc.time_bound import TimeBound
@@ -102,6 +103,8 @@ class Bench:
 
 
 def _conv(c_in: int, c_out: int, size: int, kernel: int, stride: int = 1, groups: int = 1) -> Bench:
+    """A k×k convolution on a size×size input; its kind as calc.work names it (a 1×1 one, on the
+    machine calibrated, can be a refined kind: count_benchmark says which)."""
     kind = {1: Work.POINTWISE_CONV}.get(kernel, Work.STANDARD_CONV)
     if groups > 1:
         kind = Work.DEPTHWISE_CONV if groups == c_in == c_out else Work.GROUPED_CONV
@@ -160,10 +163,19 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _depthwise(576, 7, 5),
         _depthwise(96, 14, 3),
         _depthwise(16, 56, 3, 2),
+        # channels not a multiple of oneDNN's block
+        _depthwise(58, 28, 3),
+        _depthwise(58, 56, 3, 2),
+        _depthwise(116, 14, 3),
+        _depthwise(232, 7, 3),
+        _depthwise(72, 56, 5, 2),
+        _depthwise(120, 28, 5),
+        _depthwise(200, 14, 3),
+        _depthwise(184, 14, 3),
     ),
     Work.POINTWISE_CONV: (
         _conv(64, 256, 56, 1),
-        _conv(960, 160, 7, 1),
+        _conv(96, 576, 7, 1),  # the quick grid's second: aten's own GEMM at any threads (4704 inputs)
         _conv(16, 96, 112, 1),
         _conv(96, 24, 56, 1),
         _conv(144, 32, 28, 1),
@@ -173,9 +185,23 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _conv(2048, 512, 7, 1),
         _conv(72, 24, 1, 1),
         _conv(240, 960, 1, 1),
-        _conv(96, 576, 7, 1),
+        _conv(960, 160, 7, 1),
         _conv(16, 8, 1, 1),
         _conv(24, 72, 28, 1),
+        # strided: oneDNN at any threads (ResNets' downsampling shortcuts)
+        _conv(64, 128, 56, 1, 2),
+        _conv(256, 512, 56, 1, 2),
+        _conv(512, 1024, 28, 1, 2),
+        # channels not a multiple of oneDNN's block (ShuffleNet V2, MobileNet V3, EfficientNet widths)
+        _conv(58, 58, 28, 1),
+        _conv(24, 58, 56, 1),
+        _conv(116, 116, 28, 1),
+        _conv(232, 232, 14, 1),
+        _conv(40, 120, 28, 1),
+        _conv(120, 40, 28, 1),
+        _conv(72, 24, 56, 1),
+        _conv(24, 144, 56, 1),
+        _conv(200, 80, 14, 1),
     ),
     Work.GROUPED_CONV: (
         _conv(128, 128, 56, 3, groups=32),
@@ -305,13 +331,24 @@ def _timed(module: nn.Module, input_shape, device: str, dtype: str, bound: TimeB
     )
 
 
-def count_benchmark(bench: Bench, module: nn.Module, storage: str) -> tuple[int, float]:
-    """FLOPs and bytes of the benchmark's one op, as predict() prices a model's layer."""
+def channel_block(device: str, dtype: str) -> int:
+    """oneDNN's fp32 channel block on this CPU (calc.conv_path): 16 with AVX-512, 8 without; 0 on a
+    GPU or in another dtype, where aten's rule for fp32 CPU convolutions does not apply."""
+    if device != "cpu" or dtype != "fp32" or not torch.backends.mkldnn.is_available():
+        return 0
+    return 16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 8
+
+
+def count_benchmark(
+    bench: Bench, module: nn.Module, storage: str, rules: ConvRules | None = None
+) -> tuple[model.Kind, int, float]:
+    """The kind, FLOPs and bytes of the benchmark's one op, as predict() prices a model's layer on a
+    machine of ``rules`` (a convolution's kind refined by the kernel it runs there)."""
     report = count_module(module, bench.input_shape, 1, storage, device="cpu")
-    pieces = [piece for row in report.rows for piece in model.components(row)]
-    if len(pieces) != 1 or model.PRICED_AS.get(pieces[0].kind, pieces[0].kind) != bench.kind:
+    pieces = [piece for row in report.rows for piece in model.components(row, rules)]
+    if len(pieces) != 1 or model.base_kind(pieces[0].kind) != bench.kind:
         raise AssertionError(f"{bench.name} is priced as {[p.kind.value for p in pieces]}, not {bench.kind}")
-    return pieces[0].flops, pieces[0].memory_bytes
+    return pieces[0].kind, pieces[0].flops, pieces[0].memory_bytes
 
 
 def calibrate(
@@ -328,6 +365,8 @@ def calibrate(
     printed = fingerprint(device, dtype)
     device = "cuda:0" if device == "cuda" else device
     storage = STORAGE_DTYPE[dtype]
+    block = channel_block(device, dtype)
+    rules = ConvRules(printed.threads, block)
     if progress:
         progress(0.0, "probing the roofs…")
     roofs = probe(device, dtypes=(dtype,), budget_seconds_per_dtype=0.3 if quick else 1.5, bound=bound)
@@ -343,17 +382,17 @@ def calibrate(
         if progress:
             progress(0.1 * step / len(grid), f"building {bench.name} ({bench.kind.value})…")
         module = bench.build().eval()
-        flops, memory_bytes = count_benchmark(bench, module, storage)
+        kind, flops, memory_bytes = count_benchmark(bench, module, storage, rules)
         if 3 * memory_bytes > room:  # all are held at once; the op's bytes, oneDNN's copies, slack
             skipped.append(bench.name)
             continue
         room -= 3 * memory_bytes
         chosen.append(bench)
-        counted.append((flops, memory_bytes))
+        counted.append((kind, flops, memory_bytes))
         modules.append(prepare(module, device, dtype))
     # each op among its neighbours in bytes moved (weights and activations), as a layer runs among
     # layers of its size in a network: a small op is not timed right after a 64 MiB one
-    order = sorted(range(len(chosen)), key=lambda i: counted[i][1])
+    order = sorted(range(len(chosen)), key=lambda i: counted[i][2])
     groups = [order[start : start + NEIGHBOURS] for start in range(0, len(order), NEIGHBOURS)]
     samples, disturbed, noisy = [], 0, 0
     for number, group in enumerate(groups):
@@ -376,7 +415,7 @@ def calibrate(
             if seconds is None:  # the bound ran out before its first round
                 skipped.append(chosen[i].name)
             else:
-                samples.append(Sample(chosen[i].kind, *counted[i], seconds, chosen[i].name))
+                samples.append(Sample(*counted[i], seconds, chosen[i].name))
                 disturbed += timing.disturbed
                 noisy += op_noisy
     missing = [kind.value for kind in model.CALIBRATED_KINDS if not any(s.kind == kind for s in samples)]
@@ -390,7 +429,7 @@ def calibrate(
         machine_load.other_cores(load_before, machine_load.sample()), len(samples), disturbed, noisy
     )
     calibration = model.Calibration(
-        printed, peak, bandwidth, op, call, fits, quick, time.perf_counter() - started, disturbance
+        printed, peak, bandwidth, op, call, fits, quick, time.perf_counter() - started, disturbance, block
     )
     if progress:
         progress(1.0, "done")

@@ -13,6 +13,8 @@ from test_calibration import calibration_with
 from calc import calibration as model
 from calc import calibration_file, disk_cache, torch_calibrate, zoo
 from calc.__main__ import main
+from calc.conv_path import ConvRules
+from calc.work import Work
 
 SMALL_CNN = "stack: Small CNN (CIFAR-10)"
 
@@ -27,9 +29,33 @@ def cache_folder(tmp_path, monkeypatch):
     "bench", [pytest.param(bench, id=bench.name) for bench in torch_calibrate.benchmarks()]
 )
 def test_each_benchmark_is_priced_as_the_kind_it_calibrates(bench: torch_calibrate.Bench):
-    flops, memory_bytes = torch_calibrate.count_benchmark(bench, bench.build().eval(), "fp32")
+    kind, flops, memory_bytes = torch_calibrate.count_benchmark(bench, bench.build().eval(), "fp32")
+    assert kind == bench.kind  # no rules of a machine: not refined
     assert (flops > 0) == (bench.kind in model.MAC_KINDS)
     assert memory_bytes >= 4 * (torch.Size(bench.input_shape).numel())  # its input, read once at least
+
+
+ONE_THREAD_REFINED = {model.RefinedConv.POINTWISE_ONEDNN, model.RefinedConv.DEPTHWISE_PADDED}
+
+
+@pytest.mark.parametrize(
+    "rules, refined",
+    [
+        pytest.param(ConvRules(2, 16), set(model.RefinedConv), id="2-threads-avx512"),
+        pytest.param(ConvRules(1, 16), ONE_THREAD_REFINED, id="1-thread-avx512"),  # 1×1 convs native
+        pytest.param(ConvRules(2, 0), set(), id="gpu"),
+    ],
+)
+def test_the_grid_times_each_refined_kind_a_machine_runs(rules, refined):
+    kinds = [
+        torch_calibrate.count_benchmark(bench, bench.build().eval(), "fp32", rules)[0]
+        for bench in torch_calibrate.benchmarks()
+        if bench.kind in (Work.POINTWISE_CONV, Work.DEPTHWISE_CONV)
+    ]
+    assert {kind for kind in kinds if isinstance(kind, model.RefinedConv)} == refined
+    for kind in refined:
+        assert kinds.count(kind) >= 3, kind  # a table of a few sizes
+    assert kinds.count(Work.POINTWISE_CONV) >= 3 and kinds.count(Work.DEPTHWISE_CONV) >= 3
 
 
 def test_the_quick_grid_has_every_kind_and_the_full_grid_more():

@@ -402,15 +402,15 @@ def test_a_corrupt_disturbance_is_refused(edit, fragment):
 
 
 def test_a_calibration_of_the_previous_format_is_stale_not_a_crash(cache_folder):
-    """Format 2 had no disturbance and priced global pooling as pooling: imported, it is refused with
-    "calibrate again"; in the cache folder, under its old key or this one, it is no calibration."""
+    """Format 3 had no channel block and priced every convolution by its kind alone (no kernel, no
+    padding): imported, it is refused with "calibrate again"; in the cache folder, under its old key
+    or this one, it is no calibration."""
     data = calibration_file.calibration_to_data(TRUTH)
-    data.pop("disturbance")
-    data["fits"] = [fit for fit in data["fits"] if fit["kind"] != model.OtherWork.REDUCTION.value]
-    data["format"] = 2
-    with pytest.raises(ValueError, match="format 2, not 3: calibrate again"):
+    data.pop("channel_block")
+    data["format"] = 3
+    with pytest.raises(ValueError, match="format 3, not 4: calibrate again"):
         calibration_file.calibration_from_json(json.dumps(data))
-    old_key = {**calibration_file.cache_key(FINGERPRINT), "calibration_format": 2}
+    old_key = {**calibration_file.cache_key(FINGERPRINT), "calibration_format": 3}
     disk_cache.write(calibration_file.CACHE_KIND, old_key, data)
     disk_cache.write(calibration_file.CACHE_KIND, calibration_file.cache_key(FINGERPRINT), data)
     assert calibration_file.stored(FINGERPRINT) is None
