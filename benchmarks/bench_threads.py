@@ -10,7 +10,7 @@ For each model it prints, per kind of work, three sums over the model's layers:
 - predicted   calc.calibration.predict, the calibrated time of each layer
 - in rounds   the model's own layers timed as the calibration times its micro-benchmarks
               (calc.torch_rounds: in rounds over groups of NEIGHBOURS layers, each layer's input
-              written just before it, its best round), in network order
+              written just before it, its median round), in network order
 - profiled    the profiler's time inside each layer during whole forwards (calc.torch_measure)
 
 and the forward's median (calc.torch_measure.measure), then the layers whose profiled time is
@@ -85,7 +85,7 @@ def leaf_layers(model, report, input_shape):
 
 
 def in_rounds(layers) -> dict[str, float]:
-    """Each layer's best round, timed among its NEIGHBOURS neighbours in network order."""
+    """Each layer's median round, timed among its NEIGHBOURS neighbours in network order."""
     from calc.time_bound import TimeBound
     from calc.torch_rounds import time_in_rounds
 
@@ -100,9 +100,9 @@ def in_rounds(layers) -> dict[str, float]:
             TimeBound.starting_now(10.0),
             max_rounds=ROUNDS,
         )
-        for (name, _, _), best in zip(group, timing.best_s, strict=True):
-            if best is not None:
-                seconds[name] = best
+        for (name, _, _), median in zip(group, timing.median_s, strict=True):
+            if median is not None:
+                seconds[name] = median
     return seconds
 
 
@@ -132,19 +132,19 @@ def compare(name: str, calibration) -> str:
             f"predicted {sum(layer.seconds for layer in predicted.values()) * 1e3:.2f} ms; "
             f"{len(rounds)} leaf layers timed:"
         ),
-        f"  {'kind of work':<20}{'layers':>7}{'predicted ms':>14}{'in rounds ms':>14}{'profiled ms':>13}",
+        f"  {'kind of work':<40}{'layers':>7}{'predicted ms':>14}{'in rounds ms':>14}{'profiled ms':>13}",
     ]
     for kind, (count, sum_predicted, sum_rounds, sum_profiled) in sorted(
         by_kind.items(), key=lambda item: -item[1][3]
     ):
         lines.append(
-            f"  {kind:<20}{count:>7}{sum_predicted * 1e3:>14.2f}{sum_rounds * 1e3:>14.2f}"
+            f"  {kind:<40}{count:>7}{sum_predicted * 1e3:>14.2f}{sum_rounds * 1e3:>14.2f}"
             f"{sum_profiled * 1e3:>13.2f}"
         )
     worst = sorted(rounds, key=lambda n: predicted[n].seconds - profiled.get(n, 0.0))[:WORST_LAYERS]
     lines.append("  furthest above their prediction (µs: predicted, in rounds, profiled):")
     lines += [
-        f"    {n:<36} {predicted[n].work:<16}{predicted[n].seconds * 1e6:>9.1f}{rounds[n] * 1e6:>9.1f}"
+        f"    {n:<36} {predicted[n].work:<40}{predicted[n].seconds * 1e6:>9.1f}{rounds[n] * 1e6:>9.1f}"
         f"{profiled.get(n, 0.0) * 1e6:>9.1f}"
         for n in worst
     ]

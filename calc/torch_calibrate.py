@@ -13,9 +13,12 @@ in all timed alone and 7.1 ms run in turn (its forward: 6.9 ms); over the 24 hel
 models (calc.held_out) the calibrated prediction hit ±25 % for 20 instead of 19, its worst
 misses less fast (mobilenet_v3_small −42 % → −29 %, regnet_x_400mf −29 % → −19 %; figures
 as noisy as that machine).
-Each keeps its best round: an op of microseconds, run on threads that another program can
+Each keeps its median round, the statistic a model's forward is measured by
+(calc.torch_measure): an op of microseconds, run on threads that another program can
 deschedule, is now and then held for a whole scheduler slice (milliseconds; seen on this
-shared 2-core machine). Two more calls measure the overheads: an empty module (the call
+shared 2-core machine), a round the median ignores; the best round, kept before, was a
+luckier run than a forward's median (by 2-6 % per kind of work on this machine, quiet, at
+1 and 2 threads). Two more calls measure the overheads: an empty module (the call
 of a whole model) and a chain of 100 ReLUs on one element (the dispatch of one op). The
 roofs come from calc.torch_probe. How disturbed the timing was goes with the calibration
 (calc.calibration.Disturbance): other programs' CPU use over the whole run, and how many
@@ -60,7 +63,7 @@ Progress = Callable[[float, str], None]
 CALIBRATE_SECONDS = 60.0
 QUICK_SECONDS = 10.0
 OVERHEAD_CHAIN = 100  # tiny ops in the chain that measures one op's dispatch
-ROUNDS = 25  # over the grid (calc.torch_rounds): an op's time is its best round
+ROUNDS = 25  # over the grid (calc.torch_rounds): an op's time is its median round
 QUICK_ROUNDS = 5
 NEIGHBOURS = 8  # ops timed in turn with each other: the grid's ops of nearest bytes moved
 
@@ -411,7 +414,7 @@ def calibrate(
             max_rounds=QUICK_ROUNDS if quick else ROUNDS,
             first_round_bound=bound,
         )
-        for i, seconds, op_noisy in zip(group, timing.best_s, timing.noisy, strict=True):
+        for i, seconds, op_noisy in zip(group, timing.median_s, timing.noisy, strict=True):
             if seconds is None:  # the bound ran out before its first round
                 skipped.append(chosen[i].name)
             else:

@@ -11,8 +11,9 @@ containers. So the calibration times its micro-benchmarks in rounds (calc.torch_
 groups them by size, as a network's neighbouring layers are alike): every op of a group
 once per round, in a fixed order, each call timed between two synchronizations, its input
 written just before (in a model the layer before writes it: it is in cache, the weights
-and the code need not be); an op's time is its best round (a round descheduled by another
-program is a scheduler slice, not the op).
+and the code need not be); an op's time is its median round (a round descheduled by another
+program is a scheduler slice, not the op; the median is also what a model's forward is
+measured by), and its best round is kept too.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class RoundsTiming:
     rounds: int  # timed rounds run in full
     disturbed: bool  # other programs used the CPU while it ran
     noisy: tuple[bool, ...] = ()  # per op, its rounds disagreed: IQR / median beyond NOISY_SPREAD
+    median_s: tuple[float | None, ...] = ()  # per op, its median round; None for an op never timed
 
 
 def _noisy(times_s: list[float]) -> bool:
@@ -113,6 +115,7 @@ def time_in_rounds(
         rounds,
         others is not None and others > machine_load.BUSY_OTHER_CORES,
         tuple(_noisy(op_times) for op_times in times),
+        tuple(statistics.median(op_times) if op_times else None for op_times in times),
     )
 
 
