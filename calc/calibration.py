@@ -65,6 +65,7 @@ class RefinedConv(StrEnum):
     POINTWISE_ONEDNN = "pointwise conv, oneDNN"
     POINTWISE_PADDED = "pointwise conv, oneDNN, padded channels"
     DEPTHWISE_PADDED = "depthwise conv, padded channels"
+    STANDARD_PADDED = "standard conv, padded channels"
 
 
 Kind = Work | OtherWork | RefinedConv
@@ -75,6 +76,7 @@ REFINES: dict[RefinedConv, Kind] = {
     RefinedConv.POINTWISE_ONEDNN: Work.POINTWISE_CONV,
     RefinedConv.POINTWISE_PADDED: RefinedConv.POINTWISE_ONEDNN,
     RefinedConv.DEPTHWISE_PADDED: Work.DEPTHWISE_CONV,
+    RefinedConv.STANDARD_PADDED: Work.STANDARD_CONV,
 }
 
 # The kind an other-op label runs as (calc.formulas and calc.torch_count's labels).
@@ -299,8 +301,11 @@ def refined_kind(conv: ConvShape, rules: ConvRules | None) -> Kind:
         return conv.work
     if conv.work == Work.POINTWISE_CONV:
         return RefinedConv.POINTWISE_PADDED if padded(conv, rules) else RefinedConv.POINTWISE_ONEDNN
-    if conv.work == Work.DEPTHWISE_CONV and padded(conv, rules):
-        return RefinedConv.DEPTHWISE_PADDED
+    if padded(conv, rules):
+        return {
+            Work.DEPTHWISE_CONV: RefinedConv.DEPTHWISE_PADDED,
+            Work.STANDARD_CONV: RefinedConv.STANDARD_PADDED,
+        }.get(conv.work, conv.work)
     return conv.work
 
 

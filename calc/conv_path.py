@@ -16,8 +16,11 @@ convolution at 28×28 took 136 µs and a 64→64 one 103 µs, for 14 % fewer MAC
 channels cost nothing more (58→58: 80 µs, 64→64: 82 µs); depthwise ones still pay (163
 and 123 µs). One efficiency table for all of a kind averaged the two paths, and the
 held-out models of odd widths (shufflenet_v2's 58, 116, 232; the MobileNet V3s' 40, 72,
-120, 200) were predicted 25-42 % fast at 2 threads. So a calibration times the paths and
-the padding apart (calc.calibration.RefinedConv), where its machine runs them.
+120, 200) were predicted 25-42 % fast at 2 threads. A standard convolution on 3 input
+channels (a network's stem: 3×3, 7×7, a ViT's 32×32 patches) pads them to a whole block,
+and its weights too: vit_b_32's 3→768 32×32 patch embedding (2.4 M weights) took 4.7 ms
+where a 512→512 3×3 one of as many weights and FLOPs takes about 2. So a calibration times
+the paths and the padding apart (calc.calibration.RefinedConv), where its machine runs them.
 Torch-free: the rule from the counted shapes, the machine's threads and block.
 """
 
@@ -60,12 +63,15 @@ def runs_onednn(conv: ConvShape, rules: ConvRules) -> bool:
         return False
     if conv.work in (Work.DEPTHWISE_CONV, Work.GROUPED_CONV):
         return True
-    if conv.work != Work.POINTWISE_CONV:
-        return False  # a standard convolution's kernel does not change with the threads: one table
     elements = conv.batch * math.prod(conv.input_shape)
-    return (conv.strided or conv.batch >= NATIVE_LEAST_BATCH or rules.threads > 1) and (
-        conv.batch > 1 or elements > NATIVE_MOST_INPUT
-    )
+    large = conv.batch > 1 or elements > NATIVE_MOST_INPUT
+    if conv.work == Work.STANDARD_CONV:
+        # aten also sends a kernel larger than 3×3 on a smaller input to oneDNN; the counted shapes do
+        # not carry the kernel, and such a convolution (rare, and small) is priced as native
+        return large
+    if conv.work != Work.POINTWISE_CONV:
+        return False
+    return (conv.strided or conv.batch >= NATIVE_LEAST_BATCH or rules.threads > 1) and large
 
 
 def padded(conv: ConvShape, rules: ConvRules) -> bool:

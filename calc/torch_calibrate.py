@@ -106,8 +106,10 @@ class Bench:
 
 
 def _conv(c_in: int, c_out: int, size: int, kernel: int, stride: int = 1, groups: int = 1) -> Bench:
-    """A k×k convolution on a size×size input; its kind as calc.work names it (a 1×1 one, on the
-    machine calibrated, can be a refined kind: count_benchmark says which)."""
+    """A k×k convolution on a size×size input, padded to keep the size (patches: kernel = stride, no
+    padding); its kind as calc.work names it (on the machine calibrated it can be priced as a refined
+    kind, calc.calibration.RefinedConv: count_benchmark says which)."""
+    padding = 0 if kernel == stride > 1 else kernel // 2
     kind = {1: Work.POINTWISE_CONV}.get(kernel, Work.STANDARD_CONV)
     if groups > 1:
         kind = Work.DEPTHWISE_CONV if groups == c_in == c_out else Work.GROUPED_CONV
@@ -115,7 +117,7 @@ def _conv(c_in: int, c_out: int, size: int, kernel: int, stride: int = 1, groups
     return Bench(
         kind,
         name,
-        lambda: nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
+        lambda: nn.Conv2d(c_in, c_out, kernel, stride, padding, groups=groups, bias=False),
         (c_in, size, size),
     )
 
@@ -153,6 +155,13 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _conv(96, 96, 112, 3),
         _conv(64, 64, 7, 3),
         _conv(16, 16, 14, 3),
+        _conv(1024, 1024, 7, 3),  # 38 MB of weights, reordered at each call (wide_resnet50_2's last stage)
+        # a stem's 3 input channels, padded to a block (3→64 7×7 and 3→32 3×3 above too)
+        _conv(3, 24, 224, 3, 2),
+        _conv(3, 96, 224, 4, 4),
+        _conv(3, 768, 224, 16, 16),
+        _conv(3, 768, 224, 32, 32),
+        _conv(3, 64, 224, 11, 4),
     ),
     Work.DEPTHWISE_CONV: (
         _depthwise(144, 56, 3),

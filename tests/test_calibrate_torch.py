@@ -35,7 +35,7 @@ def test_each_benchmark_is_priced_as_the_kind_it_calibrates(bench: torch_calibra
     assert memory_bytes >= 4 * (torch.Size(bench.input_shape).numel())  # its input, read once at least
 
 
-ONE_THREAD_REFINED = {model.RefinedConv.POINTWISE_ONEDNN, model.RefinedConv.DEPTHWISE_PADDED}
+ONE_THREAD_REFINED = set(model.RefinedConv) - {model.RefinedConv.POINTWISE_PADDED}
 
 
 @pytest.mark.parametrize(
@@ -50,12 +50,13 @@ def test_the_grid_times_each_refined_kind_a_machine_runs(rules, refined):
     kinds = [
         torch_calibrate.count_benchmark(bench, bench.build().eval(), "fp32", rules)[0]
         for bench in torch_calibrate.benchmarks()
-        if bench.kind in (Work.POINTWISE_CONV, Work.DEPTHWISE_CONV)
+        if bench.kind in (Work.POINTWISE_CONV, Work.DEPTHWISE_CONV, Work.STANDARD_CONV)
     ]
     assert {kind for kind in kinds if isinstance(kind, model.RefinedConv)} == refined
     for kind in refined:
         assert kinds.count(kind) >= 3, kind  # a table of a few sizes
-    assert kinds.count(Work.POINTWISE_CONV) >= 3 and kinds.count(Work.DEPTHWISE_CONV) >= 3
+    for kind in (Work.POINTWISE_CONV, Work.DEPTHWISE_CONV, Work.STANDARD_CONV):
+        assert kinds.count(kind) >= 3, kind
 
 
 def test_the_quick_grid_has_every_kind_and_the_full_grid_more():

@@ -31,11 +31,19 @@ CONVS = [
     pytest.param(58, 58, 28, 3, 1, 58, 1, id="depthwise-58"),
     pytest.param(8, 8, 4, 3, 1, 8, 1, id="depthwise-tiny"),
     pytest.param(104, 104, 28, 3, 1, 13, 1, id="grouped"),
+    pytest.param(64, 64, 56, 3, 1, 1, 1, id="standard"),
+    pytest.param(16, 16, 14, 3, 1, 1, 1, id="standard-small-input"),
+    pytest.param(3, 768, 224, 32, 32, 1, 1, id="patches"),
+    pytest.param(16, 16, 14, 3, 1, 1, 2, id="standard-batch-2"),
 ]
 
 
+def _padding(kernel: int, stride: int) -> int:
+    return 0 if kernel == stride > 1 else kernel // 2
+
+
 def _counted(c_in, c_out, size, kernel, stride, groups, batch) -> ConvShape:
-    out = (size + 2 * (kernel // 2) - kernel) // stride + 1
+    out = (size + 2 * _padding(kernel, stride) - kernel) // stride + 1
     return ConvShape(conv_work(c_in, groups, (kernel, kernel)), (c_in, size, size), (c_out, out, out), batch)
 
 
@@ -51,7 +59,7 @@ def test_the_rule_is_atens_choice(threads, c_in, c_out, size, kernel, stride, gr
             torch.empty(c_out, c_in // groups, kernel, kernel),
             None,
             [stride, stride],
-            [kernel // 2, kernel // 2],
+            [_padding(kernel, stride)] * 2,
             [1, 1],
             False,
             [0, 0],
@@ -121,6 +129,10 @@ def _conv_row(c_in, c_out, size, kernel, groups) -> Row:
         ),
         pytest.param(_conv_row(64, 64, 56, 3, 64), ConvRules(1, AVX512), Work.DEPTHWISE_CONV, id="dw-64"),
         pytest.param(_conv_row(104, 104, 28, 3, 13), ConvRules(2, AVX512), Work.GROUPED_CONV, id="grouped"),
+        pytest.param(
+            _conv_row(3, 64, 224, 7, 1), ConvRules(1, AVX512), model.RefinedConv.STANDARD_PADDED, id="stem"
+        ),
+        pytest.param(_conv_row(64, 64, 56, 3, 1), ConvRules(2, AVX512), Work.STANDARD_CONV, id="standard"),
     ],
 )
 def test_a_convolution_is_priced_by_the_kernel_it_runs(row, rules, kind):
@@ -134,6 +146,7 @@ REFINED = {
     model.RefinedConv.POINTWISE_ONEDNN: 0.2,
     model.RefinedConv.POINTWISE_PADDED: 0.1,
     model.RefinedConv.DEPTHWISE_PADDED: 0.05,
+    model.RefinedConv.STANDARD_PADDED: 0.3,
 }
 
 
