@@ -20,7 +20,9 @@ and a model as the sum over its layers plus one call overhead. Intensity enters 
 the max: a layer of low FLOPs per byte is priced by its bytes.
 
 Layers are classified from the counted report, so every source MACscope counts is
-predicted the same way: a layer's MAC terms by their kind of work (calc.work), its bytes
+predicted the same way: a layer's MAC terms by their kind of work (calc.work), refined for
+a convolution by the kernel torch runs it on and whether its channels are padded there
+(calc.conv_path), for an activation or a norm by its module (RefinedKind), its bytes
 (Row.memory_bytes) shared among them by MACs; other ops in a layer with MACs run inside
 its kernels (bias adds, fused attention's scaling and softmax) and are not priced again;
 a layer without MACs is priced by its other ops' labels (normalization, activation,
@@ -57,26 +59,47 @@ class OtherWork(StrEnum):
     REDUCTION = "reduction"
 
 
-class RefinedConv(StrEnum):
-    """Convolutions of a kind that torch runs on another kernel, or with padded channels, on some
-    machines (calc.conv_path): calibrated apart where the calibrating machine runs them, else priced
-    as the kind they refine (REFINES)."""
+class RefinedKind(StrEnum):
+    """Cases of a kind of work that run at another speed: convolutions that torch runs on another
+    kernel, or on padded channels, on some machines (calc.conv_path), and activations and norms of
+    another arithmetic. Calibrated apart where the calibrating machine runs them, else priced as
+    the kind they refine (REFINES)."""
 
     POINTWISE_ONEDNN = "pointwise conv, oneDNN"
     POINTWISE_PADDED = "pointwise conv, oneDNN, padded channels"
     DEPTHWISE_PADDED = "depthwise conv, padded channels"
     STANDARD_PADDED = "standard conv, padded channels"
+    # an exp, erf or tanh per element, where ReLU's kin compare or clamp: a GELU of vit_b_32 (50×3072)
+    # took 129 µs at 2 threads on this machine, priced at 26 by the activation table of mostly ReLUs
+    TRANSCENDENTAL_ACTIVATION = "activation, transcendental"
+    # a mean and a variance per token or group, where an inference batch norm scales and shifts each
+    # channel: vit_b_32's 25 layer norms took 1.0 ms at 2 threads, priced at 0.43 with the batch norms
+    FEATURE_NORMALIZATION = "normalization, per token"
 
 
-Kind = Work | OtherWork | RefinedConv
+# Module classes (Row.kind) of each refined activation or norm; any other is priced by its label alone.
+# torch.nn's, timm's and Hugging Face's (transformers.activations) names.
+TRANSCENDENTAL_ACTIVATIONS = frozenset(
+    {
+        "GELU", "GELUTanh", "QuickGELU", "GELUActivation", "NewGELUActivation", "FastGELUActivation",
+        "QuickGELUActivation", "PytorchGELUTanh", "GELUPytorchTanh", "SiLU", "Swish", "SiLUActivation",
+        "Sigmoid", "Tanh", "ELU", "SELU", "CELU", "Mish", "Softplus", "LogSigmoid",
+    }
+)  # fmt: skip
+FEATURE_NORMALIZATION_SUFFIXES = ("LayerNorm", "LayerNorm2d", "GroupNorm", "RMSNorm", "GroupNorm1")
+
+
+Kind = Work | OtherWork | RefinedKind
 
 # The kind a refined one is priced as when its calibration has no fit of it (a machine that does not
 # run it: one thread, a GPU; a quick grid).
-REFINES: dict[RefinedConv, Kind] = {
-    RefinedConv.POINTWISE_ONEDNN: Work.POINTWISE_CONV,
-    RefinedConv.POINTWISE_PADDED: RefinedConv.POINTWISE_ONEDNN,
-    RefinedConv.DEPTHWISE_PADDED: Work.DEPTHWISE_CONV,
-    RefinedConv.STANDARD_PADDED: Work.STANDARD_CONV,
+REFINES: dict[RefinedKind, Kind] = {
+    RefinedKind.POINTWISE_ONEDNN: Work.POINTWISE_CONV,
+    RefinedKind.POINTWISE_PADDED: RefinedKind.POINTWISE_ONEDNN,
+    RefinedKind.DEPTHWISE_PADDED: Work.DEPTHWISE_CONV,
+    RefinedKind.STANDARD_PADDED: Work.STANDARD_CONV,
+    RefinedKind.TRANSCENDENTAL_ACTIVATION: OtherWork.ACTIVATION,
+    RefinedKind.FEATURE_NORMALIZATION: OtherWork.NORMALIZATION,
 }
 
 # The kind an other-op label runs as (calc.formulas and calc.torch_count's labels).
@@ -111,7 +134,16 @@ PRICED_AS: dict[Kind, Kind] = {
     Work.OTHER_CONV: Work.STANDARD_CONV,  # 1-D, 3-D and transposed convolutions: the closest dense kernel
     Work.OTHER_MATMULS: Work.LINEAR,  # a GEMM outside a Linear module runs the same BLAS call
 }
-MAC_KINDS = frozenset([*(kind for kind in CALIBRATED_KINDS if isinstance(kind, Work)), *RefinedConv])
+
+
+def base_kind(kind: Kind) -> Kind:
+    """The calibrated kind ``kind`` is one case of: a refined kind's (REFINES), else itself."""
+    while kind in REFINES:
+        kind = REFINES[kind]
+    return PRICED_AS.get(kind, kind)
+
+
+MAC_KINDS = frozenset(kind for kind in (*CALIBRATED_KINDS, *RefinedKind) if isinstance(base_kind(kind), Work))
 
 
 # Kinds whose compute efficiency is keyed by intensity I = F / B (FLOPs per byte moved), not by F: a
@@ -129,16 +161,9 @@ def compute_size(kind: Kind, flops: float, memory_bytes: float) -> float:
     return flops
 
 
-def base_kind(kind: Kind) -> Kind:
-    """The calibrated kind ``kind`` is one case of: a refined convolution's own kind, else itself."""
-    while kind in REFINES:
-        kind = REFINES[kind]
-    return PRICED_AS.get(kind, kind)
-
-
 def kind_of(value: str) -> Kind:
     """A kind from its JSON value; ValueError for anything else."""
-    for enum in (Work, OtherWork, RefinedConv):
+    for enum in (Work, OtherWork, RefinedKind):
         try:
             return enum(value)
         except ValueError:
@@ -254,7 +279,7 @@ class Calibration:
 
     def __post_init__(self):
         kinds = [fit.kind for fit in self.fits]
-        required = [kind for kind in kinds if not isinstance(kind, RefinedConv)]
+        required = [kind for kind in kinds if not isinstance(kind, RefinedKind)]
         if sorted(required) != sorted(CALIBRATED_KINDS) or len(set(kinds)) != len(kinds):
             raise ValueError(
                 "a calibration needs one fit for each calibrated kind of work, and at most one of each "
@@ -295,22 +320,35 @@ class Component:
 
 
 def refined_kind(conv: ConvShape, rules: ConvRules | None) -> Kind:
-    """The kind ``conv`` is priced as on a machine of ``rules``: its own, or the RefinedConv of the
+    """The kind ``conv`` is priced as on a machine of ``rules``: its own, or the RefinedKind of the
     kernel aten runs it on there (calc.conv_path); its own without rules."""
     if rules is None or not runs_onednn(conv, rules):
         return conv.work
     if conv.work == Work.POINTWISE_CONV:
-        return RefinedConv.POINTWISE_PADDED if padded(conv, rules) else RefinedConv.POINTWISE_ONEDNN
+        return RefinedKind.POINTWISE_PADDED if padded(conv, rules) else RefinedKind.POINTWISE_ONEDNN
     if padded(conv, rules):
         return {
-            Work.DEPTHWISE_CONV: RefinedConv.DEPTHWISE_PADDED,
-            Work.STANDARD_CONV: RefinedConv.STANDARD_PADDED,
+            Work.DEPTHWISE_CONV: RefinedKind.DEPTHWISE_PADDED,
+            Work.STANDARD_CONV: RefinedKind.STANDARD_PADDED,
         }.get(conv.work, conv.work)
     return conv.work
 
 
+def refined_other(kind: OtherWork, module_kind: str) -> Kind:
+    """The kind an other op of a ``module_kind`` layer (a module's class name) is priced as."""
+    if kind == OtherWork.ACTIVATION and module_kind in TRANSCENDENTAL_ACTIVATIONS:
+        return RefinedKind.TRANSCENDENTAL_ACTIVATION
+    if kind == OtherWork.NORMALIZATION and module_kind.endswith(FEATURE_NORMALIZATION_SUFFIXES):
+        return RefinedKind.FEATURE_NORMALIZATION
+    return kind
+
+
 def _cost_components(
-    cost: Cost, bytes_per_element: int, input_shape: tuple[int, ...], rules: ConvRules | None
+    cost: Cost,
+    bytes_per_element: int,
+    input_shape: tuple[int, ...],
+    rules: ConvRules | None,
+    module_kind: str = "",
 ) -> list[Component]:
     memory_bytes = (cost.params + cost.input_elements + cost.output_elements) * bytes_per_element
     if cost.terms:
@@ -323,12 +361,13 @@ def _cost_components(
             Component(term.work, flops_from_macs(term.value), memory_bytes * term.value / macs if macs else 0)
             for term in terms
         ]
-    by_kind: dict[OtherWork, int] = {}
+    by_kind: dict[Kind, int] = {}
     shrinks = cost.output_elements * GLOBAL_POOLING_SHRINK <= cost.input_elements
     for label, count in cost.other_ops:
         kind = LABEL_WORK.get(label, OtherWork.ELEMENTWISE)  # an unknown label: the simplest streaming op
         if kind == OtherWork.POOLING and shrinks:
             kind = OtherWork.REDUCTION
+        kind = refined_other(kind, module_kind)
         by_kind[kind] = by_kind.get(kind, 0) + count
     total = sum(by_kind.values())
     return [
@@ -338,10 +377,11 @@ def _cost_components(
 
 def components(row: Row, rules: ConvRules | None = None) -> list[Component]:
     """What is priced of ``row`` on a machine of ``rules`` (a convolution's kind refined by the kernel
-    it runs there; None: by its kind alone): its parts' components when it has parts (a separable
-    conv, each part's input the one before's output), else its own."""
+    it runs there; None: by its kind alone; an activation or a norm by its module, RefinedKind): its
+    parts' components when it has parts (a separable conv, each part's input the one before's
+    output), else its own."""
     if not row.cost.parts:
-        return _cost_components(row.cost, row.bytes_per_element, row.input_shape, rules)
+        return _cost_components(row.cost, row.bytes_per_element, row.input_shape, rules, row.kind)
     pieces, input_shape = [], row.input_shape
     for _, part in row.cost.parts:
         pieces += _cost_components(part, row.bytes_per_element, input_shape, rules)
@@ -471,7 +511,7 @@ __all__ = [
     "KindFit",
     "OtherWork",
     "Prediction",
-    "RefinedConv",
+    "RefinedKind",
     "components",
     "predict",
     "prediction_error",

@@ -25,7 +25,7 @@ from calc.calibration import (
     EfficiencyTable,
     Kind,
     KindFit,
-    RefinedConv,
+    RefinedKind,
     compute_size,
 )
 
@@ -128,12 +128,12 @@ def fit(
     op_overhead_s: float,
     call_overhead_s: float,
 ) -> tuple[KindFit, ...]:
-    """One fit per calibrated kind, and per refined convolution (calc.calibration.RefinedConv) that has
+    """One fit per calibrated kind, and per refined convolution (calc.calibration.RefinedKind) that has
     samples; ValueError naming the calibrated kinds without a sample."""
     missing = [kind.value for kind in CALIBRATED_KINDS if not any(s.kind == kind for s in samples)]
     if missing:
         raise ValueError(f"no sample of {', '.join(missing)}: the calibration cannot be fitted")
-    refined = [kind for kind in RefinedConv if any(s.kind == kind for s in samples)]
+    refined = [kind for kind in RefinedKind if any(s.kind == kind for s in samples)]
     return tuple(
         fit_kind(
             kind,

@@ -20,7 +20,7 @@ held-out models of odd widths (shufflenet_v2's 58, 116, 232; the MobileNet V3s' 
 channels (a network's stem: 3×3, 7×7, a ViT's 32×32 patches) pads them to a whole block,
 and its weights too: vit_b_32's 3→768 32×32 patch embedding (2.4 M weights) took 4.7 ms
 where a 512→512 3×3 one of as many weights and FLOPs takes about 2. So a calibration times
-the paths and the padding apart (calc.calibration.RefinedConv), where its machine runs them.
+the paths and the padding apart (calc.calibration.RefinedKind), where its machine runs them.
 Torch-free: the rule from the counted shapes, the machine's threads and block.
 """
 

@@ -108,7 +108,7 @@ class Bench:
 def _conv(c_in: int, c_out: int, size: int, kernel: int, stride: int = 1, groups: int = 1) -> Bench:
     """A k×k convolution on a size×size input, padded to keep the size (patches: kernel = stride, no
     padding); its kind as calc.work names it (on the machine calibrated it can be priced as a refined
-    kind, calc.calibration.RefinedConv: count_benchmark says which)."""
+    kind, calc.calibration.RefinedKind: count_benchmark says which)."""
     padding = 0 if kernel == stride > 1 else kernel // 2
     kind = {1: Work.POINTWISE_CONV}.get(kernel, Work.STANDARD_CONV)
     if groups > 1:
@@ -251,6 +251,9 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _other(N, "layer norm 3136×96", lambda: nn.LayerNorm(96), (3136, 96)),
         _other(N, "batch norm 96×7×7", lambda: nn.BatchNorm2d(96).eval(), (96, 7, 7)),
         _other(N, "batch norm 16×56×56", lambda: nn.BatchNorm2d(16).eval(), (16, 56, 56)),
+        _other(N, "layer norm 50×768", lambda: nn.LayerNorm(768), (50, 768)),
+        _other(N, "layer norm 784×192", lambda: nn.LayerNorm(192), (784, 192)),
+        _other(N, "layer norm 49×768", lambda: nn.LayerNorm(768), (49, 768)),
     ),
     A: (
         _other(A, "relu 64×56×56", nn.ReLU, (64, 56, 56)),
@@ -262,6 +265,11 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _other(A, "hardswish 576×7×7", nn.Hardswish, (576, 7, 7)),
         _other(A, "hardsigmoid 576×1×1", nn.Hardsigmoid, (576, 1, 1)),
         _other(A, "relu 16×56×56", nn.ReLU, (16, 56, 56)),
+        _other(A, "gelu 50×3072", nn.GELU, (50, 3072)),
+        _other(A, "gelu 3136×384", nn.GELU, (3136, 384)),
+        _other(A, "silu 96×112×112", nn.SiLU, (96, 112, 112)),
+        _other(A, "silu 1152×7×7", nn.SiLU, (1152, 7, 7)),
+        _other(A, "sigmoid 240×1×1", nn.Sigmoid, (240, 1, 1)),
     ),
     E: (
         _other(E, "add 256×56×56", lambda: Add((256, 56, 56)), (256, 56, 56)),

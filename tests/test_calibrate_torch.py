@@ -17,6 +17,10 @@ from calc.conv_path import ConvRules
 from calc.work import Work
 
 SMALL_CNN = "stack: Small CNN (CIFAR-10)"
+# refined by their module whatever the machine; refined by the machine's kernel
+OP_REFINED = {model.RefinedKind.TRANSCENDENTAL_ACTIVATION, model.RefinedKind.FEATURE_NORMALIZATION}
+CONV_REFINED = set(model.RefinedKind) - OP_REFINED
+ONE_THREAD_REFINED = CONV_REFINED - {model.RefinedKind.POINTWISE_PADDED}
 
 
 @pytest.fixture
@@ -30,18 +34,16 @@ def cache_folder(tmp_path, monkeypatch):
 )
 def test_each_benchmark_is_priced_as_the_kind_it_calibrates(bench: torch_calibrate.Bench):
     kind, flops, memory_bytes = torch_calibrate.count_benchmark(bench, bench.build().eval(), "fp32")
-    assert kind == bench.kind  # no rules of a machine: not refined
+    assert model.base_kind(kind) == bench.kind
+    assert kind == bench.kind or kind in OP_REFINED  # no machine's rules: no convolution refined
     assert (flops > 0) == (bench.kind in model.MAC_KINDS)
     assert memory_bytes >= 4 * (torch.Size(bench.input_shape).numel())  # its input, read once at least
-
-
-ONE_THREAD_REFINED = set(model.RefinedConv) - {model.RefinedConv.POINTWISE_PADDED}
 
 
 @pytest.mark.parametrize(
     "rules, refined",
     [
-        pytest.param(ConvRules(2, 16), set(model.RefinedConv), id="2-threads-avx512"),
+        pytest.param(ConvRules(2, 16), CONV_REFINED, id="2-threads-avx512"),
         pytest.param(ConvRules(1, 16), ONE_THREAD_REFINED, id="1-thread-avx512"),  # 1×1 convs native
         pytest.param(ConvRules(2, 0), set(), id="gpu"),
     ],
@@ -50,12 +52,12 @@ def test_the_grid_times_each_refined_kind_a_machine_runs(rules, refined):
     kinds = [
         torch_calibrate.count_benchmark(bench, bench.build().eval(), "fp32", rules)[0]
         for bench in torch_calibrate.benchmarks()
-        if bench.kind in (Work.POINTWISE_CONV, Work.DEPTHWISE_CONV, Work.STANDARD_CONV)
     ]
-    assert {kind for kind in kinds if isinstance(kind, model.RefinedConv)} == refined
-    for kind in refined:
+    assert {kind for kind in kinds if isinstance(kind, model.RefinedKind)} == refined | OP_REFINED
+    for kind in refined | OP_REFINED:
         assert kinds.count(kind) >= 3, kind  # a table of a few sizes
-    for kind in (Work.POINTWISE_CONV, Work.DEPTHWISE_CONV, Work.STANDARD_CONV):
+    plain = (Work.POINTWISE_CONV, Work.DEPTHWISE_CONV, Work.STANDARD_CONV, *map(model.base_kind, OP_REFINED))
+    for kind in plain:  # and what they refine keeps a table of its own
         assert kinds.count(kind) >= 3, kind
 
 

@@ -1,6 +1,7 @@
-"""Which kernel torch runs a CPU convolution on (calc.conv_path), checked against aten's own choice
-(torch._C._select_conv_backend), and how the calibration prices a convolution by it: a refined kind
-where the calibration timed one, else the kind it refines."""
+"""Refined kinds of work (calc.calibration.RefinedKind): which kernel torch runs a CPU convolution on
+(calc.conv_path), checked against aten's own choice (torch._C._select_conv_backend), which
+activations and norms are priced apart by their module, and how the calibration prices them: by a
+refined kind's table where the calibration timed one, else by the kind it refines."""
 
 from __future__ import annotations
 
@@ -119,18 +120,18 @@ def _conv_row(c_in, c_out, size, kernel, groups) -> Row:
         pytest.param(_conv_row(58, 58, 28, 1, 1), None, Work.POINTWISE_CONV, id="no-rules"),
         pytest.param(_conv_row(58, 58, 28, 1, 1), ConvRules(1, AVX512), Work.POINTWISE_CONV, id="1-thread"),
         pytest.param(
-            _conv_row(58, 58, 28, 1, 1), ConvRules(2, AVX512), model.RefinedConv.POINTWISE_PADDED, id="padded"
+            _conv_row(58, 58, 28, 1, 1), ConvRules(2, AVX512), model.RefinedKind.POINTWISE_PADDED, id="padded"
         ),
         pytest.param(
-            _conv_row(64, 64, 28, 1, 1), ConvRules(2, AVX512), model.RefinedConv.POINTWISE_ONEDNN, id="onednn"
+            _conv_row(64, 64, 28, 1, 1), ConvRules(2, AVX512), model.RefinedKind.POINTWISE_ONEDNN, id="onednn"
         ),
         pytest.param(
-            _conv_row(72, 72, 56, 3, 72), ConvRules(1, AVX512), model.RefinedConv.DEPTHWISE_PADDED, id="dw-72"
+            _conv_row(72, 72, 56, 3, 72), ConvRules(1, AVX512), model.RefinedKind.DEPTHWISE_PADDED, id="dw-72"
         ),
         pytest.param(_conv_row(64, 64, 56, 3, 64), ConvRules(1, AVX512), Work.DEPTHWISE_CONV, id="dw-64"),
         pytest.param(_conv_row(104, 104, 28, 3, 13), ConvRules(2, AVX512), Work.GROUPED_CONV, id="grouped"),
         pytest.param(
-            _conv_row(3, 64, 224, 7, 1), ConvRules(1, AVX512), model.RefinedConv.STANDARD_PADDED, id="stem"
+            _conv_row(3, 64, 224, 7, 1), ConvRules(1, AVX512), model.RefinedKind.STANDARD_PADDED, id="stem"
         ),
         pytest.param(_conv_row(64, 64, 56, 3, 1), ConvRules(2, AVX512), Work.STANDARD_CONV, id="standard"),
     ],
@@ -143,10 +144,10 @@ def test_a_convolution_is_priced_by_the_kernel_it_runs(row, rules, kind):
 
 
 REFINED = {
-    model.RefinedConv.POINTWISE_ONEDNN: 0.2,
-    model.RefinedConv.POINTWISE_PADDED: 0.1,
-    model.RefinedConv.DEPTHWISE_PADDED: 0.05,
-    model.RefinedConv.STANDARD_PADDED: 0.3,
+    model.RefinedKind.POINTWISE_ONEDNN: 0.2,
+    model.RefinedKind.POINTWISE_PADDED: 0.1,
+    model.RefinedKind.DEPTHWISE_PADDED: 0.05,
+    model.RefinedKind.STANDARD_PADDED: 0.3,
 }
 
 
@@ -159,12 +160,12 @@ def _with_refined(*kinds) -> model.Calibration:
 @pytest.mark.parametrize(
     "timed, kind, efficiency",
     [
-        pytest.param((), model.RefinedConv.POINTWISE_PADDED, 0.5, id="none-timed-the-pointwise-table"),
+        pytest.param((), model.RefinedKind.POINTWISE_PADDED, 0.5, id="none-timed-the-pointwise-table"),
         pytest.param(
-            (model.RefinedConv.POINTWISE_ONEDNN,), model.RefinedConv.POINTWISE_PADDED, 0.2, id="onednn-table"
+            (model.RefinedKind.POINTWISE_ONEDNN,), model.RefinedKind.POINTWISE_PADDED, 0.2, id="onednn-table"
         ),
-        pytest.param(tuple(REFINED), model.RefinedConv.POINTWISE_PADDED, 0.1, id="its-own-table"),
-        pytest.param((), model.RefinedConv.DEPTHWISE_PADDED, 0.5, id="depthwise-table"),
+        pytest.param(tuple(REFINED), model.RefinedKind.POINTWISE_PADDED, 0.1, id="its-own-table"),
+        pytest.param((), model.RefinedKind.DEPTHWISE_PADDED, 0.5, id="depthwise-table"),
     ],
 )
 def test_a_refined_kind_not_timed_is_priced_as_the_kind_it_refines(timed, kind, efficiency):
@@ -191,19 +192,19 @@ def test_the_fit_fits_the_refined_kinds_it_has_samples_of():
     truth = _with_refined(*REFINED)
     samples = synthetic_samples(truth) + [
         Sample(
-            model.RefinedConv.DEPTHWISE_PADDED,
+            model.RefinedKind.DEPTHWISE_PADDED,
             flops,
             flops / 200,
             model.component_time(
-                model.Component(model.RefinedConv.DEPTHWISE_PADDED, flops, flops / 200), truth
+                model.Component(model.RefinedKind.DEPTHWISE_PADDED, flops, flops / 200), truth
             ).seconds
             + CALL_S,
         )
         for flops in (10**6, 10**7, 10**8)
     ]
     fits = {item.kind: item for item in fit(samples, PEAK, BANDWIDTH, OP_S, CALL_S)}
-    assert set(fits) == {*model.CALIBRATED_KINDS, model.RefinedConv.DEPTHWISE_PADDED}
-    assert fits[model.RefinedConv.DEPTHWISE_PADDED].compute.at(1e7) == pytest.approx(0.05, rel=1e-6)
+    assert set(fits) == {*model.CALIBRATED_KINDS, model.RefinedKind.DEPTHWISE_PADDED}
+    assert fits[model.RefinedKind.DEPTHWISE_PADDED].compute.at(1e7) == pytest.approx(0.05, rel=1e-6)
 
 
 def test_refined_fits_and_the_channel_block_round_trip_through_json():
@@ -213,6 +214,31 @@ def test_refined_fits_and_the_channel_block_round_trip_through_json():
 
 
 def test_a_calibration_refuses_a_refined_kind_twice():
-    calibration = _with_refined(model.RefinedConv.POINTWISE_PADDED)
+    calibration = _with_refined(model.RefinedKind.POINTWISE_PADDED)
     with pytest.raises(ValueError, match="at most one of each refined"):
         model.Calibration(**{**calibration.__dict__, "fits": calibration.fits + calibration.fits[-1:]})
+
+
+@pytest.mark.parametrize(
+    "module_kind, label, kind",
+    [
+        pytest.param("GELU", "activation", model.RefinedKind.TRANSCENDENTAL_ACTIVATION, id="gelu"),
+        pytest.param("SiLU", "activation", model.RefinedKind.TRANSCENDENTAL_ACTIVATION, id="silu"),
+        pytest.param("NewGELUActivation", "activation", model.RefinedKind.TRANSCENDENTAL_ACTIVATION, id="hf"),
+        pytest.param("ReLU", "activation", model.OtherWork.ACTIVATION, id="relu"),
+        pytest.param("Hardswish", "activation", model.OtherWork.ACTIVATION, id="hardswish"),
+        pytest.param("LayerNorm", "normalization", model.RefinedKind.FEATURE_NORMALIZATION, id="layer-norm"),
+        pytest.param("LayerNorm2d", "normalization", model.RefinedKind.FEATURE_NORMALIZATION, id="convnext"),
+        pytest.param("LlamaRMSNorm", "normalization", model.RefinedKind.FEATURE_NORMALIZATION, id="rms-norm"),
+        pytest.param("BatchNorm2d", "normalization", model.OtherWork.NORMALIZATION, id="batch-norm"),
+        pytest.param("Softmax", "softmax", model.OtherWork.NORMALIZATION, id="softmax"),
+        pytest.param("GELU", "elementwise", model.OtherWork.ELEMENTWISE, id="not-its-activation"),
+    ],
+)
+def test_an_activation_or_norm_is_priced_by_its_module(module_kind, label, kind):
+    cost = Cost(
+        (1, 50, 768), 0, other_ops=((label, 50 * 768),), input_elements=50 * 768, output_elements=50 * 768
+    )
+    (piece,) = model.components(Row(0, "op", module_kind, (50, 768), (50, 768), cost, 4))
+    assert piece.kind == kind
+    assert piece.memory_bytes == 2 * 50 * 768 * 4
