@@ -12,8 +12,8 @@ reaches the browser before the first run's numbers are drawn.
 The timer reruns only a fragment, which draws the held charts into their places. It must
 not rerun the page: a widget whose value the first run set through the session state
 (Compare's models, read from the link) carries that value in the first run's output only.
-When the browser had not yet loaded the widget's code as the timer fired (CI, about one
-visit in three), it drew the page rerun's copy, which carries the bare default (no model
+When the browser had not yet loaded the widget's code as the timer fired (about one cold
+visit in four here), it drew the page rerun's copy, which carries the bare default (no model
 chosen), and sent that back on the next click.
 """
 
