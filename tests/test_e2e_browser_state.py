@@ -12,6 +12,7 @@ from test_e2e_browser import PAGES, Tab, browser, server, tab  # noqa: F401  (fi
 
 import calc
 from calc.presets import preset
+from ui import figures
 
 pytestmark = pytest.mark.e2e
 
@@ -127,4 +128,30 @@ def test_removing_the_compare_baseline(tab: Tab):
     open_tab(tab, "MACs and params", compare.heading)
     expect(baseline).to_have_value("squeezenet1_0")  # the first model left, as in the table and the link
     assert "baseline=squeezenet1_0" in tab.page.url
+    tab.assert_no_error(log_offset)
+
+
+def test_a_widget_drawn_late_keeps_the_value_the_link_gave(tab: Tab):
+    # A cold visit holds its charts back and a browser timer fetches them (ui.figures). When the
+    # browser had not yet loaded the multiselect's code as the timer fired (about one cold visit
+    # in four here), the models read from the link vanished from the sidebar and the next click
+    # sent none back. Here its code comes well after the timer, every time.
+    compare = next(app_page for app_page in PAGES if app_page.name == "compare")
+    delayed = []
+
+    def late(route):
+        tab.page.wait_for_timeout(6 * figures.DRAW_AFTER_S * 1000)
+        delayed.append(route.request.url)
+        route.continue_()
+
+    tab.page.route(re.compile(r"/static/js/Multiselect\.[^/]*\.js$"), late)
+    log_offset = tab.server.log_size()
+    tab.page.goto(f"{tab.server.url}/compare?models=resnet18%2Calexnet")
+    expect(tab.page.get_by_role("button", name="Remove alexnet")).to_be_visible(timeout=30_000)
+    assert delayed, "the multiselect's code was not fetched on its own: nothing was delayed"
+    settle(tab, tab.page.get_by_test_id("stMain").locator(".js-plotly-plot"), compare.heading)
+    open_tab(tab, "MACs and params", compare.heading)  # a rerun: the browser sends the models it shows
+    for name in ("resnet18", "alexnet"):
+        expect(tab.page.get_by_role("button", name=f"Remove {name}")).to_be_visible()
+    assert "models=resnet18%2Calexnet" in tab.page.url
     tab.assert_no_error(log_offset)

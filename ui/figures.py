@@ -5,64 +5,100 @@ A browser session's first charts are drawn a moment late. The browser loads plot
 of JavaScript, about a second of parsing here) when it first meets a chart, and the numbers
 that came in the same burst of the script's output waited for it: Separable's metrics
 showed up to 1.5 s late on a cold visit. So the first run holds its charts back, their
-places keep words at their height, and a timer in the browser asks for a rerun that draws
-them once the numbers are on screen. A rerun sent at once from the server does not do it:
-its chart reaches the browser before the first run's numbers are drawn.
+places keep words at their height, and a timer in the browser asks for them once the
+numbers are on screen. A rerun sent at once from the server does not do it: its chart
+reaches the browser before the first run's numbers are drawn.
+
+The timer reruns only a fragment, which draws the held charts into their places. It must
+not rerun the page: a widget whose value the first run set through the session state
+(Compare's models, read from the link) carries that value in the first run's output only.
+When the browser had not yet loaded the widget's code as the timer fired (about one cold
+visit in four here), it drew the page rerun's copy, which carries the bare default (no model
+chosen), and sent that back on the next click.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from charts.layers import for_presentation
-from ui import shell
 
 READY = "figures_ready"  # past the session's first run: charts are drawn at once
-HELD = "figures_held"  # this run held a chart back
-ARMED = "figures_armed"  # the timer's fragment is being set, not fired
+HELD = "figures_held"  # the charts this run held back, so far
+PENDING = "figures_pending"  # the charts the last whole run held back, for the timer's fragment
 DRAW_AFTER_S = 0.4  # the browser's wait before it asks for the held charts
 DEFAULT_HEIGHT_PX = 450  # plotly's, for a figure that sets none
 
 
+@dataclass(frozen=True)
+class Held:
+    place: Any  # an empty container where the chart goes, made by the run that held it back
+    figure: go.Figure
+    key: str
+
+    def keep_place(self) -> None:
+        """Words at the chart's height, until it comes."""
+        height = int(self.figure.layout.height or DEFAULT_HEIGHT_PX)
+        self.place.container(height=height, border=False).caption("Drawing the chart…")
+
+    def draw(self) -> None:
+        self.place.plotly_chart(self.figure, key=self.key)  # in the place of the words
+
+
+def _fragment_run() -> bool:
+    context = get_script_run_ctx()
+    return context is not None and bool(context.fragment_ids_this_run)
+
+
 def _hold_back() -> bool:
     """Whether this chart waits: in a browser session's first whole run that draws charts
-    (AppTest sends no headers and runs no timers; a fragment's rerun does not reach the end
-    of app.py, where the wait is set up)."""
+    (AppTest sends no headers and runs no timers; a fragment's rerun draws its own)."""
     if st.session_state.get(READY) or not st.context.headers.get("User-Agent"):
         return False
-    context = get_script_run_ctx()
-    return context is not None and not context.fragment_ids_this_run
+    return get_script_run_ctx() is not None and not _fragment_run()
 
 
 def show(figure: go.Figure, key: str, where=st) -> None:
     """Draw ``figure`` at its container's width, in ``where`` (st, a column, a container)."""
-    if _hold_back():
-        st.session_state[HELD] = True
-        holder = where.container(height=int(figure.layout.height or DEFAULT_HEIGHT_PX), border=False)
-        holder.caption("Drawing the chart…")
-        return
     if st.session_state.get("presentation"):
         figure = for_presentation(figure)
+    if _hold_back():
+        st.session_state.setdefault(HELD, []).append(Held(where.container(), figure, key))
+        return
     where.plotly_chart(figure, key=key)
 
 
 @st.fragment(run_every=DRAW_AFTER_S)
 def _draw_held() -> None:
-    if st.session_state.pop(ARMED, False):
-        return  # called by the run that held the charts: this sets the browser's timer
-    st.session_state[shell.REDRAW] = True
-    st.rerun()  # the whole page, with its charts; the timer stops with a full run
+    """In the run that held the charts: their places' words (a fragment may fill a container
+    made outside it only where it wrote in the last whole run), and the browser's timer.
+    When the timer fires: the charts, and the timer stops."""
+    if not _fragment_run():
+        for held in st.session_state[PENDING]:
+            held.keep_place()
+        return
+    for held in st.session_state.get(PENDING, []):
+        held.draw()
+    # Streamlit has no call that stops a fragment's timer; this is the message it sends itself
+    # when a run_every fragment goes. A tick already on its way draws the same charts again.
+    context = get_script_run_ctx()
+    stop = ForwardMsg()
+    stop.stop_auto_rerun.fragment_ids.extend(context.fragment_ids_this_run)
+    context.enqueue(stop)
 
 
 def draw_held() -> None:
-    """At the end of a run (also one cut short by st.stop): if it held a chart back, have the
-    browser ask for it in a moment. Only the session's first run holds charts back: a widget
-    changed before the timer fires reruns the page, charts and all, and a fragment's rerun
-    (which does not come here) draws its own."""
-    st.session_state.pop(shell.REDRAW, None)
-    if st.session_state.pop(HELD, False):
+    """At the end of a whole run (also one cut short by st.stop): if it held charts back,
+    have the browser ask for them in a moment. Only the session's first run holds charts
+    back; a widget changed before the timer fires reruns the page, charts and all, and the
+    timer stops with that whole run."""
+    st.session_state[PENDING] = st.session_state.pop(HELD, [])
+    if st.session_state[PENDING]:
         st.session_state[READY] = True
-        st.session_state[ARMED] = True
         _draw_held()

@@ -21,14 +21,12 @@ import streamlit as st
 
 from calc.errors import SpecError, cut
 from calc.share import MAX_URL_CHARS
-from ui import shell
 from ui.onnx_upload import SHARE_NOTE
 from ui.source_text import ONNX_TEXT
 from ui.text import plain
 
 RESTORED = "links_restored"  # pages whose link was read in this session
 PROBLEMS = "links_problems"  # page -> what could not be read
-SHOWN_PROBLEMS = "links_shown_problems"  # page -> the problems last said, said again on a redraw
 MAX_VALUE_CHARS = 2_000  # any parameter but a stack; read before anything else looks at it
 MAX_SHOWN_VALUE_CHARS = 40  # a bad value quoted in the warning
 
@@ -186,12 +184,8 @@ def restore(page: str, params: Sequence[Param]) -> None:
 
 def report_problems(page: str) -> None:
     """Say what the link got wrong (once), in the main area: this page's parameters and the app's."""
-    shown = st.session_state.setdefault(SHOWN_PROBLEMS, {})
-    if shell.redrawing():  # the same view again, with its charts: the same words
-        problems = shown.get(page, [])
-    else:
-        pending = st.session_state.get(PROBLEMS, {})
-        problems = shown[page] = pending.pop("app", []) + pending.pop(page, [])
+    pending = st.session_state.get(PROBLEMS, {})
+    problems = pending.pop("app", []) + pending.pop(page, [])
     if problems:
         # Each problem quotes the link: shown as plain text, whatever the link carries.
         message = "; ".join(problems)

@@ -19,26 +19,13 @@ from ui.text import plain
 # A page's main area is never blank: the first look at the zoo on a machine imports
 # torchvision (seconds) before the page has drawn its title, so it says so.
 READING_ZOO = "Reading the model zoo (torchvision's metadata, once on this machine)…"
-# Set during a run that only draws again what the last run showed, with its held-back charts
-# (ui.figures): a message meant to be shown once (a link's problems) is shown again, not lost.
-REDRAW = "page_redraw"
-
-
-SHOWN_ONCE = "page_shown_once"  # key -> the one-time message the last run showed
-
-
-def redrawing() -> bool:
-    return bool(st.session_state.get(REDRAW))
 
 
 def pop_once(key: str):
     """A message stored to be shown once (after an upload, a preset loaded): taken from the
-    session state; on a redraw, the one the last run showed."""
-    shown = st.session_state.setdefault(SHOWN_ONCE, {})
-    if redrawing():
-        return shown.get(key)
-    shown[key] = st.session_state.pop(key, None)
-    return shown[key]
+    session state. (Held-back charts come without a rerun of the page, ui.figures, so the run
+    that said it is the only one.)"""
+    return st.session_state.pop(key, None)
 
 
 def require_navigation() -> None:
