@@ -69,6 +69,7 @@ class RefinedKind(StrEnum):
     POINTWISE_PADDED = "pointwise conv, oneDNN, padded channels"
     DEPTHWISE_PADDED = "depthwise conv, padded channels"
     STANDARD_PADDED = "standard conv, padded channels"
+    STANDARD_NATIVE = "standard conv, native"
     # an exp, erf or tanh per element, where ReLU's kin compare or clamp: a GELU of vit_b_32 (50×3072)
     # took 129 µs at 2 threads on this machine, priced at 26 by the activation table of mostly ReLUs
     TRANSCENDENTAL_ACTIVATION = "activation, transcendental"
@@ -98,6 +99,7 @@ REFINES: dict[RefinedKind, Kind] = {
     RefinedKind.POINTWISE_PADDED: RefinedKind.POINTWISE_ONEDNN,
     RefinedKind.DEPTHWISE_PADDED: Work.DEPTHWISE_CONV,
     RefinedKind.STANDARD_PADDED: Work.STANDARD_CONV,
+    RefinedKind.STANDARD_NATIVE: Work.STANDARD_CONV,
     RefinedKind.TRANSCENDENTAL_ACTIVATION: OtherWork.ACTIVATION,
     RefinedKind.FEATURE_NORMALIZATION: OtherWork.NORMALIZATION,
 }
@@ -322,8 +324,10 @@ class Component:
 def refined_kind(conv: ConvShape, rules: ConvRules | None) -> Kind:
     """The kind ``conv`` is priced as on a machine of ``rules``: its own, or the RefinedKind of the
     kernel aten runs it on there (calc.conv_path); its own without rules."""
-    if rules is None or not runs_onednn(conv, rules):
+    if rules is None or rules.channel_block <= 0 or len(conv.input_shape) != 3:
         return conv.work
+    if not runs_onednn(conv, rules):
+        return RefinedKind.STANDARD_NATIVE if conv.work == Work.STANDARD_CONV else conv.work
     if conv.work == Work.POINTWISE_CONV:
         return RefinedKind.POINTWISE_PADDED if padded(conv, rules) else RefinedKind.POINTWISE_ONEDNN
     if padded(conv, rules):

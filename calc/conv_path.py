@@ -19,8 +19,11 @@ held-out models of odd widths (shufflenet_v2's 58, 116, 232; the MobileNet V3s' 
 120, 200) were predicted 25-42 % fast at 2 threads. A standard convolution on 3 input
 channels (a network's stem: 3×3, 7×7, a ViT's 32×32 patches) pads them to a whole block,
 and its weights too: vit_b_32's 3→768 32×32 patch embedding (2.4 M weights) took 4.7 ms
-where a 512→512 3×3 one of as many weights and FLOPs takes about 2. So a calibration times
-the paths and the padding apart (calc.calibration.RefinedKind), where its machine runs them.
+where a 512→512 3×3 one of as many weights and FLOPs takes about 2. And a standard
+convolution on an input of 20480 elements or fewer runs aten's own im2col and GEMM: at 2
+threads a 64→64 3×3 one at 14×14 (12544 inputs) attained 84 GFLOP/s, a 32→64 one at 28×28
+(on oneDNN) 152. So a calibration times the paths and the padding apart
+(calc.calibration.RefinedKind), where its machine runs them.
 Torch-free: the rule from the counted shapes, the machine's threads and block.
 """
 

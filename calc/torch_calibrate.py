@@ -155,6 +155,20 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
         _conv(96, 96, 112, 3),
         _conv(64, 64, 7, 3),
         _conv(16, 16, 14, 3),
+        # 10-200 MFLOPs, between the few-channel and the ResNet-sized ones (SqueezeNet's expand convs,
+        # DenseNet's growth convs, GoogLeNet's branches): without them a table point there took its
+        # nearest neighbour's efficiency, and squeezenet1_1 was predicted 30 % slow
+        _conv(16, 64, 56, 3),
+        _conv(128, 32, 28, 3),
+        _conv(48, 192, 14, 3),
+        _conv(96, 128, 28, 3),
+        _conv(16, 32, 28, 3),
+        _conv(64, 64, 14, 3),
+        _conv(32, 64, 28, 3),
+        # 20480 input elements or fewer: aten's own GEMM, not oneDNN (with 16→16 at 14 and 28, 64→64 at
+        # 7 and 14, 16→32 and 48→192 above): GoogLeNet's and DenseNet's last stages
+        _conv(160, 320, 7, 3),
+        _conv(128, 32, 7, 3),
         _conv(1024, 1024, 7, 3),  # 38 MB of weights, reordered at each call (wide_resnet50_2's last stage)
         # a stem's 3 input channels, padded to a block (3→64 7×7 and 3→32 3×3 above too)
         _conv(3, 24, 224, 3, 2),

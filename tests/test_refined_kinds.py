@@ -134,6 +134,10 @@ def _conv_row(c_in, c_out, size, kernel, groups) -> Row:
             _conv_row(3, 64, 224, 7, 1), ConvRules(1, AVX512), model.RefinedKind.STANDARD_PADDED, id="stem"
         ),
         pytest.param(_conv_row(64, 64, 56, 3, 1), ConvRules(2, AVX512), Work.STANDARD_CONV, id="standard"),
+        pytest.param(
+            _conv_row(64, 64, 14, 3, 1), ConvRules(2, AVX512), model.RefinedKind.STANDARD_NATIVE, id="native"
+        ),
+        pytest.param(_conv_row(64, 64, 14, 3, 1), ConvRules(2, 0), Work.STANDARD_CONV, id="native-on-a-gpu"),
     ],
 )
 def test_a_convolution_is_priced_by_the_kernel_it_runs(row, rules, kind):
@@ -148,6 +152,7 @@ REFINED = {
     model.RefinedKind.POINTWISE_PADDED: 0.1,
     model.RefinedKind.DEPTHWISE_PADDED: 0.05,
     model.RefinedKind.STANDARD_PADDED: 0.3,
+    model.RefinedKind.STANDARD_NATIVE: 0.15,
 }
 
 
