@@ -285,7 +285,7 @@ class Calibration:
         if sorted(required) != sorted(CALIBRATED_KINDS) or len(set(kinds)) != len(kinds):
             raise ValueError(
                 "a calibration needs one fit for each calibrated kind of work, and at most one of each "
-                "refined convolution"
+                "refined kind"
             )
         if self.channel_block < 0:
             raise ValueError("channel_block must be zero or positive")

@@ -128,7 +128,7 @@ def fit(
     op_overhead_s: float,
     call_overhead_s: float,
 ) -> tuple[KindFit, ...]:
-    """One fit per calibrated kind, and per refined convolution (calc.calibration.RefinedKind) that has
+    """One fit per calibrated kind, and per refined kind (calc.calibration.RefinedKind) that has
     samples; ValueError naming the calibrated kinds without a sample."""
     missing = [kind.value for kind in CALIBRATED_KINDS if not any(s.kind == kind for s in samples)]
     if missing:

@@ -256,7 +256,7 @@ with st.sidebar:
         )
         st.button("Load JSON", key="load_json", on_click=state.import_pasted, width="stretch")
     links.share_box(links.publish(LINK))
-    message = shell.pop_once(state.IMPORT_MESSAGE)
+    message = st.session_state.pop(state.IMPORT_MESSAGE, None)
     if message:
         (st.success if message[0] == "success" else st.error)(plain(message[1]))
 

@@ -146,7 +146,7 @@ with st.sidebar:
             key="latency_custom_bandwidth",
         )
         st.button("Add device", key="latency_custom_add", on_click=add_custom_device, width="stretch")
-        message = shell.pop_once("latency_custom_message")
+        message = st.session_state.pop("latency_custom_message", None)
         if message:
             (st.success if message[0] == "success" else st.error)(plain(message[1]))
     custom = st.session_state.get(CUSTOM, {}).get(hardware.name)

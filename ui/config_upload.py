@@ -10,7 +10,7 @@ from calc import hf_config
 from calc.errors import SpecError
 from calc.share import MAX_LINK_CHARS, decode_config, encode_config
 from calc.spec import MAX_JSON_BYTES
-from ui import links, shell, stack_state
+from ui import links, stack_state
 from ui.source_text import CONFIG_TEXT, canonical_json
 from ui.text import plain
 
@@ -59,7 +59,7 @@ def config_choice() -> tuple[str, str | None, str]:
         max_upload_size=stack_state.MAX_UPLOAD_MB,
         help="Its architecture values only (no weights); a config naming custom code (auto_map) is refused",
     )
-    message = shell.pop_once(CONFIG_MESSAGE)
+    message = st.session_state.pop(CONFIG_MESSAGE, None)
     if message:
         (st.success if message[0] == "success" else st.error)(plain(message[1]))
     entry = st.session_state.get(CONFIG_KEY)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from calc.errors import SpecError, cut
-from ui import onnx_files, shell, stack_state
+from ui import onnx_files, stack_state
 from ui.source_text import ONNX_TEXT
 from ui.text import plain
 
@@ -81,7 +81,7 @@ def onnx_choice() -> tuple[str, str | None, str]:
         f"Up to {onnx_files.MAX_UPLOAD_MB} MB per file. An uploaded file stays in this session; a share "
         "link cannot carry it."
     )
-    message = shell.pop_once(ONNX_MESSAGE)
+    message = st.session_state.pop(ONNX_MESSAGE, None)
     if message:
         (st.success if message[0] == "success" else st.error)(plain(message[1]))
     entry = st.session_state.get(ONNX_KEY)

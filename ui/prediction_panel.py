@@ -14,7 +14,7 @@ from calc.errors import SpecError
 from calc.units import duration
 from charts import prediction as charts
 from charts.latency import bandwidth_text, rate_text
-from ui import figures, prediction, shell, tables
+from ui import figures, prediction, tables
 from ui import latency_runs as runs
 from ui.text import plain
 
@@ -50,7 +50,7 @@ def _import_box() -> None:
         args=(prediction.upload_key(),),
         max_upload_size=prediction.MAX_UPLOAD_MB,
     )
-    message = shell.pop_once(prediction.IMPORT_MESSAGE)
+    message = st.session_state.pop(prediction.IMPORT_MESSAGE, None)
     if message:
         (st.success if message[0] == "success" else st.error)(plain(message[1]))
 

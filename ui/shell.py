@@ -21,13 +21,6 @@ from ui.text import plain
 READING_ZOO = "Reading the model zoo (torchvision's metadata, once on this machine)…"
 
 
-def pop_once(key: str):
-    """A message stored to be shown once (after an upload, a preset loaded): taken from the
-    session state. (Held-back charts come without a rerun of the page, ui.figures, so the run
-    that said it is the only one.)"""
-    return st.session_state.pop(key, None)
-
-
 def require_navigation() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
