@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import figures, links, shell, style
+from ui import figures, links, shell, style, widget_defaults
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -34,6 +34,7 @@ navigation = st.navigation(PAGES)
 shell.say_if_no_such_page(PAGES)
 presentation = st.sidebar.toggle(
     "Presentation mode",
+    value=widget_defaults.value("presentation", False),
     key="presentation",
     help="Larger text, charts and formulas that fit a projector, the sidebar folded away; kept in the link",
 )

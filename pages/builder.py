@@ -15,7 +15,7 @@ from calc.spec import stack_to_json
 from calc.units import DTYPE_BYTES, exact, si, si_bytes
 from charts import layers as layer_charts
 from charts.tables import SCREEN_COLUMNS, csv_bytes, layer_table, layer_totals, text_columns
-from ui import figures, links, shell, tables
+from ui import figures, links, shell, tables, widget_defaults
 from ui import stack_state as state
 from ui.fields import edit_layer, new_layer, show_refused
 from ui.graph_tab import show_stack
@@ -75,7 +75,13 @@ state.keep_index("explain_layer", len(rows), heaviest)
 # ---------------------------------------------------------------- sidebar
 with st.sidebar:
     st.subheader("Preset")
-    st.selectbox("Preset", state.PRESET_NAMES, key="preset", label_visibility="collapsed")
+    st.selectbox(
+        "Preset",
+        state.PRESET_NAMES,
+        index=widget_defaults.index("preset", state.PRESET_NAMES),
+        key="preset",
+        label_visibility="collapsed",
+    )
     st.button(
         "Load preset",
         key="load_preset",
@@ -85,9 +91,11 @@ with st.sidebar:
     )
 
     st.subheader("Input (one sample)")
+    input_kinds = tuple(state.INPUT_KINDS.values())
     kind_label = st.radio(
         "Input kind",
-        tuple(state.INPUT_KINDS.values()),
+        input_kinds,
+        index=widget_defaults.index("input_kind", input_kinds),
         key="input_kind",
         horizontal=True,
         label_visibility="collapsed",
@@ -101,6 +109,7 @@ with st.sidebar:
         column.number_input(
             symbol,
             step=1,
+            value=widget_defaults.number(key),
             key=key,
             help=f"{name}; a whole number from 1 to {MAX_DIM:,}",
             on_change=state.check_input,
@@ -112,6 +121,7 @@ with st.sidebar:
     left.number_input(
         "Batch N",
         step=1,
+        value=widget_defaults.number("batch"),
         key="batch",
         on_change=state.check_input,
         args=("batch",),
@@ -120,6 +130,7 @@ with st.sidebar:
     right.selectbox(
         "dtype",
         tuple(DTYPE_BYTES),
+        index=widget_defaults.index("dtype", DTYPE_BYTES),
         key="dtype",
         help="Bytes per value: " + ", ".join(f"{d} {b}" for d, b in DTYPE_BYTES.items()),
     )
@@ -133,6 +144,7 @@ with st.sidebar:
     st.selectbox(
         "Layer type",
         kind_names,
+        index=widget_defaults.index("add_kind", kind_names),
         key="add_kind",
         format_func=lambda name: (
             name if layer_kind(name).group == name else f"{name} · {layer_kind(name).group}"
@@ -174,6 +186,7 @@ with st.sidebar:
         st.selectbox(
             "Layer to edit",
             range(len(layers)),
+            index=widget_defaults.index("edit_index", range(len(layers))),
             key="edit_index",
             format_func=lambda i: layer_caption(i, layers[i], i == bad_layer),
         )
@@ -249,6 +262,7 @@ with st.sidebar:
         )
         st.text_area(
             "…or paste stack JSON",
+            value=widget_defaults.value("import_json", ""),
             key="import_json",
             height=150,
             placeholder='{"input": [3, 224, 224], "layers": [{"type": "conv2d", "out_channels": 64, '
@@ -341,7 +355,9 @@ if error is not None:
         icon=":material/error:",
     )
 
-table_tab, charts_tab, formula_tab, graph_tab = st.tabs(TABS, key="builder_tab", on_change="rerun")
+table_tab, charts_tab, formula_tab, graph_tab = st.tabs(
+    TABS, default=widget_defaults.option("builder_tab", TABS), key="builder_tab", on_change="rerun"
+)
 
 with table_tab:
     table = layer_table(report)
@@ -408,6 +424,7 @@ with formula_tab:
         chosen = st.selectbox(
             "Explain layer",
             range(len(report.rows)),
+            index=widget_defaults.index("explain_layer", range(len(report.rows))),
             key="explain_layer",
             format_func=lambda i: f"{i} · {report.rows[i].kind}",
         )

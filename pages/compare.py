@@ -12,7 +12,7 @@ from calc.sources import DEFAULT_SEQ_LEN
 from calc.spec import stack_to_json
 from charts import compare as compare_charts
 from charts.tables import csv_bytes
-from ui import config_upload, figures, links, shell, stack_state, tables
+from ui import config_upload, figures, links, shell, stack_state, tables, widget_defaults
 from ui import source_picker as picker
 from ui.counts import count_source, read_zoo, zoo_names
 from ui.onnx_upload import NOT_IN_LINK, ONNX_KEY, onnx_payload
@@ -91,9 +91,11 @@ if models:
     st.session_state["compare_baseline"] = baseline if baseline in models else models[0]
 with st.sidebar:
     st.subheader("Models")
+    options = list(dict.fromkeys([*zoo_names(), *st.session_state["compare_models"]]))
     chosen = st.multiselect(
         "Models and stacks",
-        list(dict.fromkeys([*zoo_names(), *st.session_state["compare_models"]])),
+        options,
+        default=widget_defaults.chosen("compare_models", options),
         key="compare_models",
         help="Type to search; the stack presets are at the end. Add timm and Hugging Face models below",
     )
@@ -109,12 +111,22 @@ with st.sidebar:
         )
     if st.toggle(
         "Add my Builder stack",
+        value=widget_defaults.value("compare_builder", False),
         key="compare_builder",
         help="The stack as it is now on the Layer Builder page (its input, batch 1)",
     ):
         stack_state.ensure_stack()
         chosen = [*chosen, BUILDER]
-    baseline = st.selectbox("Baseline (1×)", chosen, key="compare_baseline") if chosen else None
+    baseline = (
+        st.selectbox(
+            "Baseline (1×)",
+            chosen,
+            index=widget_defaults.index("compare_baseline", chosen),
+            key="compare_baseline",
+        )
+        if chosen
+        else None
+    )
     builder_stack = st.session_state.get(stack_state.STACK) if BUILDER in chosen else None
     config = st.session_state.get(config_upload.CONFIG_KEY) if CONFIG_TEXT in chosen else None
     links.share_box(links.publish(LINK, {"stack": builder_stack, "config": config}))
@@ -183,7 +195,9 @@ st.download_button(
     key="compare_csv",
 )
 
-scatter_tab, bars_tab, resolution_tab = st.tabs(TABS, key="compare_tab", on_change="rerun")
+scatter_tab, bars_tab, resolution_tab = st.tabs(
+    TABS, default=widget_defaults.option("compare_tab", TABS), key="compare_tab", on_change="rerun"
+)
 # Only the open tab is built (the tabs rerun on a change): the resolution sweep counts every
 # model at seven sizes, and each chart costs the browser its drawing.
 with scatter_tab:

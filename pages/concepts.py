@@ -17,7 +17,7 @@ from calc.explain import explain
 from calc.presets import PRESETS, preset
 from calc.units import FLOPS_PER_MAC, SI_PREFIXES, duration, exact, flops_from_macs, si, si_bytes
 from charts import concepts as charts
-from ui import figures, links, shell, tables
+from ui import figures, links, shell, tables, widget_defaults
 from ui.counts import count
 
 shell.require_navigation()
@@ -100,7 +100,7 @@ st.caption(
 )
 resnet, mobilenet, vit_h = counted("resnet50"), counted("mobilenet_v2"), counted("vit_h_14")
 basics_tab, units_tab, worked_tab, gap_tab, decode_tab, wrong_tab = st.tabs(
-    TABS, key="concepts_tab", on_change="rerun"
+    TABS, default=widget_defaults.option("concepts_tab", TABS), key="concepts_tab", on_change="rerun"
 )
 
 with basics_tab:
@@ -200,6 +200,7 @@ with worked_tab:
     chosen = st.radio(
         "Show the formula of",
         list(worked),
+        index=widget_defaults.index("concepts_example", worked),
         key="concepts_example",
         horizontal=True,
         format_func=lambda name: name.removeprefix(WORKED),

@@ -14,7 +14,7 @@ from calc.machine_load import disturbance_text
 from calc.units import duration, exact, si, si_bytes
 from charts import latency as charts
 from charts.tables import csv_bytes
-from ui import figures, links, onnx_runs, shell, stack_state, tables
+from ui import figures, links, onnx_runs, shell, stack_state, tables, widget_defaults
 from ui import latency_runs as runs
 from ui import prediction_panel as prediction_view
 from ui import source_picker as picker
@@ -101,10 +101,18 @@ with st.sidebar:
             inputs.seq_len,
         )
     left, right = st.columns(2)
-    batch = int(left.number_input("Batch N", **links.BATCH.widget(), key="latency_batch"))
+    batch = int(
+        left.number_input(
+            "Batch N",
+            **links.BATCH.widget(),
+            value=widget_defaults.number("latency_batch", **links.BATCH.widget()),
+            key="latency_batch",
+        )
+    )
     dtype = right.selectbox(
         "dtype",
         hw.COMPUTE_DTYPES,
+        index=widget_defaults.index("latency_dtype", hw.COMPUTE_DTYPES),
         key="latency_dtype",
         help="Compute dtype; tf32 stores fp32 and multiplies on tensor cores; int8 peaks are OP/s",
     )
@@ -117,6 +125,7 @@ with st.sidebar:
         st.selectbox(
             "Device",
             list(choices),
+            index=widget_defaults.index("latency_hardware", choices),
             key="latency_hardware",
             label_visibility="collapsed",
             help="A preset, this machine's measured roofs (after a probe), or a custom device",
@@ -124,14 +133,27 @@ with st.sidebar:
     ]
     st.caption(f"Source: {hardware.source}" + (" · an estimate" if hardware.estimate else ""))
     with st.expander("Add a custom device"):
-        st.text_input("Name", key="latency_custom_name", max_chars=60, placeholder="e.g. My laptop GPU")
-        st.selectbox("Kind", hw.KINDS, key="latency_custom_kind")
+        st.text_input(
+            "Name",
+            value=widget_defaults.value("latency_custom_name", ""),
+            key="latency_custom_name",
+            max_chars=60,
+            placeholder="e.g. My laptop GPU",
+        )
+        st.selectbox(
+            "Kind",
+            hw.KINDS,
+            index=widget_defaults.index("latency_custom_kind", hw.KINDS),
+            key="latency_custom_kind",
+        )
         for column, dtype_name in zip(st.columns(3) + st.columns(2), hw.COMPUTE_DTYPES, strict=True):
             column.number_input(
                 f"{dtype_name} T{'OP' if dtype_name == 'int8' else 'FLOP'}/s",
                 min_value=0.0,
                 max_value=MAX_PEAK,
-                value=0.0,
+                value=widget_defaults.number(
+                    f"latency_custom_{dtype_name}", min_value=0.0, max_value=MAX_PEAK, step=1.0, fallback=0.0
+                ),
                 step=1.0,
                 format="%.3f",
                 key=f"latency_custom_{dtype_name}",
@@ -141,7 +163,9 @@ with st.sidebar:
             "Memory bandwidth (GB/s)",
             min_value=0.0,
             max_value=MAX_BANDWIDTH,
-            value=100.0,
+            value=widget_defaults.number(
+                "latency_custom_bandwidth", min_value=0.0, max_value=MAX_BANDWIDTH, step=10.0, fallback=100.0
+            ),
             step=10.0,
             key="latency_custom_bandwidth",
         )
@@ -235,7 +259,7 @@ for formula in charts.theory_formulas(estimate):
     st.latex(formula)
 
 measure_tab, layers_tab, roofline_tab, prediction_tab, accuracy_tab, sweep_tab, hardware_tab = st.tabs(
-    TABS, key="latency_tab", on_change="rerun"
+    TABS, default=widget_defaults.option("latency_tab", TABS), key="latency_tab", on_change="rerun"
 )
 
 
@@ -244,7 +268,11 @@ def measure_panel() -> None:
     options = ["cpu", *cuda_devices()]
     left, right = st.columns([1, 2])
     device = left.selectbox(
-        "Measure on", options, key="latency_device", help="CUDA devices are listed when torch sees one"
+        "Measure on",
+        options,
+        index=widget_defaults.index("latency_device", options),
+        key="latency_device",
+        help="CUDA devices are listed when torch sees one",
     )
     onnx_only = onnx_runs.is_onnx(subject)  # no torch model: ONNX Runtime measures it
     if onnx_only:
@@ -458,7 +486,13 @@ with accuracy_tab:
 with sweep_tab:
     # persist_state: a run stopped before the tabs (a refused resolution) would otherwise drop the list,
     # and the browser would show it empty when it is drawn again.
-    batches = st.multiselect("Batch sizes", BATCH_CHOICES, key="latency_batches", persist_state="session")
+    batches = st.multiselect(
+        "Batch sizes",
+        BATCH_CHOICES,
+        default=widget_defaults.chosen("latency_batches", BATCH_CHOICES),
+        key="latency_batches",
+        persist_state="session",
+    )
 
     @st.fragment
     def sweep_panel() -> None:
@@ -554,7 +588,13 @@ with hardware_tab:
     @st.fragment
     def probe_panel() -> None:
         probes = st.session_state.get(runs.PROBES, {})
-        device = st.selectbox("Probe", ["cpu", *cuda_devices()], key="latency_probe_device")
+        options = ["cpu", *cuda_devices()]
+        device = st.selectbox(
+            "Probe",
+            options,
+            index=widget_defaults.index("latency_probe_device", options),
+            key="latency_probe_device",
+        )
         label = "Re-run the probe" if device in probes else "Probe this machine"
         st.button(
             label,

@@ -12,7 +12,7 @@ from calc.llm_sweep import first_unfit, sweep
 from calc.llm_weights import ACTIVATION_DTYPES, WEIGHT_FORMATS
 from calc.units import duration, si_bytes
 from charts import llm as charts
-from ui import figures, links, shell
+from ui import figures, links, shell, widget_defaults
 from ui import llm as models
 from ui import llm_devices as devices
 from ui.stack_state import MAX_UPLOAD_MB
@@ -47,8 +47,13 @@ st.session_state.setdefault("llm_weights", "bf16")
 
 with st.sidebar:
     st.subheader("What to serve")
+    sources = models.sources()
     source = st.selectbox(
-        "Model", models.sources(), key="llm_source", help="hf: a model type at its defaults"
+        "Model",
+        sources,
+        index=widget_defaults.index("llm_source", sources),
+        key="llm_source",
+        help="hf: a model type at its defaults",
     )
     upload = st.file_uploader(
         "Or a config.json",
@@ -58,15 +63,44 @@ with st.sidebar:
         help="A Hugging Face config.json: counted from its sizes, no weights, never custom code; "
         "an uploaded file is not part of the share link",
     )
-    prompt = st.number_input("Prompt tokens P", **PROMPT.widget(), key="llm_prompt")
-    generate = st.number_input("Generated tokens G", **GENERATE.widget(), key="llm_generate")
-    batch = st.number_input("Batch B (sequences)", **BATCH.widget(), key="llm_batch")
-    dtype = st.selectbox("Activations", ACTIVATION_DTYPES, key="llm_dtype")
-    weights = st.selectbox("Weights", tuple(WEIGHT_FORMATS), key="llm_weights")
-    kv_dtype = st.selectbox("KV cache", KV_DTYPES, key="llm_kv")
+    prompt = st.number_input(
+        "Prompt tokens P",
+        **PROMPT.widget(),
+        value=widget_defaults.number("llm_prompt", **PROMPT.widget()),
+        key="llm_prompt",
+    )
+    generate = st.number_input(
+        "Generated tokens G",
+        **GENERATE.widget(),
+        value=widget_defaults.number("llm_generate", **GENERATE.widget()),
+        key="llm_generate",
+    )
+    batch = st.number_input(
+        "Batch B (sequences)",
+        **BATCH.widget(),
+        value=widget_defaults.number("llm_batch", **BATCH.widget()),
+        key="llm_batch",
+    )
+    dtype = st.selectbox(
+        "Activations",
+        ACTIVATION_DTYPES,
+        index=widget_defaults.index("llm_dtype", ACTIVATION_DTYPES),
+        key="llm_dtype",
+    )
+    weights = st.selectbox(
+        "Weights",
+        tuple(WEIGHT_FORMATS),
+        index=widget_defaults.index("llm_weights", tuple(WEIGHT_FORMATS)),
+        key="llm_weights",
+    )
+    kv_dtype = st.selectbox(
+        "KV cache", KV_DTYPES, index=widget_defaults.index("llm_kv", KV_DTYPES), key="llm_kv"
+    )
+    device_choices = devices.choices()
     choice = st.selectbox(
         "Device",
-        devices.choices(),
+        device_choices,
+        index=widget_defaults.index("llm_hardware", device_choices),
         key="llm_hardware",
         help="A preset; a custom device (its peak, bandwidth and memory); or this machine: its CPU's "
         "probed roofs (as on the Latency page, once per session) and its RAM",
@@ -116,7 +150,9 @@ for formula, caption in models.formulas(counted, forms, setting, served, held, d
     st.caption(caption)
 
 # A chart in a closed tab costs the browser its drawing for nothing: each tab draws when open.
-roofline_tab, batch_tab, context_tab = st.tabs(TABS, key="llm_tab", on_change="rerun")
+roofline_tab, batch_tab, context_tab = st.tabs(
+    TABS, default=widget_defaults.option("llm_tab", TABS), key="llm_tab", on_change="rerun"
+)
 if roofline_tab.open:
     figures.show(
         charts.roofline(served.prefill, served.decode, forms.names, roofs), "llm_roofline", roofline_tab

@@ -11,7 +11,7 @@ from calc.errors import SpecError
 from calc.units import exact, op_counts, si, si_bytes
 from charts import model as model_charts
 from charts.tables import csv_bytes, module_table, module_totals
-from ui import figures, links, shell, tables
+from ui import figures, links, shell, tables, widget_defaults
 from ui import source_picker as picker
 from ui.counts import count_source, read_zoo
 from ui.graph_tab import show_model
@@ -34,7 +34,12 @@ with st.sidebar:
     st.subheader("Model")
     picked = picker.pick("model", "model_name")
     inputs = picker.input_widgets("model", picked, "model_resolution") if picked else None
-    batch = st.number_input("Batch N", **links.BATCH.widget(), key="model_batch")
+    batch = st.number_input(
+        "Batch N",
+        **links.BATCH.widget(),
+        value=widget_defaults.number("model_batch", **links.BATCH.widget()),
+        key="model_batch",
+    )
     links.share_box(links.publish(LINK, picker.link_values(picked, inputs)))
 
 st.title(f"Model: {picker.shown_label(picked)}")
@@ -102,10 +107,15 @@ if report.unsupported:
         f"Ops without a formula, not counted: {op_counts(report.unsupported)}", icon=":material/warning:"
     )
 
-table_tab, tree_tab, top_tab, kind_tab, graph_tab = st.tabs(TABS, key="model_tab", on_change="rerun")
+table_tab, tree_tab, top_tab, kind_tab, graph_tab = st.tabs(
+    TABS, default=widget_defaults.option("model_tab", TABS), key="model_tab", on_change="rerun"
+)
 with table_tab:
     query = st.text_input(
-        "Filter by module path or type", key="model_filter", placeholder="e.g. layer3 or Conv2d"
+        "Filter by module path or type",
+        value=widget_defaults.value("model_filter", ""),
+        key="model_filter",
+        placeholder="e.g. layer3 or Conv2d",
     )
     table = module_table(report, query)
     tables.show(

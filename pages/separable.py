@@ -13,7 +13,7 @@ from calc.units import exact, si
 from charts import latency as latency_charts
 from charts import separable as charts
 from charts.tables import csv_bytes
-from ui import figures, links, shell, tables
+from ui import figures, links, shell, tables, widget_defaults
 from ui import latency_runs as runs
 from ui import source_picker as picker
 from ui.counts import what_if_source, zoo_names
@@ -64,12 +64,47 @@ st.session_state.setdefault("sep_model", "resnet18")
 with st.sidebar:
     st.subheader("The layer")
     left, right = st.columns(2)
-    in_channels = left.number_input("C_in", **CHANNELS.widget(), key="sep_in", help="input channels")
-    out_channels = right.number_input("C_out", **CHANNELS.widget(), key="sep_out", help="output channels")
-    kernel = left.number_input("k", **KERNEL.widget(), key="sep_kernel", help="kernel height = width")
-    size = right.number_input("H = W", **SIZE.widget(), key="sep_size", help="input height and width")
-    stride = left.number_input("stride", **STRIDE.widget(), key="sep_stride")
-    padding = right.number_input("padding", **PADDING.widget(), key="sep_padding", help="k // 2 keeps H×W")
+    in_channels = left.number_input(
+        "C_in",
+        **CHANNELS.widget(),
+        value=widget_defaults.number("sep_in", **CHANNELS.widget()),
+        key="sep_in",
+        help="input channels",
+    )
+    out_channels = right.number_input(
+        "C_out",
+        **CHANNELS.widget(),
+        value=widget_defaults.number("sep_out", **CHANNELS.widget()),
+        key="sep_out",
+        help="output channels",
+    )
+    kernel = left.number_input(
+        "k",
+        **KERNEL.widget(),
+        value=widget_defaults.number("sep_kernel", **KERNEL.widget()),
+        key="sep_kernel",
+        help="kernel height = width",
+    )
+    size = right.number_input(
+        "H = W",
+        **SIZE.widget(),
+        value=widget_defaults.number("sep_size", **SIZE.widget()),
+        key="sep_size",
+        help="input height and width",
+    )
+    stride = left.number_input(
+        "stride",
+        **STRIDE.widget(),
+        value=widget_defaults.number("sep_stride", **STRIDE.widget()),
+        key="sep_stride",
+    )
+    padding = right.number_input(
+        "padding",
+        **PADDING.widget(),
+        value=widget_defaults.number("sep_padding", **PADDING.widget()),
+        key="sep_padding",
+        help="k // 2 keeps H×W",
+    )
     links.share_box(
         links.publish(
             LINK, {"source": None, "seq": None, **picker.link_values(picker.chosen_text("sep", "sep_model"))}
@@ -112,7 +147,9 @@ columns[3].metric(
 for formula in charts.savings_formulas(comparison):
     st.latex(formula)
 
-compare_tab, heatmap_tab, measure_tab, whatif_tab = st.tabs(TABS, key="sep_tab", on_change="rerun")
+compare_tab, heatmap_tab, measure_tab, whatif_tab = st.tabs(
+    TABS, default=widget_defaults.option("sep_tab", TABS), key="sep_tab", on_change="rerun"
+)
 with compare_tab:
     if compare_tab.open:
         figures.show(charts.parts(comparison), key="sep_parts")

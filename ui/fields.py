@@ -22,6 +22,7 @@ from calc.errors import SpecError
 from calc.fields import MAX_DIM, Field
 from calc.registry import LayerKind
 from calc.spec import parse_layer
+from ui import widget_defaults
 
 REFUSED = "refused_entries"  # widget key -> why the value typed there was not applied
 
@@ -93,6 +94,7 @@ def _draw_pair(field: Field, key: str, on_change, args, disabled: bool = False) 
             st.number_input(
                 f"{field.name} {axis}",
                 step=1,
+                value=widget_defaults.number(f"{key}.{axis}"),
                 key=f"{key}.{axis}",
                 help=_with_range(field),
                 disabled=disabled,
@@ -106,6 +108,7 @@ def _padding_mode(field: Field, key: str, on_change, args) -> bool:
         st.radio(
             field.name,
             ("explicit", "same"),
+            index=widget_defaults.index(f"{key}.mode", ("explicit", "same")),
             key=f"{key}.mode",
             horizontal=True,
             help=field.help,
@@ -125,6 +128,7 @@ def _draw_padding_one_axis(field: Field, key: str, on_change, args) -> None:
     st.number_input(
         field.name,
         step=1,
+        value=widget_defaults.number(f"{key}.n"),
         key=f"{key}.n",
         help=_with_range(field),
         disabled=same,
@@ -136,23 +140,44 @@ def _draw_padding_one_axis(field: Field, key: str, on_change, args) -> None:
 def _draw_auto_pair(field: Field, key: str, on_change, args) -> None:
     # pooling's stride: None means "as kernel_size"
     automatic = st.checkbox(
-        f"{field.name} = kernel_size", key=f"{key}.auto", help=field.help, on_change=on_change, args=args
+        f"{field.name} = kernel_size",
+        value=widget_defaults.value(f"{key}.auto", False),
+        key=f"{key}.auto",
+        help=field.help,
+        on_change=on_change,
+        args=args,
     )
     _draw_pair(field, key, on_change, args, disabled=automatic)
 
 
 def _draw_number(field: Field, key: str, on_change, args) -> None:
-    st.number_input(field.name, step=1, key=key, help=_with_range(field), on_change=on_change, args=args)
+    st.number_input(
+        field.name,
+        step=1,
+        value=widget_defaults.number(key),
+        key=key,
+        help=_with_range(field),
+        on_change=on_change,
+        args=args,
+    )
 
 
 def _draw_checkbox(field: Field, key: str, on_change, args) -> None:
-    st.checkbox(field.name, key=key, help=field.help, on_change=on_change, args=args)
+    st.checkbox(
+        field.name,
+        value=widget_defaults.value(key, False),
+        key=key,
+        help=field.help,
+        on_change=on_change,
+        args=args,
+    )
 
 
 def _draw_probability(field: Field, key: str, on_change, args) -> None:
     st.number_input(
         field.name,
         step=0.05,
+        value=widget_defaults.number(key, step=0.05),
         key=key,
         help=f"{field.help}; from 0 up to (not including) 1",
         on_change=on_change,

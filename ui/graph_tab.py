@@ -19,6 +19,7 @@ from calc.graph_fold import fold_repeats
 from calc.source_graph import source_graph
 from calc.units import si
 from charts.graph import COLOUR_BY, graph_dot
+from ui import widget_defaults
 from ui.source_text import source_of
 
 # The depth first shown: the deepest whose graph has at most this many nodes (folded), so that a
@@ -83,7 +84,7 @@ def show(graph: Graph, key: str, title: str) -> None:
     columns = st.columns([3, 2, 3, 3], vertical_alignment="bottom")
     fold = columns[1].toggle(
         "Fold ×N",
-        value=True,
+        value=widget_defaults.value(f"{key}_graph_fold", True),
         key=f"{key}_graph_fold",
         help="Fold repeats: a run of identical blocks, each feeding the next, drawn once and marked ×N",
     )
@@ -98,6 +99,7 @@ def show(graph: Graph, key: str, title: str) -> None:
             "Depth",
             1,
             deepest,
+            value=widget_defaults.value(depth_key, 1),
             key=depth_key,
             help="1: the model's own children (a ResNet's stages); 2: their children (blocks); "
             f"up to {deepest}: every layer",
@@ -108,6 +110,7 @@ def show(graph: Graph, key: str, title: str) -> None:
     colour = columns[2].selectbox(
         "Colour by",
         COLOUR_BY,
+        index=widget_defaults.index(f"{key}_graph_colour", COLOUR_BY),
         key=f"{key}_graph_colour",
         help="Share of MACs, or whether each node is memory- or compute-bound on a device's roofline "
         "(its FLOPs / peak against its bytes / bandwidth, as on the Latency page)",
@@ -116,7 +119,10 @@ def show(graph: Graph, key: str, title: str) -> None:
     if colour == COLOUR_BY[1]:
         names = [entry.name for entry in hw.PRESETS]
         device = columns[3].selectbox(
-            "Device", names, index=names.index(DEFAULT_DEVICE), key=f"{key}_graph_device"
+            "Device",
+            names,
+            index=widget_defaults.index(f"{key}_graph_device", names, names.index(DEFAULT_DEVICE)),
+            key=f"{key}_graph_device",
         )
         dtype = DTYPE_OF_BYTES.get(shown.bytes_per_element, "fp32")
         try:

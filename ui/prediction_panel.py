@@ -14,7 +14,7 @@ from calc.errors import SpecError
 from calc.units import duration
 from charts import prediction as charts
 from charts.latency import bandwidth_text, rate_text
-from ui import figures, prediction, tables
+from ui import figures, prediction, tables, widget_defaults
 from ui import latency_runs as runs
 from ui.text import plain
 
@@ -67,6 +67,7 @@ def chosen_calibration(device: str, dtype: str) -> tuple[Calibration | None, boo
     source = st.radio(
         "Calibration",
         (THIS_MACHINE, IMPORTED_FILE),
+        index=widget_defaults.index(SOURCE_KEY, (THIS_MACHINE, IMPORTED_FILE)),
         key=SOURCE_KEY,
         horizontal=True,
         help="This machine's calibration predicts this machine; an imported one predicts the device it "

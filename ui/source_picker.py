@@ -22,7 +22,7 @@ from calc.errors import SpecError
 from calc.share import MAX_LINK_CHARS, decode_stack, encode_stack
 from calc.sources import DEFAULT_SEQ_LEN, Source, Takes
 from calc.spec import stack_to_json
-from ui import links, stack_state
+from ui import links, stack_state, widget_defaults
 from ui.config_upload import CONFIG_KEY, config_choice, config_param
 from ui.counts import zoo_names
 from ui.onnx_upload import NOT_IN_LINK, ONNX_KEY, ONNX_PARAMS_NOTE, onnx_choice
@@ -111,6 +111,7 @@ def pick(
     kind = st.radio(
         "Source",
         kinds,
+        index=widget_defaults.index(kind_key, kinds),
         key=kind_key,
         format_func=KIND_LABELS.get,
         horizontal=True,
@@ -118,9 +119,11 @@ def pick(
     )
     payload = None
     if kind == TORCHVISION:
+        options = zoo_options()
         text = st.selectbox(
             "Model",
-            zoo_options(),
+            options,
+            index=widget_defaults.index(zoo_key, options),
             key=zoo_key,
             format_func=zoo_label,
             help="Type to search; grouped by family",
@@ -135,6 +138,7 @@ def pick(
         text = st.selectbox(
             f"{KIND_LABELS[kind]} model",
             list(labels),
+            index=widget_defaults.index(key, labels),
             key=key,
             format_func=labels.get,
             help=f"Type to search {len(labels):,} names and families"
@@ -243,6 +247,7 @@ def input_widgets(prefix: str, picked: Picked, resolution_key: str, seq_key: str
         seq_len = st.number_input(
             "Sequence length (tokens)",
             **SEQ_LEN.widget(),
+            value=widget_defaults.number(seq_key, **SEQ_LEN.widget()),
             key=seq_key,
             help=f"Token ids per sequence (default {DEFAULT_SEQ_LEN}, or fewer if the model has fewer "
             "positions); a vision model takes images of its config's size",
@@ -257,6 +262,7 @@ def input_widgets(prefix: str, picked: Picked, resolution_key: str, seq_key: str
     resolution = st.number_input(
         "Resolution (pixels)",
         **links.RESOLUTION.widget(),
+        value=widget_defaults.number(resolution_key, **links.RESOLUTION.widget()),
         key=resolution_key,
         disabled=not image or fixed,
         help=help_text,

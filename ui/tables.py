@@ -14,7 +14,7 @@ import numbers
 import pandas as pd
 import streamlit as st
 
-from ui import style
+from ui import style, widget_defaults
 
 # The grid's text is 14 px Source Sans: 6.4 px per digit on screen ("524,391,936" spans
 # 70 px), 7.2 with a margin; wide letters (m, w) are offset by narrow ones (i, l, comma).
@@ -137,6 +137,7 @@ def show(
         choice = where.segmented_control(
             "Columns",
             labels,
+            default=widget_defaults.option(choice_key, labels),
             key=choice_key,
             label_visibility="collapsed",
             help=f"The whole table is wider than the window: pick the columns shown beside {beside}. "
