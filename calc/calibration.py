@@ -121,6 +121,7 @@ LABEL_WORK: dict[str, OtherWork] = {
 # 17 squeeze-excitation and final pools, priced as 3×3 max pools, were predicted at 5.7 ms for 0.7 ms
 # measured (the model +19 %).
 GLOBAL_POOLING_SHRINK = 16
+SPEED_CHANGED = 0.10  # |speed factor - 1| beyond which a measurement's predictions say the speed moved
 
 # Kinds a calibration times, and the kinds priced as one of them.
 CALIBRATED_KINDS: tuple[Kind, ...] = (
@@ -278,6 +279,9 @@ class Calibration:
     seconds: float = 0.0  # wall time of the calibration
     disturbance: Disturbance = Disturbance()
     channel_block: int = 0  # oneDNN's fp32 channel block on a CPU (calc.conv_path); 0: no such rule
+    # seconds of the speed reference (calc.torch_calibrate.REFERENCE) while the grid was timed: the
+    # geometric mean of its timings before each group; 0: not timed
+    reference_s: float = 0.0
 
     def __post_init__(self):
         kinds = [fit.kind for fit in self.fits]
@@ -295,7 +299,7 @@ class Calibration:
         for name in ("peak_flops_per_s", "bandwidth_bytes_per_s"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise ValueError(f"{name} must be positive")
-        for name in ("op_overhead_s", "call_overhead_s", "seconds"):
+        for name in ("op_overhead_s", "call_overhead_s", "seconds", "reference_s"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be zero or positive")
 
@@ -499,6 +503,31 @@ def predict(report: Report, calibration: Calibration) -> Prediction:
     return Prediction(layers, calibration.call_overhead_s)
 
 
+def speed_factor(reference_now_s: float, calibration: Calibration) -> float:
+    """How much slower (above 1) or faster this machine runs now than while it was calibrated:
+    the speed reference timed now over its time during the calibration; 1 where either is unknown.
+
+    Why: a virtual machine's speed moves with where its host places it. On this 2-vCPU KVM guest
+    the reference took 2.75 ms for minutes, then 3.45 ms for minutes more, and the models with it
+    (resnet18 1.17x, mobilenet_v3_small and shufflenet_v2 1.35x slower): a calibration made in one
+    spell mispredicts the other by 15-35 %. Predictions set against a measurement are scaled by
+    this factor, timed around the measurement, and say so when it is beyond SPEED_CHANGED."""
+    if reference_now_s <= 0 or calibration.reference_s <= 0:
+        return 1.0
+    return reference_now_s / calibration.reference_s
+
+
+def speed_note(factor: float) -> str:
+    """What to tell a user when the machine's speed moved since the calibration; "" when it did not."""
+    if abs(factor - 1) <= SPEED_CHANGED:
+        return ""
+    return (
+        f"this machine ran its speed reference {factor:.2f}x as long as during the calibration "
+        f"({'slower' if factor > 1 else 'faster'} now: another load, or the host placed it elsewhere); "
+        "the predictions set against this measurement are scaled by it"
+    )
+
+
 def prediction_error(predicted_seconds: float, measured_seconds: float) -> float:
     """Predicted / measured − 1: 0.25 is 25 % slow-predicted, −0.2 is 20 % fast-predicted."""
     return predicted_seconds / measured_seconds - 1 if measured_seconds > 0 else float("nan")
@@ -519,4 +548,6 @@ __all__ = [
     "components",
     "predict",
     "prediction_error",
+    "speed_factor",
+    "speed_note",
 ]

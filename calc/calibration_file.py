@@ -31,7 +31,7 @@ from calc.jsontext import read_json
 # of a calibration's JSON: a new model, grid or timing gets a new number; old files are stale (rebuilt,
 # or refused with "calibrate again" when imported). 3: global pooling a kind apart, the disturbance;
 # 4: convolutions refined by the kernel torch runs them on (calc.conv_path), the channel block
-FORMAT = 4
+FORMAT = 5
 MAX_JSON_CHARS = 200_000  # a calibration is a few kB
 
 
@@ -79,6 +79,7 @@ def calibration_to_data(calibration: Calibration) -> dict:
         "quick": calibration.quick,
         "seconds": calibration.seconds,
         "channel_block": calibration.channel_block,
+        "reference_s": calibration.reference_s,
         "disturbance": {
             "other_cores": calibration.disturbance.other_cores,
             "benchmarks": calibration.disturbance.benchmarks,
@@ -108,6 +109,7 @@ CALIBRATION_KEYS = {
     "seconds",
     "disturbance",
     "channel_block",
+    "reference_s",
     "fits",
 }
 
@@ -165,6 +167,7 @@ def calibration_from_data(value: object) -> Calibration:
             checked_int(disturbance["noisy"]),
         ),
         checked_int(data["channel_block"]),
+        _number(data["reference_s"]),
     )
 
 

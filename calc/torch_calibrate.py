@@ -25,6 +25,12 @@ roofs come from calc.torch_probe. How disturbed the timing was goes with the cal
 benchmarks were timed in a group while the machine was busy or had rounds that disagreed;
 on a busy machine the page and the CLI say to recalibrate on a quiet one.
 
+Before each group, four ops of the kinds models spend most on (REFERENCE: a 3×3, a depthwise and
+a pointwise convolution, a ViT's linear layer) are timed as a speed reference; the calibration
+keeps their geometric mean. Timed again around a measurement (``speed_around``), it tells how much
+faster or slower the machine runs now (calc.calibration.speed_factor): this 2-vCPU virtual machine
+changes speed by 25 % for minutes at a time, which no table fitted once can know.
+
 Bounded: the whole calibration within CALIBRATE_SECONDS (QUICK_SECONDS for --quick); each
 group gets an equal share of what is left, and its rounds stop when the next would not
 fit (a kind with no op timed in time is named in the error). The grid is fixed, its
@@ -35,9 +41,12 @@ are checked against the memory budget as they are built.
 from __future__ import annotations
 
 import itertools
+import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -316,6 +325,11 @@ GRID: dict[model.Kind, tuple[Bench, ...]] = {
 }
 QUICK_PER_KIND = 2
 
+# The speed reference: about 3 ms a round on 2 cores; its time is the sum of the ops' median rounds.
+REFERENCE = (_conv(64, 64, 56, 3), _depthwise(144, 56, 3), _conv(96, 24, 56, 1), _linear(197, 768, 768))
+REFERENCE_ROUNDS = 5
+REFERENCE_SECONDS = 0.5  # its bound, rounds and set-up included
+
 
 def benchmarks(quick: bool = False) -> list[Bench]:
     """The grid in rounds: the first of every kind, then the second of every kind, ..."""
@@ -345,6 +359,34 @@ class CalibrationRun:
     samples: tuple[Sample, ...]
     skipped: tuple[str, ...]  # benchmarks that did not fit their time share
     disturbed: int  # benchmarks timed while other programs used the CPU (calibration.disturbance has more)
+
+
+def reference_seconds(device: str, dtype: str, bound: TimeBound | None = None) -> float:
+    """The speed reference timed now (its ops built afresh, on ``device`` in ``dtype``); 0.0 when
+    the bound (default REFERENCE_SECONDS) ran out before every op was timed."""
+    modules = [prepare(bench.build().eval(), device, dtype) for bench in REFERENCE]
+    timing = time_in_rounds(
+        modules,
+        [bench.input_shape for bench in REFERENCE],
+        device,
+        dtype,
+        bound or TimeBound.starting_now(REFERENCE_SECONDS),
+        max_rounds=REFERENCE_ROUNDS,
+    )
+    if any(seconds is None for seconds in timing.median_s):
+        return 0.0
+    return sum(timing.median_s)
+
+
+def speed_around(calibration: model.Calibration, device: str, run: Callable[[], Any]) -> tuple[Any, float]:
+    """``run()`` (a measurement) with the speed reference timed just before and just after it:
+    its result and the machine's speed factor then (calc.calibration.speed_factor, from the
+    geometric mean of the two), for the predictions set against it."""
+    dtype = calibration.fingerprint.dtype
+    before = reference_seconds(device, dtype)
+    result = run()
+    after = reference_seconds(device, dtype)
+    return result, model.speed_factor(math.sqrt(before * after), calibration)
 
 
 def _share(bound: TimeBound, seconds: float) -> TimeBound:
@@ -428,8 +470,11 @@ def calibrate(
     # layers of its size in a network: a small op is not timed right after a 64 MiB one
     order = sorted(range(len(chosen)), key=lambda i: counted[i][2])
     groups = [order[start : start + NEIGHBOURS] for start in range(0, len(order), NEIGHBOURS)]
-    samples, disturbed, noisy = [], 0, 0
+    samples, disturbed, noisy, references = [], 0, 0, []
     for number, group in enumerate(groups):
+        reference = reference_seconds(device, dtype, _share(bound, REFERENCE_SECONDS))
+        if reference > 0:
+            references.append(reference)
         if progress:
             progress(
                 0.1 + 0.9 * number / len(groups),
@@ -463,7 +508,17 @@ def calibrate(
         machine_load.other_cores(load_before, machine_load.sample()), len(samples), disturbed, noisy
     )
     calibration = model.Calibration(
-        printed, peak, bandwidth, op, call, fits, quick, time.perf_counter() - started, disturbance, block
+        printed,
+        peak,
+        bandwidth,
+        op,
+        call,
+        fits,
+        quick,
+        time.perf_counter() - started,
+        disturbance,
+        block,
+        math.exp(statistics.fmean(map(math.log, references))) if references else 0.0,
     )
     if progress:
         progress(1.0, "done")

@@ -19,22 +19,26 @@ PREDICTOR_STYLES = (("#8a8f98", "triangle-up"), (THEORY_COLOR, "square"), (PREDI
 BAND_COLOR = "rgba(42, 157, 143, 0.15)"
 
 
-def layer_prediction_table(prediction: Prediction, measured: dict[str, float] | None = None) -> pd.DataFrame:
-    """A row per layer: its priced kind of work and bound, the calibrated time, and, with the
-    profiler's times, the measured time and the prediction's error (predicted / measured − 1)."""
+def layer_prediction_table(
+    prediction: Prediction, measured: dict[str, float] | None = None, speed: float = 1.0
+) -> pd.DataFrame:
+    """A row per layer: its priced kind of work and bound, the calibrated time (times ``speed``, the
+    machine's speed factor during the measurement), and, with the profiler's times, the measured
+    time and the prediction's error (predicted / measured − 1)."""
     records = []
     for layer in prediction.layers:
+        predicted_s = layer.seconds * speed
         record = {
             "layer": layer.row.name,
             "type": layer.row.kind,
             "priced as": layer.work or "nothing to price",
             "bound": layer.bound,
-            "predicted time (ms)": layer.seconds * 1e3,
+            "predicted time (ms)": predicted_s * 1e3,
         }
         if measured is not None:
             seconds = measured.get(layer.row.name, 0.0)
             record["measured time (ms)"] = seconds * 1e3
-            record["error"] = prediction_error(layer.seconds, seconds)
+            record["error"] = prediction_error(predicted_s, seconds)
         records.append(record)
     return pd.DataFrame.from_records(records)
 
@@ -83,11 +87,12 @@ def layer_predictions(table: pd.DataFrame, count: int = 20) -> go.Figure:
 
 
 def accuracy_table(rows: list[Row]) -> pd.DataFrame:
-    """A row per held-out model: its measured median and each predictor's time and error."""
+    """A row per held-out model: its measured median, the machine's speed factor then, and each
+    predictor's time (scaled by that factor) and error."""
     records = []
     for row in rows:
-        record = {"model": row.model, "measured (ms)": row.measured_s * 1e3}
-        for name, predicted, error in zip(PREDICTORS, row.predicted_s, row.errors, strict=True):
+        record = {"model": row.model, "measured (ms)": row.measured_s * 1e3, "speed factor": row.speed}
+        for name, predicted, error in zip(PREDICTORS, row.scaled_s, row.errors, strict=True):
             record[f"{name} (ms)"] = predicted * 1e3
             record[f"{name} error"] = error
         record["busy machine"] = row.disturbed

@@ -164,6 +164,40 @@ def test_the_benchmark_summary_is_hit_rates_and_median_errors():
     assert [s.median_abs_error for s in summaries] == pytest.approx([0.5, 0.2, 0.1])
 
 
+def test_the_benchmark_scales_each_prediction_by_the_speed_during_its_measurement():
+    from calc.held_out import Row, summarize
+
+    rows = [
+        Row("a", 1.0, (0.5, 0.8, 0.8), speed=1.25),  # scaled 0.625, 1.0, 1.0: errors -37.5 %, 0, 0
+        Row("b", 2.0, (1.0, 1.2, 2.6), speed=0.8),  # scaled 0.8, 0.96, 2.08: -60 %, -52 %, +4 %
+    ]
+    assert rows[0].errors == pytest.approx((0.5 * 1.25 - 1, 0.8 * 1.25 - 1, 0.8 * 1.25 - 1))
+    assert rows[0].unscaled_errors == pytest.approx((0.5 - 1, 0.8 - 1, 0.8 - 1))
+    assert [s.hit_rate for s in summarize(rows)] == pytest.approx([0 / 2, 1 / 2, 2 / 2])
+    assert [s.hit_rate for s in summarize(rows, scaled=False)] == pytest.approx([0 / 2, 1 / 2, 1 / 2])
+
+
+def test_the_speed_reference_is_timed_in_the_calibration_and_around_a_measurement(cache_folder):
+    calibration = torch_calibrate.calibrate("cpu", "fp32", quick=True).calibration
+    assert calibration.reference_s > 0
+    result, speed = torch_calibrate.speed_around(calibration, "cpu", lambda: "measured")
+    assert result == "measured"
+    assert 0.3 < speed < 3.0  # the same machine a moment later; its speed moves, not tenfold
+    assert torch_calibrate.reference_seconds("cpu", "fp32") > 0
+
+
+def test_a_measured_latency_scales_its_prediction_by_the_speed_factor(cache_folder, capsys):
+    calibration = calibration_with(fingerprint=torch_calibrate.fingerprint("cpu", "fp32"), reference_s=1e-3)
+    calibration_file.store(calibration)
+    assert main(["latency", SMALL_CNN, "--device", "cpu", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["speed_factor"] > 1  # the reference takes milliseconds here, not the 1 ms stored
+    assert out["prediction_error"] == pytest.approx(
+        out["predicted_s"] * out["speed_factor"] / out["measured_median_s"] - 1
+    )
+    assert "as long as during the calibration" in out["speed_note"]
+
+
 def test_latency_warns_of_a_calibration_made_on_a_busy_machine(tmp_path, capsys):
     busy = model.Disturbance(other_cores=1.2, benchmarks=91, disturbed=40, noisy=5)
     path = tmp_path / "busy.json"

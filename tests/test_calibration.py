@@ -226,7 +226,7 @@ def test_other_convolutions_and_matmuls_are_priced_as_their_nearest_kind():
 
 
 def test_a_calibration_round_trips_through_json():
-    calibration = dataclasses.replace(TRUTH, quick=True, seconds=12.5)
+    calibration = dataclasses.replace(TRUTH, quick=True, seconds=12.5, reference_s=3.2e-3)
     assert (
         calibration_file.calibration_from_json(calibration_file.calibration_to_json(calibration))
         == calibration
@@ -402,15 +402,42 @@ def test_a_corrupt_disturbance_is_refused(edit, fragment):
 
 
 def test_a_calibration_of_the_previous_format_is_stale_not_a_crash(cache_folder):
-    """Format 3 had no channel block and priced every convolution by its kind alone (no kernel, no
-    padding): imported, it is refused with "calibrate again"; in the cache folder, under its old key
-    or this one, it is no calibration."""
+    """Format 4 had no speed reference (its predictions could not be set against a measurement
+    made at another speed): imported, it is refused with "calibrate again"; in the cache folder,
+    under its old key or this one, it is no calibration."""
     data = calibration_file.calibration_to_data(TRUTH)
-    data.pop("channel_block")
-    data["format"] = 3
-    with pytest.raises(ValueError, match="format 3, not 4: calibrate again"):
+    data.pop("reference_s")
+    data["format"] = 4
+    with pytest.raises(ValueError, match="format 4, not 5: calibrate again"):
         calibration_file.calibration_from_json(json.dumps(data))
-    old_key = {**calibration_file.cache_key(FINGERPRINT), "calibration_format": 3}
+    old_key = {**calibration_file.cache_key(FINGERPRINT), "calibration_format": 4}
     disk_cache.write(calibration_file.CACHE_KIND, old_key, data)
     disk_cache.write(calibration_file.CACHE_KIND, calibration_file.cache_key(FINGERPRINT), data)
     assert calibration_file.stored(FINGERPRINT) is None
+
+
+# ------------------------------------------------------------------ the machine's speed since the calibration
+
+
+@pytest.mark.parametrize(
+    "at_calibration_s, now_s, factor, said",
+    [
+        pytest.param(2.75e-3, 3.45e-3, 3.45 / 2.75, "1.25x as long", id="slower-now"),
+        pytest.param(3.45e-3, 2.75e-3, 2.75 / 3.45, "0.80x as long", id="faster-now"),
+        pytest.param(3.0e-3, 3.0e-3 * 1.05, 1.05, "", id="within-10-percent-said-nothing"),
+        pytest.param(0.0, 3.0e-3, 1.0, "", id="a-calibration-without-a-reference"),
+        pytest.param(3.0e-3, 0.0, 1.0, "", id="not-timed-now"),
+    ],
+)
+def test_the_speed_factor_is_the_reference_now_over_its_time_at_calibration(
+    at_calibration_s, now_s, factor, said
+):
+    calibration = dataclasses.replace(TRUTH, reference_s=at_calibration_s)
+    assert model.speed_factor(now_s, calibration) == pytest.approx(factor)
+    note = model.speed_note(model.speed_factor(now_s, calibration))
+    assert (said in note) if said else note == ""
+
+
+def test_a_negative_reference_is_refused():
+    with pytest.raises(ValueError, match="reference_s must be zero or positive"):
+        dataclasses.replace(TRUTH, reference_s=-1.0)

@@ -3,6 +3,7 @@ against the profiler, and the held-out models' log-log chart with its ±25 % ban
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -123,6 +124,22 @@ def test_the_hit_rate_table_is_the_summary():
     assert list(table["within ±25%"]) == pytest.approx([0 / 3, 2 / 3, 2 / 3])
     assert list(table["models hit"]) == ["0 of 3", "2 of 3", "2 of 3"]
     assert list(table["median |error|"]) == pytest.approx([0.5, 0.2, 0.1])
+
+
+def test_the_layer_table_scales_each_prediction_by_the_speed_factor():
+    measured = {layer.row.name: 1e-3 for layer in PREDICTION.layers}
+    table = charts.layer_prediction_table(PREDICTION, measured, speed=1.25).set_index("layer")
+    for layer in PREDICTION.layers:
+        assert table.loc[layer.row.name, "predicted time (ms)"] == pytest.approx(layer.seconds * 1.25 * 1e3)
+        assert table.loc[layer.row.name, "error"] == pytest.approx(layer.seconds * 1.25 / 1e-3 - 1)
+
+
+def test_the_accuracy_table_shows_the_speed_factor_and_the_scaled_predictions():
+    row = dataclasses.replace(ROWS[1], speed=0.8)
+    table = charts.accuracy_table([row]).set_index("model")
+    assert table.loc["b", "speed factor"] == pytest.approx(0.8)
+    assert table.loc["b", "calibrated (ms)"] == pytest.approx(13 * 0.8)
+    assert table.loc["b", "calibrated error"] == pytest.approx(13 * 0.8 / 10 - 1)
 
 
 def test_the_accuracy_table_has_each_models_times_and_errors():

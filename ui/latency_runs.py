@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -105,6 +106,9 @@ class MeasuredRun:
     memory_estimate_bytes: int
     waited_seconds: float = 0.0  # in line behind other sessions' measurements
     wall_seconds: float = 0.0  # from the start of its turn to the end, probe included
+    # the calibration's speed reference timed around the measurement (geometric mean of before and
+    # after; calc.calibration.speed_factor); 0.0: not timed
+    reference_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,7 @@ def _profile(
 def measure(subject: Subject, report: Report, batch: int, dtype: str, device: str) -> MeasuredRun:
     """Probe (once), whole-model latency and per-layer times of ``subject`` here, in this
     session's turn and within MAX_SECONDS; SpecError when refused."""
-    from calc import torch_measure
+    from calc import torch_calibrate, torch_measure
 
     module = subject.module()
     needed = _checked_memory(module, subject, batch, dtype, device)  # before waiting or allocating
@@ -215,6 +219,7 @@ def measure(subject: Subject, report: Report, batch: int, dtype: str, device: st
         roofs = _probe_in_turn(device, dtype, bound, progress).as_hardware().roofs(dtype)
         progress(0.0, "Building the model…")
         model = torch_measure.prepare(module, device, dtype)
+        reference_before = torch_calibrate.reference_seconds(device, dtype)
         measurement = torch_measure.measure(
             model,
             subject.input_shape,
@@ -227,9 +232,10 @@ def measure(subject: Subject, report: Report, batch: int, dtype: str, device: st
             least_forward_s=roofline.estimate(report, roofs).roofline_seconds,
             progress=progress,
         )
+        reference_s = math.sqrt(reference_before * torch_calibrate.reference_seconds(device, dtype))
         progress(1.0, "Profiling each layer…")
         profile = _profile(model, report, subject, batch, dtype, device, measurement.median_s, bound)
-        run = MeasuredRun(measurement, profile, needed, waited, time.perf_counter() - started)
+        run = MeasuredRun(measurement, profile, needed, waited, time.perf_counter() - started, reference_s)
     bar.empty()
     st.session_state.setdefault(RESULTS, {})[subject.key(batch, dtype, device)] = run
     return run

@@ -11,6 +11,7 @@ order, until its bound is spent: a second press goes on where the first stopped.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -173,7 +174,7 @@ def unmeasured(device: str, calibration: Calibration, names: tuple[str, ...]) ->
 def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ...]) -> AccuracyRun:
     """Measure the models of ``names`` not yet measured, at batch 1 in the calibration's dtype, in
     this session's turn and within ACCURACY_SECONDS; each kept as it is measured."""
-    from calc import torch_measure
+    from calc import torch_calibrate, torch_measure
 
     dtype = calibration.fingerprint.dtype
     done = st.session_state.setdefault(ACCURACY, {}).setdefault(accuracy_key(device, calibration), {})
@@ -203,14 +204,19 @@ def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ..
             try:
                 model = torch_measure.prepare(module, device, dtype)
                 progress(step / len(todo), f"{name} ({step + 1} of {len(todo)}): timing forwards…")
-                timing = torch_measure.measure(
-                    model,
-                    subject.input_shape,
-                    1,
-                    dtype,
+                timing, speed = torch_calibrate.speed_around(
+                    calibration,
                     device,
-                    min_run_time=ACCURACY_MIN_RUN_SECONDS,
-                    bound=_share(bound, bound.left() - 0.5),
+                    functools.partial(
+                        torch_measure.measure,
+                        model,
+                        subject.input_shape,
+                        1,
+                        dtype,
+                        device,
+                        min_run_time=ACCURACY_MIN_RUN_SECONDS,
+                        bound=_share(bound, bound.left() - 1.0),  # the speed reference after it
+                    ),
                 )
             except Stopped:
                 raise
@@ -222,7 +228,7 @@ def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ..
                 continue
             finally:
                 attempted += 1
-            done[name] = Row(name, timing.median_s, predictions(report, calibration), timing.disturbed)
+            done[name] = Row(name, timing.median_s, predictions(report, calibration), timing.disturbed, speed)
             measured.append(name)
     bar.empty()
     return AccuracyRun(tuple(measured), tuple(skipped), tuple(name for name in names if name not in done))

@@ -9,7 +9,7 @@ import streamlit as st
 
 from calc import held_out
 from calc.analyze import Report
-from calc.calibration import Calibration, predict, prediction_error
+from calc.calibration import SPEED_CHANGED, Calibration, predict, prediction_error, speed_factor, speed_note
 from calc.errors import SpecError
 from calc.units import duration
 from charts import prediction as charts
@@ -102,9 +102,13 @@ def prediction_panel(report: Report, measured_run, device: str, dtype: str, draw
     except SpecError as error:
         st.warning(plain(f"{error}."), icon=":material/warning:")
         return
-    peak_s, roofline_s, calibrated_s = held_out.predictions(report, calibration)
     compared = measured_run if here else None
     measured_s = compared.measurement.median_s if compared else None
+    # the machine's speed during the measurement against its speed while calibrated (1 without one)
+    speed = speed_factor(getattr(compared, "reference_s", 0.0), calibration) if compared else 1.0
+    peak_s, roofline_s, calibrated_s = (
+        seconds * speed for seconds in held_out.predictions(report, calibration)
+    )
     rates = f"{rate_text(calibration.peak_flops_per_s)}, {bandwidth_text(calibration.bandwidth_bytes_per_s)}"
     cells = st.columns(4)
     for cell, label, seconds, how in zip(
@@ -146,8 +150,16 @@ def prediction_panel(report: Report, measured_run, device: str, dtype: str, draw
     st.caption(
         f"Predicted for {plain(prediction.describe(calibration))}, batch {report.batch}, {dtype}. "
         "Error = predicted / measured − 1: −20% predicts 20% too fast."
+        + (
+            f" Scaled by the speed factor {speed:.2f}: the calibration's speed reference timed around the "
+            "measurement, over its time during the calibration."
+            if compared and speed != 1.0
+            else ""
+        )
     )
-    table = charts.layer_prediction_table(predicted, compared.profile.seconds if compared else None)
+    if speed_note(speed):
+        st.info(plain(speed_note(speed)[0].upper() + speed_note(speed)[1:] + "."), icon=":material/speed:")
+    table = charts.layer_prediction_table(predicted, compared.profile.seconds if compared else None, speed)
     if drawn:
         figures.show(charts.layer_predictions(table), key="latency_prediction_layers")
     tables.show(
@@ -216,9 +228,18 @@ def accuracy_panel(device: str, drawn: bool = True) -> None:
         },
     )
     disturbed = sum(row.disturbed for row in rows)
+    moved = sum(bool(speed_note(row.speed)) for row in rows)
     st.caption(
         f"{len(rows)} of {len(names)} models measured; predicted by "
-        f"{plain(prediction.describe(calibration))}."
+        f"{plain(prediction.describe(calibration))}. Each prediction is scaled by the speed factor timed "
+        "around the model's measurement (the calibration's speed reference then, over its time during the "
+        "calibration)"
+        + (
+            f": {moved} measured while the machine ran more than {SPEED_CHANGED:.0%} faster or slower "
+            "than when calibrated."
+            if moved
+            else "."
+        )
         + (
             f" {disturbed} measured while other programs used the CPU: their times, and the errors, move "
             "with that load; measure again on a quiet machine."

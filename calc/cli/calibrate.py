@@ -71,9 +71,12 @@ def calibrated_hardware(calibration: model.Calibration) -> Hardware:
     )
 
 
-def prediction_fields(report, calibration: model.Calibration, measured_s: float | None) -> dict:
+def prediction_fields(
+    report, calibration: model.Calibration, measured_s: float | None, reference_s: float = 0.0
+) -> dict:
     """What ``latency`` adds for a calibration: predicted_s, the per-layer times and, after a
-    measurement, prediction_error = predicted / measured − 1."""
+    measurement, speed_factor (calc.calibration.speed_factor, from ``reference_s``, the speed
+    reference timed around it) and prediction_error = predicted × speed_factor / measured − 1."""
     prediction = model.predict(report, calibration)
     out = {
         "predicted_s": prediction.seconds,
@@ -95,7 +98,10 @@ def prediction_fields(report, calibration: model.Calibration, measured_s: float 
         ],
     }
     if measured_s is not None:
-        out["prediction_error"] = model.prediction_error(prediction.seconds, measured_s)
+        speed = model.speed_factor(reference_s, calibration)
+        out["speed_factor"] = speed
+        out["speed_note"] = model.speed_note(speed) or None
+        out["prediction_error"] = model.prediction_error(prediction.seconds * speed, measured_s)
     return out
 
 

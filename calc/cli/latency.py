@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 
 from calc import calibration_file
 from calc.cli.arguments import check_batch_and_resolution, check_seq_len, read_source
@@ -149,7 +150,7 @@ def _latency(args: argparse.Namespace) -> int:
     storage = STORAGE_DTYPE[dtype]  # tf32 is fp32 tensors with tensor-core math
     report = source.count(args.resolution, args.seq_len, batch, dtype=storage)
     input_shape = report.input_shape  # one sample, as counted (a text model's own default length)
-    measurement = None
+    measurement, reference_s = None, 0.0
     if args.runtime == "onnxruntime":
         measured_here, measurement, exported = _onnxruntime_measurement(source, report, args, batch, bound)
         device_hardware = measured_here.as_hardware()
@@ -168,6 +169,9 @@ def _latency(args: argparse.Namespace) -> int:
         device_hardware = measured_here.as_hardware()
         model = torch_measure.prepare(module, measured_here.device, dtype)
         least = estimate(report, device_hardware.roofs(dtype)).roofline_seconds
+        from calc.torch_calibrate import fingerprint, reference_seconds
+
+        reference_before = reference_seconds(measured_here.device, dtype)
         measurement = torch_measure.measure(
             model,
             input_shape,
@@ -178,8 +182,7 @@ def _latency(args: argparse.Namespace) -> int:
             bound=bound,
             least_forward_s=least,
         )
-        from calc.torch_calibrate import fingerprint
-
+        reference_s = math.sqrt(reference_before * reference_seconds(measured_here.device, dtype))
         here = fingerprint(args.device, dtype) if dtype in CALIBRATED_DTYPES else None
         calibration = here and (calibration_file.stored(here) or calibration_file.stored(here, quick=True))
     roofs = device_hardware.roofs(dtype)
@@ -225,7 +228,7 @@ def _latency(args: argparse.Namespace) -> int:
             disturbed=measurement.disturbed,
         )
     if calibration is not None:
-        out.update(prediction_fields(report, calibration, measurement and measurement.median_s))
+        out.update(prediction_fields(report, calibration, measurement and measurement.median_s, reference_s))
     elif args.device and args.runtime == "torch":
         # none stored for this machine: `calc calibrate`. A calibration fits torch's times, so ONNX
         # Runtime's measurement gets no predicted line at all.
@@ -363,6 +366,8 @@ def _format_latency(out: dict) -> str:
             lines.append(("weights", "generated (its external weight files are absent), of the right shapes"))
         if out.get("prediction_error") is not None:
             lines.append(("error", f"predicted / measured − 1 = {out['prediction_error']:+.1%}"))
+            if out.get("speed_note"):
+                lines.append(("speed", out["speed_note"]))
         if out["disturbed"]:
             lines.append(
                 (
