@@ -381,12 +381,14 @@ def reference_seconds(device: str, dtype: str, bound: TimeBound | None = None) -
 def speed_around(calibration: model.Calibration, device: str, run: Callable[[], Any]) -> tuple[Any, float]:
     """``run()`` (a measurement) with the speed reference timed just before and just after it:
     its result and the machine's speed factor then (calc.calibration.speed_factor, from the
-    geometric mean of the two), for the predictions set against it."""
+    geometric mean of the two; 1 for a result whose ``disturbed`` says other programs ran), for
+    the predictions set against it."""
     dtype = calibration.fingerprint.dtype
     before = reference_seconds(device, dtype)
     result = run()
     after = reference_seconds(device, dtype)
-    return result, model.speed_factor(math.sqrt(before * after), calibration)
+    disturbed = bool(getattr(result, "disturbed", False))
+    return result, model.speed_factor(math.sqrt(before * after), calibration, disturbed)
 
 
 def _share(bound: TimeBound, seconds: float) -> TimeBound:

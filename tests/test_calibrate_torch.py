@@ -191,11 +191,13 @@ def test_a_measured_latency_scales_its_prediction_by_the_speed_factor(cache_fold
     calibration_file.store(calibration)
     assert main(["latency", SMALL_CNN, "--device", "cpu", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["speed_factor"] > 1  # the reference takes milliseconds here, not the 1 ms stored
     assert out["prediction_error"] == pytest.approx(
         out["predicted_s"] * out["speed_factor"] / out["measured_median_s"] - 1
     )
-    assert "as long as during the calibration" in out["speed_note"]
+    if out["disturbed"]:  # other programs ran: their load is no speed of this machine's
+        assert out["speed_factor"] == 1 and out["speed_note"] is None
+    else:  # the reference takes milliseconds here, not the 1 ms stored
+        assert out["speed_factor"] > 1 and "as long as during the calibration" in out["speed_note"]
 
 
 def test_latency_warns_of_a_calibration_made_on_a_busy_machine(tmp_path, capsys):

@@ -420,21 +420,22 @@ def test_a_calibration_of_the_previous_format_is_stale_not_a_crash(cache_folder)
 
 
 @pytest.mark.parametrize(
-    "at_calibration_s, now_s, factor, said",
+    "at_calibration_s, now_s, disturbed, factor, said",
     [
-        pytest.param(2.75e-3, 3.45e-3, 3.45 / 2.75, "1.25x as long", id="slower-now"),
-        pytest.param(3.45e-3, 2.75e-3, 2.75 / 3.45, "0.80x as long", id="faster-now"),
-        pytest.param(3.0e-3, 3.0e-3 * 1.05, 1.05, "", id="within-10-percent-said-nothing"),
-        pytest.param(0.0, 3.0e-3, 1.0, "", id="a-calibration-without-a-reference"),
-        pytest.param(3.0e-3, 0.0, 1.0, "", id="not-timed-now"),
+        pytest.param(2.75e-3, 3.45e-3, False, 3.45 / 2.75, "1.25x as long", id="slower-now"),
+        pytest.param(3.45e-3, 2.75e-3, False, 2.75 / 3.45, "0.80x as long", id="faster-now"),
+        pytest.param(3.0e-3, 3.0e-3 * 1.05, False, 1.05, "", id="within-10-percent-said-nothing"),
+        pytest.param(0.0, 3.0e-3, False, 1.0, "", id="a-calibration-without-a-reference"),
+        pytest.param(3.0e-3, 0.0, False, 1.0, "", id="not-timed-now"),
+        pytest.param(3.0e-3, 27.6e-3, True, 1.0, "", id="other-programs-ran-not-scaled"),
     ],
 )
 def test_the_speed_factor_is_the_reference_now_over_its_time_at_calibration(
-    at_calibration_s, now_s, factor, said
+    at_calibration_s, now_s, disturbed, factor, said
 ):
     calibration = dataclasses.replace(TRUTH, reference_s=at_calibration_s)
-    assert model.speed_factor(now_s, calibration) == pytest.approx(factor)
-    note = model.speed_note(model.speed_factor(now_s, calibration))
+    assert model.speed_factor(now_s, calibration, disturbed) == pytest.approx(factor)
+    note = model.speed_note(model.speed_factor(now_s, calibration, disturbed))
     assert (said in note) if said else note == ""
 
 

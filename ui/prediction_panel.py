@@ -105,7 +105,11 @@ def prediction_panel(report: Report, measured_run, device: str, dtype: str, draw
     compared = measured_run if here else None
     measured_s = compared.measurement.median_s if compared else None
     # the machine's speed during the measurement against its speed while calibrated (1 without one)
-    speed = speed_factor(getattr(compared, "reference_s", 0.0), calibration) if compared else 1.0
+    speed = (
+        speed_factor(getattr(compared, "reference_s", 0.0), calibration, compared.measurement.disturbed)
+        if compared
+        else 1.0
+    )
     peak_s, roofline_s, calibrated_s = (
         seconds * speed for seconds in held_out.predictions(report, calibration)
     )
@@ -236,8 +240,14 @@ def accuracy_panel(device: str, drawn: bool = True) -> None:
         "calibration)"
         + (
             f": {moved} measured while the machine ran more than {SPEED_CHANGED:.0%} faster or slower "
-            "than when calibrated."
+            "than when calibrated"
             if moved
+            else ""
+        )
+        + (
+            "; not those measured while other programs used the CPU, whose load slows the reference's "
+            "short ops far more than a model."
+            if any(row.disturbed for row in rows)
             else "."
         )
         + (

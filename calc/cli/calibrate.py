@@ -72,7 +72,11 @@ def calibrated_hardware(calibration: model.Calibration) -> Hardware:
 
 
 def prediction_fields(
-    report, calibration: model.Calibration, measured_s: float | None, reference_s: float = 0.0
+    report,
+    calibration: model.Calibration,
+    measured_s: float | None,
+    reference_s: float = 0.0,
+    disturbed: bool = False,
 ) -> dict:
     """What ``latency`` adds for a calibration: predicted_s, the per-layer times and, after a
     measurement, speed_factor (calc.calibration.speed_factor, from ``reference_s``, the speed
@@ -98,7 +102,7 @@ def prediction_fields(
         ],
     }
     if measured_s is not None:
-        speed = model.speed_factor(reference_s, calibration)
+        speed = model.speed_factor(reference_s, calibration, disturbed)
         out["speed_factor"] = speed
         out["speed_note"] = model.speed_note(speed) or None
         out["prediction_error"] = model.prediction_error(prediction.seconds * speed, measured_s)

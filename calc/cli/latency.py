@@ -228,7 +228,15 @@ def _latency(args: argparse.Namespace) -> int:
             disturbed=measurement.disturbed,
         )
     if calibration is not None:
-        out.update(prediction_fields(report, calibration, measurement and measurement.median_s, reference_s))
+        out.update(
+            prediction_fields(
+                report,
+                calibration,
+                measurement and measurement.median_s,
+                reference_s,
+                bool(measurement and measurement.disturbed),
+            )
+        )
     elif args.device and args.runtime == "torch":
         # none stored for this machine: `calc calibrate`. A calibration fits torch's times, so ONNX
         # Runtime's measurement gets no predicted line at all.
