@@ -58,7 +58,7 @@ class Case:
 
 CASES = [
     Case(
-        "latency?model=mobilenet_v3_large&res=160&batch=2&dtype=fp16&hw=NVIDIA+T4&batches=1%2C4&tab=Roofline",
+        "latency?model=mobilenet_v3_large&res=160&batch=2&dtype=fp16&hw=NVIDIA+T4&batches=1%2C4&tab=Measure+here",
         "Latency",
         early_tab="Hardware",
         later_tab="Batch sweep",
@@ -167,7 +167,12 @@ def wait_for_the_click_run(tab: Tab, early_tab) -> None:
         else:
             idle_since = None
         tab.page.wait_for_timeout(100)
-    pytest.fail(f"the run of the early click on {tab.page.url} did not finish: {tab.state()}", pytrace=False)
+    tab.page.screenshot(path="/tmp/early-click-failure.png")
+    pytest.fail(
+        f"the run of the early click on {tab.page.url} did not finish: {tab.state()}; the page says "
+        f"{tab.page.locator('body').inner_text()[:500]!r}, its script errors {tab.script_errors[:3]}",
+        pytrace=False,
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.link.split("?")[0])
