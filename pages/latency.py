@@ -104,9 +104,7 @@ with st.sidebar:
     batch = int(
         left.number_input(
             "Batch N",
-            **links.BATCH.widget(),
-            value=widget_defaults.number("latency_batch", **links.BATCH.widget()),
-            key="latency_batch",
+            **links.BATCH.widget("latency_batch"),
         )
     )
     dtype = right.selectbox(

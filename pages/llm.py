@@ -65,21 +65,15 @@ with st.sidebar:
     )
     prompt = st.number_input(
         "Prompt tokens P",
-        **PROMPT.widget(),
-        value=widget_defaults.number("llm_prompt", **PROMPT.widget()),
-        key="llm_prompt",
+        **PROMPT.widget("llm_prompt"),
     )
     generate = st.number_input(
         "Generated tokens G",
-        **GENERATE.widget(),
-        value=widget_defaults.number("llm_generate", **GENERATE.widget()),
-        key="llm_generate",
+        **GENERATE.widget("llm_generate"),
     )
     batch = st.number_input(
         "Batch B (sequences)",
-        **BATCH.widget(),
-        value=widget_defaults.number("llm_batch", **BATCH.widget()),
-        key="llm_batch",
+        **BATCH.widget("llm_batch"),
     )
     dtype = st.selectbox(
         "Activations",

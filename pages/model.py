@@ -36,9 +36,7 @@ with st.sidebar:
     inputs = picker.input_widgets("model", picked, "model_resolution") if picked else None
     batch = st.number_input(
         "Batch N",
-        **links.BATCH.widget(),
-        value=widget_defaults.number("model_batch", **links.BATCH.widget()),
-        key="model_batch",
+        **links.BATCH.widget("model_batch"),
     )
     links.share_box(links.publish(LINK, picker.link_values(picked, inputs)))
 

@@ -66,43 +66,31 @@ with st.sidebar:
     left, right = st.columns(2)
     in_channels = left.number_input(
         "C_in",
-        **CHANNELS.widget(),
-        value=widget_defaults.number("sep_in", **CHANNELS.widget()),
-        key="sep_in",
+        **CHANNELS.widget("sep_in"),
         help="input channels",
     )
     out_channels = right.number_input(
         "C_out",
-        **CHANNELS.widget(),
-        value=widget_defaults.number("sep_out", **CHANNELS.widget()),
-        key="sep_out",
+        **CHANNELS.widget("sep_out"),
         help="output channels",
     )
     kernel = left.number_input(
         "k",
-        **KERNEL.widget(),
-        value=widget_defaults.number("sep_kernel", **KERNEL.widget()),
-        key="sep_kernel",
+        **KERNEL.widget("sep_kernel"),
         help="kernel height = width",
     )
     size = right.number_input(
         "H = W",
-        **SIZE.widget(),
-        value=widget_defaults.number("sep_size", **SIZE.widget()),
-        key="sep_size",
+        **SIZE.widget("sep_size"),
         help="input height and width",
     )
     stride = left.number_input(
         "stride",
-        **STRIDE.widget(),
-        value=widget_defaults.number("sep_stride", **STRIDE.widget()),
-        key="sep_stride",
+        **STRIDE.widget("sep_stride"),
     )
     padding = right.number_input(
         "padding",
-        **PADDING.widget(),
-        value=widget_defaults.number("sep_padding", **PADDING.widget()),
-        key="sep_padding",
+        **PADDING.widget("sep_padding"),
         help="k // 2 keeps H×W",
     )
     links.share_box(

@@ -33,6 +33,17 @@ DEFAULT_ARGUMENT = {
 }
 
 
+def keyed_bounds(keyword: ast.keyword) -> bool:
+    """``**RANGE.widget(key)``: a links.Whole or links.Real range's arguments, the key and its default."""
+    return (
+        keyword.arg is None
+        and isinstance(keyword.value, ast.Call)
+        and isinstance(keyword.value.func, ast.Attribute)
+        and keyword.value.func.attr == "widget"
+        and len(keyword.value.args) == 1
+    )
+
+
 def keyed_widgets(path: Path) -> list[ast.Call]:
     return [
         node
@@ -40,11 +51,13 @@ def keyed_widgets(path: Path) -> list[ast.Call]:
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and node.func.attr in DEFAULT_ARGUMENT
-        and any(keyword.arg == "key" for keyword in node.keywords)
+        and any(keyword.arg == "key" or keyed_bounds(keyword) for keyword in node.keywords)
     ]
 
 
 def from_widget_defaults(call: ast.Call) -> bool:
+    if any(keyed_bounds(keyword) for keyword in call.keywords):
+        return True  # links.Whole.widget(key) and links.Real.widget(key) take it from widget_defaults
     argument = next((k.value for k in call.keywords if k.arg == DEFAULT_ARGUMENT[call.func.attr]), None)
     return (
         isinstance(argument, ast.Call)

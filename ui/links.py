@@ -21,6 +21,7 @@ import streamlit as st
 
 from calc.errors import SpecError, cut
 from calc.share import MAX_URL_CHARS
+from ui import widget_defaults
 from ui.onnx_upload import SHARE_NOTE
 from ui.source_text import ONNX_TEXT
 from ui.text import plain
@@ -41,6 +42,12 @@ class Param:
     max_chars: int = MAX_VALUE_CHARS  # longer is refused unread (a stack has its own, larger limit)
 
 
+def _keyed(bounds: dict[str, Any], key: str | None) -> dict[str, Any]:
+    if key is None:
+        return bounds
+    return {**bounds, "value": widget_defaults.number(key, **bounds), "key": key}
+
+
 @dataclass(frozen=True)
 class Whole:
     """A whole-number setting's range, declared once: its number_input takes ``widget()``
@@ -50,9 +57,10 @@ class Whole:
     high: int
     step: int = 1
 
-    def widget(self) -> dict[str, int]:
-        """The number_input's arguments: min_value, max_value, step."""
-        return {"min_value": self.low, "max_value": self.high, "step": self.step}
+    def widget(self, key: str | None = None) -> dict[str, Any]:
+        """The number_input's arguments: min_value, max_value, step; with ``key``, also the key and
+        its session value as the default (ui.widget_defaults)."""
+        return _keyed({"min_value": self.low, "max_value": self.high, "step": self.step}, key)
 
 
 # Shared by the pages that count a zoo model: the input's side in pixels and the batch.
@@ -81,9 +89,10 @@ class Real:
     step: float = 1.0
     unit: str = ""  # as the input's label states it: "TFLOP/s", "GB"
 
-    def widget(self) -> dict[str, float]:
-        """The number_input's arguments; 0 is let in so that the page can say it must be above 0."""
-        return {"min_value": 0.0, "max_value": self.high, "step": self.step}
+    def widget(self, key: str | None = None) -> dict[str, Any]:
+        """The number_input's arguments; 0 is let in so that the page can say it must be above 0. With
+        ``key``, also the key and its session value as the default (ui.widget_defaults)."""
+        return _keyed({"min_value": 0.0, "max_value": self.high, "step": self.step}, key)
 
 
 # A plain decimal as a person writes it: no sign, no "nan" or "inf", no hex, no underscores.

@@ -13,7 +13,7 @@ from calc import hardware as hw
 from calc.errors import SpecError
 from calc.units import si_bytes
 from ui import latency_runs as runs
-from ui import links, widget_defaults
+from ui import links
 from ui.devices import BANDWIDTH_UNIT, PEAK_UNIT
 
 CUSTOM, MACHINE = "Custom device", "This machine (CPU)"
@@ -60,24 +60,18 @@ def custom_inputs(dtype: str) -> None:
     """The custom device's three figures (drawn only when it is chosen)."""
     st.number_input(
         peak_label(dtype),
-        **PEAK.widget(),
-        value=widget_defaults.number(KEYS["peak"], **PEAK.widget()),
+        **PEAK.widget(KEYS["peak"]),
         format="%.3f",
-        key=KEYS["peak"],
         help=f"Dense peak for {dtype}, the activation dtype: 1 TFLOP/s = 10¹² FLOP/s",
     )
     st.number_input(
         LABELS["bandwidth"],
-        **BANDWIDTH.widget(),
-        value=widget_defaults.number(KEYS["bandwidth"], **BANDWIDTH.widget()),
-        key=KEYS["bandwidth"],
+        **BANDWIDTH.widget(KEYS["bandwidth"]),
         help="1 GB/s = 10⁹ bytes/s",
     )
     st.number_input(
         LABELS["memory"],
-        **MEMORY.widget(),
-        value=widget_defaults.number(KEYS["memory"], **MEMORY.widget()),
-        key=KEYS["memory"],
+        **MEMORY.widget(KEYS["memory"]),
         help="Memory for weights, KV cache and activations: 1 GB = 10⁹ bytes (80 GiB = 85.9 GB)",
     )
 

@@ -269,7 +269,16 @@ def accuracy_panel(device: str, drawn: bool = True) -> None:
         hide_index=True,
         width="stretch",
         height=300,
-        column_config={**time_columns, **error_columns},
+        column_config={
+            **time_columns,
+            **error_columns,
+            "speed factor": st.column_config.NumberColumn(
+                format="%.2f",
+                help="The calibration's speed reference timed around the model's measurement, over its "
+                "time during the calibration: above 1, the machine ran slower; the predictions are "
+                "scaled by it",
+            ),
+        },
     )
 
 

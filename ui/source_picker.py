@@ -246,9 +246,7 @@ def input_widgets(prefix: str, picked: Picked, resolution_key: str, seq_key: str
             st.session_state[seq_key] = native_seq_len(source)
         seq_len = st.number_input(
             "Sequence length (tokens)",
-            **SEQ_LEN.widget(),
-            value=widget_defaults.number(seq_key, **SEQ_LEN.widget()),
-            key=seq_key,
+            **SEQ_LEN.widget(seq_key),
             help=f"Token ids per sequence (default {DEFAULT_SEQ_LEN}, or fewer if the model has fewer "
             "positions); a vision model takes images of its config's size",
         )
@@ -261,9 +259,7 @@ def input_widgets(prefix: str, picked: Picked, resolution_key: str, seq_key: str
         st.session_state[resolution_key] = native
     resolution = st.number_input(
         "Resolution (pixels)",
-        **links.RESOLUTION.widget(),
-        value=widget_defaults.number(resolution_key, **links.RESOLUTION.widget()),
-        key=resolution_key,
+        **links.RESOLUTION.widget(resolution_key),
         disabled=not image or fixed,
         help=help_text,
     )
