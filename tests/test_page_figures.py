@@ -333,13 +333,23 @@ def integer_params(tree: ast.AST) -> dict[str, str]:
     }
 
 
+def _input_key(keyword: ast.keyword) -> str | None:
+    """The session key a number input's keyword gives: ``key="…"``, or ``**RANGE.widget("…")``."""
+    if keyword.arg == "key" and isinstance(keyword.value, ast.Constant):
+        return keyword.value.value
+    value = keyword.value
+    if keyword.arg is None and isinstance(value, ast.Call) and value.args:
+        return value.args[0].value if isinstance(value.args[0], ast.Constant) else None
+    return None
+
+
 def number_inputs(tree: ast.AST) -> dict[str, ast.Call]:
     return {
-        keyword.value.value: call
+        _input_key(keyword): call
         for call in ast.walk(tree)
         if isinstance(call, ast.Call) and ast.unparse(call.func).endswith("number_input")
         for keyword in call.keywords
-        if keyword.arg == "key" and isinstance(keyword.value, ast.Constant)
+        if _input_key(keyword) is not None
     }
 
 
@@ -354,9 +364,10 @@ def test_each_linked_number_input_takes_its_bounds_from_the_link(page):
         if key not in inputs:  # a selectbox of layers, say: its options come from the stack
             continue
         call = inputs[key]
-        assert [ast.unparse(keyword.value) for keyword in call.keywords if keyword.arg is None] == [
-            f"{bounds}.widget()"
-        ], key
+        assert [ast.unparse(keyword.value) for keyword in call.keywords if keyword.arg is None] in (
+            [f"{bounds}.widget()"],
+            [f"{bounds}.widget({key!r})"],  # the key and its default too (ui.widget_defaults)
+        ), key
         assert not {"min_value", "max_value", "step"} & {keyword.arg for keyword in call.keywords}, key
 
 
@@ -384,9 +395,9 @@ def test_the_source_pickers_inputs_take_the_bounds_of_their_links():
         if isinstance(call, ast.Call) and ast.unparse(call.func) == "st.number_input"
     ]
     bounds = [
-        ast.unparse(keyword.value) for call in calls for keyword in call.keywords if keyword.arg is None
+        ast.unparse(keyword.value.func) for call in calls for keyword in call.keywords if keyword.arg is None
     ]
-    assert sorted(bounds) == ["SEQ_LEN.widget()", "links.RESOLUTION.widget()"]
+    assert sorted(bounds) == ["SEQ_LEN.widget", "links.RESOLUTION.widget"]
 
 
 # --- FLOPs = 2 × MACs only in calc.units ------------------------------------------------------
