@@ -378,17 +378,22 @@ def reference_seconds(device: str, dtype: str, bound: TimeBound | None = None) -
     return sum(timing.median_s)
 
 
-def speed_around(calibration: model.Calibration, device: str, run: Callable[[], Any]) -> tuple[Any, float]:
-    """``run()`` (a measurement) with the speed reference timed just before and just after it:
-    its result and the machine's speed factor then (calc.calibration.speed_factor, from the
-    geometric mean of the two; 1 for a result whose ``disturbed`` says other programs ran), for
-    the predictions set against it."""
-    dtype = calibration.fingerprint.dtype
+def reference_around(device: str, dtype: str, run: Callable[[], Any]) -> tuple[Any, float]:
+    """``run()`` (a measurement) with the speed reference timed just before and just after it: its
+    result and the reference's seconds then (the geometric mean of the two; 0.0 where either ran
+    out of its bound)."""
     before = reference_seconds(device, dtype)
     result = run()
-    after = reference_seconds(device, dtype)
+    return result, math.sqrt(before * reference_seconds(device, dtype))
+
+
+def speed_around(calibration: model.Calibration, device: str, run: Callable[[], Any]) -> tuple[Any, float]:
+    """``reference_around`` in the calibration's dtype: ``run()``'s result and the machine's speed
+    factor during it (calc.calibration.speed_factor; 1 for a result whose ``disturbed`` says other
+    programs ran), for the predictions set against it."""
+    result, reference_s = reference_around(device, calibration.fingerprint.dtype, run)
     disturbed = bool(getattr(result, "disturbed", False))
-    return result, model.speed_factor(math.sqrt(before * after), calibration, disturbed)
+    return result, model.speed_factor(reference_s, calibration, disturbed)
 
 
 def _share(bound: TimeBound, seconds: float) -> TimeBound:

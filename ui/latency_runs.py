@@ -7,9 +7,9 @@ on the meta device before waiting or allocating."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -219,20 +219,23 @@ def measure(subject: Subject, report: Report, batch: int, dtype: str, device: st
         roofs = _probe_in_turn(device, dtype, bound, progress).as_hardware().roofs(dtype)
         progress(0.0, "Building the model…")
         model = torch_measure.prepare(module, device, dtype)
-        reference_before = torch_calibrate.reference_seconds(device, dtype)
-        measurement = torch_measure.measure(
-            model,
-            subject.input_shape,
-            batch,
-            dtype,
+        measurement, reference_s = torch_calibrate.reference_around(
             device,
-            min_run_time=MIN_RUN_SECONDS,
-            bound=bound,
-            reserve_forwards=PROFILE_MIN_FORWARDS + 1,
-            least_forward_s=roofline.estimate(report, roofs).roofline_seconds,
-            progress=progress,
+            dtype,
+            functools.partial(
+                torch_measure.measure,
+                model,
+                subject.input_shape,
+                batch,
+                dtype,
+                device,
+                min_run_time=MIN_RUN_SECONDS,
+                bound=bound,
+                reserve_forwards=PROFILE_MIN_FORWARDS + 1,
+                least_forward_s=roofline.estimate(report, roofs).roofline_seconds,
+                progress=progress,
+            ),
         )
-        reference_s = math.sqrt(reference_before * torch_calibrate.reference_seconds(device, dtype))
         progress(1.0, "Profiling each layer…")
         profile = _profile(model, report, subject, batch, dtype, device, measurement.median_s, bound)
         run = MeasuredRun(measurement, profile, needed, waited, time.perf_counter() - started, reference_s)

@@ -161,8 +161,9 @@ def prediction_panel(report: Report, measured_run, device: str, dtype: str, draw
             else ""
         )
     )
-    if speed_note(speed):
-        st.info(plain(speed_note(speed)[0].upper() + speed_note(speed)[1:] + "."), icon=":material/speed:")
+    note = speed_note(speed)
+    if note:
+        st.info(plain(note[0].upper() + note[1:] + "."), icon=":material/speed:")
     table = charts.layer_prediction_table(predicted, compared.profile.seconds if compared else None, speed)
     if drawn:
         figures.show(charts.layer_predictions(table), key="latency_prediction_layers")

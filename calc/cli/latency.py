@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 
 from calc import calibration_file
 from calc.cli.arguments import check_batch_and_resolution, check_seq_len, read_source
@@ -169,20 +168,22 @@ def _latency(args: argparse.Namespace) -> int:
         device_hardware = measured_here.as_hardware()
         model = torch_measure.prepare(module, measured_here.device, dtype)
         least = estimate(report, device_hardware.roofs(dtype)).roofline_seconds
-        from calc.torch_calibrate import fingerprint, reference_seconds
+        from calc.torch_calibrate import fingerprint, reference_around
 
-        reference_before = reference_seconds(measured_here.device, dtype)
-        measurement = torch_measure.measure(
-            model,
-            input_shape,
-            batch,
-            dtype,
+        measurement, reference_s = reference_around(
             measured_here.device,
-            min_run_time=1.0,
-            bound=bound,
-            least_forward_s=least,
+            dtype,
+            lambda: torch_measure.measure(
+                model,
+                input_shape,
+                batch,
+                dtype,
+                measured_here.device,
+                min_run_time=1.0,
+                bound=bound,
+                least_forward_s=least,
+            ),
         )
-        reference_s = math.sqrt(reference_before * reference_seconds(measured_here.device, dtype))
         here = fingerprint(args.device, dtype) if dtype in CALIBRATED_DTYPES else None
         calibration = here and (calibration_file.stored(here) or calibration_file.stored(here, quick=True))
     roofs = device_hardware.roofs(dtype)
