@@ -3,26 +3,31 @@
 Run from the repository root on a quiet machine: ``python benchmarks/bench_prediction.py``
 (``--threads N``, default 2: torch's CPU threads for the calibration and the measurements alike;
 ``--limit N`` for the first N models only, ``--quick`` for the quick calibration,
-``--stored`` to reuse the calibration stored for this machine). It calibrates this
-machine (calc.torch_calibrate: micro-benchmarks only, no model of the list), then, for
-each torchvision model of calc.held_out.HELD_OUT at batch 1 in fp32, measures the median
-forward in wall-clock time (calc.torch_measure) and sets the three predictions against it:
+``--stored`` to reuse the calibration stored for this machine, ``--passes N``, default 3). It
+calibrates this machine (calc.torch_calibrate: micro-benchmarks only, no model of the list),
+then measures each torchvision model of calc.held_out.HELD_OUT at batch 1 in fp32, its median
+forward in wall-clock time (calc.torch_measure), in N passes over the whole list (each model's
+passes ~20 s apart; calc.held_out.Row.of_passes combines them), and sets the three predictions
+against it:
 
 - (a) FLOPs / P               P, B: the roofs the calibration probed
 - (b) roofline                sum over layers of max(FLOPs / P, bytes / B)
 - (c) calibrated              calc.calibration.predict
 
 each scaled by the machine's speed factor, the calibration's speed reference timed just before
-and after the model (calc.torch_calibrate.speed_around): this virtual machine runs 25 % slower
-for minutes at a time. The summary is printed scaled and unscaled; the target is judged scaled.
+and after each pass of the model (calc.torch_calibrate.speed_around): this virtual machine runs
+25 % slower for minutes at a time. The summary is printed scaled and unscaled; the target is
+judged scaled.
 
-Printed: the calibration's time and how disturbed it was, each model's measured median and
-each prediction (ms) with its error (predicted / measured − 1), then per predictor the hit
-rate (within ±25 %) and the median absolute error. The target of issue 16: the calibrated
-prediction within ±25 % for at least 90 % of the models. Exits 1 when it misses it.
+Printed: the calibration's time and how disturbed it was, each model's measured median (and each
+pass's), its speed factor, and each prediction (ms) with its error (predicted / measured − 1),
+then per predictor the hit rate (within ±25 %) and the median absolute error. The target of
+issue 16: the calibrated prediction within ±25 % for at least 90 % of the models. Exits 1 when
+it misses it.
 Timings on a shared machine move with its load: the load average and the other programs'
 CPU use are printed at the start and the end, and measurements disturbed by other programs
-are marked with *. About 2 minutes on 2 quiet cores (the calibration at most one).
+are marked with *. About 2 minutes on 2 quiet cores (the calibration at most one), the 24
+models held in memory (about 2 GB).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from calc.held_out import (  # noqa: E402
     HELD_OUT,
     PREDICTORS,
     TARGET_HIT_RATE,
+    Pass,
     Row,
     Summary,
     predictions,
@@ -48,27 +54,47 @@ from calc.held_out import (  # noqa: E402
 )
 
 
-def measure_model(name: str, calibration, min_run_time: float) -> Row:
+def measure_models(names, calibration, passes: int, min_run_time: float) -> list[Row]:
+    """Each model of ``names`` measured ``passes`` times over, a pass over the whole list at a time."""
     from calc import zoo
     from calc.torch_calibrate import speed_around
     from calc.torch_measure import measure, prepare
 
-    report = zoo.count(name)
-    model = prepare(zoo.module(name), "cpu", "fp32")
-    measured, speed = speed_around(
-        calibration,
-        "cpu",
-        lambda: measure(model, report.input_shape, 1, "fp32", min_run_time=min_run_time, max_seconds=60.0),
-    )
-    return Row(name, measured.median_s, predictions(report, calibration), measured.disturbed, speed)
+    reports = {name: zoo.count(name) for name in names}
+    models = {name: prepare(zoo.module(name), "cpu", "fp32") for name in names}
+    measured: dict[str, list[Pass]] = {name: [] for name in names}
+    for number in range(passes):
+        for name in names:
+            shape = reports[name].input_shape
+            timing, speed = speed_around(
+                calibration,
+                "cpu",
+                lambda model=models[name], shape=shape: measure(
+                    model, shape, 1, "fp32", min_run_time=min_run_time, max_seconds=60.0
+                ),
+            )
+            measured[name].append(Pass(timing.median_s, speed, timing.disturbed))
+            print(
+                f"  pass {number + 1} of {passes}, {name}: {timing.median_s * 1e3:.2f} ms, speed {speed:.2f}",
+                file=sys.stderr,
+            )
+    return [Row.of_passes(name, predictions(reports[name], calibration), measured[name]) for name in names]
 
 
 def format_rows(rows: list[Row]) -> str:
-    header = ("model", "measured ms", "speed", *(f"{name} ms (err)" for name in PREDICTORS), "unscaled err")
+    header = (
+        "model",
+        "measured ms",
+        "passes ms",
+        "speed",
+        *(f"{name} ms (err)" for name in PREDICTORS),
+        "unscaled err",
+    )
     lines = [header] + [
         (
             row.model + (" *" if row.disturbed else ""),
             f"{row.measured_s * 1e3:.2f}",
+            "/".join(f"{seconds * 1e3:.1f}" for seconds in row.passes) or "-",
             f"{row.speed:.2f}",
             *(
                 f"{predicted * 1e3:.2f} ({error:+.0%})"
@@ -99,7 +125,7 @@ def format_summary(summaries: list[Summary], unscaled: list[Summary], models: in
     ]
     lines.append(
         f"({models} held-out models; error = predicted / measured median − 1; scaled by the speed "
-        "factor timed around each model, unscaled at the calibration's speed)"
+        "factor timed around each pass of a model, unscaled at the calibration's speed)"
     )
     return "\n".join(lines)
 
@@ -119,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N models of the list")
     parser.add_argument("--quick", action="store_true", help="the quick calibration (less accurate)")
     parser.add_argument("--stored", action="store_true", help="reuse the calibration stored for this machine")
-    parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timed forwards per model")
+    parser.add_argument("--passes", type=int, default=3, help="passes over the list (default 3)")
+    parser.add_argument(
+        "--min-run-time", type=float, default=0.5, help="seconds of timed forwards per model and pass"
+    )
     args = parser.parse_args(argv)
 
     import logging
@@ -157,10 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
     names = HELD_OUT[: args.limit] if args.limit else HELD_OUT
-    rows = []
-    for name in names:
-        rows.append(measure_model(name, calibration, args.min_run_time))
-        print(f"  {name}: measured {rows[-1].measured_s * 1e3:.2f} ms", file=sys.stderr)
+    rows = measure_models(names, calibration, max(args.passes, 1), args.min_run_time)
     print(format_rows(rows) + "\n")
     summaries = summarize(rows)
     print(format_summary(summaries, summarize(rows, scaled=False), len(rows)))

@@ -155,3 +155,15 @@ def test_onnx_upload_benchmark_counts_its_chain(capsys):
     width = 353  # the square weights' side: √(2 MB / 4 bytes / 4 layers) = √125,000, rounded down
     assert f"MACs {4 * width * width:,}" in printed, printed  # batch 1: x[1, width] · w[width, width]
     assert "check on upload" in printed and "other sessions wait at most" in printed
+
+
+def test_prediction_benchmark_measures_each_model_in_passes(capsys):
+    from benchmarks import bench_prediction
+    from calc import torch_calibrate
+
+    calibration = torch_calibrate.calibrate("cpu", "fp32", quick=True).calibration
+    (row,) = bench_prediction.measure_models(["squeezenet1_1"], calibration, passes=2, min_run_time=0.05)
+    assert row.model == "squeezenet1_1" and len(row.passes) == 2 and row.measured_s > 0 and row.speed > 0
+    assert capsys.readouterr().err.count("squeezenet1_1") == 2  # a line per pass
+    table = bench_prediction.format_rows([row])
+    assert "passes ms" in table and "/".join(f"{s * 1e3:.1f}" for s in row.passes) in table

@@ -53,3 +53,51 @@ def test_the_three_predictions_are_their_formulas(compute, memory):
     assert calibrated_s == pytest.approx(
         max(flops / (compute * 100e9), memory_bytes / (memory * 10e9)) + 5e-6 + 2e-6
     )
+
+
+@pytest.mark.parametrize(
+    "passes, measured_s, at_calibration_speed_s, disturbed",
+    [
+        pytest.param([held_out.Pass(10e-3, 1.2)], 10e-3, 10e-3 / 1.2, False, id="one pass"),
+        # a spell slows the second pass 40 % and the reference around it not at all: out-voted
+        pytest.param(
+            [held_out.Pass(10e-3), held_out.Pass(14e-3), held_out.Pass(10.4e-3, 1.04)],
+            10.4e-3,
+            10e-3,
+            False,
+            id="a slow spell out-voted",
+        ),
+        # the machine 20 % and 10 % slower in two passes, the reference with it: each pass 10 ms at speed 1
+        pytest.param(
+            [held_out.Pass(12e-3, 1.2), held_out.Pass(10e-3), held_out.Pass(11e-3, 1.1)],
+            11e-3,
+            10e-3,
+            False,
+            id="speeds scaled per pass",
+        ),
+        pytest.param(
+            [held_out.Pass(10e-3), held_out.Pass(11e-3, 1.0, disturbed=True)],
+            (10e-3 + 11e-3) / 2,
+            (10e-3 + 11e-3) / 2,
+            True,
+            id="a disturbed pass",
+        ),
+    ],
+)
+def test_a_row_of_passes_is_their_median_at_the_calibrations_speed(
+    passes, measured_s, at_calibration_speed_s, disturbed
+):
+    row = held_out.Row.of_passes("m", (5e-3, 8e-3, 10e-3), passes)
+    assert row.measured_s == pytest.approx(measured_s)
+    assert row.speed == pytest.approx(measured_s / at_calibration_speed_s)
+    assert row.disturbed is disturbed
+    assert row.passes == (tuple(one.measured_s for one in passes) if len(passes) > 1 else ())
+    # the error is the prediction's against the time at the calibration's speed
+    assert row.errors == pytest.approx(
+        tuple(predicted / at_calibration_speed_s - 1 for predicted in (5e-3, 8e-3, 10e-3))
+    )
+
+
+def test_a_row_needs_a_pass():
+    with pytest.raises(ValueError, match="at least one measured pass"):
+        held_out.Row.of_passes("m", (1.0, 1.0, 1.0), [])
