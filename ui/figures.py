@@ -16,12 +16,12 @@ When the browser had not yet loaded the widget's code as the timer fired (about 
 visit in four here), it drew the page rerun's copy, which carries the bare default (no model
 chosen), and sent that back on the next click.
 
-A run that a click cut short (Streamlit stops it with a RerunException at its next element)
-starts no timer: the next run draws the page anew, and a timer started by the cut run would
-fire into it. Its fragment is gone from that run, so nothing stopped its timer, which asked
-every 0.4 s for ever, and the browser, given the cut run's places, could lose the whole page
-("'setIn' cannot be called on an ElementNode"): Latency opened on its Roofline tab, another
-tab clicked at once, blanked for good in 1 of 5 cold visits with both cores busy.
+A run that a click cuts short (Streamlit stops it at its next element and starts the click's)
+leaves its held charts behind: their places belong to its page. The click's run drew into
+them, in a page laid out anew, and the browser lost the whole page for good ("'setIn' cannot
+be called on an ElementNode": Latency opened on its Roofline tab with a model not yet counted,
+another tab clicked at once, every time). So each whole run drops what a cut run held, and a
+run that ends cut short starts no timer.
 """
 
 from __future__ import annotations
