@@ -39,8 +39,6 @@ presentation = st.sidebar.toggle(
     help="Larger text, charts and formulas that fit a projector, the sidebar folded away; kept in the link",
 )
 style.apply(presentation)
-try:
+with figures.drawn_at_the_end():  # the charts a first run held back
     navigation.run()
     links.publish_global()
-finally:  # also after a page's st.stop: a chart it held back is drawn
-    figures.draw_held()

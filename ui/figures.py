@@ -15,17 +15,26 @@ not rerun the page: a widget whose value the first run set through the session s
 When the browser had not yet loaded the widget's code as the timer fired (about one cold
 visit in four here), it drew the page rerun's copy, which carries the bare default (no model
 chosen), and sent that back on the next click.
+
+A run that a click cuts short (Streamlit stops it at its next element and starts the click's)
+leaves its held charts behind: their places belong to its page. The click's run drew into
+them, in a page laid out anew, and the browser lost the whole page for good ("'setIn' cannot
+be called on an ElementNode": Latency opened on its Roofline tab with a model not yet counted,
+another tab clicked at once, every time). So each whole run drops what a cut run held, and a
+run that ends cut short starts no timer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner import RerunException, get_script_run_ctx
 
 from charts.layers import for_presentation
 
@@ -74,31 +83,52 @@ def show(figure: go.Figure, key: str, where=st) -> None:
     where.plotly_chart(figure, key=key)
 
 
+def _stop_timer(fragment_ids: list[str]) -> None:
+    # Streamlit has no call that stops a fragment's timer; this is the message it sends itself
+    # when a run_every fragment goes.
+    stop = ForwardMsg()
+    stop.stop_auto_rerun.fragment_ids.extend(fragment_ids)
+    get_script_run_ctx().enqueue(stop)
+
+
 @st.fragment(run_every=DRAW_AFTER_S)
 def _draw_held() -> None:
     """In the run that held the charts: their places' words (a fragment may fill a container
-    made outside it only where it wrote in the last whole run), and the browser's timer.
-    When the timer fires: the charts, and the timer stops."""
+    made outside it only where it wrote in the last whole run), and the browser's timer (stopped
+    again if a click cuts the run short meanwhile). When the timer fires: the charts, and the
+    timer stops; a tick already on its way draws the same charts again."""
+    context = get_script_run_ctx()
     if not _fragment_run():
-        for held in st.session_state[PENDING]:
-            held.keep_place()
+        try:
+            for held in st.session_state[PENDING]:
+                held.keep_place()
+        except RerunException:
+            _stop_timer([context.current_fragment_id])
+            raise
         return
     for held in st.session_state.get(PENDING, []):
         held.draw()
-    # Streamlit has no call that stops a fragment's timer; this is the message it sends itself
-    # when a run_every fragment goes. A tick already on its way draws the same charts again.
-    context = get_script_run_ctx()
-    stop = ForwardMsg()
-    stop.stop_auto_rerun.fragment_ids.extend(context.fragment_ids_this_run)
-    context.enqueue(stop)
+    _stop_timer(list(context.fragment_ids_this_run))
 
 
-def draw_held() -> None:
-    """At the end of a whole run (also one cut short by st.stop): if it held charts back,
-    have the browser ask for them in a moment. Only the session's first run holds charts
+@contextmanager
+def drawn_at_the_end() -> Iterator[None]:
+    """Around a whole run of a page: at its end (also after st.stop or an error), if it held
+    charts back, have the browser ask for them in a moment; not after a click cut it short,
+    nor from what an earlier cut run held. Only the session's first finished run holds charts
     back; a widget changed before the timer fires reruns the page, charts and all, and the
     timer stops with that whole run."""
-    st.session_state[PENDING] = st.session_state.pop(HELD, [])
-    if st.session_state[PENDING]:
-        st.session_state[READY] = True
-        _draw_held()
+    st.session_state.pop(HELD, None)
+    cut_short = False
+    try:
+        yield
+    except RerunException:
+        cut_short = True
+        raise
+    finally:
+        held = st.session_state.pop(HELD, [])
+        if not cut_short:
+            st.session_state[PENDING] = held
+            if held:
+                _draw_held()
+                st.session_state[READY] = True
