@@ -65,14 +65,16 @@ PAGES = (
 )
 MEASURE_SECONDS = 120  # probe this CPU, time a small model, profile its layers
 
-# Installed before any page script: counts finished script runs and stamps the last DOM change.
-# A run ends with a script_finished message (ForwardMsg field 6; each websocket frame is one
-# ForwardMsg): a quick rerun may never show "running" in the app element's
-# data-test-script-state, as React draws the messages of one burst at once.
+# Installed before any page script: counts finished script runs, keeps their statuses, and stamps
+# the last DOM change. A run ends with a script_finished message (ForwardMsg field 6, its status: 0
+# a whole run, 2 one ended early for a rerun, 3 a fragment's run; each websocket frame is one
+# ForwardMsg): a quick rerun may never show "running" in the app element's data-test-script-state,
+# as React draws the messages of one burst at once. A run cut short by a click sends none.
 OBSERVER_JS = """
 window.__e2eRunsFinished = 0;
+window.__e2eFinishes = [];
 window.__e2eLastMutation = performance.now();
-const topLevelFields = (bytes) => {  // the field numbers of a protobuf message
+const topLevelFields = (bytes) => {  // the field numbers of a protobuf message, and varints' values
   const fields = [];
   let at = 0;
   const varint = () => {
@@ -82,8 +84,8 @@ const topLevelFields = (bytes) => {  // the field numbers of a protobuf message
   };
   while (at < bytes.length) {
     const key = varint(), wire = key % 8;
-    fields.push(Math.floor(key / 8));
-    if (wire === 0) varint();
+    fields.push([Math.floor(key / 8), wire === 0 ? varint() : null]);
+    if (wire === 0) continue;
     else if (wire === 1) at += 8;
     else if (wire === 2) at += varint();
     else if (wire === 5) at += 4;
@@ -96,8 +98,11 @@ window.WebSocket = class extends E2eNativeSocket {
   constructor(...args) {
     super(...args);
     this.addEventListener("message", (event) => {
-      if (event.data instanceof ArrayBuffer && topLevelFields(new Uint8Array(event.data)).includes(6)) {
+      if (!(event.data instanceof ArrayBuffer)) return;
+      const finished = topLevelFields(new Uint8Array(event.data)).find(([field]) => field === 6);
+      if (finished) {
         window.__e2eRunsFinished += 1;
+        window.__e2eFinishes.push(finished[1]);
       }
     });
   }

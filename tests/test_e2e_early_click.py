@@ -152,39 +152,7 @@ CASES = [
 ]
 
 
-# Installed before any page script: the status of each finished run (ScriptFinished, ForwardMsg
-# field 6: 0 a whole run, 2 one ended early for a rerun, 3 a fragment's run). A run cut short by a
-# click sends none.
-FINISHES_JS = """
-window.__e2eFinishes = [];
-const E2eFinishesSocket = window.WebSocket;
-window.WebSocket = class extends E2eFinishesSocket {
-  constructor(...args) {
-    super(...args);
-    this.addEventListener("message", (event) => {
-      if (!(event.data instanceof ArrayBuffer)) return;
-      const bytes = new Uint8Array(event.data);
-      let at = 0;
-      const varint = () => {
-        let value = 0, shift = 0, byte;
-        do { byte = bytes[at++]; value += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80);
-        return value;
-      };
-      while (at < bytes.length) {
-        const key = varint(), wire = key % 8;
-        if (wire === 0) {
-          const value = varint();
-          if (Math.floor(key / 8) === 6) window.__e2eFinishes.push(value);
-        } else if (wire === 1) at += 8;
-        else if (wire === 2) at += varint();
-        else if (wire === 5) at += 4;
-        else break;
-      }
-    });
-  }
-};
-"""
-WHOLE_RUN_FINISHED = 0
+WHOLE_RUN_FINISHED = 0  # the status of a whole run's script_finished (test_e2e_browser.OBSERVER_JS)
 
 
 def test_a_click_that_cuts_the_first_run_short_leaves_a_whole_page(tab: Tab):
@@ -193,7 +161,6 @@ def test_a_click_that_cuts_the_first_run_short_leaves_a_whole_page(tab: Tab):
     soon as it shows: the first run is cut short, the click's run draws the page, and the page,
     its charts and the browser stay whole."""
     log_offset = tab.server.log_size()
-    tab.page.context.add_init_script(FINISHES_JS)
     tab.page.goto(f"{tab.server.url}/latency?model=densenet201&res=208&hw=NVIDIA+T4&tab=Roofline")
     hardware = tab.page.get_by_role("tab", name="Hardware", exact=True)
     expect(hardware).to_be_visible(timeout=READY_SECONDS * 1000)
