@@ -7,7 +7,7 @@ Run from the repository root on a quiet machine: ``python benchmarks/bench_predi
 calibrates this machine (calc.torch_calibrate: micro-benchmarks only, no model of the list),
 then measures each torchvision model of calc.held_out.HELD_OUT at batch 1 in fp32, its median
 forward in wall-clock time (calc.torch_measure), in N passes over the whole list (each model's
-passes ~20 s apart; calc.held_out.Row.of_passes combines them), and sets the three predictions
+passes about 30 s apart; calc.held_out.Row.of_passes combines them), and sets the three predictions
 against it:
 
 - (a) FLOPs / P               P, B: the roofs the calibration probed

@@ -21,7 +21,7 @@ passes of each pass's median over its speed factor (``of_passes``). This 2-vCPU 
 also slows small-op nets by 30-60 % for a few seconds at a time, which the speed reference,
 timed just before and after, mostly misses (mobilenet_v3_small was beyond ±12 % of its usual
 time in 36 % of 0.25 s measurements over 9 minutes, 34 % scaled by the reference); one pass of a
-second falls in such a spell whole or not at all, the median of three passes ~20 s apart in two
+second falls in such a spell whole or not at all, the median of three passes 15-20 s apart in two
 of them seldom: beyond ±12 % in 7-10 % of triples against 19-25 % for one pass, both scaled, over
 83-85 rounds of 5-8 models in two 7-9 minute runs. Torch-free: measuring is the caller's.
 """

@@ -83,32 +83,23 @@ def show(figure: go.Figure, key: str, where=st) -> None:
     where.plotly_chart(figure, key=key)
 
 
-def _stop_timer(fragment_ids: list[str]) -> None:
-    # Streamlit has no call that stops a fragment's timer; this is the message it sends itself
-    # when a run_every fragment goes.
-    stop = ForwardMsg()
-    stop.stop_auto_rerun.fragment_ids.extend(fragment_ids)
-    get_script_run_ctx().enqueue(stop)
-
-
 @st.fragment(run_every=DRAW_AFTER_S)
 def _draw_held() -> None:
     """In the run that held the charts: their places' words (a fragment may fill a container
-    made outside it only where it wrote in the last whole run), and the browser's timer (stopped
-    again if a click cuts the run short meanwhile). When the timer fires: the charts, and the
-    timer stops; a tick already on its way draws the same charts again."""
-    context = get_script_run_ctx()
+    made outside it only where it wrote in the last whole run), and the browser's timer.
+    When the timer fires: the charts, and the timer stops."""
     if not _fragment_run():
-        try:
-            for held in st.session_state[PENDING]:
-                held.keep_place()
-        except RerunException:
-            _stop_timer([context.current_fragment_id])
-            raise
+        for held in st.session_state[PENDING]:
+            held.keep_place()
         return
     for held in st.session_state.get(PENDING, []):
         held.draw()
-    _stop_timer(list(context.fragment_ids_this_run))
+    # Streamlit has no call that stops a fragment's timer; this is the message it sends itself
+    # when a run_every fragment goes. A tick already on its way draws the same charts again.
+    context = get_script_run_ctx()
+    stop = ForwardMsg()
+    stop.stop_auto_rerun.fragment_ids.extend(context.fragment_ids_this_run)
+    context.enqueue(stop)
 
 
 @contextmanager
