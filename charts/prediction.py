@@ -87,11 +87,17 @@ def layer_predictions(table: pd.DataFrame, count: int = 20) -> go.Figure:
 
 
 def accuracy_table(rows: list[Row]) -> pd.DataFrame:
-    """A row per held-out model: its measured median, the machine's speed factor then, and each
-    predictor's time (scaled by that factor) and error."""
+    """A row per held-out model: its measured median (over passes, the median of theirs), how many
+    passes, the machine's speed factor then, and each predictor's time (scaled by that factor) and
+    error."""
     records = []
     for row in rows:
-        record = {"model": row.model, "measured (ms)": row.measured_s * 1e3, "speed factor": row.speed}
+        record = {
+            "model": row.model,
+            "measured (ms)": row.measured_s * 1e3,
+            "passes": max(len(row.passes), 1),
+            "speed factor": row.speed,
+        }
         for name, predicted, error in zip(PREDICTORS, row.scaled_s, row.errors, strict=True):
             record[f"{name} (ms)"] = predicted * 1e3
             record[f"{name} error"] = error

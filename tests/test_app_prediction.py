@@ -210,7 +210,31 @@ def test_the_accuracy_tab_measures_the_held_out_list(latency, monkeypatch):
     hits = next(frame.value for frame in latency.dataframe if "predictor" in frame.value)
     summaries = held_out.summarize([rows[name] for name in TINY_LIST])
     assert list(hits["within ±25%"]) == [summary.hit_rate for summary in summaries]
-    assert latency.button(key="latency_accuracy_run").disabled  # nothing left to measure
+
+
+def test_the_accuracy_tab_measures_the_list_again_in_passes(latency, monkeypatch):
+    monkeypatch.setattr(held_out, "HELD_OUT", TINY_LIST)
+    calibration = synthetic_calibration(here_fingerprint())
+    calibration_file.store(calibration)
+    latency = open_page("pages/latency.py")
+    latency.session_state["latency_tab"] = "Accuracy here"
+    latency.run()
+    latency.button(key="latency_accuracy_run").click().run()
+    first = dict(next(iter(latency.session_state["latency_accuracy"].values())))
+    again = latency.button(key="latency_accuracy_run")
+    assert not again.disabled and again.label == f"Measure them again: pass 2 ({len(TINY_LIST)} left)"
+    again.click().run()
+    assert not latency.exception, latency.exception
+    passes = next(iter(latency.session_state["latency_accuracy_passes"].values()))
+    rows = next(iter(latency.session_state["latency_accuracy"].values()))
+    for name in TINY_LIST:
+        assert len(passes[name]) == 2 and passes[name][0].measured_s == first[name].measured_s
+        assert rows[name] == held_out.Row.of_passes(name, first[name].predicted_s, passes[name])
+        assert rows[name].passes == tuple(one.measured_s for one in passes[name])
+    table = next(frame.value for frame in latency.dataframe if "passes" in frame.value)
+    assert list(table["passes"]) == [2] * len(TINY_LIST)
+    assert "2 passes over the list" in " ".join(caption.value for caption in latency.caption)
+    assert latency.button(key="latency_accuracy_run").label.startswith("Measure them again: pass 3")
 
 
 def test_the_concepts_reality_gap_points_to_the_accuracy_tab():

@@ -10,7 +10,7 @@ import pytest
 
 import calc
 from calc import calibration as model
-from calc.held_out import HIT, PREDICTORS, Row, summarize
+from calc.held_out import HIT, PREDICTORS, Pass, Row, summarize
 from charts import prediction as charts
 
 FINGERPRINT = model.Fingerprint("cpu", "Test CPU", 2, "2.14.1", "fp32")
@@ -140,6 +140,11 @@ def test_the_accuracy_table_shows_the_speed_factor_and_the_scaled_predictions():
     assert table.loc["b", "speed factor"] == pytest.approx(0.8)
     assert table.loc["b", "calibrated (ms)"] == pytest.approx(13 * 0.8)
     assert table.loc["b", "calibrated error"] == pytest.approx(13 * 0.8 / 10 - 1)
+
+
+def test_the_accuracy_table_counts_each_models_passes():
+    rows = [ROWS[0], Row.of_passes("d", (1e-3, 1e-3, 1e-3), [Pass(1e-3), Pass(2e-3), Pass(1.5e-3)])]
+    assert list(charts.accuracy_table(rows)["passes"]) == [1, 3]
 
 
 def test_the_accuracy_table_has_each_models_times_and_errors():

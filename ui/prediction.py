@@ -6,7 +6,10 @@ once and kept in the user's cache folder, or one imported from another device's
 Calibrating and the accuracy run are measurements: each waits for its turn on the device
 (ui.device_queue), runs within its own bound, shows a progress bar with words and keeps its
 result in the session. The accuracy run measures the models not yet measured, in list
-order, until its bound is spent: a second press goes on where the first stopped.
+order, until its bound is spent: a second press goes on where the first stopped. Once all are
+measured, a press measures them again, another pass over the list: a model's row is then the
+median of its passes, each at the machine's speed then (calc.held_out.Row.of_passes), as the
+benchmark measures them (this machine slows small-op nets for seconds at a time).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import streamlit as st
 from calc import calibration_file, zoo
 from calc.calibration import Calibration
 from calc.errors import SpecError
-from calc.held_out import Row, predictions
+from calc.held_out import Pass, Row, predictions
 from calc.time_bound import Stopped, TimeBound
 from ui import latency_runs as runs
 from ui.device_queue import QUEUE, ordinal
@@ -30,6 +33,7 @@ IMPORTED = "latency_calibration_imported"  # an imported Calibration (another de
 IMPORT_MESSAGE = "latency_calibration_message"  # (level, text) after an upload
 UPLOADS = "latency_calibration_uploads"  # counts uploads: each gets a fresh uploader
 ACCURACY = "latency_accuracy"  # accuracy_key -> {model: calc.held_out.Row, or why it was refused}
+ACCURACY_PASSES = "latency_accuracy_passes"  # accuracy_key -> {model: [calc.held_out.Pass, ...]}
 
 CALIBRATE_MARGIN_SECONDS = 15.0  # beyond calc.torch_calibrate's own bound: the roofs' probe, building
 ACCURACY_SECONDS = 60.0  # one press of "Measure the held-out models"
@@ -171,16 +175,45 @@ def unmeasured(device: str, calibration: Calibration, names: tuple[str, ...]) ->
     return [name for name in names if name not in done]
 
 
+def passes_done(device: str, calibration: Calibration, names: tuple[str, ...]) -> int:
+    """Passes over ``names`` finished in this session: the fewest any measured model has had (0 for
+    none measured)."""
+    measured = st.session_state.get(ACCURACY_PASSES, {}).get(accuracy_key(device, calibration), {})
+    counts = [len(measured[name]) for name in names if name in measured]
+    return min(counts) if counts else 0
+
+
+def to_measure(device: str, calibration: Calibration, names: tuple[str, ...]) -> list[str]:
+    """What a press measures, in list order: the models not yet measured, else another pass over
+    those measured (the ones with fewest passes first, so a pass cut short goes on where it stopped)."""
+    todo = unmeasured(device, calibration, names)
+    if todo:
+        return todo
+    measured = st.session_state.get(ACCURACY_PASSES, {}).get(accuracy_key(device, calibration), {})
+    fewest = passes_done(device, calibration, names)
+    return [name for name in names if name in measured and len(measured[name]) == fewest]
+
+
 def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ...]) -> AccuracyRun:
-    """Measure the models of ``names`` not yet measured, at batch 1 in the calibration's dtype, in
-    this session's turn and within ACCURACY_SECONDS; each kept as it is measured."""
+    """Measure the models of ``names`` not yet measured (or, all measured, another pass over them:
+    ``to_measure``), at batch 1 in the calibration's dtype, in this session's turn and within
+    ACCURACY_SECONDS; each kept as it is measured."""
     from calc import torch_calibrate, torch_measure
 
     dtype = calibration.fingerprint.dtype
     done = st.session_state.setdefault(ACCURACY, {}).setdefault(accuracy_key(device, calibration), {})
-    todo = [name for name in names if name not in done]
+    measured_passes = st.session_state.setdefault(ACCURACY_PASSES, {}).setdefault(
+        accuracy_key(device, calibration), {}
+    )
+    todo = to_measure(device, calibration, names)
     measured, skipped = [], []
     bar, progress = runs.progress_bar("Measuring the held-out models…")
+
+    def refuse(name: str, reason: str) -> None:
+        """Not tried again in this session; a model measured before keeps its row, without more passes."""
+        skipped.append(f"{name}: {reason}")
+        if measured_passes.pop(name, None) is None:
+            done[name] = reason
 
     def on_wait(ahead: int) -> None:
         progress(0.0, f"Waiting: {ordinal(ahead + 1)} in line for {device} (another session is measuring)…")
@@ -197,9 +230,8 @@ def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ..
             try:
                 module = subject.module()
                 runs.checked_memory(module, subject, 1, dtype, device)
-            except SpecError as error:  # beyond the memory budget: not tried again in this session
-                skipped.append(f"{name}: {error.reason}")
-                done[name] = error.reason
+            except SpecError as error:  # beyond the memory budget
+                refuse(name, error.reason)
                 continue
             try:
                 model = torch_measure.prepare(module, device, dtype)
@@ -223,12 +255,13 @@ def measure_accuracy(device: str, calibration: Calibration, names: tuple[str, ..
             except SpecError as error:  # too slow for what is left of the bound
                 if attempted:  # the next press, with a whole bound, tries it first
                     break
-                skipped.append(f"{name}: {error.reason}")
-                done[name] = error.reason  # too slow even for a whole bound: not tried again
+                refuse(name, error.reason)  # too slow even for a whole bound
                 continue
             finally:
                 attempted += 1
-            done[name] = Row(name, timing.median_s, predictions(report, calibration), timing.disturbed, speed)
+            passes = measured_passes.setdefault(name, [])
+            passes.append(Pass(timing.median_s, speed, timing.disturbed))
+            done[name] = Row.of_passes(name, predictions(report, calibration), passes)
             measured.append(name)
     bar.empty()
     return AccuracyRun(tuple(measured), tuple(skipped), tuple(name for name in names if name not in done))
@@ -252,5 +285,7 @@ __all__ = [
     "import_uploaded",
     "imported",
     "measure_accuracy",
+    "passes_done",
     "stored_here",
+    "to_measure",
 ]

@@ -197,15 +197,25 @@ def accuracy_panel(device: str, drawn: bool = True) -> None:
     _busy_warning(calibration)
     rows = prediction.accuracy_rows(device, calibration, names)
     left = len(prediction.unmeasured(device, calibration, names))
+    todo = prediction.to_measure(device, calibration, names)
+    passes = prediction.passes_done(device, calibration, names)
+    if not rows:
+        label = f"Measure the {len(names)} held-out models"
+    elif left:
+        label = f"Measure the held-out models ({left} left)"
+    else:
+        label = f"Measure them again: pass {passes + 1} ({len(todo)} left)"
     st.button(
-        f"Measure the held-out models ({left} left)" if rows else f"Measure the {len(names)} held-out models",
+        label,
         key="latency_accuracy_run",
         type="primary",
-        disabled=left == 0,
+        disabled=not todo,
         on_click=runs.request,
         args=("accuracy",),
         help=f"Times each model in turn, at most {prediction.ACCURACY_SECONDS:.0f} s per press; press "
-        "again to go on where it stopped.",
+        "again to go on where it stopped. Once all are measured, a press measures them again: a model's "
+        "row is then the median of its passes, each at the machine's speed then, steadier on a machine "
+        "whose speed moves for seconds at a time.",
     )
     if runs.requested("accuracy"):
         try:
@@ -235,10 +245,12 @@ def accuracy_panel(device: str, drawn: bool = True) -> None:
     disturbed = sum(row.disturbed for row in rows)
     moved = sum(bool(speed_note(row.speed)) for row in rows)
     st.caption(
-        f"{len(rows)} of {len(names)} models measured; predicted by "
+        f"{len(rows)} of {len(names)} models measured"
+        + (f", {passes} passes over the list" if passes > 1 else "")
+        + "; predicted by "
         f"{plain(prediction.describe(calibration))}. Each prediction is scaled by the speed factor timed "
         "around the model's measurement (the calibration's speed reference then, over its time during the "
-        "calibration)"
+        "calibration; over passes, the median of each pass at its speed)"
         + (
             f": {moved} measured while the machine ran more than {SPEED_CHANGED:.0%} faster or slower "
             "than when calibrated"
