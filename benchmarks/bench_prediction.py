@@ -3,7 +3,7 @@
 Run from the repository root on a quiet machine: ``python benchmarks/bench_prediction.py``
 (``--threads N``, default 2: torch's CPU threads for the calibration and the measurements alike;
 ``--limit N`` for the first N models only, ``--quick`` for the quick calibration,
-``--stored`` to reuse the calibration stored for this machine, ``--passes N``, default 3). It
+``--stored`` to reuse the calibration stored for this machine, ``--passes N``, default 5). It
 calibrates this machine (calc.torch_calibrate: micro-benchmarks only, no model of the list),
 then measures each torchvision model of calc.held_out.HELD_OUT at batch 1 in fp32, its median
 forward in wall-clock time (calc.torch_measure), in N passes over the whole list (each model's
@@ -26,8 +26,8 @@ issue 16: the calibrated prediction within ±25 % for at least 90 % of the model
 it misses it.
 Timings on a shared machine move with its load: the load average and the other programs'
 CPU use are printed at the start and the end, and measurements disturbed by other programs
-are marked with *. About 2 minutes on 2 quiet cores (the calibration at most one), the 24
-models held in memory (about 2 GB).
+are marked with *. About 3 minutes on 2 quiet cores (the calibration, in three passes over its
+grid, 20-30 s of it), the 24 models held in memory (about 2 GB).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N models of the list")
     parser.add_argument("--quick", action="store_true", help="the quick calibration (less accurate)")
     parser.add_argument("--stored", action="store_true", help="reuse the calibration stored for this machine")
-    parser.add_argument("--passes", type=int, default=3, help="passes over the list (default 3)")
+    parser.add_argument("--passes", type=int, default=5, help="passes over the list (default 5)")
     parser.add_argument(
         "--min-run-time", type=float, default=0.5, help="seconds of timed forwards per model and pass"
     )

@@ -17,6 +17,7 @@ e_c whichever side binds): it then predicts their times, never faster.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from calc.calibration import (
@@ -41,6 +42,29 @@ class Sample:
     memory_bytes: float
     seconds: float  # measured time of one forward of the one-op module
     name: str = ""  # what was timed, for a report
+
+
+@dataclass(frozen=True)
+class PassTime:
+    """One op's time in one pass over the calibration grid, with the speed reference timed just before
+    its group then."""
+
+    seconds: float
+    reference_s: float  # 0: the reference ran out of its bound
+    disturbed: bool = False  # other programs used the CPU while its group ran
+    noisy: bool = False  # its rounds disagreed
+
+
+def over_passes(times: list[PassTime], reference_s: float) -> float:
+    """An op's time over the calibration's passes, at the speed of the whole calibration: each pass's
+    time scaled by the calibration's reference over the reference before it (``reference_s`` over the
+    pass's; unscaled where either is 0), then their median. ValueError for no pass."""
+    if not times:
+        raise ValueError("an op needs at least one timed pass")
+    return statistics.median(
+        one.seconds * (reference_s / one.reference_s if reference_s > 0 and one.reference_s > 0 else 1.0)
+        for one in times
+    )
 
 
 def own_seconds(sample: Sample, op_overhead_s: float, call_overhead_s: float) -> float:
@@ -147,4 +171,4 @@ def fit(
     )
 
 
-__all__ = ["Sample", "fit", "fit_kind", "fit_table", "own_seconds"]
+__all__ = ["PassTime", "Sample", "fit", "fit_kind", "fit_table", "over_passes", "own_seconds"]

@@ -237,6 +237,21 @@ def test_the_accuracy_tab_measures_the_list_again_in_passes(latency, monkeypatch
     assert latency.button(key="latency_accuracy_run").label.startswith("Measure them again: pass 3")
 
 
+def test_with_every_model_refused_in_a_later_pass_nothing_is_left_to_press(latency, monkeypatch):
+    monkeypatch.setattr(held_out, "HELD_OUT", TINY_LIST)
+    calibration_file.store(synthetic_calibration(here_fingerprint()))
+    latency = open_page("pages/latency.py")
+    latency.session_state["latency_tab"] = "Accuracy here"
+    latency.run()
+    latency.button(key="latency_accuracy_run").click().run()
+    next(iter(latency.session_state["latency_accuracy_passes"].values())).clear()  # as refuse() leaves it
+    latency.run()
+    button = latency.button(key="latency_accuracy_run")
+    assert button.disabled
+    assert button.label == "Nothing left to measure: the models were refused in a later pass"
+    assert len(next(iter(latency.session_state["latency_accuracy"].values()))) == len(TINY_LIST)  # rows kept
+
+
 def test_the_concepts_reality_gap_points_to_the_accuracy_tab():
     concepts = open_page("pages/concepts.py")
     concepts.session_state["concepts_tab"] = "The reality gap"

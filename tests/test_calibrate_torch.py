@@ -5,6 +5,8 @@ calibration is reused and a corrupt one rebuilt, ``calc calibrate --quick`` feed
 from __future__ import annotations
 
 import json
+import statistics
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -14,6 +16,8 @@ from calc import calibration as model
 from calc import calibration_file, disk_cache, torch_calibrate, zoo
 from calc.__main__ import main
 from calc.conv_path import ConvRules
+from calc.time_bound import TimeBound
+from calc.torch_rounds import RoundsTiming
 from calc.work import Work
 
 SMALL_CNN = "stack: Small CNN (CIFAR-10)"
@@ -65,6 +69,92 @@ def test_the_quick_grid_has_every_kind_and_the_full_grid_more():
     quick, full = torch_calibrate.benchmarks(quick=True), torch_calibrate.benchmarks()
     assert {bench.kind for bench in quick} == set(model.CALIBRATED_KINDS)
     assert len(quick) == torch_calibrate.QUICK_PER_KIND * len(model.CALIBRATED_KINDS) < len(full)
+
+
+class _PassedGrid:
+    """calibrate()'s timing replaced by known figures per pass: each op's time is its own base times
+    the pass's factor (None: the pass ran out of time), the overheads and the speed reference given
+    per pass. A pass starts with the timing of the overheads."""
+
+    def __init__(self, factors, calls_s, ops_s, references_s):
+        self.factors, self.calls_s, self.ops_s, self.references_s = factors, calls_s, ops_s, references_s
+        self.number, self.bases, self.messages = -1, {}, []
+
+    def timed(self, module, input_shape, device, dtype, bound, quick):
+        if isinstance(module, torch.nn.Identity):
+            self.number += 1
+            return SimpleNamespace(min_s=self.calls_s[self.number])
+        return SimpleNamespace(
+            min_s=self.calls_s[self.number] + torch_calibrate.OVERHEAD_CHAIN * self.ops_s[self.number]
+        )
+
+    def rounds(self, modules, input_shapes, device, dtype, bound, max_rounds, first_round_bound=None):
+        factor = self.factors[self.number]
+        seconds = []
+        for module in modules:
+            base = self.bases.setdefault(id(module), 1e-4 * (len(self.bases) + 1))
+            seconds.append(None if factor is None else base * factor)
+        return RoundsTiming(tuple(seconds), 1, False, (False,) * len(modules), tuple(seconds))
+
+    def install(self, monkeypatch):
+        monkeypatch.setattr(torch_calibrate, "_timed", self.timed)
+        monkeypatch.setattr(torch_calibrate, "time_in_rounds", self.rounds)
+        monkeypatch.setattr(
+            torch_calibrate, "reference_seconds", lambda *args: self.references_s[max(self.number, 0)]
+        )
+        monkeypatch.setattr(
+            torch_calibrate,
+            "probe",
+            lambda *args, **kwargs: SimpleNamespace(
+                peak_flops_per_s={"fp32": 200e9}, bandwidth_bytes_per_s=30e9
+            ),
+        )
+
+
+MS, US = 1e-3, 1e-6
+
+
+@pytest.mark.parametrize(
+    "quick, factors, references_s, kept",
+    [
+        pytest.param(False, (1.0, 1.5, 1.1), (4 * MS, 4 * MS, 4 * MS), 1.1, id="a-slow-spell-out-voted"),
+        pytest.param(
+            False, (1.0, 4.0, 2.0), (2 * MS, 8 * MS, 4 * MS), 2.0, id="each-pass-at-the-calibrations-speed"
+        ),
+        pytest.param(
+            False, (1.0, 1.5, None), (4 * MS, 4 * MS, 4 * MS), (1.0 + 1.5) / 2, id="the-last-pass-out-of-time"
+        ),
+        pytest.param(True, (1.5,), (2 * MS,), 1.5, id="quick-one-pass"),
+    ],
+)
+def test_the_grid_is_timed_in_passes_and_each_op_keeps_their_median(
+    monkeypatch, quick, factors, references_s, kept
+):
+    """Each op's time is the median of its passes, each scaled to the calibration's speed reference
+    (the geometric mean of the reference timed before each group: in the table, 4 ms where there are
+    three passes); the overheads are each pass's median too."""
+    passes = len(factors)
+    assert passes == (torch_calibrate.QUICK_PASSES if quick else torch_calibrate.PASSES)
+    calls_s, ops_s = (3 * US, 5 * US, 3.1 * US), (2 * US, 4 * US, 2.2 * US)
+    grid = _PassedGrid(factors, calls_s, ops_s, references_s)
+    grid.install(monkeypatch)
+    messages = []
+    run = torch_calibrate.calibrate(
+        "cpu", "fp32", quick, lambda share, text: messages.append(text), TimeBound.starting_now(600)
+    )
+    assert grid.number == passes - 1
+    assert run.calibration.reference_s == pytest.approx(4 * MS if passes == 3 else 2 * MS)
+    assert sorted(sample.seconds for sample in run.samples) == pytest.approx(
+        sorted(base * kept for base in grid.bases.values())
+    )
+    assert len(run.samples) == len(torch_calibrate.benchmarks(quick)) and not run.skipped
+    assert run.calibration.call_overhead_s == pytest.approx(statistics.median(calls_s[:passes]))
+    assert run.calibration.op_overhead_s == pytest.approx(statistics.median(ops_s[:passes]))
+    groups = -(-len(run.samples) // torch_calibrate.NEIGHBOURS)
+    timing = [message for message in messages if message.startswith("pass ")]
+    assert len(timing) == passes * groups and timing[0].startswith(
+        f"pass 1 of {passes}, group 1 of {groups}: "
+    )
 
 
 def _counting_calibrate(monkeypatch) -> list:

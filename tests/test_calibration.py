@@ -14,7 +14,7 @@ import calc
 from calc import calibration as model
 from calc import calibration_file, disk_cache
 from calc.analyze import Row
-from calc.calibration_fit import Sample, fit
+from calc.calibration_fit import PassTime, Sample, fit, over_passes
 from calc.cost import Cost
 from calc.work import Work
 
@@ -442,3 +442,57 @@ def test_the_speed_factor_is_the_reference_now_over_its_time_at_calibration(
 def test_a_negative_reference_is_refused():
     with pytest.raises(ValueError, match="reference_s must be zero or positive"):
         dataclasses.replace(TRUTH, reference_s=-1.0)
+
+
+# ------------------------------------------------------------- an op's time over the calibration's passes
+
+MS = 1e-3
+
+
+@pytest.mark.parametrize(
+    "times, reference_s, expected",
+    [
+        pytest.param([PassTime(0.2 * MS, 3 * MS)], 3 * MS, 0.2 * MS, id="one-pass-at-the-calibrations-speed"),
+        pytest.param(
+            [PassTime(0.2 * MS, 3 * MS), PassTime(0.2 * 1.5 * MS, 3 * MS), PassTime(0.22 * MS, 3 * MS)],
+            3 * MS,
+            0.22 * MS,
+            id="a-slow-spell-the-reference-missed-out-voted",
+        ),
+        pytest.param(
+            [
+                PassTime(0.2 * 1.25 * MS, 3 * 1.25 * MS),
+                PassTime(0.2 * MS, 3 * MS),
+                PassTime(0.3 * MS, 3 * MS),
+            ],
+            3 * MS,
+            0.2 * MS,
+            id="a-slow-spell-the-reference-saw-scaled",
+        ),
+        pytest.param(
+            [PassTime(0.3 * MS, 4 * MS), PassTime(0.3 * MS, 4 * MS)],
+            3 * MS,
+            0.3 * MS * 3 / 4,
+            id="at-the-speed-of-the-whole-calibration",
+        ),
+        pytest.param(
+            [PassTime(0.2 * MS, 0.0), PassTime(0.24 * MS, 4 * MS)],
+            0.0,
+            (0.2 + 0.24) / 2 * MS,
+            id="a-calibration-without-a-reference-unscaled",
+        ),
+        pytest.param(
+            [PassTime(0.2 * MS, 0.0), PassTime(0.24 * MS, 4 * MS)],
+            3 * MS,
+            (0.2 + 0.24 * 3 / 4) / 2 * MS,
+            id="a-pass-whose-reference-ran-out-unscaled",
+        ),
+    ],
+)
+def test_an_ops_time_is_the_median_of_its_passes_at_the_calibrations_speed(times, reference_s, expected):
+    assert over_passes(times, reference_s) == pytest.approx(expected)
+
+
+def test_an_op_without_a_pass_is_refused():
+    with pytest.raises(ValueError, match="at least one timed pass"):
+        over_passes([], 3 * MS)

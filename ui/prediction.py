@@ -43,12 +43,13 @@ MAX_UPLOAD_MB = 1  # a calibration is a few kB (calc.calibration_file.MAX_JSON_C
 
 
 def calibrate_help() -> str:
-    from calc.torch_calibrate import CALIBRATE_SECONDS
+    from calc.torch_calibrate import CALIBRATE_SECONDS, PASSES, benchmarks
 
     return (
-        f"Times about 90 single-op micro-benchmarks (convolutions, depthwise, pointwise, linear, attention, "
-        f"norms, activations, elementwise, pooling) and fits how much of the probed roofs each kind attains: "
-        f"at most {CALIBRATE_SECONDS:.0f} s, once per device, dtype, threads and torch version; kept in your "
+        f"Times {len(benchmarks())} single-op micro-benchmarks (convolutions, depthwise, pointwise, "
+        f"linear, attention, norms, activations, elementwise, pooling) in {PASSES} passes, keeping each "
+        f"one's median, and fits how much of the probed roofs each kind attains: at most "
+        f"{CALIBRATE_SECONDS:.0f} s, once per device, dtype, threads and torch version; kept in your "
         "cache folder for next time."
     )
 

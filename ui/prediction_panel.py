@@ -203,6 +203,8 @@ def accuracy_panel(device: str, drawn: bool = True) -> None:
         label = f"Measure the {len(names)} held-out models"
     elif left:
         label = f"Measure the held-out models ({left} left)"
+    elif not todo:  # every model measured was refused in a later pass
+        label = "Nothing left to measure: the models were refused in a later pass"
     else:
         label = f"Measure them again: pass {passes + 1} ({len(todo)} left)"
     st.button(
