@@ -25,6 +25,12 @@ roofs come from calc.torch_probe. How disturbed the timing was goes with the cal
 benchmarks were timed in a group while the machine was busy or had rounds that disagreed;
 on a busy machine the page and the CLI say to recalibrate on a quiet one.
 
+Before each group, four ops of the kinds models spend most on (REFERENCE: a 3×3, a depthwise and
+a pointwise convolution, a ViT's linear layer) are timed as a speed reference; the calibration
+keeps their geometric mean. Timed again around a measurement (``speed_around``), it tells how much
+faster or slower the machine runs now (calc.calibration.speed_factor): this 2-vCPU virtual machine
+changes speed by 25 % for minutes at a time, which no table fitted once can know.
+
 The grid is timed in PASSES passes over all its groups, the overheads at the start of each, and
 each op keeps the median of its passes (a pass takes about 8 s on 2 quiet cores), each pass's time
 first scaled to the calibration's speed: by the calibration's reference over the one timed before
