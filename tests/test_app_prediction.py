@@ -16,6 +16,7 @@ from test_app import metrics, open_page, read_text
 from calc import calibration as model
 from calc import calibration_file, disk_cache, held_out, zoo
 from calc.calibration_fit import Sample, fit
+from calc.errors import SpecError
 from calc.units import duration
 from charts.prediction import signed_percent
 
@@ -150,11 +151,32 @@ def test_calibrate_stores_this_machines_calibration(latency, monkeypatch, cache_
     latency.button(key="latency_calibrate").click().run()
     assert not latency.exception, latency.exception
     assert calls == [("cpu", "fp32")]
+    assert [toast.value for toast in latency.toast] == [
+        f"Calibrated cpu (fp32) in {calibration.seconds:.0f} s."
+    ]
     assert calibration_file.stored(here_fingerprint()) == calibration
     assert shown_predictions(latency) == expected_predictions(zoo.count("resnet50"), calibration)
     fresh = open_page("pages/latency.py")  # a new session finds it in the cache folder
     assert shown_predictions(fresh) == expected_predictions(zoo.count("resnet50"), calibration)
     assert calls == [("cpu", "fp32")]
+
+
+def test_a_refused_calibration_says_why_under_the_button_and_in_its_toast(latency, monkeypatch, cache_folder):
+    from calc import torch_calibrate
+
+    reason = (
+        "no benchmark of depthwise conv ran in time: the machine is too slow or too busy to calibrate now"
+    )
+
+    def calibrate(device, dtype, quick=False, progress=None, bound=None):
+        raise SpecError(reason)
+
+    monkeypatch.setattr(torch_calibrate, "calibrate", calibrate)
+    latency.button(key="latency_calibrate").click().run()
+    assert not latency.exception, latency.exception
+    assert [toast.value for toast in latency.toast] == [f"Calibrating cpu (fp32) stopped: {reason}."]
+    assert [error.value for error in latency.error] == [f"{reason}."]
+    assert calibration_file.stored(here_fingerprint()) is None
 
 
 @pytest.fixture(scope="module")

@@ -81,20 +81,36 @@ def calibrate(device: str, dtype: str) -> Calibration:
     bound), store it in the cache folder and the session; SpecError when refused."""
     from calc import torch_calibrate
 
+    # seen wherever the page is scrolled (in presentation mode the progress bar is below the fold), kept
+    # up for the whole bound and replaced when the calibration ends
+    toast = st.toast(
+        f"Calibrating {device} ({dtype}): {torch_calibrate.PASSES} passes over "
+        f"{len(torch_calibrate.benchmarks())} micro-benchmarks, at most "
+        f"{torch_calibrate.CALIBRATE_SECONDS:.0f} s; the progress is under the button.",
+        icon=":material/timer:",
+        duration=round(torch_calibrate.CALIBRATE_SECONDS),
+    )
     bar, progress = runs.progress_bar(f"Calibrating {device} ({dtype})…")
 
     def on_wait(ahead: int) -> None:
         progress(0.0, f"Waiting: {ordinal(ahead + 1)} in line for {device} (another session is measuring)…")
 
-    with QUEUE.turn(device, on_wait):
-        bound = TimeBound.starting_now(torch_calibrate.CALIBRATE_SECONDS, QUEUE.stop)
-        run = torch_calibrate.calibrate(
-            device,
-            dtype,
-            progress=lambda fraction, text: progress(fraction, f"Calibrating {device}: {text}"),
-            bound=bound,
-        )
+    try:
+        with QUEUE.turn(device, on_wait):
+            bound = TimeBound.starting_now(torch_calibrate.CALIBRATE_SECONDS, QUEUE.stop)
+            run = torch_calibrate.calibrate(
+                device,
+                dtype,
+                progress=lambda fraction, text: progress(fraction, f"Calibrating {device}: {text}"),
+                bound=bound,
+            )
+    except SpecError as error:
+        toast.toast(f"Calibrating {device} ({dtype}) stopped: {error}.", icon=":material/error:")
+        raise
     bar.empty()
+    toast.toast(
+        f"Calibrated {device} ({dtype}) in {run.calibration.seconds:.0f} s.", icon=":material/check_circle:"
+    )
     calibration_file.store(run.calibration)
     st.session_state.setdefault(CALIBRATIONS, {})[(device, dtype)] = run.calibration
     return run.calibration
