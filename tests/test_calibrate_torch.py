@@ -78,7 +78,7 @@ class _PassedGrid:
 
     def __init__(self, factors, calls_s, ops_s, references_s):
         self.factors, self.calls_s, self.ops_s, self.references_s = factors, calls_s, ops_s, references_s
-        self.number, self.bases, self.messages = -1, {}, []
+        self.number, self.bases = -1, {}
 
     def timed(self, module, input_shape, device, dtype, bound, quick):
         if isinstance(module, torch.nn.Identity):
